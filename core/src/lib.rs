@@ -1,0 +1,33 @@
+//! Pangea's node, written once as deterministic, sans-IO state machines.
+//!
+//! This crate is the contract of `DESIGN.md`: it contains no networking, no files, no threads, no
+//! clocks and no operating-system randomness. A node reacts to four inputs — start, a message from a
+//! peer, a timer that fired, a client request — and acts only through its [`Context`], which hands
+//! it the time, a seeded random number generator, its [`Storage`], and the means to send messages,
+//! set timers and reply to clients.
+//!
+//! Two runtimes drive the same handlers: the `pangea-sim` simulator, with virtual time, a seeded RNG
+//! and fault-injecting network and disk models; and the `pangea` binary, with tokio timers, QUIC
+//! streams and a redb file. Given the same inputs in the same order, a node here does the same thing,
+//! bit for bit; that is what lets a failing seed be replayed on a laptop.
+//!
+//! Messages cross the boundary as bytes in both worlds through the versioned [`codec`], which refuses
+//! malformed input with a typed error and never panics.
+
+pub mod codec;
+pub mod id;
+pub mod membership;
+pub mod node;
+pub mod random;
+pub mod storage;
+pub mod time;
+
+pub use codec::{Codec, CodecError};
+pub use id::NodeId;
+pub use node::{Context, Node, RequestId, TimerId, TraceEvent};
+pub use storage::{MemoryStorage, Storage, StorageError, WriteBatch};
+pub use time::{Duration, Instant, WallTime};
+
+/// The random number generator trait the context hands out (re-exported so that node code and
+/// runtimes agree on one version of it).
+pub use rand_core::Rng;

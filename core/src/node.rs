@@ -1,0 +1,142 @@
+//! The node boundary: what a node reacts to ([`Node`]) and what it may do ([`Context`]).
+//!
+//! A node is a state machine with four inputs — start, a message from a peer, a timer that fired, a
+//! client request — and it acts only through its context. The simulator implements the context with
+//! virtual time, its seeded RNG and its network and disk models; the real node with tokio timers,
+//! QUIC streams and redb. Both call the same handlers, so what the simulator tested is what runs.
+
+use crate::codec::Codec;
+use crate::id::NodeId;
+use crate::storage::Storage;
+use crate::time::{Duration, Instant, WallTime};
+use rand_core::Rng;
+use serde::{Deserialize, Serialize};
+use std::fmt::Debug;
+use std::hash::{Hash, Hasher};
+
+/// Names a timer a node set, so that it can cancel it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TimerId(pub u64);
+
+/// Names a client request, so that the reply finds its way back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RequestId(pub u64);
+
+/// Something a node wants recorded in the run's trace (a leader change, a peer marked dead). Trace
+/// events are part of the run's fingerprint, so their text must itself be deterministic.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TraceEvent {
+    /// A short, stable name for the kind of event, e.g. `"peer_status"`.
+    pub kind: String,
+    /// Details, formatted deterministically (no addresses, no hash-map order).
+    pub detail: String,
+}
+
+impl TraceEvent {
+    /// An event of `kind` with `detail`.
+    #[must_use]
+    pub fn new(kind: &str, detail: impl Into<String>) -> TraceEvent {
+        TraceEvent { kind: kind.to_owned(), detail: detail.into() }
+    }
+}
+
+/// A node: a deterministic state machine driven by a runtime through a [`Context`].
+///
+/// Node state is `Clone` and `Hash`, so that a runtime can snapshot a run, branch it, and compare
+/// states (see [`state_digest`]). Handlers must not panic on any input a peer or client can send.
+pub trait Node: Clone + Hash {
+    /// Messages between peers; the codec checks and versions them.
+    type Message: Codec + Clone + Debug;
+    /// What a timer carries back to the node when it fires.
+    type Timer: Clone + Debug;
+    /// What clients ask.
+    type Request: Codec + Clone + Debug;
+    /// What the node answers.
+    type Response: Codec + Clone + Debug;
+
+    /// Boot, or restart after a crash: volatile state is fresh, and whatever the node needs from
+    /// before must be read back from `cx.storage()`.
+    fn on_start(&mut self, cx: &mut dyn Context<Self>);
+
+    /// A message from `from` arrived (already decoded and checked by the codec).
+    fn on_message(&mut self, cx: &mut dyn Context<Self>, from: NodeId, message: Self::Message);
+
+    /// A timer set earlier fired (cancelled timers never fire).
+    fn on_timer(&mut self, cx: &mut dyn Context<Self>, timer: Self::Timer);
+
+    /// A client asked something; answer with [`Context::reply`], now or later.
+    fn on_client(&mut self, cx: &mut dyn Context<Self>, request: RequestId, body: Self::Request);
+}
+
+/// Everything a node may do or know beyond its own state.
+pub trait Context<N: Node + ?Sized> {
+    /// This node's identity.
+    fn id(&self) -> NodeId;
+
+    /// Monotonic time: never goes back within one incarnation of the node.
+    fn now(&self) -> Instant;
+
+    /// Wall-clock time; may be skewed against other nodes and may jump.
+    fn wall_clock(&self) -> WallTime;
+
+    /// The node's random number generator: seeded in the simulator, from the OS in the real node.
+    fn rng(&mut self) -> &mut dyn Rng;
+
+    /// Sends `message` to `to`. Delivery is not guaranteed: it may be lost, delayed, duplicated or
+    /// reordered, and it is never delivered to the sender itself.
+    fn send(&mut self, to: NodeId, message: N::Message);
+
+    /// Arranges for `timer` to come back through [`Node::on_timer`] after `after`.
+    fn set_timer(&mut self, after: Duration, timer: N::Timer) -> TimerId;
+
+    /// Cancels a timer; cancelling one that fired or was cancelled already does nothing.
+    fn cancel_timer(&mut self, id: TimerId);
+
+    /// Answers a client request.
+    fn reply(&mut self, request: RequestId, body: N::Response);
+
+    /// The node's storage.
+    fn storage(&mut self) -> &mut dyn Storage;
+
+    /// A fault point: true when the simulator wants the node to take the rare-but-legal path named by
+    /// `site` (a short read, an early timeout). Always false in the real node.
+    fn buggify(&mut self, site: &'static str) -> bool;
+
+    /// A coverage probe: records that `probe`'s condition was evaluated, and whether it held, so a
+    /// sweep can report the probes that never fired. Does nothing in the real node.
+    fn sometimes(&mut self, probe: &'static str, condition: bool);
+
+    /// Records `event` in the run's trace.
+    fn trace(&mut self, event: TraceEvent);
+}
+
+/// A deterministic 64-bit digest of a node's state: the same state gives the same digest on every
+/// run and platform of the same build, so runs can be compared and states deduplicated.
+#[must_use]
+pub fn state_digest<N: Hash + ?Sized>(state: &N) -> u64 {
+    let mut hasher = Fnv1a::default();
+    state.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// FNV-1a: tiny, fixed, and seedless, which is what a deterministic digest needs.
+struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv1a {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 ^= u64::from(*byte);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}

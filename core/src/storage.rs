@@ -1,0 +1,247 @@
+//! The node's durable storage: named tables of ordered key/value pairs, write batches, and an
+//! explicit [`Storage::sync`] that makes everything written so far durable.
+//!
+//! The contract a node may rely on, in both worlds:
+//! - after `sync` returns `Ok`, every earlier write survives a crash;
+//! - a write that was not synced may be lost on a crash, wholly or from some point on (a prefix of
+//!   the unsynced writes may survive; the last one may be torn);
+//! - a torn or rotten value is reported as [`StorageError::Corrupt`], never returned as data;
+//! - a full disk refuses a write with [`StorageError::Full`] and changes nothing.
+//!
+//! The real node implements this with a redb file (a sync is a committed durable transaction); the
+//! simulator with a volatile and a durable layer and fault injection; [`MemoryStorage`] here is the
+//! fault-free implementation for unit tests of state machines.
+
+use std::collections::BTreeMap;
+use thiserror::Error;
+
+/// Most pairs one [`Storage::range`] call returns; callers page through larger ranges.
+pub const RANGE_PAIRS_MAX: usize = 4096;
+
+/// Why a storage operation failed.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum StorageError {
+    /// The disk has no room for the batch; nothing of it was written.
+    #[error("disk full: the batch needs {needed} bytes, {available} are free")]
+    Full {
+        /// Bytes the batch would add.
+        needed: u64,
+        /// Bytes still free.
+        available: u64,
+    },
+    /// The stored value failed its checksum (torn write or bit rot); the value is lost.
+    #[error("corrupt value in table {table:?}")]
+    Corrupt {
+        /// The table holding it.
+        table: String,
+        /// The key whose value is corrupt.
+        key: Vec<u8>,
+    },
+    /// The device reported an error; retrying may succeed.
+    #[error("storage I/O error: {0}")]
+    Io(String),
+}
+
+/// One change in a [`WriteBatch`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriteOp {
+    /// The table to change.
+    pub table: String,
+    /// The key to set or remove.
+    pub key: Vec<u8>,
+    /// The new value, or `None` to remove the key.
+    pub value: Option<Vec<u8>>,
+}
+
+impl WriteOp {
+    /// Bytes this change adds to the disk, as the full-disk model counts them.
+    #[must_use]
+    pub fn bytes(&self) -> u64 {
+        (self.table.len() + self.key.len() + self.value.as_ref().map_or(0, Vec::len)) as u64
+    }
+}
+
+/// Changes applied together, in order: either all are written or none.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WriteBatch {
+    /// The changes, applied in this order.
+    pub ops: Vec<WriteOp>,
+}
+
+impl WriteBatch {
+    /// An empty batch.
+    #[must_use]
+    pub fn new() -> WriteBatch {
+        WriteBatch::default()
+    }
+
+    /// Adds `key = value` in `table`.
+    pub fn put(&mut self, table: &str, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> &mut Self {
+        self.ops.push(WriteOp { table: table.to_owned(), key: key.into(), value: Some(value.into()) });
+        self
+    }
+
+    /// Adds the removal of `key` from `table`.
+    pub fn remove(&mut self, table: &str, key: impl Into<Vec<u8>>) -> &mut Self {
+        self.ops.push(WriteOp { table: table.to_owned(), key: key.into(), value: None });
+        self
+    }
+
+    /// True when the batch changes nothing.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// Bytes the batch adds, as the full-disk model counts them.
+    #[must_use]
+    pub fn bytes(&self) -> u64 {
+        self.ops.iter().map(WriteOp::bytes).sum()
+    }
+}
+
+/// A node's storage. Synchronous by design: the simulator charges its time in virtual time, and the
+/// real node's calls are short transactions on a local file.
+pub trait Storage {
+    /// The value of `key` in `table`, if any.
+    fn get(&mut self, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;
+
+    /// Pairs of `table` with `start <= key` (and `key < end` when given), in key order, at most
+    /// `limit` of them (and at most [`RANGE_PAIRS_MAX`]).
+    fn range(
+        &mut self,
+        table: &str,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError>;
+
+    /// Applies `batch` atomically (not yet durably).
+    fn write(&mut self, batch: WriteBatch) -> Result<(), StorageError>;
+
+    /// Makes every earlier write durable.
+    fn sync(&mut self) -> Result<(), StorageError>;
+}
+
+/// Ordered tables in memory, as [`Storage`] and as the building block of simulated disks.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Tables {
+    tables: BTreeMap<String, BTreeMap<Vec<u8>, Vec<u8>>>,
+}
+
+impl Tables {
+    /// The value of `key` in `table`.
+    #[must_use]
+    pub fn get(&self, table: &str, key: &[u8]) -> Option<&Vec<u8>> {
+        self.tables.get(table).and_then(|pairs| pairs.get(key))
+    }
+
+    /// See [`Storage::range`].
+    #[must_use]
+    pub fn range(&self, table: &str, start: &[u8], end: Option<&[u8]>, limit: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let Some(pairs) = self.tables.get(table) else {
+            return Vec::new();
+        };
+        let limit = limit.min(RANGE_PAIRS_MAX);
+        pairs
+            .range(start.to_vec()..)
+            .take_while(|(key, _)| end.is_none_or(|end| key.as_slice() < end))
+            .take(limit)
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect()
+    }
+
+    /// Applies one change.
+    pub fn apply(&mut self, op: &WriteOp) {
+        match &op.value {
+            Some(value) => {
+                self.tables.entry(op.table.clone()).or_default().insert(op.key.clone(), value.clone());
+            }
+            None => {
+                if let Some(pairs) = self.tables.get_mut(&op.table) {
+                    pairs.remove(&op.key);
+                }
+            }
+        }
+    }
+
+    /// Mutable access to a stored value (for fault injection).
+    pub fn get_mut(&mut self, table: &str, key: &[u8]) -> Option<&mut Vec<u8>> {
+        self.tables.get_mut(table).and_then(|pairs| pairs.get_mut(key))
+    }
+
+    /// Every (table, key) in order.
+    pub fn keys(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.tables.iter().flat_map(|(table, pairs)| pairs.keys().map(move |key| (table.as_str(), key.as_slice())))
+    }
+
+    /// Bytes held, as the full-disk model counts them.
+    #[must_use]
+    pub fn bytes(&self) -> u64 {
+        self.tables
+            .iter()
+            .map(|(table, pairs)| {
+                pairs.iter().map(|(key, value)| (table.len() + key.len() + value.len()) as u64).sum::<u64>()
+            })
+            .sum()
+    }
+}
+
+/// Fault-free storage in memory: every write is immediately durable. For unit tests of state
+/// machines; the simulator's disk model is the one with faults.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryStorage {
+    /// The stored tables.
+    pub tables: Tables,
+    /// How many times `sync` was called.
+    pub syncs: u64,
+}
+
+impl Storage for MemoryStorage {
+    fn get(&mut self, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.tables.get(table, key).cloned())
+    }
+
+    fn range(
+        &mut self,
+        table: &str,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+        Ok(self.tables.range(table, start, end, limit))
+    }
+
+    fn write(&mut self, batch: WriteBatch) -> Result<(), StorageError> {
+        for op in &batch.ops {
+            self.tables.apply(op);
+        }
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), StorageError> {
+        self.syncs += 1;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_respects_bounds_and_limit() {
+        let mut storage = MemoryStorage::default();
+        let mut batch = WriteBatch::new();
+        for key in [b"a", b"b", b"c", b"d"] {
+            batch.put("t", key.to_vec(), key.to_vec());
+        }
+        batch.remove("t", b"c".to_vec());
+        storage.write(batch).unwrap();
+        let keys = |pairs: Vec<(Vec<u8>, Vec<u8>)>| pairs.into_iter().map(|(key, _)| key).collect::<Vec<_>>();
+        assert_eq!(keys(storage.range("t", b"b", None, 10).unwrap()), vec![b"b".to_vec(), b"d".to_vec()]);
+        assert_eq!(keys(storage.range("t", b"", Some(b"d"), 10).unwrap()), vec![b"a".to_vec(), b"b".to_vec()]);
+        assert_eq!(keys(storage.range("t", b"", None, 1).unwrap()), vec![b"a".to_vec()]);
+        assert!(storage.range("missing", b"", None, 10).unwrap().is_empty());
+    }
+}

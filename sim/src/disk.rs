@@ -1,0 +1,264 @@
+//! A simulated disk: [`Storage`] with a volatile and a durable layer, and the disk faults of the
+//! fault model.
+//!
+//! Writes land in the volatile layer; `sync` copies them to the durable layer and charges a sync
+//! latency in virtual time. A crash keeps the durable layer only — or, with torn writes enabled, a
+//! prefix of the unsynced writes too, the last of which may be torn. Values are stored with a
+//! checksum, and a torn or rotten value is detected on read and reported as
+//! [`StorageError::Corrupt`], never returned as data. Reads may also fail with an I/O error, and a
+//! full disk refuses writes that add bytes.
+
+use crate::plan::{DiskFaults, PPM};
+use crate::rng::SimRng;
+use pangea_core::random::{below, chance};
+use pangea_core::storage::{Tables, WriteOp};
+use pangea_core::{Duration, Storage, StorageError, WriteBatch};
+
+const CHECKSUM_BYTES: usize = 8;
+
+/// What a disk has been through, for tests and coverage.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DiskStats {
+    /// Completed syncs.
+    pub syncs: u64,
+    /// Batches written.
+    pub writes: u64,
+    /// Unsynced writes lost in crashes.
+    pub lost_on_crash: u64,
+    /// Writes torn by crashes.
+    pub torn: u64,
+    /// Reads that found a rotten or torn value.
+    pub corrupt_reads: u64,
+    /// Reads that failed with an I/O error.
+    pub read_errors: u64,
+    /// Writes refused for lack of space.
+    pub full_refusals: u64,
+}
+
+/// One node's simulated disk.
+#[derive(Clone, Debug)]
+pub struct SimDisk {
+    durable: Tables,
+    volatile: Tables,
+    pending: Vec<WriteOp>,
+    faults: DiskFaults,
+    full: bool,
+    rng: SimRng,
+    charged: Duration,
+    stats: DiskStats,
+}
+
+impl SimDisk {
+    /// An empty disk with `faults`, drawing from `rng`.
+    #[must_use]
+    pub fn new(faults: DiskFaults, rng: SimRng) -> SimDisk {
+        SimDisk {
+            durable: Tables::default(),
+            volatile: Tables::default(),
+            pending: Vec::new(),
+            faults,
+            full: false,
+            rng,
+            charged: Duration::ZERO,
+            stats: DiskStats::default(),
+        }
+    }
+
+    /// Virtual time the disk has spent in the current input so far.
+    #[must_use]
+    pub fn charged(&self) -> Duration {
+        self.charged
+    }
+
+    /// Virtual time the disk has spent since the last call; the kernel charges it to the node.
+    pub fn take_charged(&mut self) -> Duration {
+        std::mem::take(&mut self.charged)
+    }
+
+    /// What the disk has been through.
+    #[must_use]
+    pub fn stats(&self) -> DiskStats {
+        self.stats
+    }
+
+    /// Writes not yet synced.
+    #[must_use]
+    pub fn unsynced_writes(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Fills the disk (writes that add bytes fail) or frees it.
+    pub fn set_full(&mut self, full: bool) {
+        self.full = full;
+    }
+
+    /// Stops read faults (the liveness phase).
+    pub fn calm(&mut self) {
+        self.faults.read_corrupt_ppm = 0;
+        self.faults.read_error_ppm = 0;
+    }
+
+    /// The durable value of `key`, checksum verified, without faults or charges (for tests).
+    #[must_use]
+    pub fn durable_value(&self, table: &str, key: &[u8]) -> Option<Result<Vec<u8>, StorageError>> {
+        self.durable.get(table, key).map(|stored| unseal(table, key, stored))
+    }
+
+    /// The node crashed: keep the durable layer, and with torn writes a prefix of the unsynced
+    /// writes whose last may be torn.
+    pub fn crash(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        let mut survivors = 0;
+        if self.faults.torn_writes && !pending.is_empty() {
+            survivors = below(&mut self.rng, pending.len() as u64 + 1) as usize;
+            for (index, op) in pending.iter().take(survivors).enumerate() {
+                let mut op = op.clone();
+                let last = index + 1 == survivors;
+                if last && chance(&mut self.rng, 1, 2) {
+                    if let Some(value) = &mut op.value {
+                        let cut = below(&mut self.rng, value.len() as u64) as usize;
+                        value.truncate(cut);
+                        self.stats.torn += 1;
+                    }
+                }
+                self.durable.apply(&op);
+            }
+        }
+        self.stats.lost_on_crash += (pending.len() - survivors) as u64;
+        self.volatile = self.durable.clone();
+        self.charged = Duration::ZERO;
+    }
+
+    /// Applies read faults to the stored value of `key`, then verifies it.
+    fn read(&mut self, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        let million = u64::from(PPM);
+        if self.faults.read_corrupt_ppm > 0 && chance(&mut self.rng, u64::from(self.faults.read_corrupt_ppm), million) {
+            // Rot is on the medium: both layers see the flipped bit.
+            let bit = self.rng_bit();
+            for layer in [&mut self.volatile, &mut self.durable] {
+                if let Some(stored) = layer.get_mut(table, key) {
+                    if !stored.is_empty() {
+                        let bit = bit % (stored.len() * 8);
+                        stored[bit / 8] ^= 1 << (bit % 8);
+                    }
+                }
+            }
+        }
+        match self.volatile.get(table, key) {
+            None => Ok(None),
+            Some(stored) => match unseal(table, key, stored) {
+                Ok(value) => Ok(Some(value)),
+                Err(error) => {
+                    self.stats.corrupt_reads += 1;
+                    Err(error)
+                }
+            },
+        }
+    }
+
+    fn rng_bit(&mut self) -> usize {
+        below(&mut self.rng, 1 << 20) as usize
+    }
+
+    fn read_error(&mut self) -> Result<(), StorageError> {
+        if self.faults.read_error_ppm > 0
+            && chance(&mut self.rng, u64::from(self.faults.read_error_ppm), u64::from(PPM))
+        {
+            self.stats.read_errors += 1;
+            return Err(StorageError::Io("latent sector error".to_owned()));
+        }
+        Ok(())
+    }
+}
+
+impl Storage for SimDisk {
+    fn get(&mut self, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.read_error()?;
+        self.read(table, key)
+    }
+
+    fn range(
+        &mut self,
+        table: &str,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+        self.read_error()?;
+        let keys: Vec<Vec<u8>> =
+            self.volatile.range(table, start, end, limit).into_iter().map(|(key, _)| key).collect();
+        let mut pairs = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some(value) = self.read(table, &key)? {
+                pairs.push((key, value));
+            }
+        }
+        Ok(pairs)
+    }
+
+    fn write(&mut self, batch: WriteBatch) -> Result<(), StorageError> {
+        let adds = batch.ops.iter().any(|op| op.value.is_some());
+        let needed = batch.bytes() + (batch.ops.len() * CHECKSUM_BYTES) as u64;
+        // Only a bounded disk needs its usage counted (a linear walk; bounded disks are for tests).
+        let available = if self.full {
+            0
+        } else {
+            self.faults.capacity_bytes.map_or(u64::MAX, |capacity| capacity.saturating_sub(self.volatile.bytes()))
+        };
+        if adds && needed > available {
+            self.stats.full_refusals += 1;
+            return Err(StorageError::Full { needed, available });
+        }
+        for op in batch.ops {
+            let sealed = WriteOp {
+                value: op.value.as_ref().map(|value| seal(&op.table, &op.key, value)),
+                table: op.table,
+                key: op.key,
+            };
+            self.volatile.apply(&sealed);
+            self.pending.push(sealed);
+        }
+        self.stats.writes += 1;
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), StorageError> {
+        self.charged += self.faults.sync_latency.sample(&mut self.rng);
+        for op in self.pending.drain(..) {
+            self.durable.apply(&op);
+        }
+        self.stats.syncs += 1;
+        Ok(())
+    }
+}
+
+fn checksum(table: &str, key: &[u8], value: &[u8]) -> [u8; CHECKSUM_BYTES] {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&(table.len() as u64).to_le_bytes());
+    hasher.update(table.as_bytes());
+    hasher.update(&(key.len() as u64).to_le_bytes());
+    hasher.update(key);
+    hasher.update(value);
+    let mut out = [0; CHECKSUM_BYTES];
+    out.copy_from_slice(&hasher.finalize().as_bytes()[..CHECKSUM_BYTES]);
+    out
+}
+
+fn seal(table: &str, key: &[u8], value: &[u8]) -> Vec<u8> {
+    let mut stored = Vec::with_capacity(value.len() + CHECKSUM_BYTES);
+    stored.extend_from_slice(value);
+    stored.extend_from_slice(&checksum(table, key, value));
+    stored
+}
+
+fn unseal(table: &str, key: &[u8], stored: &[u8]) -> Result<Vec<u8>, StorageError> {
+    let corrupt = || StorageError::Corrupt { table: table.to_owned(), key: key.to_vec() };
+    if stored.len() < CHECKSUM_BYTES {
+        return Err(corrupt());
+    }
+    let (value, sum) = stored.split_at(stored.len() - CHECKSUM_BYTES);
+    if checksum(table, key, value) != sum {
+        return Err(corrupt());
+    }
+    Ok(value.to_vec())
+}

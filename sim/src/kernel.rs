@@ -1,0 +1,859 @@
+//! The kernel: virtual time, the event queue, the virtual nodes, and the simulated [`Context`].
+//!
+//! Events are ordered by (virtual time, sequence number); the sequence number is assigned when an
+//! event is scheduled, so simultaneous events run in the order they were caused, never in an order
+//! that depends on memory addresses. A node's handler runs to completion at the event's instant; the
+//! disk time it spends (syncs) and a slow node's extra time keep it busy, and inputs that arrive
+//! meanwhile wait until it is free. Effects — sends, timers, replies, trace events — are collected as
+//! values while the handler runs and carried out afterwards, in order.
+
+use crate::coverage::{Buggify, Coverage, ProbeCount};
+use crate::disk::SimDisk;
+use crate::network::{DropReason, Network};
+use crate::plan::{Fault, FaultPlan};
+use crate::rng::{SeedStreams, SimRng};
+use crate::trace::{Trace, TraceHash, TraceKind, digest};
+use pangea_core::{Codec, Context, Duration, Instant, Node, NodeId, RequestId, Storage, TimerId, TraceEvent, WallTime};
+use rand_core::Rng;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap};
+use thiserror::Error;
+
+/// The wall clock's reading at virtual time zero: 2026-01-01T00:00:00Z.
+pub const WALL_CLOCK_ORIGIN_UNIX_SECONDS: i128 = 1_767_225_600;
+
+/// Most events one run may process before it is stopped as runaway.
+pub const EVENTS_MAX_DEFAULT: u64 = 50_000_000;
+
+/// How one run is set up.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// The seed every random choice derives from.
+    pub seed: u64,
+    /// How many nodes.
+    pub nodes: u32,
+    /// What the simulator does to the run.
+    pub plan: FaultPlan,
+    /// Keep trace records in memory (the hash is always computed).
+    pub keep_trace: bool,
+    /// Stop with [`SimError::EventBudgetExhausted`] after this many events.
+    pub events_max: u64,
+}
+
+impl SimConfig {
+    /// `nodes` nodes under `plan`, trace records not kept, the default event budget.
+    #[must_use]
+    pub fn new(seed: u64, nodes: u32, plan: FaultPlan) -> SimConfig {
+        SimConfig { seed, nodes, plan, keep_trace: false, events_max: EVENTS_MAX_DEFAULT }
+    }
+}
+
+/// Why a run stopped early.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum SimError {
+    /// The run processed more events than its budget allows: a livelock or a message storm.
+    #[error("event budget of {events_max} exhausted at {at}")]
+    EventBudgetExhausted {
+        /// The budget.
+        events_max: u64,
+        /// Virtual time when it ran out.
+        at: Instant,
+    },
+}
+
+/// Whether a virtual node is running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeStatus {
+    /// Running.
+    Up,
+    /// Stopped the world; inputs wait.
+    Paused,
+    /// Crashed; inputs are lost until it restarts.
+    Crashed,
+}
+
+/// What happened in a run, in numbers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SimStats {
+    /// Events processed.
+    pub events: u64,
+    /// Messages sent by nodes.
+    pub sent: u64,
+    /// Messages delivered to nodes.
+    pub delivered: u64,
+    /// Messages lost to partitions.
+    pub dropped_partition: u64,
+    /// Messages lost at random.
+    pub dropped_loss: u64,
+    /// Messages that reached a crashed node.
+    pub dropped_node_down: u64,
+    /// Messages the codec refused (corruption caught).
+    pub rejected: u64,
+    /// Messages delivered twice.
+    pub duplicated: u64,
+    /// Messages held back to be overtaken.
+    pub reordered: u64,
+    /// Messages with a flipped bit.
+    pub corrupted: u64,
+    /// Timers fired.
+    pub timers: u64,
+    /// Client requests delivered.
+    pub client_requests: u64,
+    /// Replies sent.
+    pub replies: u64,
+    /// Crashes.
+    pub crashes: u64,
+    /// Starts, first boots included.
+    pub starts: u64,
+    /// Pauses.
+    pub pauses: u64,
+}
+
+/// A node's answer to a client request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply<R> {
+    /// When it was sent.
+    pub at: Instant,
+    /// Which node answered.
+    pub node: u32,
+    /// The request it answers.
+    pub request: RequestId,
+    /// The answer, after a trip through the codec.
+    pub body: R,
+}
+
+enum Event {
+    Deliver { from: u32, to: u32, bytes: Vec<u8>, digest: u64, arrived: bool },
+    Timer { node: u32, id: TimerId, incarnation: u64 },
+    Client { node: u32, request: RequestId, bytes: Vec<u8> },
+    Fault(Fault),
+}
+
+impl Event {
+    fn node(&self) -> Option<u32> {
+        match self {
+            Event::Deliver { to, .. } => Some(*to),
+            Event::Timer { node, .. } | Event::Client { node, .. } => Some(*node),
+            Event::Fault(_) => None,
+        }
+    }
+}
+
+struct Scheduled {
+    at: Instant,
+    seq: u64,
+    event: Event,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    /// Reversed, so that the max-heap pops the earliest (time, sequence) first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+struct Slot<N: Node> {
+    id: NodeId,
+    state: Option<N>,
+    status: NodeStatus,
+    starts: u64,
+    disk: SimDisk,
+    rng: SimRng,
+    timers: BTreeMap<TimerId, N::Timer>,
+    next_timer: u64,
+    busy_until: Instant,
+    handler_extra: Duration,
+    skew_nanos: i128,
+    deferred: Vec<Event>,
+    up_since: Option<Instant>,
+}
+
+enum Input<N: Node> {
+    Start,
+    Message(NodeId, N::Message),
+    Timer(N::Timer),
+    Client(RequestId, N::Request),
+}
+
+enum Effect<N: Node> {
+    Send { to: NodeId, bytes: Vec<u8>, offset: Duration },
+    SetTimer { id: TimerId, at_offset: Duration, timer: N::Timer },
+    CancelTimer(TimerId),
+    Reply { request: RequestId, body: N::Response, offset: Duration },
+    Trace { event: TraceEvent, offset: Duration },
+}
+
+/// The context a node's handler sees inside the simulator.
+struct SimContext<'a, N: Node> {
+    id: NodeId,
+    start: Instant,
+    skew_nanos: i128,
+    rng: &'a mut SimRng,
+    disk: &'a mut SimDisk,
+    next_timer: &'a mut u64,
+    effects: &'a mut Vec<Effect<N>>,
+    buggify: &'a mut Buggify,
+    coverage: &'a mut Coverage,
+}
+
+impl<N: Node> SimContext<'_, N> {
+    fn offset(&self) -> Duration {
+        self.disk.charged()
+    }
+}
+
+impl<N: Node> Context<N> for SimContext<'_, N> {
+    fn id(&self) -> NodeId {
+        self.id
+    }
+
+    fn now(&self) -> Instant {
+        self.start + self.offset()
+    }
+
+    fn wall_clock(&self) -> WallTime {
+        let nanos =
+            i128::from(self.now().as_nanos()) + WALL_CLOCK_ORIGIN_UNIX_SECONDS * 1_000_000_000 + self.skew_nanos;
+        WallTime::from_unix_nanos(nanos)
+    }
+
+    fn rng(&mut self) -> &mut dyn Rng {
+        self.rng
+    }
+
+    fn send(&mut self, to: NodeId, message: N::Message) {
+        let offset = self.offset();
+        self.effects.push(Effect::Send { to, bytes: message.encode(), offset });
+    }
+
+    fn set_timer(&mut self, after: Duration, timer: N::Timer) -> TimerId {
+        *self.next_timer += 1;
+        let id = TimerId(*self.next_timer);
+        let at_offset = self.offset() + after;
+        self.effects.push(Effect::SetTimer { id, at_offset, timer });
+        id
+    }
+
+    fn cancel_timer(&mut self, id: TimerId) {
+        self.effects.push(Effect::CancelTimer(id));
+    }
+
+    fn reply(&mut self, request: RequestId, body: N::Response) {
+        let offset = self.offset();
+        self.effects.push(Effect::Reply { request, body, offset });
+    }
+
+    fn storage(&mut self) -> &mut dyn Storage {
+        self.disk
+    }
+
+    fn buggify(&mut self, site: &'static str) -> bool {
+        self.buggify.fire(site, self.coverage)
+    }
+
+    fn sometimes(&mut self, probe: &'static str, condition: bool) {
+        let count = match self.coverage.probes.get_mut(probe) {
+            Some(count) => count,
+            None => self.coverage.probes.entry(probe.to_owned()).or_insert_with(ProbeCount::default),
+        };
+        count.evaluated += 1;
+        count.held += u64::from(condition);
+    }
+
+    fn trace(&mut self, event: TraceEvent) {
+        let offset = self.offset();
+        self.effects.push(Effect::Trace { event, offset });
+    }
+}
+
+/// A deterministic simulation of `nodes` nodes of type `N`.
+pub struct Sim<N: Node> {
+    streams: SeedStreams,
+    now: Instant,
+    seq: u64,
+    queue: BinaryHeap<Scheduled>,
+    slots: Vec<Slot<N>>,
+    index_of: BTreeMap<NodeId, u32>,
+    network: Network,
+    factory: Box<dyn FnMut(u32) -> N>,
+    trace: Trace,
+    coverage: Coverage,
+    buggify: Buggify,
+    stats: SimStats,
+    replies: Vec<Reply<N::Response>>,
+    next_request: u64,
+    /// `cut_since[observer * nodes + target]`: since when `target` has been down or cut off from
+    /// `observer` in either direction, continuously.
+    cut_since: Vec<Option<Instant>>,
+    plan: FaultPlan,
+    events_max: u64,
+    effects: Vec<Effect<N>>,
+}
+
+impl<N: Node> Sim<N> {
+    /// Builds the run and boots every node at time zero. `factory` makes a node's fresh state, at
+    /// first boot and at every restart (whatever survives a crash comes back through storage).
+    ///
+    /// # Panics
+    /// If `config.nodes` is zero.
+    pub fn new(config: SimConfig, factory: impl FnMut(u32) -> N + 'static) -> Sim<N> {
+        assert!(config.nodes > 0, "a simulation needs at least one node");
+        let streams = SeedStreams::new(config.seed);
+        let nodes = config.nodes;
+        let slots = (0..nodes)
+            .map(|index| Slot {
+                id: NodeId::for_index(index),
+                state: None,
+                status: NodeStatus::Crashed,
+                starts: 0,
+                disk: SimDisk::new(config.plan.disk.clone(), streams.stream(&format!("disk/{index}"))),
+                rng: streams.stream(&format!("node/{index}")),
+                timers: BTreeMap::new(),
+                next_timer: 0,
+                busy_until: Instant::ZERO,
+                handler_extra: Duration::ZERO,
+                skew_nanos: i128::from(config.plan.clock_skew_ms.get(index as usize).copied().unwrap_or(0)) * 1_000_000,
+                deferred: Vec::new(),
+                up_since: None,
+            })
+            .collect::<Vec<_>>();
+        let index_of = slots.iter().enumerate().map(|(index, slot)| (slot.id, index as u32)).collect();
+        let mut sim = Sim {
+            streams,
+            now: Instant::ZERO,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            slots,
+            index_of,
+            network: Network::new(nodes, config.plan.network.clone(), streams.stream("net")),
+            factory: Box::new(factory),
+            trace: Trace::new(config.keep_trace),
+            coverage: Coverage::default(),
+            buggify: Buggify::new(config.plan.buggify, streams),
+            stats: SimStats::default(),
+            replies: Vec::new(),
+            next_request: 0,
+            cut_since: vec![None; (nodes as usize) * (nodes as usize)],
+            events_max: config.events_max,
+            plan: config.plan,
+            effects: Vec::new(),
+        };
+        for timed in sim.plan.events.clone() {
+            sim.schedule(Instant::from_nanos(timed.at_ms.saturating_mul(1_000_000)), Event::Fault(timed.fault));
+        }
+        let heal_at = Instant::from_nanos(sim.plan.heal_at_ms.saturating_mul(1_000_000));
+        sim.schedule(heal_at, Event::Fault(Fault::HealAll));
+        for index in 0..nodes {
+            sim.start_node(index);
+        }
+        sim.update_cuts();
+        sim
+    }
+
+    // ----- getters -----
+
+    /// The seed.
+    #[must_use]
+    pub fn seed(&self) -> u64 {
+        self.streams.seed()
+    }
+
+    /// Virtual time now.
+    #[must_use]
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// How many nodes.
+    #[must_use]
+    pub fn nodes(&self) -> u32 {
+        self.slots.len() as u32
+    }
+
+    /// The plan the run follows.
+    #[must_use]
+    pub fn plan(&self) -> &FaultPlan {
+        &self.plan
+    }
+
+    /// Node `index`'s identity.
+    #[must_use]
+    pub fn id_of(&self, index: u32) -> NodeId {
+        self.slots[index as usize].id
+    }
+
+    /// The index of the node with identity `id`.
+    #[must_use]
+    pub fn index_of(&self, id: &NodeId) -> Option<u32> {
+        self.index_of.get(id).copied()
+    }
+
+    /// Node `index`'s state, unless it is crashed.
+    #[must_use]
+    pub fn node(&self, index: u32) -> Option<&N> {
+        self.slots[index as usize].state.as_ref()
+    }
+
+    /// Whether node `index` runs.
+    #[must_use]
+    pub fn status(&self, index: u32) -> NodeStatus {
+        self.slots[index as usize].status
+    }
+
+    /// How many times node `index` has started.
+    #[must_use]
+    pub fn starts(&self, index: u32) -> u64 {
+        self.slots[index as usize].starts
+    }
+
+    /// Since when node `index` has been up without interruption (crash or pause), if it is up.
+    #[must_use]
+    pub fn up_since(&self, index: u32) -> Option<Instant> {
+        self.slots[index as usize].up_since
+    }
+
+    /// Since when `target` has continuously been down, or cut off from `observer` in either
+    /// direction; `None` if they can exchange messages now.
+    #[must_use]
+    pub fn cut_since(&self, observer: u32, target: u32) -> Option<Instant> {
+        self.cut_since[(observer * self.nodes() + target) as usize]
+    }
+
+    /// Node `index`'s disk.
+    #[must_use]
+    pub fn disk(&self, index: u32) -> &SimDisk {
+        &self.slots[index as usize].disk
+    }
+
+    /// The network.
+    #[must_use]
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    /// Node `index`'s wall-clock skew in nanoseconds.
+    #[must_use]
+    pub fn clock_skew_nanos(&self, index: u32) -> i128 {
+        self.slots[index as usize].skew_nanos
+    }
+
+    /// The trace so far.
+    #[must_use]
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+
+    /// The run's fingerprint so far.
+    #[must_use]
+    pub fn trace_hash(&self) -> TraceHash {
+        self.trace.hash()
+    }
+
+    /// Counters.
+    #[must_use]
+    pub fn stats(&self) -> SimStats {
+        self.stats
+    }
+
+    /// What the run covered.
+    #[must_use]
+    pub fn coverage(&self) -> &Coverage {
+        &self.coverage
+    }
+
+    /// Takes the replies collected so far.
+    pub fn take_replies(&mut self) -> Vec<Reply<N::Response>> {
+        std::mem::take(&mut self.replies)
+    }
+
+    // ----- driving -----
+
+    /// Processes every event up to and including `deadline`, then sets the clock to `deadline`.
+    pub fn run_until(&mut self, deadline: Instant) -> Result<(), SimError> {
+        while self.queue.peek().is_some_and(|next| next.at <= deadline) {
+            self.step()?;
+        }
+        self.now = self.now.max(deadline);
+        Ok(())
+    }
+
+    /// Processes `duration` more of virtual time.
+    pub fn run_for(&mut self, duration: Duration) -> Result<(), SimError> {
+        self.run_until(self.now + duration)
+    }
+
+    /// Processes the next event, if any. False when the queue is empty.
+    pub fn step(&mut self) -> Result<bool, SimError> {
+        let Some(Scheduled { at, event, .. }) = self.queue.pop() else {
+            return Ok(false);
+        };
+        if self.stats.events >= self.events_max {
+            return Err(SimError::EventBudgetExhausted { events_max: self.events_max, at });
+        }
+        assert!(at >= self.now, "event queue went back in time");
+        self.now = at;
+        self.stats.events += 1;
+        self.dispatch(event);
+        Ok(true)
+    }
+
+    /// Applies `fault` now (tests and scenarios use this; plans schedule theirs).
+    pub fn apply(&mut self, fault: Fault) {
+        self.apply_fault(fault);
+    }
+
+    /// Sends `body` from a client to node `index`, arriving now. The answer appears in
+    /// [`Sim::take_replies`].
+    pub fn client_request(&mut self, index: u32, body: &N::Request) -> RequestId {
+        self.next_request += 1;
+        let request = RequestId(self.next_request);
+        self.schedule(self.now, Event::Client { node: index, request, bytes: body.encode() });
+        request
+    }
+
+    // ----- internals -----
+
+    fn schedule(&mut self, at: Instant, event: Event) {
+        self.seq += 1;
+        self.queue.push(Scheduled { at, seq: self.seq, event });
+    }
+
+    fn dispatch(&mut self, event: Event) {
+        let now = self.now;
+        if let Event::Fault(fault) = event {
+            self.apply_fault(fault);
+            return;
+        }
+        let node = event.node().unwrap_or(0);
+        let slot = &mut self.slots[node as usize];
+        // Inputs for a crashed node are lost; timers of an earlier incarnation are void.
+        if let Event::Timer { incarnation, .. } = event {
+            if slot.status == NodeStatus::Crashed || incarnation != slot.starts {
+                return;
+            }
+        }
+        let event = match event {
+            Event::Deliver { from, to, bytes, digest, arrived: false } => {
+                if self.network.is_blocked(from, to) {
+                    self.stats.dropped_partition += 1;
+                    self.trace.record(
+                        now,
+                        Some(to),
+                        TraceKind::Drop { from, to, reason: DropReason::Partition.name() },
+                    );
+                    return;
+                }
+                Event::Deliver { from, to, bytes, digest, arrived: true }
+            }
+            other => other,
+        };
+        match slot.status {
+            NodeStatus::Crashed => {
+                if let Event::Deliver { from, to, .. } = event {
+                    self.stats.dropped_node_down += 1;
+                    self.trace.record(now, Some(to), TraceKind::Drop { from, to, reason: DropReason::NodeDown.name() });
+                }
+                return;
+            }
+            NodeStatus::Paused => {
+                slot.deferred.push(event);
+                return;
+            }
+            NodeStatus::Up => {}
+        }
+        if slot.busy_until > now {
+            let busy_until = slot.busy_until;
+            self.schedule(busy_until, event);
+            return;
+        }
+        match event {
+            Event::Deliver { from, to, bytes, digest, .. } => match N::Message::decode(&bytes) {
+                Ok(message) => {
+                    self.stats.delivered += 1;
+                    self.trace.record(now, Some(to), TraceKind::Deliver { from, digest });
+                    let sender = self.slots[from as usize].id;
+                    self.invoke(to, Input::Message(sender, message));
+                }
+                Err(_) => {
+                    self.stats.rejected += 1;
+                    self.trace.record(now, Some(to), TraceKind::Drop { from, to, reason: DropReason::Rejected.name() });
+                }
+            },
+            Event::Timer { node, id, .. } => {
+                if let Some(timer) = self.slots[node as usize].timers.remove(&id) {
+                    self.stats.timers += 1;
+                    self.trace.record(now, Some(node), TraceKind::Timer { id: id.0 });
+                    self.invoke(node, Input::Timer(timer));
+                }
+            }
+            Event::Client { node, request, bytes } => match N::Request::decode(&bytes) {
+                Ok(body) => {
+                    self.stats.client_requests += 1;
+                    self.trace.record(
+                        now,
+                        Some(node),
+                        TraceKind::Client { request: request.0, digest: digest(&bytes) },
+                    );
+                    self.invoke(node, Input::Client(request, body));
+                }
+                Err(_) => {
+                    self.stats.rejected += 1;
+                }
+            },
+            Event::Fault(_) => unreachable!("faults are dispatched above"),
+        }
+    }
+
+    fn start_node(&mut self, index: u32) {
+        let state = (self.factory)(index);
+        let now = self.now;
+        let slot = &mut self.slots[index as usize];
+        slot.state = Some(state);
+        slot.status = NodeStatus::Up;
+        slot.starts += 1;
+        slot.up_since = Some(now);
+        slot.busy_until = now;
+        slot.timers.clear();
+        slot.deferred.clear();
+        self.stats.starts += 1;
+        let incarnation = slot.starts;
+        self.trace.record(now, Some(index), TraceKind::Start { incarnation });
+        self.invoke(index, Input::Start);
+    }
+
+    fn invoke(&mut self, index: u32, input: Input<N>) {
+        let start = self.now;
+        let mut effects = std::mem::take(&mut self.effects);
+        let slot = &mut self.slots[index as usize];
+        let Some(mut state) = slot.state.take() else {
+            return;
+        };
+        {
+            let mut cx = SimContext {
+                id: slot.id,
+                start,
+                skew_nanos: slot.skew_nanos,
+                rng: &mut slot.rng,
+                disk: &mut slot.disk,
+                next_timer: &mut slot.next_timer,
+                effects: &mut effects,
+                buggify: &mut self.buggify,
+                coverage: &mut self.coverage,
+            };
+            match input {
+                Input::Start => state.on_start(&mut cx),
+                Input::Message(from, message) => state.on_message(&mut cx, from, message),
+                Input::Timer(timer) => state.on_timer(&mut cx, timer),
+                Input::Client(request, body) => state.on_client(&mut cx, request, body),
+            }
+        }
+        slot.state = Some(state);
+        let busy = slot.disk.take_charged() + slot.handler_extra;
+        slot.busy_until = start + busy;
+        let incarnation = slot.starts;
+        for effect in effects.drain(..) {
+            self.carry_out(index, incarnation, start, effect);
+        }
+        self.effects = effects;
+    }
+
+    fn carry_out(&mut self, index: u32, incarnation: u64, start: Instant, effect: Effect<N>) {
+        match effect {
+            Effect::Send { to, bytes, offset } => {
+                let depart = start + offset;
+                let Some(to) = self.index_of.get(&to).copied() else {
+                    self.trace.record(
+                        depart,
+                        Some(index),
+                        TraceKind::Node { event: "send_unknown_peer".into(), detail: to.short() },
+                    );
+                    return;
+                };
+                if to == index {
+                    return; // the contract: never delivered to the sender itself
+                }
+                self.stats.sent += 1;
+                let message_digest = digest(&bytes);
+                let size = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+                self.trace.record(depart, Some(index), TraceKind::Send { to, digest: message_digest, bytes: size });
+                match self.network.route(index, to, depart, bytes) {
+                    Err(reason) => {
+                        match reason {
+                            DropReason::Partition => self.stats.dropped_partition += 1,
+                            _ => self.stats.dropped_loss += 1,
+                        }
+                        self.trace.record(
+                            depart,
+                            Some(index),
+                            TraceKind::Drop { from: index, to, reason: reason.name() },
+                        );
+                    }
+                    Ok(copies) => {
+                        for copy in copies {
+                            self.stats.duplicated += u64::from(copy.duplicate);
+                            self.stats.reordered += u64::from(copy.reordered);
+                            self.stats.corrupted += u64::from(copy.corrupted);
+                            let event = Event::Deliver {
+                                from: index,
+                                to,
+                                bytes: copy.bytes,
+                                digest: message_digest,
+                                arrived: false,
+                            };
+                            self.schedule(copy.arrival, event);
+                        }
+                    }
+                }
+            }
+            Effect::SetTimer { id, at_offset, timer } => {
+                self.slots[index as usize].timers.insert(id, timer);
+                self.schedule(start + at_offset, Event::Timer { node: index, id, incarnation });
+            }
+            Effect::CancelTimer(id) => {
+                self.slots[index as usize].timers.remove(&id);
+            }
+            Effect::Reply { request, body, offset } => {
+                let bytes = body.encode();
+                self.stats.replies += 1;
+                self.trace.record(
+                    start + offset,
+                    Some(index),
+                    TraceKind::Reply { request: request.0, digest: digest(&bytes) },
+                );
+                // Replies cross the boundary as bytes too.
+                if let Ok(body) = N::Response::decode(&bytes) {
+                    self.replies.push(Reply { at: start + offset, node: index, request, body });
+                }
+            }
+            Effect::Trace { event, offset } => {
+                self.trace.record(
+                    start + offset,
+                    Some(index),
+                    TraceKind::Node { event: event.kind, detail: event.detail },
+                );
+            }
+        }
+    }
+
+    fn apply_fault(&mut self, fault: Fault) {
+        let now = self.now;
+        let nodes = self.nodes();
+        if let Some(node) = fault.node() {
+            if node >= nodes {
+                self.trace.record(
+                    now,
+                    None,
+                    TraceKind::Fault { description: format!("ignored (no such node): {fault}") },
+                );
+                return;
+            }
+        }
+        *self.coverage.faults.entry(fault.kind_name().to_owned()).or_default() += 1;
+        self.trace.record(now, fault.node(), TraceKind::Fault { description: fault.to_string() });
+        match fault {
+            Fault::Partition { partition } => self.network.partition_with(partition),
+            Fault::Heal => self.network.heal(),
+            Fault::Crash { node } => self.crash(node),
+            Fault::Restart { node } => {
+                if self.status(node) == NodeStatus::Crashed {
+                    self.start_node(node);
+                }
+            }
+            Fault::Pause { node } => {
+                let slot = &mut self.slots[node as usize];
+                if slot.status == NodeStatus::Up {
+                    slot.status = NodeStatus::Paused;
+                    slot.up_since = None;
+                    self.stats.pauses += 1;
+                    self.trace.record(now, Some(node), TraceKind::Pause);
+                }
+            }
+            Fault::Resume { node } => self.resume(node),
+            Fault::Slow { node, handler_extra_us } => {
+                self.slots[node as usize].handler_extra = Duration::from_micros(handler_extra_us);
+            }
+            Fault::ClockJump { node, by_ms } => {
+                self.slots[node as usize].skew_nanos += i128::from(by_ms) * 1_000_000;
+            }
+            Fault::DiskFull { node } => self.slots[node as usize].disk.set_full(true),
+            Fault::DiskFreed { node } => self.slots[node as usize].disk.set_full(false),
+            Fault::HealAll => {
+                self.network.heal();
+                self.network.calm();
+                for node in 0..nodes {
+                    match self.status(node) {
+                        NodeStatus::Crashed => self.start_node(node),
+                        NodeStatus::Paused => self.resume(node),
+                        NodeStatus::Up => {}
+                    }
+                    let slot = &mut self.slots[node as usize];
+                    slot.handler_extra = Duration::ZERO;
+                    slot.disk.set_full(false);
+                    slot.disk.calm();
+                }
+            }
+        }
+        self.update_cuts();
+    }
+
+    fn crash(&mut self, node: u32) {
+        let now = self.now;
+        let slot = &mut self.slots[node as usize];
+        if slot.status == NodeStatus::Crashed {
+            return;
+        }
+        slot.state = None;
+        slot.status = NodeStatus::Crashed;
+        slot.timers.clear();
+        slot.deferred.clear();
+        slot.disk.crash();
+        slot.busy_until = now;
+        slot.up_since = None;
+        self.stats.crashes += 1;
+        self.trace.record(now, Some(node), TraceKind::Crash);
+    }
+
+    fn resume(&mut self, node: u32) {
+        let now = self.now;
+        let slot = &mut self.slots[node as usize];
+        if slot.status != NodeStatus::Paused {
+            return;
+        }
+        slot.status = NodeStatus::Up;
+        slot.up_since = Some(now);
+        let deferred = std::mem::take(&mut slot.deferred);
+        self.trace.record(now, Some(node), TraceKind::Resume);
+        for event in deferred {
+            self.schedule(now, event);
+        }
+    }
+
+    fn update_cuts(&mut self) {
+        let nodes = self.nodes();
+        let now = self.now;
+        for observer in 0..nodes {
+            for target in 0..nodes {
+                let cut = self.slots[target as usize].status != NodeStatus::Up
+                    || self.network.is_blocked(observer, target)
+                    || self.network.is_blocked(target, observer);
+                let cell = &mut self.cut_since[(observer * nodes + target) as usize];
+                match (cut, *cell) {
+                    (true, None) => *cell = Some(now),
+                    (false, Some(_)) => *cell = None,
+                    _ => {}
+                }
+            }
+        }
+    }
+}
