@@ -3,8 +3,9 @@
 //!
 //! Writes land in the volatile layer; `sync` copies them to the durable layer and charges a sync
 //! latency in virtual time. A crash keeps the durable layer only — or, with torn writes enabled, a
-//! prefix of the unsynced writes too, the last of which may be torn. Values are stored with a
-//! checksum, and a torn or rotten value is detected on read and reported as
+//! prefix of the unsynced writes too, the last of which may be torn. The unit of a write is a whole
+//! [`WriteBatch`]: a crash never keeps part of a batch and silently drops the rest. Values are
+//! stored with a checksum, and a torn or rotten value is detected on read and reported as
 //! [`StorageError::Corrupt`], never returned as data. Reads may also fail with an I/O error, and a
 //! full disk refuses writes that add bytes.
 
@@ -23,7 +24,7 @@ pub struct DiskStats {
     pub syncs: u64,
     /// Batches written.
     pub writes: u64,
-    /// Unsynced writes lost in crashes.
+    /// Unsynced writes (batches) lost in crashes.
     pub lost_on_crash: u64,
     /// Writes torn by crashes.
     pub torn: u64,
@@ -40,7 +41,8 @@ pub struct DiskStats {
 pub struct SimDisk {
     durable: Tables,
     volatile: Tables,
-    pending: Vec<WriteOp>,
+    /// Unsynced batches, in order, their values sealed.
+    pending: Vec<Vec<WriteOp>>,
     faults: DiskFaults,
     full: bool,
     rng: SimRng,
@@ -81,7 +83,7 @@ impl SimDisk {
         self.stats
     }
 
-    /// Writes not yet synced.
+    /// Writes (batches) not yet synced.
     #[must_use]
     pub fn unsynced_writes(&self) -> usize {
         self.pending.len()
@@ -105,23 +107,27 @@ impl SimDisk {
     }
 
     /// The node crashed: keep the durable layer, and with torn writes a prefix of the unsynced
-    /// writes whose last may be torn.
+    /// writes (whole batches) whose last may be torn (the last change of the last surviving batch).
     pub fn crash(&mut self) {
         let pending = std::mem::take(&mut self.pending);
         let mut survivors = 0;
         if self.faults.torn_writes && !pending.is_empty() {
             survivors = below(&mut self.rng, pending.len() as u64 + 1) as usize;
-            for (index, op) in pending.iter().take(survivors).enumerate() {
-                let mut op = op.clone();
-                let last = index + 1 == survivors;
-                if last && chance(&mut self.rng, 1, 2) {
-                    if let Some(value) = &mut op.value {
+            for (index, batch) in pending.iter().take(survivors).enumerate() {
+                let last_batch = index + 1 == survivors;
+                for (op_index, op) in batch.iter().enumerate() {
+                    let mut op = op.clone();
+                    let last = last_batch && op_index + 1 == batch.len();
+                    if last
+                        && chance(&mut self.rng, 1, 2)
+                        && let Some(value) = &mut op.value
+                    {
                         let cut = below(&mut self.rng, value.len() as u64) as usize;
                         value.truncate(cut);
                         self.stats.torn += 1;
                     }
+                    self.durable.apply(&op);
                 }
-                self.durable.apply(&op);
             }
         }
         self.stats.lost_on_crash += (pending.len() - survivors) as u64;
@@ -209,6 +215,7 @@ impl Storage for SimDisk {
             self.stats.full_refusals += 1;
             return Err(StorageError::Full { needed, available });
         }
+        let mut sealed_batch = Vec::with_capacity(batch.ops.len());
         for op in batch.ops {
             let sealed = WriteOp {
                 value: op.value.as_ref().map(|value| seal(&op.table, &op.key, value)),
@@ -216,7 +223,10 @@ impl Storage for SimDisk {
                 key: op.key,
             };
             self.volatile.apply(&sealed);
-            self.pending.push(sealed);
+            sealed_batch.push(sealed);
+        }
+        if !sealed_batch.is_empty() {
+            self.pending.push(sealed_batch);
         }
         self.stats.writes += 1;
         Ok(())
@@ -224,7 +234,7 @@ impl Storage for SimDisk {
 
     fn sync(&mut self) -> Result<(), StorageError> {
         self.charged += self.faults.sync_latency.sample(&mut self.rng);
-        for op in self.pending.drain(..) {
+        for op in self.pending.drain(..).flatten() {
             self.durable.apply(&op);
         }
         self.stats.syncs += 1;

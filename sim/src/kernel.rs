@@ -1,11 +1,13 @@
 //! The kernel: virtual time, the event queue, the virtual nodes, and the simulated [`Context`].
 //!
-//! Events are ordered by (virtual time, sequence number); the sequence number is assigned when an
-//! event is scheduled, so simultaneous events run in the order they were caused, never in an order
-//! that depends on memory addresses. A node's handler runs to completion at the event's instant; the
-//! disk time it spends (syncs) and a slow node's extra time keep it busy, and inputs that arrive
-//! meanwhile wait until it is free. Effects — sends, timers, replies, trace events — are collected as
-//! values while the handler runs and carried out afterwards, in order.
+//! Events are ordered by (virtual time, arrival time, sequence number); the sequence number is
+//! assigned when an event is scheduled, so simultaneous events run in the order they were caused,
+//! never in an order that depends on memory addresses. A node's handler runs to completion at the
+//! event's instant; the disk time it spends (syncs) and a slow node's extra time keep it busy, and
+//! inputs that arrive meanwhile (or while it is paused) wait until it is free. Waiting inputs keep
+//! their arrival time, so a node handles its inputs in the order they arrived. Effects — sends,
+//! timers, replies, trace events — are collected as values while the handler runs and carried out
+//! afterwards, in order.
 
 use crate::coverage::{Buggify, Coverage, ProbeCount};
 use crate::disk::SimDisk;
@@ -141,13 +143,15 @@ impl Event {
 
 struct Scheduled {
     at: Instant,
+    /// When the event first reached its node: `at`, unless it waited for a busy or paused node.
+    arrived: Instant,
     seq: u64,
     event: Event,
 }
 
 impl PartialEq for Scheduled {
     fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
+        (self.at, self.arrived, self.seq) == (other.at, other.arrived, other.seq)
     }
 }
 impl Eq for Scheduled {}
@@ -157,9 +161,10 @@ impl PartialOrd for Scheduled {
     }
 }
 impl Ord for Scheduled {
-    /// Reversed, so that the max-heap pops the earliest (time, sequence) first.
+    /// Reversed, so that the max-heap pops the earliest (time, arrival, sequence) first: inputs that
+    /// waited for a busy node run before those that arrive at the instant it becomes free.
     fn cmp(&self, other: &Self) -> Ordering {
-        (other.at, other.seq).cmp(&(self.at, self.seq))
+        (other.at, other.arrived, other.seq).cmp(&(self.at, self.arrived, self.seq))
     }
 }
 
@@ -175,7 +180,8 @@ struct Slot<N: Node> {
     busy_until: Instant,
     handler_extra: Duration,
     skew_nanos: i128,
-    deferred: Vec<Event>,
+    /// Inputs that arrived while paused, with their arrival times.
+    deferred: Vec<(Instant, Event)>,
     up_since: Option<Instant>,
 }
 
@@ -293,8 +299,8 @@ pub struct Sim<N: Node> {
     stats: SimStats,
     replies: Vec<Reply<N::Response>>,
     next_request: u64,
-    /// `cut_since[observer * nodes + target]`: since when `target` has been down or cut off from
-    /// `observer` in either direction, continuously.
+    /// `cut_since[observer * nodes + target]`: since when `observer` has continuously been unable to
+    /// hear from `target` (target not up, or the link from target to observer cut).
     cut_since: Vec<Option<Instant>>,
     plan: FaultPlan,
     events_max: u64,
@@ -423,8 +429,10 @@ impl<N: Node> Sim<N> {
         self.slots[index as usize].up_since
     }
 
-    /// Since when `target` has continuously been down, or cut off from `observer` in either
-    /// direction; `None` if they can exchange messages now.
+    /// Since when `observer` has continuously been unable to hear from `target`: `target` is not up
+    /// (crashed or paused), or the link from `target` to `observer` is cut. `None` if messages from
+    /// `target` can reach `observer` now. (A link cut only from `observer` to `target` does not count:
+    /// `target` can still speak.)
     #[must_use]
     pub fn cut_since(&self, observer: u32, target: u32) -> Option<Instant> {
         self.cut_since[(observer * self.nodes() + target) as usize]
@@ -495,7 +503,7 @@ impl<N: Node> Sim<N> {
 
     /// Processes the next event, if any. False when the queue is empty.
     pub fn step(&mut self) -> Result<bool, SimError> {
-        let Some(Scheduled { at, event, .. }) = self.queue.pop() else {
+        let Some(Scheduled { at, arrived, event, .. }) = self.queue.pop() else {
             return Ok(false);
         };
         if self.stats.events >= self.events_max {
@@ -504,7 +512,7 @@ impl<N: Node> Sim<N> {
         assert!(at >= self.now, "event queue went back in time");
         self.now = at;
         self.stats.events += 1;
-        self.dispatch(event);
+        self.dispatch(event, arrived);
         Ok(true)
     }
 
@@ -525,11 +533,16 @@ impl<N: Node> Sim<N> {
     // ----- internals -----
 
     fn schedule(&mut self, at: Instant, event: Event) {
-        self.seq += 1;
-        self.queue.push(Scheduled { at, seq: self.seq, event });
+        self.schedule_arrived(at, at, event);
     }
 
-    fn dispatch(&mut self, event: Event) {
+    /// Schedules an input that reached its node at `arrived` but must wait until `at`.
+    fn schedule_arrived(&mut self, at: Instant, arrived: Instant, event: Event) {
+        self.seq += 1;
+        self.queue.push(Scheduled { at, arrived, seq: self.seq, event });
+    }
+
+    fn dispatch(&mut self, event: Event, arrived: Instant) {
         let now = self.now;
         if let Event::Fault(fault) = event {
             self.apply_fault(fault);
@@ -567,14 +580,14 @@ impl<N: Node> Sim<N> {
                 return;
             }
             NodeStatus::Paused => {
-                slot.deferred.push(event);
+                slot.deferred.push((arrived, event));
                 return;
             }
             NodeStatus::Up => {}
         }
         if slot.busy_until > now {
             let busy_until = slot.busy_until;
-            self.schedule(busy_until, event);
+            self.schedule_arrived(busy_until, arrived, event);
             return;
         }
         match event {
@@ -834,8 +847,8 @@ impl<N: Node> Sim<N> {
         slot.up_since = Some(now);
         let deferred = std::mem::take(&mut slot.deferred);
         self.trace.record(now, Some(node), TraceKind::Resume);
-        for event in deferred {
-            self.schedule(now, event);
+        for (arrived, event) in deferred {
+            self.schedule_arrived(now, arrived, event);
         }
     }
 
@@ -844,9 +857,8 @@ impl<N: Node> Sim<N> {
         let now = self.now;
         for observer in 0..nodes {
             for target in 0..nodes {
-                let cut = self.slots[target as usize].status != NodeStatus::Up
-                    || self.network.is_blocked(observer, target)
-                    || self.network.is_blocked(target, observer);
+                let cut =
+                    self.slots[target as usize].status != NodeStatus::Up || self.network.is_blocked(target, observer);
                 let cell = &mut self.cut_since[(observer * nodes + target) as usize];
                 match (cut, *cell) {
                     (true, None) => *cell = Some(now),

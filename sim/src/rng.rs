@@ -69,7 +69,9 @@ mod tests {
         // If this changes, every recorded seed replays differently: that needs a stream version bump.
         let first = SeedStreams::new(0).stream("pin").next_u64();
         assert_eq!(first, SeedStreams::new(0).stream("pin").next_u64());
+        // The ChaCha8 keystream for the all-zero key and nonce starts 3e 00 ef 2f (the published
+        // reference vector), read as a little-endian word.
         let mut zero = SimRng::from_seed([0; 32]);
-        assert_eq!(zero.next_u32(), 0xb4f4_d8ad);
+        assert_eq!(zero.next_u32(), 0x2fef_003e);
     }
 }

@@ -74,6 +74,12 @@ impl Membership {
         self.peers.get(peer).map(|tracked| tracked.health)
     }
 
+    /// What this node knows about `peer`.
+    #[must_use]
+    pub fn peer(&self, peer: &NodeId) -> Option<&Peer> {
+        self.peers.get(peer)
+    }
+
     /// Every known peer, in id order.
     pub fn peers(&self) -> impl Iterator<Item = (&NodeId, &Peer)> {
         self.peers.iter()

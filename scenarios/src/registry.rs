@@ -1,0 +1,36 @@
+//! The scenarios `pangea-sim` and the tests know by name.
+
+use crate::report::{RunOptions, RunReport};
+
+/// A named, seeded test of the system under faults.
+pub trait Scenario: Sync {
+    /// The name used on the command line.
+    fn name(&self) -> &'static str;
+    /// One line: what it exercises and what it checks.
+    fn description(&self) -> &'static str;
+    /// Nodes simulated unless `--nodes` says otherwise.
+    fn default_nodes(&self) -> u32;
+    /// The smallest and largest node counts it supports.
+    fn nodes_range(&self) -> (u32, u32);
+    /// One line on the faults it injects by default.
+    fn faults(&self) -> &'static str;
+    /// Names of bugs that can be planted in it (empty unless built with `planted-bugs`).
+    fn planted_bugs(&self) -> Vec<&'static str>;
+    /// Runs one seed. Panics in node code propagate; [`crate::run_guarded`] turns them into a report.
+    ///
+    /// # Errors
+    /// Invalid options (node count out of range, unknown planted bug).
+    fn run(&self, options: &RunOptions) -> Result<RunReport, String>;
+}
+
+/// Every scenario, in the order `pangea-sim list` shows them.
+#[must_use]
+pub fn scenarios() -> Vec<&'static dyn Scenario> {
+    vec![&crate::health::HealthScenario]
+}
+
+/// The scenario called `name`.
+#[must_use]
+pub fn find(name: &str) -> Option<&'static dyn Scenario> {
+    scenarios().into_iter().find(|scenario| scenario.name() == name)
+}
