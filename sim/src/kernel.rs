@@ -24,6 +24,9 @@ use thiserror::Error;
 /// The wall clock's reading at virtual time zero: 2026-01-01T00:00:00Z.
 pub const WALL_CLOCK_ORIGIN_UNIX_SECONDS: i128 = 1_767_225_600;
 
+/// The sender index trace records give a client.
+pub const CLIENT: u32 = u32::MAX;
+
 /// Most events one run may process before it is stopped as runaway.
 pub const EVENTS_MAX_DEFAULT: u64 = 50_000_000;
 
@@ -87,7 +90,7 @@ pub struct SimStats {
     pub dropped_partition: u64,
     /// Messages lost at random.
     pub dropped_loss: u64,
-    /// Messages that reached a crashed node.
+    /// Messages and client requests that reached a crashed node.
     pub dropped_node_down: u64,
     /// Messages the codec refused (corruption caught).
     pub rejected: u64,
@@ -573,9 +576,18 @@ impl<N: Node> Sim<N> {
         };
         match slot.status {
             NodeStatus::Crashed => {
-                if let Event::Deliver { from, to, .. } = event {
+                let sender = match event {
+                    Event::Deliver { from, .. } => Some(from),
+                    Event::Client { .. } => Some(CLIENT),
+                    _ => None,
+                };
+                if let Some(from) = sender {
                     self.stats.dropped_node_down += 1;
-                    self.trace.record(now, Some(to), TraceKind::Drop { from, to, reason: DropReason::NodeDown.name() });
+                    self.trace.record(
+                        now,
+                        Some(node),
+                        TraceKind::Drop { from, to: node, reason: DropReason::NodeDown.name() },
+                    );
                 }
                 return;
             }
@@ -646,9 +658,11 @@ impl<N: Node> Sim<N> {
     }
 
     fn invoke(&mut self, index: u32, input: Input<N>) {
-        let start = self.now;
         let mut effects = std::mem::take(&mut self.effects);
         let slot = &mut self.slots[index as usize];
+        // A slow node spends its extra time before it gets anything done: its clock reading, its
+        // sends and its replies all come that much later.
+        let start = self.now + slot.handler_extra;
         let Some(mut state) = slot.state.take() else {
             return;
         };
@@ -672,8 +686,7 @@ impl<N: Node> Sim<N> {
             }
         }
         slot.state = Some(state);
-        let busy = slot.disk.take_charged() + slot.handler_extra;
-        slot.busy_until = start + busy;
+        slot.busy_until = start + slot.disk.take_charged();
         let incarnation = slot.starts;
         for effect in effects.drain(..) {
             self.carry_out(index, incarnation, start, effect);

@@ -48,9 +48,9 @@ pub enum TraceKind {
         /// Digest of the bytes as sent.
         digest: u64,
     },
-    /// A message was lost.
+    /// A message or client request was lost.
     Drop {
-        /// Sender.
+        /// Sender ([`crate::kernel::CLIENT`] for a client).
         from: u32,
         /// Intended receiver.
         to: u32,
