@@ -69,7 +69,7 @@ pub trait Node: Clone + Hash {
 }
 
 /// Everything a node may do or know beyond its own state.
-pub trait Context<N: Node + ?Sized> {
+pub trait Context<N: Node> {
     /// This node's identity.
     fn id(&self) -> NodeId;
 

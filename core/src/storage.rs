@@ -18,6 +18,9 @@ use thiserror::Error;
 /// Most pairs one [`Storage::range`] call returns; callers page through larger ranges.
 pub const RANGE_PAIRS_MAX: usize = 4096;
 
+/// Key/value pairs in key order, as [`Storage::range`] returns them.
+pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Why a storage operation failed.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum StorageError {
@@ -108,13 +111,7 @@ pub trait Storage {
 
     /// Pairs of `table` with `start <= key` (and `key < end` when given), in key order, at most
     /// `limit` of them (and at most [`RANGE_PAIRS_MAX`]).
-    fn range(
-        &mut self,
-        table: &str,
-        start: &[u8],
-        end: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError>;
+    fn range(&mut self, table: &str, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<Pairs, StorageError>;
 
     /// Applies `batch` atomically (not yet durably).
     fn write(&mut self, batch: WriteBatch) -> Result<(), StorageError>;
@@ -138,7 +135,7 @@ impl Tables {
 
     /// See [`Storage::range`].
     #[must_use]
-    pub fn range(&self, table: &str, start: &[u8], end: Option<&[u8]>, limit: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+    pub fn range(&self, table: &str, start: &[u8], end: Option<&[u8]>, limit: usize) -> Pairs {
         let Some(pairs) = self.tables.get(table) else {
             return Vec::new();
         };
@@ -202,13 +199,7 @@ impl Storage for MemoryStorage {
         Ok(self.tables.get(table, key).cloned())
     }
 
-    fn range(
-        &mut self,
-        table: &str,
-        start: &[u8],
-        end: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+    fn range(&mut self, table: &str, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<Pairs, StorageError> {
         Ok(self.tables.range(table, start, end, limit))
     }
 
@@ -238,7 +229,7 @@ mod tests {
         }
         batch.remove("t", b"c".to_vec());
         storage.write(batch).unwrap();
-        let keys = |pairs: Vec<(Vec<u8>, Vec<u8>)>| pairs.into_iter().map(|(key, _)| key).collect::<Vec<_>>();
+        let keys = |pairs: Pairs| pairs.into_iter().map(|(key, _)| key).collect::<Vec<_>>();
         assert_eq!(keys(storage.range("t", b"b", None, 10).unwrap()), vec![b"b".to_vec(), b"d".to_vec()]);
         assert_eq!(keys(storage.range("t", b"", Some(b"d"), 10).unwrap()), vec![b"a".to_vec(), b"b".to_vec()]);
         assert_eq!(keys(storage.range("t", b"", None, 1).unwrap()), vec![b"a".to_vec()]);

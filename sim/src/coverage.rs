@@ -88,8 +88,10 @@ impl Buggify {
         }
         let streams = self.streams;
         let first = !self.enabled.contains_key(site);
-        let enabled =
-            *self.enabled.entry(site).or_insert_with(|| streams.fixed_u64(&format!("buggify/{site}")) % 2 == 0);
+        let enabled = *self
+            .enabled
+            .entry(site)
+            .or_insert_with(|| streams.fixed_u64(&format!("buggify/{site}")).is_multiple_of(2));
         let count = coverage.buggify.entry(site.to_owned()).or_default();
         if first && enabled {
             count.enabled_runs += 1;

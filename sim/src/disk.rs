@@ -142,11 +142,11 @@ impl SimDisk {
             // Rot is on the medium: both layers see the flipped bit.
             let bit = self.rng_bit();
             for layer in [&mut self.volatile, &mut self.durable] {
-                if let Some(stored) = layer.get_mut(table, key) {
-                    if !stored.is_empty() {
-                        let bit = bit % (stored.len() * 8);
-                        stored[bit / 8] ^= 1 << (bit % 8);
-                    }
+                if let Some(stored) = layer.get_mut(table, key)
+                    && !stored.is_empty()
+                {
+                    let bit = bit % (stored.len() * 8);
+                    stored[bit / 8] ^= 1 << (bit % 8);
                 }
             }
         }
@@ -189,7 +189,7 @@ impl Storage for SimDisk {
         start: &[u8],
         end: Option<&[u8]>,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+    ) -> Result<pangea_core::storage::Pairs, StorageError> {
         self.read_error()?;
         let keys: Vec<Vec<u8>> =
             self.volatile.range(table, start, end, limit).into_iter().map(|(key, _)| key).collect();

@@ -9,7 +9,7 @@
 //! timers, replies, trace events — are collected as values while the handler runs and carried out
 //! afterwards, in order.
 
-use crate::coverage::{Buggify, Coverage, ProbeCount};
+use crate::coverage::{Buggify, Coverage};
 use crate::disk::SimDisk;
 use crate::network::{DropReason, Network};
 use crate::plan::{Fault, FaultPlan};
@@ -274,7 +274,7 @@ impl<N: Node> Context<N> for SimContext<'_, N> {
     fn sometimes(&mut self, probe: &'static str, condition: bool) {
         let count = match self.coverage.probes.get_mut(probe) {
             Some(count) => count,
-            None => self.coverage.probes.entry(probe.to_owned()).or_insert_with(ProbeCount::default),
+            None => self.coverage.probes.entry(probe.to_owned()).or_default(),
         };
         count.evaluated += 1;
         count.held += u64::from(condition);
@@ -554,10 +554,10 @@ impl<N: Node> Sim<N> {
         let node = event.node().unwrap_or(0);
         let slot = &mut self.slots[node as usize];
         // Inputs for a crashed node are lost; timers of an earlier incarnation are void.
-        if let Event::Timer { incarnation, .. } = event {
-            if slot.status == NodeStatus::Crashed || incarnation != slot.starts {
-                return;
-            }
+        if let Event::Timer { incarnation, .. } = event
+            && (slot.status == NodeStatus::Crashed || incarnation != slot.starts)
+        {
+            return;
         }
         let event = match event {
             Event::Deliver { from, to, bytes, digest, arrived: false } => {
@@ -775,15 +775,11 @@ impl<N: Node> Sim<N> {
     fn apply_fault(&mut self, fault: Fault) {
         let now = self.now;
         let nodes = self.nodes();
-        if let Some(node) = fault.node() {
-            if node >= nodes {
-                self.trace.record(
-                    now,
-                    None,
-                    TraceKind::Fault { description: format!("ignored (no such node): {fault}") },
-                );
-                return;
-            }
+        if let Some(node) = fault.node()
+            && node >= nodes
+        {
+            self.trace.record(now, None, TraceKind::Fault { description: format!("ignored (no such node): {fault}") });
+            return;
         }
         *self.coverage.faults.entry(fault.kind_name().to_owned()).or_default() += 1;
         self.trace.record(now, fault.node(), TraceKind::Fault { description: fault.to_string() });

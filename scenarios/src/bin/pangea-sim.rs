@@ -150,10 +150,10 @@ fn execute(cli: Cli) -> Result<ExitCode> {
                     None => {}
                     Some(kind) => {
                         println!("seed {:>8}  FAIL ({})  trace {hash}", report.seed, kind.name());
-                        if let pangea_scenarios::Outcome::Fail { violations, .. } = &report.outcome {
-                            if let Some(first) = violations.first() {
-                                println!("    {first}");
-                            }
+                        if let pangea_scenarios::Outcome::Fail { violations, .. } = &report.outcome
+                            && let Some(first) = violations.first()
+                        {
+                            println!("    {first}");
                         }
                         println!("    replay: {}", report.replay_command());
                     }
