@@ -79,6 +79,10 @@ impl Scenario for HealthScenario {
         "swarm: loss, duplication, reordering, corruption, partitions, crashes, pauses, slow nodes, clock jumps, disk faults, buggify"
     }
 
+    fn plan(&self, seed: u64, nodes: u32) -> FaultPlan {
+        FaultPlan::swarm(seed, nodes, SAFETY)
+    }
+
     fn planted_bugs(&self) -> Vec<&'static str> {
         if cfg!(feature = "planted-bugs") { vec!["never-dead"] } else { Vec::new() }
     }
@@ -107,7 +111,13 @@ impl Scenario for HealthScenario {
             }
         }
         config.validate().map_err(|error| error.to_string())?;
-        let plan = options.plan.clone().unwrap_or_else(|| FaultPlan::swarm(options.seed, nodes, SAFETY));
+        let plan = match &options.plan {
+            Some(plan) => {
+                plan.validate(nodes).map_err(|error| format!("the fault plan cannot run: {error}"))?;
+                plan.clone()
+            }
+            None => self.plan(options.seed, nodes),
+        };
         let seed_node = NodeId::for_index(0);
         let factory = move |index: u32| {
             let mut node_config = config.clone();
@@ -167,6 +177,7 @@ impl Scenario for HealthScenario {
             nodes,
             nodes_option: options.nodes,
             planted: options.planted.clone(),
+            plan_source: options.plan_source.clone(),
             outcome: Outcome::from_violations(checker.violations),
             trace_hash: Some(sim.trace_hash()),
             trace: sim.trace().records().map(<[_]>::to_vec),

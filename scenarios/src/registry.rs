@@ -1,6 +1,7 @@
 //! The scenarios `pangea-sim` and the tests know by name.
 
 use crate::report::{RunOptions, RunReport};
+use pangea_sim::FaultPlan;
 
 /// A named, seeded test of the system under faults.
 pub trait Scenario: Sync {
@@ -14,6 +15,8 @@ pub trait Scenario: Sync {
     fn nodes_range(&self) -> (u32, u32);
     /// One line on the faults it injects by default.
     fn faults(&self) -> &'static str;
+    /// The fault plan seed `seed` draws for `nodes` nodes (what `run` uses unless a plan is pinned).
+    fn plan(&self, seed: u64, nodes: u32) -> FaultPlan;
     /// Names of bugs that can be planted in it (empty unless built with `planted-bugs`).
     fn planted_bugs(&self) -> Vec<&'static str>;
     /// Runs one seed. Panics in node code propagate; [`crate::run_guarded`] turns them into a report.

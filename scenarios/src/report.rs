@@ -13,6 +13,8 @@ pub struct RunOptions {
     pub nodes: Option<u32>,
     /// A fault plan to use instead of the one the seed draws.
     pub plan: Option<FaultPlan>,
+    /// Where the pinned plan came from (a file name), for the replay command.
+    pub plan_source: Option<String>,
     /// Keep the trace's records in the report.
     pub keep_trace: bool,
     /// A planted bug to switch on (builds with the `planted-bugs` feature only).
@@ -140,6 +142,8 @@ pub struct RunReport {
     pub nodes_option: Option<u32>,
     /// The planted bug, if any.
     pub planted: Option<String>,
+    /// The file a pinned plan came from, if any.
+    pub plan_source: Option<String>,
     /// Pass or fail.
     pub outcome: Outcome,
     /// The run's fingerprint (`None` if node code panicked before the run finished).
@@ -174,6 +178,9 @@ impl RunReport {
         }
         if let Some(bug) = &self.planted {
             command.push_str(&format!(" --plant {bug}"));
+        }
+        if let Some(file) = &self.plan_source {
+            command.push_str(&format!(" --plan {file}"));
         }
         command
     }

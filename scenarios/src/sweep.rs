@@ -27,6 +27,7 @@ pub fn run_guarded(scenario: &dyn Scenario, options: &RunOptions) -> Result<RunR
                 nodes: options.nodes.unwrap_or(scenario.default_nodes()),
                 nodes_option: options.nodes,
                 planted: options.planted.clone(),
+                plan_source: options.plan_source.clone(),
                 outcome: Outcome::from_violations(vec![Violation {
                     checker: "no-panic",
                     kind: FailureKind::Crash,

@@ -72,3 +72,32 @@ fn help_explains_every_subcommand() {
         assert!(stdout(&output).contains("Usage"));
     }
 }
+
+#[test]
+fn a_printed_plan_replays_to_the_same_trace_and_bad_plans_are_refused() {
+    let plan = pangea_sim(&["plan", "health", "--seed", "5", "--nodes", "3"]);
+    assert!(plan.status.success(), "{}", stderr(&plan));
+    let directory = std::env::temp_dir().join(format!("pangea-sim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let path = directory.join("plan.json");
+    std::fs::write(&path, &plan.stdout).unwrap();
+    let path_text = path.to_str().unwrap();
+
+    let first_line = |output: &Output| stdout(output).lines().next().unwrap_or_default().to_owned();
+    let drawn = pangea_sim(&["run", "health", "--seed", "5", "--nodes", "3"]);
+    let pinned = pangea_sim(&["run", "health", "--seed", "5", "--nodes", "3", "--plan", path_text]);
+    assert_eq!(pinned.status.code(), Some(0), "{}", stderr(&pinned));
+    assert_eq!(first_line(&drawn), first_line(&pinned), "a printed plan must replay the seed's own run");
+
+    // The plan names node n2, which a two-node cluster lacks; garbage is not a plan; a missing file.
+    let too_small = pangea_sim(&["run", "health", "--seed", "5", "--nodes", "2", "--plan", path_text]);
+    let garbage_path = directory.join("garbage.json");
+    std::fs::write(&garbage_path, b"{\"not\": \"a plan\"}").unwrap();
+    let garbage = pangea_sim(&["run", "health", "--seed", "5", "--plan", garbage_path.to_str().unwrap()]);
+    let missing = pangea_sim(&["run", "health", "--seed", "5", "--plan", "/nonexistent/plan.json"]);
+    for (output, expected) in [(&too_small, "cannot run"), (&garbage, "not a fault plan"), (&missing, "cannot read")] {
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(output));
+        assert!(stderr(output).contains(expected), "{}", stderr(output));
+    }
+    std::fs::remove_dir_all(&directory).ok();
+}

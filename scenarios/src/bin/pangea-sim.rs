@@ -38,9 +38,24 @@ enum Command {
         /// Switch on a planted bug (builds with `--features planted-bugs` only).
         #[arg(long, value_name = "BUG")]
         plant: Option<String>,
+        /// Run under this fault plan (JSON, as `pangea-sim plan` prints it) instead of the one the seed
+        /// draws. Edit a printed plan to pin or remove faults.
+        #[arg(long, value_name = "FILE")]
+        plan: Option<std::path::PathBuf>,
         /// Print every trace record after the report.
         #[arg(long)]
         trace: bool,
+    },
+    /// Print, as JSON, the fault plan a seed draws; `run --plan FILE` takes it back.
+    Plan {
+        /// Scenario name (see `pangea-sim list`).
+        scenario: String,
+        /// The seed.
+        #[arg(long)]
+        seed: u64,
+        /// Number of nodes (default: the scenario's).
+        #[arg(long)]
+        nodes: Option<u32>,
     },
     /// Run a range of seeds of a scenario, in parallel, one line per seed.
     Sweep {
@@ -65,6 +80,24 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+}
+
+/// Writes one line to standard output; a closed pipe (`pangea-sim ... | head`) ends the program
+/// quietly instead of panicking.
+fn say_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(error) = out.write_fmt(line).and_then(|()| out.write_all(b"\n")) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {error}");
+        std::process::exit(2);
+    }
+}
+
+macro_rules! say {
+    ($($argument:tt)*) => { say_line(format_args!($($argument)*)) };
 }
 
 fn scenario_named(name: &str) -> Result<&'static dyn Scenario> {
@@ -102,32 +135,48 @@ fn exit_for(reports: &[&RunReport]) -> ExitCode {
 fn execute(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::List => {
-            println!("{:<10} {:>5}  description", "scenario", "nodes");
+            say!("{:<10} {:>5}  description", "scenario", "nodes");
             for scenario in scenarios() {
                 let (least, most) = scenario.nodes_range();
-                println!("{:<10} {:>5}  {}", scenario.name(), scenario.default_nodes(), scenario.description());
-                println!("{:<10} {:>5}  nodes {least}..={most}; faults: {}", "", "", scenario.faults());
+                say!("{:<10} {:>5}  {}", scenario.name(), scenario.default_nodes(), scenario.description());
+                say!("{:<10} {:>5}  nodes {least}..={most}; faults: {}", "", "", scenario.faults());
                 let bugs = scenario.planted_bugs();
                 if !bugs.is_empty() {
-                    println!("{:<10} {:>5}  plantable bugs: {}", "", "", bugs.join(", "));
+                    say!("{:<10} {:>5}  plantable bugs: {}", "", "", bugs.join(", "));
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { scenario, seed, nodes, plant, trace } => {
+        Command::Plan { scenario, seed, nodes } => {
             let scenario = scenario_named(&scenario)?;
-            let options = RunOptions { seed, nodes, plan: None, keep_trace: trace, planted: plant };
+            let nodes = nodes.unwrap_or(scenario.default_nodes());
+            say!("{}", serde_json::to_string_pretty(&scenario.plan(seed, nodes))?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { scenario, seed, nodes, plant, plan, trace } => {
+            let scenario = scenario_named(&scenario)?;
+            let (plan, plan_source) = match plan {
+                None => (None, None),
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read the fault plan {}", path.display()))?;
+                    let plan: pangea_sim::FaultPlan = serde_json::from_str(&text)
+                        .with_context(|| format!("{} is not a fault plan", path.display()))?;
+                    (Some(plan), Some(path.display().to_string()))
+                }
+            };
+            let options = RunOptions { seed, nodes, plan, plan_source, keep_trace: trace, planted: plant };
             let started = WallInstant::now();
             let report = run_guarded(scenario, &options).map_err(anyhow::Error::msg)?;
             let wall = started.elapsed();
             if let Some(records) = &report.trace {
                 for record in records {
-                    println!("{record}");
+                    say!("{record}");
                 }
             }
-            print!("{}", report.render());
+            say!("{}", report.render().trim_end());
             let virtual_seconds = report.ended_at.as_nanos() as f64 / 1e9;
-            println!(
+            say!(
                 "  wall {:.3}s; simulated/wall time {:.0}x",
                 wall.as_secs_f64(),
                 virtual_seconds / wall.as_secs_f64().max(1e-9)
@@ -140,22 +189,22 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             if jobs == 0 {
                 bail!("--jobs must be at least 1");
             }
-            let template = RunOptions { seed: 0, nodes, plan: None, keep_trace: false, planted: plant };
+            let template = RunOptions { seed: 0, nodes, planted: plant, ..RunOptions::default() };
             let seed_list: Vec<u64> = seeds.iter().collect();
             let started = WallInstant::now();
             let progress = |_done: u64, _failures: u64, report: &RunReport| {
                 let hash = report.trace_hash.map_or_else(|| "-".repeat(16), |hash| hash.to_string());
                 match report.outcome.failure_kind() {
-                    None if !quiet => println!("seed {:>8}  pass  trace {hash}", report.seed),
+                    None if !quiet => say!("seed {:>8}  pass  trace {hash}", report.seed),
                     None => {}
                     Some(kind) => {
-                        println!("seed {:>8}  FAIL ({})  trace {hash}", report.seed, kind.name());
+                        say!("seed {:>8}  FAIL ({})  trace {hash}", report.seed, kind.name());
                         if let pangea_scenarios::Outcome::Fail { violations, .. } = &report.outcome
                             && let Some(first) = violations.first()
                         {
-                            println!("    {first}");
+                            say!("    {first}");
                         }
-                        println!("    replay: {}", report.replay_command());
+                        say!("    replay: {}", report.replay_command());
                     }
                 }
             };
@@ -163,7 +212,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
                 sweep(scenario, &seed_list, jobs, &template, fail_fast, &progress).map_err(anyhow::Error::msg)?;
             let wall = started.elapsed().as_secs_f64();
             let failures: Vec<&RunReport> = result.failures().collect();
-            println!(
+            say!(
                 "{} seeds of {} in {:.2}s ({:.1} seeds/s on {jobs} jobs): {} passed, {} failed",
                 result.reports.len(),
                 scenario.name(),
@@ -174,7 +223,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             );
             let never: Vec<&str> = result.coverage.probes_never_held();
             if !never.is_empty() {
-                println!("probes that never held: {}", never.join(", "));
+                say!("probes that never held: {}", never.join(", "));
             }
             Ok(exit_for(&failures))
         }
