@@ -22,6 +22,9 @@ pub mod random;
 pub mod storage;
 pub mod time;
 
+#[cfg(test)]
+mod testing;
+
 pub use codec::{Codec, CodecError};
 pub use id::NodeId;
 pub use node::{Context, Node, RequestId, TimerId, TraceEvent};

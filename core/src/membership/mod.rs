@@ -12,6 +12,8 @@
 mod config;
 mod messages;
 mod peer;
+#[cfg(test)]
+mod tests;
 
 #[cfg(feature = "planted-bugs")]
 pub use config::PlantedBug;
@@ -101,7 +103,8 @@ impl Membership {
                 0
             }
         };
-        self.boot = previous_boot + 1;
+        // Saturates rather than overflowing (and panicking) on a stored counter at the end of its range.
+        self.boot = previous_boot.saturating_add(1);
 
         let mut start = PEER_PREFIX.to_vec();
         let mut restored = 0_usize;
@@ -149,16 +152,16 @@ impl Membership {
         true
     }
 
-    /// Writes the boot counter (when `boot` is set) and all known peers, and syncs. On failure the
-    /// node keeps running and retries on the next tick.
-    fn save(&mut self, cx: &mut dyn Context<Self>, boot: bool) {
-        if !boot && !self.unsaved {
+    /// Writes the boot counter and all known peers, and syncs: always when `force` is set (at start),
+    /// otherwise only when something is unsaved. On failure the node keeps running and retries on the
+    /// next tick. The boot counter is in every batch, so a retry also saves a counter whose first
+    /// save at start failed; otherwise the next incarnation would reuse this one's boot number.
+    fn save(&mut self, cx: &mut dyn Context<Self>, force: bool) {
+        if !force && !self.unsaved {
             return;
         }
         let mut batch = WriteBatch::new();
-        if boot {
-            batch.put(TABLE, BOOT_KEY.to_vec(), self.boot.to_le_bytes().to_vec());
-        }
+        batch.put(TABLE, BOOT_KEY.to_vec(), self.boot.to_le_bytes().to_vec());
         for id in self.peers.keys() {
             let mut key = PEER_PREFIX.to_vec();
             key.extend_from_slice(&id.0);
