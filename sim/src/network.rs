@@ -129,13 +129,10 @@ impl Network {
             .iter()
             .find(|link| link.from == from && link.to == to)
             .map_or(self.faults.latency, |link| link.latency);
-        let mut payloads = Vec::with_capacity(copies);
-        if copies == 2 {
-            payloads.push(bytes.clone());
-        }
-        payloads.push(bytes);
+        // The first copy of a duplicated message is a clone, the last the original bytes.
+        let clone = (copies == 2).then(|| bytes.clone());
         let mut out = Vec::with_capacity(copies);
-        for (copy, mut bytes) in payloads.into_iter().enumerate() {
+        for (copy, mut bytes) in clone.into_iter().chain(std::iter::once(bytes)).enumerate() {
             let mut delay = latency.sample(rng);
             let reordered = self.faults.reorder_ppm > 0 && chance(rng, u64::from(self.faults.reorder_ppm), million);
             if reordered {
