@@ -5,8 +5,14 @@
 //!
 //! ```text
 //! magic "PG" | frame version u8 | family u8 | schema version u16 LE | payload length u32 LE
-//! | payload | checksum: first 8 bytes of blake3(everything before it)
+//! | payload | checksum: XXH3-64 of everything before it, u64 LE
 //! ```
+//!
+//! The checksum catches accidental corruption (a flipped bit in memory, on disk, in the
+//! simulator's corrupting network); it is not a MAC. On the real wire QUIC's AEAD authenticates
+//! every packet, so a fast non-cryptographic checksum is enough here, and it keeps the codec cheap
+//! enough that the simulator can push every message through it. The checksum also serves as the
+//! frame's digest in traces ([`frame_digest`]).
 //!
 //! The family says which subsystem's message type the payload holds, the schema version which
 //! revision of it. Decoding checks every field and the checksum before it looks at the payload, and
@@ -188,10 +194,21 @@ impl<'a> FrameHeader<'a> {
 }
 
 fn frame_checksum(body: &[u8]) -> [u8; FRAME_CHECKSUM_BYTES] {
-    let hash = blake3::hash(body);
-    let mut checksum = [0; FRAME_CHECKSUM_BYTES];
-    checksum.copy_from_slice(&hash.as_bytes()[..FRAME_CHECKSUM_BYTES]);
-    checksum
+    twox_hash::XxHash3_64::oneshot(body).to_le_bytes()
+}
+
+/// A 64-bit digest of an encoded frame, for traces: its checksum, read back rather than computed
+/// again. For bytes too short to be a frame, a hash of the bytes themselves.
+#[must_use]
+pub fn frame_digest(frame: &[u8]) -> u64 {
+    match frame.len().checked_sub(FRAME_CHECKSUM_BYTES) {
+        Some(start) if frame.len() >= FRAME_HEADER_BYTES + FRAME_CHECKSUM_BYTES => {
+            let mut checksum = [0; FRAME_CHECKSUM_BYTES];
+            checksum.copy_from_slice(&frame[start..]);
+            u64::from_le_bytes(checksum)
+        }
+        _ => twox_hash::XxHash3_64::oneshot(frame),
+    }
 }
 
 /// Appends the postcard encoding of `value` to `out`.

@@ -128,10 +128,25 @@ pub struct Reply<R> {
 }
 
 enum Event {
-    Deliver { from: u32, to: u32, bytes: Vec<u8>, digest: u64, arrived: bool },
-    Timer { node: u32, id: TimerId, incarnation: u64 },
-    Client { node: u32, request: RequestId, bytes: Vec<u8> },
-    Fault(Fault),
+    Deliver {
+        from: u32,
+        to: u32,
+        bytes: Vec<u8>,
+        digest: u64,
+        arrived: bool,
+    },
+    Timer {
+        node: u32,
+        id: TimerId,
+        incarnation: u64,
+    },
+    Client {
+        node: u32,
+        request: RequestId,
+        bytes: Vec<u8>,
+    },
+    /// Boxed: faults are rare, and a small `Event` keeps the queue's entries small.
+    Fault(Box<Fault>),
 }
 
 impl Event {
@@ -144,12 +159,75 @@ impl Event {
     }
 }
 
+/// Finds a node's index from its id on every send: a sorted table of the ids' first eight bytes
+/// (one integer compare per probe instead of a 32-byte comparison), confirmed against the full id.
+struct IdIndex {
+    /// (first eight bytes of the id, index), sorted.
+    prefixes: Vec<(u64, u32)>,
+    ids: Vec<NodeId>,
+}
+
+impl IdIndex {
+    fn new(ids: Vec<NodeId>) -> IdIndex {
+        let mut prefixes: Vec<(u64, u32)> =
+            ids.iter().enumerate().map(|(index, id)| (Self::prefix(id), index as u32)).collect();
+        prefixes.sort_unstable();
+        assert!(
+            prefixes.windows(2).all(|pair| pair[0].0 != pair[1].0),
+            "two simulated node ids share their first eight bytes"
+        );
+        IdIndex { prefixes, ids }
+    }
+
+    fn prefix(id: &NodeId) -> u64 {
+        let mut bytes = [0; 8];
+        bytes.copy_from_slice(&id.0[..8]);
+        u64::from_be_bytes(bytes)
+    }
+
+    fn get(&self, id: &NodeId) -> Option<u32> {
+        let prefix = Self::prefix(id);
+        let position = self.prefixes.binary_search_by_key(&prefix, |(key, _)| *key).ok()?;
+        let index = self.prefixes[position].1;
+        (self.ids[index as usize] == *id).then_some(index)
+    }
+}
+
+/// A queue entry: the ordering key, and where the event waits in the [`EventSlab`]. Kept small (32
+/// bytes) because the heap moves entries on every push and pop.
 struct Scheduled {
     at: Instant,
     /// When the event first reached its node: `at`, unless it waited for a busy or paused node.
     arrived: Instant,
     seq: u64,
-    event: Event,
+    slot: u32,
+}
+
+/// Events waiting in the queue, stored out of line; freed places are reused.
+#[derive(Default)]
+struct EventSlab {
+    events: Vec<Option<Event>>,
+    free: Vec<u32>,
+}
+
+impl EventSlab {
+    fn insert(&mut self, event: Event) -> u32 {
+        match self.free.pop() {
+            Some(slot) => {
+                self.events[slot as usize] = Some(event);
+                slot
+            }
+            None => {
+                self.events.push(Some(event));
+                u32::try_from(self.events.len() - 1).expect("fewer than 2^32 events queued at once")
+            }
+        }
+    }
+
+    fn take(&mut self, slot: u32) -> Event {
+        self.free.push(slot);
+        self.events[slot as usize].take().expect("a queued event is taken once")
+    }
 }
 
 impl PartialEq for Scheduled {
@@ -292,8 +370,9 @@ pub struct Sim<N: Node> {
     now: Instant,
     seq: u64,
     queue: BinaryHeap<Scheduled>,
+    waiting: EventSlab,
     slots: Vec<Slot<N>>,
-    index_of: BTreeMap<NodeId, u32>,
+    index_of: IdIndex,
     network: Network,
     factory: Box<dyn FnMut(u32) -> N>,
     trace: Trace,
@@ -337,12 +416,13 @@ impl<N: Node> Sim<N> {
                 up_since: None,
             })
             .collect::<Vec<_>>();
-        let index_of = slots.iter().enumerate().map(|(index, slot)| (slot.id, index as u32)).collect();
+        let index_of = IdIndex::new(slots.iter().map(|slot| slot.id).collect());
         let mut sim = Sim {
             streams,
             now: Instant::ZERO,
             seq: 0,
             queue: BinaryHeap::new(),
+            waiting: EventSlab::default(),
             slots,
             index_of,
             network: Network::new(nodes, config.plan.network.clone(), streams.stream("net")),
@@ -359,10 +439,13 @@ impl<N: Node> Sim<N> {
             effects: Vec::new(),
         };
         for timed in sim.plan.events.clone() {
-            sim.schedule(Instant::from_nanos(timed.at_ms.saturating_mul(1_000_000)), Event::Fault(timed.fault));
+            sim.schedule(
+                Instant::from_nanos(timed.at_ms.saturating_mul(1_000_000)),
+                Event::Fault(Box::new(timed.fault)),
+            );
         }
         let heal_at = Instant::from_nanos(sim.plan.heal_at_ms.saturating_mul(1_000_000));
-        sim.schedule(heal_at, Event::Fault(Fault::HealAll));
+        sim.schedule(heal_at, Event::Fault(Box::new(Fault::HealAll)));
         for index in 0..nodes {
             sim.start_node(index);
         }
@@ -405,7 +488,7 @@ impl<N: Node> Sim<N> {
     /// The index of the node with identity `id`.
     #[must_use]
     pub fn index_of(&self, id: &NodeId) -> Option<u32> {
-        self.index_of.get(id).copied()
+        self.index_of.get(id)
     }
 
     /// Node `index`'s state, unless it is crashed.
@@ -506,9 +589,10 @@ impl<N: Node> Sim<N> {
 
     /// Processes the next event, if any. False when the queue is empty.
     pub fn step(&mut self) -> Result<bool, SimError> {
-        let Some(Scheduled { at, arrived, event, .. }) = self.queue.pop() else {
+        let Some(Scheduled { at, arrived, slot, .. }) = self.queue.pop() else {
             return Ok(false);
         };
+        let event = self.waiting.take(slot);
         if self.stats.events >= self.events_max {
             return Err(SimError::EventBudgetExhausted { events_max: self.events_max, at });
         }
@@ -542,13 +626,14 @@ impl<N: Node> Sim<N> {
     /// Schedules an input that reached its node at `arrived` but must wait until `at`.
     fn schedule_arrived(&mut self, at: Instant, arrived: Instant, event: Event) {
         self.seq += 1;
-        self.queue.push(Scheduled { at, arrived, seq: self.seq, event });
+        let slot = self.waiting.insert(event);
+        self.queue.push(Scheduled { at, arrived, seq: self.seq, slot });
     }
 
     fn dispatch(&mut self, event: Event, arrived: Instant) {
         let now = self.now;
         if let Event::Fault(fault) = event {
-            self.apply_fault(fault);
+            self.apply_fault(*fault);
             return;
         }
         let node = event.node().unwrap_or(0);
@@ -698,7 +783,7 @@ impl<N: Node> Sim<N> {
         match effect {
             Effect::Send { to, bytes, offset } => {
                 let depart = start + offset;
-                let Some(to) = self.index_of.get(&to).copied() else {
+                let Some(to) = self.index_of.get(&to) else {
                     self.trace.record(
                         depart,
                         Some(index),

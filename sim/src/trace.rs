@@ -246,12 +246,10 @@ impl Trace {
     }
 }
 
-/// A 64-bit digest of a payload for the trace.
+/// A 64-bit digest of an encoded message for the trace: the frame's own checksum.
 #[must_use]
-pub fn digest(bytes: &[u8]) -> u64 {
-    let hash = blake3::hash(bytes);
-    let b = hash.as_bytes();
-    u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+pub fn digest(frame: &[u8]) -> u64 {
+    pangea_core::codec::frame_digest(frame)
 }
 
 impl fmt::Display for TraceRecord {
