@@ -16,6 +16,7 @@
 
 pub mod codec;
 pub mod id;
+pub mod log;
 pub mod membership;
 pub mod node;
 pub mod random;

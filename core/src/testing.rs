@@ -267,6 +267,36 @@ impl<N: Node> Cluster<N> {
         self.nodes[index].1.id
     }
 
+    /// Hands node `index` a client request now; its answers collect in that node's `replies`.
+    pub fn request(&mut self, index: usize, request: RequestId, body: N::Request) {
+        let now = self.now;
+        let (node, cx) = &mut self.nodes[index];
+        cx.now = now;
+        node.on_client(cx, request, body);
+        self.collect(index);
+    }
+
+    /// Crashes node `index` and restarts it at once as `fresh`, on the same storage (whatever it
+    /// had synced and written; [`TestStorage`] loses nothing). Its pending timers are void.
+    pub fn restart(&mut self, index: usize, fresh: N) {
+        let now = self.now;
+        let void: Vec<(usize, TimerId)> = self
+            .queue
+            .values()
+            .filter_map(|event| match event {
+                Event::Timer { node, id, .. } if *node == index => Some((*node, *id)),
+                _ => None,
+            })
+            .collect();
+        self.cancelled.extend(void);
+        let (node, cx) = &mut self.nodes[index];
+        cx.crash();
+        cx.now = now;
+        *node = fresh;
+        node.on_start(cx);
+        self.collect(index);
+    }
+
     /// Drops every message from or to node `index` (including those already in flight) until healed.
     pub fn cut(&mut self, index: usize) {
         assert!(index < self.nodes.len());

@@ -1,0 +1,1103 @@
+//! One replica of the replicated log: acceptor, learner and would-be leader (see the module doc).
+
+use crate::codec::{decode_serde, encode_serde};
+use crate::id::NodeId;
+use crate::log::ballot::Ballot;
+use crate::log::config::{LogConfig, LogConfigError};
+use crate::log::entry::{Command, Entry};
+use crate::log::kv::{Applied, KvOp, KvResult, KvStore};
+use crate::log::messages::{KvRequest, KvResponse, LogMessage, Snapshot};
+use crate::log::{ACCEPTOR_TABLE, CHOSEN_TABLE, SNAPSHOT_TABLE};
+use crate::node::{Context, Node, RequestId, TimerId, TraceEvent};
+use crate::random;
+use crate::storage::{Pairs, RANGE_PAIRS_MAX, StorageError, WriteBatch};
+use crate::time::{Duration, Instant};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+const PROMISED_KEY: &[u8] = b"promised";
+const ACCEPTED_PREFIX: u8 = b'a';
+const SNAPSHOT_KEY: &[u8] = b"latest";
+
+/// The replica's timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LogTimer {
+    /// Heartbeats, resends, election checks, retries of a failed recovery.
+    Tick,
+    /// Time to propose the gathered batch.
+    Flush,
+}
+
+/// A slot the leader proposed and has not yet seen chosen.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Inflight {
+    /// The proposed entry.
+    pub entry: Entry,
+    /// Acceptors that accepted it in the leader's ballot.
+    pub acks: BTreeSet<NodeId>,
+    /// When it was last sent.
+    pub sent_at: Instant,
+}
+
+/// A promise a candidate collected: the acceptor's snapshot index and its accepted entries.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PromiseReceived {
+    /// Slots up to here are compacted (chosen) at that acceptor.
+    pub snapshot_index: u64,
+    /// (slot, ballot, entry) accepted there.
+    pub accepted: Vec<(u64, Ballot, Entry)>,
+}
+
+/// What part the replica plays now.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Following whoever leads.
+    Follower,
+    /// Running phase 1 with `ballot`.
+    Candidate {
+        /// The ballot it stands with.
+        ballot: Ballot,
+        /// Promises so far, by acceptor.
+        promises: BTreeMap<NodeId, PromiseReceived>,
+        /// When it began.
+        started: Instant,
+    },
+    /// Leading with `ballot`.
+    Leader {
+        /// The ballot it leads with.
+        ballot: Ballot,
+        /// The next slot to propose in.
+        next_slot: u64,
+        /// Proposed slots not yet chosen.
+        inflight: BTreeMap<u64, Inflight>,
+        /// When each acceptor last acknowledged anything.
+        last_ack: BTreeMap<NodeId, Instant>,
+    },
+}
+
+/// A client command waiting at the leader for a slot.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Queued {
+    client: u64,
+    sequence: u64,
+    op: KvOp,
+}
+
+/// One replica of the log.
+#[derive(Clone, Debug, Hash)]
+pub struct Replica {
+    config: LogConfig,
+    /// False until the durable state has been read back; a replica that cannot read it neither votes
+    /// nor leads (it might otherwise break a promise it no longer remembers), and retries each tick.
+    recovered: bool,
+    // ----- acceptor (durable) -----
+    promised: Ballot,
+    accepted: BTreeMap<u64, (Ballot, Entry)>,
+    // ----- learner -----
+    chosen: BTreeMap<u64, Entry>,
+    commit_index: u64,
+    applied_index: u64,
+    store: KvStore,
+    snapshot: Snapshot,
+    /// The highest commit index a leader has told us of.
+    leader_commit_index: u64,
+    catch_up_asked_at: Option<Instant>,
+    // ----- leadership -----
+    role: Role,
+    highest_ballot_seen: Ballot,
+    leader: Option<NodeId>,
+    last_leader_contact: Instant,
+    election_timeout: Duration,
+    // ----- clients -----
+    pending: BTreeMap<(u64, u64), Vec<RequestId>>,
+    queue: VecDeque<Queued>,
+    flush_timer: Option<TimerId>,
+    entries_created: u64,
+}
+
+impl Replica {
+    /// A replica with `config`, not yet started.
+    pub fn new(config: LogConfig) -> Result<Replica, LogConfigError> {
+        config.validate()?;
+        let election_timeout = config.election_timeout;
+        Ok(Replica {
+            config,
+            recovered: false,
+            promised: Ballot::ZERO,
+            accepted: BTreeMap::new(),
+            chosen: BTreeMap::new(),
+            commit_index: 0,
+            applied_index: 0,
+            store: KvStore::default(),
+            snapshot: Snapshot { index: 0, store: KvStore::default() },
+            leader_commit_index: 0,
+            catch_up_asked_at: None,
+            role: Role::Follower,
+            highest_ballot_seen: Ballot::ZERO,
+            leader: None,
+            last_leader_contact: Instant::ZERO,
+            election_timeout,
+            pending: BTreeMap::new(),
+            queue: VecDeque::new(),
+            flush_timer: None,
+            entries_created: 0,
+        })
+    }
+
+    // ----- getters -----
+
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
+    /// Every slot up to here is chosen and known here.
+    #[must_use]
+    pub fn commit_index(&self) -> u64 {
+        self.commit_index
+    }
+
+    /// Every slot up to here is applied to the store.
+    #[must_use]
+    pub fn applied_index(&self) -> u64 {
+        self.applied_index
+    }
+
+    /// The applied records.
+    #[must_use]
+    pub fn store(&self) -> &KvStore {
+        &self.store
+    }
+
+    /// The last slot compacted into a snapshot.
+    #[must_use]
+    pub fn snapshot_index(&self) -> u64 {
+        self.snapshot.index
+    }
+
+    /// The chosen entry of `slot`, if known here and not compacted.
+    #[must_use]
+    pub fn chosen_entry(&self, slot: u64) -> Option<&Entry> {
+        self.chosen.get(&slot)
+    }
+
+    /// The part the replica plays.
+    #[must_use]
+    pub fn role(&self) -> &Role {
+        &self.role
+    }
+
+    /// True when leading.
+    #[must_use]
+    pub fn is_leader(&self) -> bool {
+        matches!(self.role, Role::Leader { .. })
+    }
+
+    /// The ballot promised.
+    #[must_use]
+    pub fn promised(&self) -> Ballot {
+        self.promised
+    }
+
+    /// The leader this replica follows, as far as it knows.
+    #[must_use]
+    pub fn leader(&self) -> Option<NodeId> {
+        self.leader
+    }
+
+    /// False while the durable state could not be read back.
+    #[must_use]
+    pub fn recovered(&self) -> bool {
+        self.recovered
+    }
+
+    fn quorum(&self) -> usize {
+        let members = self.config.members.len();
+        if self.config.planted("quorum-too-small") { (members / 2).max(1) } else { members / 2 + 1 }
+    }
+
+    fn others(&self, me: NodeId) -> Vec<NodeId> {
+        self.config.members.iter().copied().filter(|member| *member != me).collect()
+    }
+
+    fn is_member(&self, node: &NodeId) -> bool {
+        self.config.members.contains(node)
+    }
+
+    // ----- storage -----
+
+    /// Reads the durable state back. On failure the replica stays unrecovered and retries later.
+    fn recover(&mut self, cx: &mut dyn Context<Self>) {
+        match self.load(cx) {
+            Ok(()) => {
+                self.recovered = true;
+                cx.sometimes("log.recovered_state", self.commit_index > 0 || self.promised != Ballot::ZERO);
+                let detail = format!(
+                    "promised {} accepted {} snapshot {} commit {}",
+                    self.promised,
+                    self.accepted.len(),
+                    self.snapshot.index,
+                    self.commit_index
+                );
+                cx.trace(TraceEvent::new("log_recovered", detail));
+            }
+            Err(error) => {
+                cx.sometimes("log.recovery_failed", true);
+                cx.trace(TraceEvent::new("storage_error", format!("recovering the log: {error}")));
+            }
+        }
+    }
+
+    fn load(&mut self, cx: &mut dyn Context<Self>) -> Result<(), StorageError> {
+        let promised: Ballot = match cx.storage().get(ACCEPTOR_TABLE, PROMISED_KEY)? {
+            Some(bytes) => decode_value(ACCEPTOR_TABLE, PROMISED_KEY, &bytes)?,
+            None => Ballot::ZERO,
+        };
+        let mut accepted = BTreeMap::new();
+        for (key, value) in read_all(cx, ACCEPTOR_TABLE, &[ACCEPTED_PREFIX], Some(&[ACCEPTED_PREFIX + 1]))? {
+            let slot = slot_of(ACCEPTOR_TABLE, &key[1..])?;
+            let pair: (Ballot, Entry) = decode_value(ACCEPTOR_TABLE, &key, &value)?;
+            accepted.insert(slot, pair);
+        }
+        let snapshot: Snapshot = match cx.storage().get(SNAPSHOT_TABLE, SNAPSHOT_KEY)? {
+            Some(bytes) => decode_value(SNAPSHOT_TABLE, SNAPSHOT_KEY, &bytes)?,
+            None => Snapshot { index: 0, store: KvStore::default() },
+        };
+        let mut chosen = BTreeMap::new();
+        for (key, value) in read_all(cx, CHOSEN_TABLE, &(snapshot.index + 1).to_be_bytes(), None)? {
+            let slot = slot_of(CHOSEN_TABLE, &key)?;
+            chosen.insert(slot, decode_value::<Entry>(CHOSEN_TABLE, &key, &value)?);
+        }
+        self.promised = if self.config.planted("forget-promise") { Ballot::ZERO } else { promised };
+        self.highest_ballot_seen = self.highest_ballot_seen.max(promised);
+        self.accepted = accepted;
+        self.store = snapshot.store.clone();
+        self.commit_index = snapshot.index;
+        self.applied_index = snapshot.index;
+        self.snapshot = snapshot;
+        self.chosen = chosen;
+        self.advance(cx);
+        Ok(())
+    }
+
+    /// Durably records the promise and, with it, `accepts`. False if the disk refused: then nothing
+    /// may be promised or acknowledged.
+    fn persist_acceptor(&mut self, cx: &mut dyn Context<Self>, accepts: &[(u64, Ballot, Entry)]) -> bool {
+        let mut batch = WriteBatch::new();
+        batch.put(ACCEPTOR_TABLE, PROMISED_KEY.to_vec(), encode_value(&self.promised));
+        for (slot, ballot, entry) in accepts {
+            batch.put(ACCEPTOR_TABLE, accepted_key(*slot), encode_value(&(ballot, entry)));
+        }
+        let result = cx.storage().write(batch).and_then(|()| {
+            if cx.buggify("log.acceptor.sync_skipped_is_not_allowed") {
+                // A fault point that must never weaken durability: it only makes the sync happen twice.
+                cx.storage().sync()?;
+            }
+            if self.config.planted("skip-sync") { Ok(()) } else { cx.storage().sync() }
+        });
+        match result {
+            Ok(()) => true,
+            Err(error) => {
+                cx.sometimes("log.acceptor_write_failed", true);
+                cx.trace(TraceEvent::new("storage_error", format!("acceptor state: {error}")));
+                false
+            }
+        }
+    }
+
+    fn persist_chosen(&mut self, cx: &mut dyn Context<Self>, slots: &[u64]) {
+        let mut batch = WriteBatch::new();
+        for slot in slots {
+            if let Some(entry) = self.chosen.get(slot) {
+                batch.put(CHOSEN_TABLE, slot.to_be_bytes().to_vec(), encode_value(entry));
+            }
+        }
+        // Not synced: chosen entries can always be learned again from the other replicas.
+        if let Err(error) = cx.storage().write(batch) {
+            cx.trace(TraceEvent::new("storage_error", format!("chosen entries: {error}")));
+        }
+    }
+
+    // ----- acceptor -----
+
+    fn on_prepare(&mut self, cx: &mut dyn Context<Self>, from: NodeId, ballot: Ballot, from_slot: u64) {
+        self.highest_ballot_seen = self.highest_ballot_seen.max(ballot);
+        match self.acceptor_prepare(cx, ballot, from_slot) {
+            Some(promise) => {
+                if from != cx.id() {
+                    self.yield_to(cx, ballot);
+                    self.last_leader_contact = cx.now();
+                }
+                let message =
+                    LogMessage::Promise { ballot, snapshot_index: promise.snapshot_index, accepted: promise.accepted };
+                cx.send(from, message);
+            }
+            None => cx.send(from, LogMessage::Reject { ballot, promised: self.promised }),
+        }
+    }
+
+    /// Phase 1b at this acceptor: the promise, if given (and durably recorded).
+    fn acceptor_prepare(
+        &mut self,
+        cx: &mut dyn Context<Self>,
+        ballot: Ballot,
+        from_slot: u64,
+    ) -> Option<PromiseReceived> {
+        if ballot < self.promised {
+            return None;
+        }
+        let previous = self.promised;
+        self.promised = ballot;
+        if ballot != previous && !self.persist_acceptor(cx, &[]) {
+            self.promised = previous;
+            return None;
+        }
+        let accepted =
+            self.accepted.range(from_slot..).map(|(slot, (ballot, entry))| (*slot, *ballot, entry.clone())).collect();
+        Some(PromiseReceived { snapshot_index: self.snapshot.index, accepted })
+    }
+
+    /// Phase 2b at this acceptor: true if it accepted (durably).
+    fn acceptor_accept(
+        &mut self,
+        cx: &mut dyn Context<Self>,
+        ballot: Ballot,
+        first_slot: u64,
+        entries: &[Entry],
+    ) -> bool {
+        let lower_accepted = self.config.planted("accept-lower-ballot");
+        if ballot < self.promised && !lower_accepted {
+            return false;
+        }
+        let previous = self.promised;
+        self.promised = self.promised.max(ballot);
+        let accepts: Vec<(u64, Ballot, Entry)> = entries
+            .iter()
+            .enumerate()
+            .map(|(offset, entry)| (first_slot + offset as u64, ballot, entry.clone()))
+            .filter(|(slot, _, _)| *slot > self.snapshot.index)
+            .collect();
+        if !self.persist_acceptor(cx, &accepts) {
+            self.promised = previous;
+            return false;
+        }
+        for (slot, ballot, entry) in accepts {
+            self.accepted.insert(slot, (ballot, entry));
+        }
+        true
+    }
+
+    fn on_accept(
+        &mut self,
+        cx: &mut dyn Context<Self>,
+        from: NodeId,
+        ballot: Ballot,
+        first_slot: u64,
+        entries: Vec<Entry>,
+        commit_index: u64,
+    ) {
+        self.highest_ballot_seen = self.highest_ballot_seen.max(ballot);
+        if !self.acceptor_accept(cx, ballot, first_slot, &entries) {
+            cx.send(from, LogMessage::Reject { ballot, promised: self.promised });
+            return;
+        }
+        self.follow(cx, from, ballot);
+        cx.send(from, LogMessage::Accepted { ballot, first_slot, count: entries.len() as u64 });
+        self.learn_commit(cx, from, ballot, commit_index);
+    }
+
+    // ----- learner -----
+
+    /// `leader`, leading with `ballot`, says every slot up to `commit_index` is chosen.
+    fn learn_commit(&mut self, cx: &mut dyn Context<Self>, leader: NodeId, ballot: Ballot, commit_index: u64) {
+        self.leader_commit_index = self.leader_commit_index.max(commit_index);
+        let mut learned = Vec::new();
+        let mut slot = self.commit_index + 1;
+        while slot <= commit_index {
+            if !self.chosen.contains_key(&slot) {
+                // The leader proposes one value per slot in its ballot, and Paxos makes any value it
+                // proposes in a chosen slot the chosen one: our copy is it if we accepted it in that
+                // ballot. Otherwise we must ask.
+                match self.accepted.get(&slot) {
+                    Some((accepted_in, entry)) if *accepted_in == ballot => {
+                        self.chosen.insert(slot, entry.clone());
+                        learned.push(slot);
+                    }
+                    _ => break,
+                }
+            }
+            slot += 1;
+        }
+        self.persist_chosen(cx, &learned);
+        self.advance(cx);
+        self.ask_catch_up(cx, leader);
+    }
+
+    fn ask_catch_up(&mut self, cx: &mut dyn Context<Self>, from: NodeId) {
+        if self.commit_index >= self.leader_commit_index || from == cx.id() {
+            return;
+        }
+        let now = cx.now();
+        let recently = self.catch_up_asked_at.is_some_and(|at| now - at < self.config.heartbeat_interval);
+        if !recently {
+            self.catch_up_asked_at = Some(now);
+            cx.sometimes("log.catch_up_requested", true);
+            cx.send(from, LogMessage::CatchUp { from_slot: self.commit_index + 1 });
+        }
+    }
+
+    fn on_catch_up(&mut self, cx: &mut dyn Context<Self>, from: NodeId, from_slot: u64) {
+        if from_slot <= self.snapshot.index {
+            cx.sometimes("log.snapshot_sent", true);
+            cx.send(from, LogMessage::InstallSnapshot { snapshot: self.snapshot.clone() });
+            return;
+        }
+        let entries: Vec<Entry> = (from_slot..=self.commit_index)
+            .take(self.config.catch_up_entries_max)
+            .map_while(|slot| self.chosen.get(&slot).cloned())
+            .collect();
+        if !entries.is_empty() {
+            cx.send(from, LogMessage::Chosen { first_slot: from_slot, entries });
+        }
+    }
+
+    fn on_chosen(&mut self, cx: &mut dyn Context<Self>, first_slot: u64, entries: Vec<Entry>) {
+        let mut learned = Vec::new();
+        for (offset, entry) in entries.into_iter().enumerate() {
+            let slot = first_slot + offset as u64;
+            if slot > self.commit_index && !self.chosen.contains_key(&slot) {
+                self.chosen.insert(slot, entry);
+                learned.push(slot);
+            }
+        }
+        cx.sometimes("log.caught_up_entries", !learned.is_empty());
+        self.persist_chosen(cx, &learned);
+        self.catch_up_asked_at = None;
+        self.advance(cx);
+    }
+
+    fn on_install_snapshot(&mut self, cx: &mut dyn Context<Self>, snapshot: Snapshot) {
+        if snapshot.index <= self.applied_index {
+            return;
+        }
+        let mut batch = WriteBatch::new();
+        batch.put(SNAPSHOT_TABLE, SNAPSHOT_KEY.to_vec(), encode_value(&snapshot));
+        if let Err(error) = cx.storage().write(batch).and_then(|()| cx.storage().sync()) {
+            cx.trace(TraceEvent::new("storage_error", format!("installing a snapshot: {error}")));
+            return;
+        }
+        cx.sometimes("log.snapshot_installed", true);
+        cx.trace(TraceEvent::new("snapshot_installed", format!("up to slot {}", snapshot.index)));
+        self.store = snapshot.store.clone();
+        self.applied_index = snapshot.index;
+        self.commit_index = self.commit_index.max(snapshot.index);
+        self.snapshot = snapshot;
+        self.compact(cx);
+        self.catch_up_asked_at = None;
+        self.advance(cx);
+    }
+
+    /// Moves the commit index over newly contiguous chosen slots and applies them.
+    fn advance(&mut self, cx: &mut dyn Context<Self>) {
+        while self.chosen.contains_key(&(self.commit_index + 1)) {
+            self.commit_index += 1;
+        }
+        while self.applied_index < self.commit_index {
+            let slot = self.applied_index + 1;
+            let Some(entry) = self.chosen.get(&slot).cloned() else { break };
+            self.applied_index = slot;
+            if let Command::Client { client, sequence, op } = entry.command {
+                let dedupe = !self.config.planted("apply-retry-twice");
+                let applied = self.store.apply(client, sequence, &op, dedupe);
+                cx.sometimes("log.duplicate_command_suppressed", matches!(applied, Applied::Duplicate(_)));
+                let result = match applied {
+                    Applied::Fresh(result) | Applied::Duplicate(result) => Some(result),
+                    Applied::Stale => None,
+                };
+                if let Some(requests) = self.pending.remove(&(client, sequence)) {
+                    for request in requests {
+                        let body = match &result {
+                            Some(result) => KvResponse::Done { client, sequence, result: result.clone() },
+                            None => KvResponse::Unknown { leader: self.leader },
+                        };
+                        cx.reply(request, body);
+                    }
+                }
+            }
+        }
+        assert!(self.applied_index <= self.commit_index, "applied past the commit index");
+        self.maybe_snapshot(cx);
+    }
+
+    fn maybe_snapshot(&mut self, cx: &mut dyn Context<Self>) {
+        if self.applied_index - self.snapshot.index < self.config.snapshot_threshold {
+            return;
+        }
+        let snapshot = Snapshot { index: self.applied_index, store: self.store.clone() };
+        let mut batch = WriteBatch::new();
+        batch.put(SNAPSHOT_TABLE, SNAPSHOT_KEY.to_vec(), encode_value(&snapshot));
+        if let Err(error) = cx.storage().write(batch).and_then(|()| cx.storage().sync()) {
+            cx.trace(TraceEvent::new("storage_error", format!("taking a snapshot: {error}")));
+            return;
+        }
+        cx.sometimes("log.snapshot_taken", true);
+        cx.trace(TraceEvent::new("snapshot_taken", format!("up to slot {}", snapshot.index)));
+        self.snapshot = snapshot;
+        self.compact(cx);
+    }
+
+    /// Drops, in memory and on disk, the entries the snapshot covers (they are chosen and applied).
+    fn compact(&mut self, cx: &mut dyn Context<Self>) {
+        let index = self.snapshot.index;
+        let mut batch = WriteBatch::new();
+        let chosen: Vec<u64> = self.chosen.range(..=index).map(|(slot, _)| *slot).collect();
+        for slot in chosen {
+            self.chosen.remove(&slot);
+            batch.remove(CHOSEN_TABLE, slot.to_be_bytes().to_vec());
+        }
+        let accepted: Vec<u64> = self.accepted.range(..=index).map(|(slot, _)| *slot).collect();
+        for slot in accepted {
+            self.accepted.remove(&slot);
+            batch.remove(ACCEPTOR_TABLE, accepted_key(slot));
+        }
+        // Removals need no sync: entries that come back after a crash are covered by the snapshot.
+        if let Err(error) = cx.storage().write(batch) {
+            cx.trace(TraceEvent::new("storage_error", format!("compacting: {error}")));
+        }
+    }
+
+    // ----- leadership -----
+
+    /// Follows `leader`, who leads with `ballot`.
+    fn follow(&mut self, cx: &mut dyn Context<Self>, leader: NodeId, ballot: Ballot) {
+        if leader == cx.id() {
+            return;
+        }
+        self.yield_to(cx, ballot);
+        self.leader = Some(leader);
+        self.last_leader_contact = cx.now();
+    }
+
+    /// Steps down if this replica stands or leads with a ballot below `ballot`.
+    fn yield_to(&mut self, cx: &mut dyn Context<Self>, ballot: Ballot) {
+        let mine = match &self.role {
+            Role::Follower => return,
+            Role::Candidate { ballot, .. } | Role::Leader { ballot, .. } => *ballot,
+        };
+        if ballot > mine {
+            self.step_down(cx, &format!("saw ballot {ballot}"));
+        }
+    }
+
+    fn step_down(&mut self, cx: &mut dyn Context<Self>, why: &str) {
+        if let Role::Leader { inflight, .. } = &self.role {
+            cx.sometimes("log.leader_stepped_down", true);
+            // Commands already proposed may still be chosen: their clients must retry to learn.
+            for inflight in inflight.values() {
+                if let Command::Client { client, sequence, .. } = &inflight.entry.command
+                    && let Some(requests) = self.pending.remove(&(*client, *sequence))
+                {
+                    for request in requests {
+                        cx.reply(request, KvResponse::Unknown { leader: None });
+                    }
+                }
+            }
+            // Queued commands were never proposed by this leader.
+            for queued in std::mem::take(&mut self.queue) {
+                if let Some(requests) = self.pending.remove(&(queued.client, queued.sequence)) {
+                    for request in requests {
+                        cx.reply(request, KvResponse::NotLeader { leader: None });
+                    }
+                }
+            }
+        }
+        if !matches!(self.role, Role::Follower) {
+            cx.trace(TraceEvent::new("log_role", format!("follower ({why})")));
+        }
+        self.role = Role::Follower;
+        if self.leader == Some(cx.id()) {
+            self.leader = None;
+        }
+    }
+
+    fn stand_for_election(&mut self, cx: &mut dyn Context<Self>) {
+        let me = cx.id();
+        let round = self.highest_ballot_seen.round.max(self.promised.round) + 1;
+        let ballot = Ballot { round, node: me };
+        self.highest_ballot_seen = ballot;
+        self.leader = None;
+        self.last_leader_contact = cx.now();
+        let jitter = random::below(cx.rng(), self.config.election_timeout.as_nanos() as u64);
+        self.election_timeout = self.config.election_timeout + Duration::from_nanos(jitter);
+        cx.trace(TraceEvent::new("log_role", format!("candidate with ballot {ballot}")));
+        self.role = Role::Candidate { ballot, promises: BTreeMap::new(), started: cx.now() };
+        let from_slot = self.commit_index + 1;
+        if let Some(promise) = self.acceptor_prepare(cx, ballot, from_slot) {
+            self.on_promise(cx, me, ballot, promise);
+        }
+        for peer in self.others(me) {
+            cx.send(peer, LogMessage::Prepare { ballot, from_slot });
+        }
+    }
+
+    fn on_promise(&mut self, cx: &mut dyn Context<Self>, from: NodeId, ballot: Ballot, promise: PromiseReceived) {
+        let quorum = self.quorum();
+        let Role::Candidate { ballot: mine, promises, .. } = &mut self.role else { return };
+        if *mine != ballot || !self.config.members.contains(&from) {
+            return;
+        }
+        promises.insert(from, promise);
+        if promises.len() >= quorum {
+            self.become_leader(cx);
+        }
+    }
+
+    fn become_leader(&mut self, cx: &mut dyn Context<Self>) {
+        let Role::Candidate { ballot, promises, .. } = std::mem::replace(&mut self.role, Role::Follower) else {
+            return;
+        };
+        let me = cx.id();
+        // Slots compacted at any promising acceptor are chosen: never propose there.
+        let (snapshot_holder, highest_snapshot) = promises
+            .iter()
+            .map(|(node, promise)| (*node, promise.snapshot_index))
+            .max_by_key(|(_, index)| *index)
+            .unwrap_or((me, 0));
+        let base = self.commit_index.max(highest_snapshot);
+        let mut recovered: BTreeMap<u64, (Ballot, Entry)> = BTreeMap::new();
+        for promise in promises.values() {
+            for (slot, accepted_in, entry) in &promise.accepted {
+                if *slot <= base {
+                    continue;
+                }
+                let better = recovered.get(slot).is_none_or(|(best, _)| accepted_in > best);
+                if better {
+                    recovered.insert(*slot, (*accepted_in, entry.clone()));
+                }
+            }
+        }
+        let last = recovered.keys().next_back().copied().unwrap_or(base).max(base);
+        let now = cx.now();
+        let mut inflight = BTreeMap::new();
+        for slot in base + 1..=last {
+            let entry = match recovered.remove(&slot) {
+                Some((_, entry)) => entry,
+                None => {
+                    cx.sometimes("log.gap_filled_with_noop", true);
+                    self.new_entry(cx, Command::Noop)
+                }
+            };
+            // Slots this replica already knows chosen keep their value (Paxos guarantees it matches).
+            let entry = self.chosen.get(&slot).cloned().unwrap_or(entry);
+            inflight.insert(slot, Inflight { entry, acks: BTreeSet::new(), sent_at: now });
+        }
+        cx.sometimes("log.leader_recovered_slots", !inflight.is_empty());
+        cx.trace(TraceEvent::new(
+            "log_role",
+            format!("leader with ballot {ballot}, re-proposing slots {}..={last}", base + 1),
+        ));
+        // Every member counts as heard at the start: the lease runs from the election.
+        let last_ack = self.config.members.iter().map(|member| (*member, now)).collect();
+        self.role = Role::Leader { ballot, next_slot: last + 1, inflight, last_ack };
+        self.leader = Some(me);
+        cx.sometimes("log.leader_elected", true);
+        if highest_snapshot > self.commit_index && snapshot_holder != me {
+            cx.sometimes("log.new_leader_behind_snapshot", true);
+            self.leader_commit_index = self.leader_commit_index.max(highest_snapshot);
+            self.catch_up_asked_at = Some(now);
+            cx.send(snapshot_holder, LogMessage::CatchUp { from_slot: self.commit_index + 1 });
+        }
+        self.send_inflight(cx, true);
+        self.flush(cx);
+    }
+
+    fn new_entry(&mut self, cx: &mut dyn Context<Self>, command: Command) -> Entry {
+        self.entries_created += 1;
+        let mut nonce = cx.id().0.to_vec();
+        nonce.extend_from_slice(&self.entries_created.to_le_bytes());
+        let wall = i64::try_from(cx.wall_clock().as_unix_nanos()).unwrap_or(i64::MAX);
+        Entry::new(command, wall, &nonce)
+    }
+
+    /// Sends every in-flight slot (all of them with `all`, else those unacknowledged for a
+    /// heartbeat) to each acceptor that has not accepted it, and accepts it here first.
+    fn send_inflight(&mut self, cx: &mut dyn Context<Self>, all: bool) {
+        let me = cx.id();
+        let now = cx.now();
+        let commit_index = self.commit_index;
+        let heartbeat = self.config.heartbeat_interval;
+        let batch_max = self.config.batch_entries_max;
+        let Role::Leader { ballot, inflight, .. } = &self.role else { return };
+        let ballot = *ballot;
+        let due: Vec<(u64, Entry, BTreeSet<NodeId>)> = inflight
+            .iter()
+            .filter(|(_, slot)| all || now - slot.sent_at >= heartbeat)
+            .map(|(slot, inflight)| (*slot, inflight.entry.clone(), inflight.acks.clone()))
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        // Accept locally first (the leader is an acceptor too).
+        let mine: Vec<&(u64, Entry, BTreeSet<NodeId>)> =
+            due.iter().filter(|(_, _, acks)| !acks.contains(&me)).collect();
+        for run in contiguous_runs(&mine, batch_max) {
+            let entries: Vec<Entry> = run.iter().map(|(_, entry, _)| entry.clone()).collect();
+            if self.acceptor_accept(cx, ballot, run[0].0, &entries) {
+                let count = entries.len() as u64;
+                self.on_accepted(cx, me, ballot, run[0].0, count);
+            }
+        }
+        if !self.is_leader() {
+            return;
+        }
+        for peer in self.others(me) {
+            let missing: Vec<&(u64, Entry, BTreeSet<NodeId>)> =
+                due.iter().filter(|(_, _, acks)| !acks.contains(&peer)).collect();
+            for run in contiguous_runs(&missing, batch_max) {
+                let entries = run.iter().map(|(_, entry, _)| entry.clone()).collect();
+                cx.send(peer, LogMessage::Accept { ballot, first_slot: run[0].0, entries, commit_index });
+            }
+        }
+        if let Role::Leader { inflight, .. } = &mut self.role {
+            for (slot, _, _) in &due {
+                if let Some(slot) = inflight.get_mut(slot) {
+                    slot.sent_at = now;
+                }
+            }
+        }
+    }
+
+    fn on_accepted(&mut self, cx: &mut dyn Context<Self>, from: NodeId, ballot: Ballot, first_slot: u64, count: u64) {
+        let quorum = self.quorum();
+        let now = cx.now();
+        let Role::Leader { ballot: mine, inflight, last_ack, .. } = &mut self.role else { return };
+        if *mine != ballot || !self.config.members.contains(&from) {
+            return;
+        }
+        last_ack.insert(from, now);
+        let mut newly_chosen = Vec::new();
+        for slot in first_slot..first_slot.saturating_add(count) {
+            let Some(state) = inflight.get_mut(&slot) else { continue };
+            state.acks.insert(from);
+            if state.acks.len() >= quorum
+                && let Some(done) = inflight.remove(&slot)
+            {
+                newly_chosen.push((slot, done.entry));
+            }
+        }
+        if newly_chosen.is_empty() {
+            return;
+        }
+        let slots: Vec<u64> = newly_chosen.iter().map(|(slot, _)| *slot).collect();
+        for (slot, entry) in newly_chosen {
+            self.chosen.insert(slot, entry);
+        }
+        self.persist_chosen(cx, &slots);
+        self.advance(cx);
+        self.leader_commit_index = self.leader_commit_index.max(self.commit_index);
+        self.flush(cx);
+    }
+
+    fn on_reject(&mut self, cx: &mut dyn Context<Self>, ballot: Ballot, promised: Ballot) {
+        self.highest_ballot_seen = self.highest_ballot_seen.max(promised);
+        let mine = match &self.role {
+            Role::Candidate { ballot, .. } | Role::Leader { ballot, .. } => *ballot,
+            Role::Follower => return,
+        };
+        if mine == ballot && promised > ballot {
+            cx.sometimes("log.preempted", true);
+            self.step_down(cx, &format!("preempted by ballot {promised}"));
+            self.last_leader_contact = cx.now();
+        }
+    }
+
+    fn on_heartbeat(&mut self, cx: &mut dyn Context<Self>, from: NodeId, ballot: Ballot, commit_index: u64) {
+        self.highest_ballot_seen = self.highest_ballot_seen.max(ballot);
+        if ballot < self.promised {
+            cx.send(from, LogMessage::Reject { ballot, promised: self.promised });
+            return;
+        }
+        self.follow(cx, from, ballot);
+        cx.send(from, LogMessage::HeartbeatAck { ballot });
+        self.learn_commit(cx, from, ballot, commit_index);
+    }
+
+    fn on_heartbeat_ack(&mut self, cx: &mut dyn Context<Self>, from: NodeId, ballot: Ballot) {
+        let now = cx.now();
+        if let Role::Leader { ballot: mine, last_ack, .. } = &mut self.role
+            && *mine == ballot
+        {
+            last_ack.insert(from, now);
+        }
+    }
+
+    fn on_tick(&mut self, cx: &mut dyn Context<Self>) {
+        if !self.recovered {
+            self.recover(cx);
+        }
+        if self.recovered {
+            let me = cx.id();
+            let now = cx.now();
+            match &self.role {
+                Role::Leader { ballot, last_ack, .. } => {
+                    let ballot = *ballot;
+                    let lease = self.config.election_timeout * 2;
+                    let others_heard = last_ack.iter().filter(|(node, at)| **node != me && now - **at <= lease).count();
+                    let heard = others_heard + 1;
+                    if heard < self.quorum() {
+                        self.step_down(cx, "lost touch with a majority");
+                        self.last_leader_contact = now;
+                    } else {
+                        for peer in self.others(me) {
+                            cx.send(peer, LogMessage::Heartbeat { ballot, commit_index: self.commit_index });
+                        }
+                        self.send_inflight(cx, false);
+                        self.flush(cx);
+                    }
+                }
+                Role::Candidate { ballot, promises, started } => {
+                    if now - *started > self.election_timeout {
+                        cx.sometimes("log.election_retried", true);
+                        self.stand_for_election(cx);
+                    } else {
+                        let ballot = *ballot;
+                        let from_slot = self.commit_index + 1;
+                        let waiting: Vec<NodeId> =
+                            self.others(me).into_iter().filter(|peer| !promises.contains_key(peer)).collect();
+                        for peer in waiting {
+                            cx.send(peer, LogMessage::Prepare { ballot, from_slot });
+                        }
+                    }
+                }
+                Role::Follower => {
+                    if now - self.last_leader_contact > self.election_timeout && self.is_member(&me) {
+                        self.stand_for_election(cx);
+                    } else if let Some(leader) = self.leader {
+                        self.ask_catch_up(cx, leader);
+                    }
+                }
+            }
+        }
+        let interval = self.config.heartbeat_interval;
+        cx.set_timer(interval, LogTimer::Tick);
+    }
+
+    // ----- clients -----
+
+    fn on_command(&mut self, cx: &mut dyn Context<Self>, request: RequestId, client: u64, sequence: u64, op: KvOp) {
+        if !self.recovered || !self.is_leader() {
+            cx.reply(request, KvResponse::NotLeader { leader: self.leader.filter(|leader| *leader != cx.id()) });
+            return;
+        }
+        if self.config.planted("stale-read")
+            && let KvOp::Get { key } = &op
+        {
+            let value = self.store.get(key).cloned();
+            cx.reply(request, KvResponse::Done { client, sequence, result: KvResult::Value(value) });
+            return;
+        }
+        if let Some(key) = self.pending.get_mut(&(client, sequence)) {
+            // Already on its way: answer this request too when it is applied.
+            key.push(request);
+            return;
+        }
+        if self.queue.len() >= self.config.queued_commands_max {
+            cx.sometimes("log.queue_full", true);
+            cx.reply(request, KvResponse::Busy);
+            return;
+        }
+        self.pending.insert((client, sequence), vec![request]);
+        self.queue.push_back(Queued { client, sequence, op });
+        if self.flush_timer.is_none() {
+            let delay = if cx.buggify("log.batch.flush_now") { Duration::ZERO } else { self.config.batch_delay };
+            self.flush_timer = Some(cx.set_timer(delay, LogTimer::Flush));
+        }
+    }
+
+    /// Proposes queued commands while the pipeline has room.
+    fn flush(&mut self, cx: &mut dyn Context<Self>) {
+        loop {
+            let room = match &self.role {
+                Role::Leader { inflight, .. } => self.config.inflight_slots_max.saturating_sub(inflight.len() as u64),
+                _ => return,
+            };
+            if room == 0 || self.queue.is_empty() {
+                cx.sometimes("log.pipeline_full", room == 0 && !self.queue.is_empty());
+                return;
+            }
+            let mut take = (room as usize).min(self.config.batch_entries_max).min(self.queue.len());
+            if take > 1 && cx.buggify("log.batch.tiny") {
+                take = 1;
+            }
+            let batch: Vec<Queued> = self.queue.drain(..take).collect();
+            cx.sometimes("log.batched_commands", batch.len() > 1);
+            let now = cx.now();
+            let entries: Vec<Entry> = batch
+                .into_iter()
+                .map(|queued| {
+                    let command = Command::Client { client: queued.client, sequence: queued.sequence, op: queued.op };
+                    self.new_entry(cx, command)
+                })
+                .collect();
+            if let Role::Leader { next_slot, inflight, .. } = &mut self.role {
+                for entry in entries {
+                    inflight.insert(*next_slot, Inflight { entry, acks: BTreeSet::new(), sent_at: now });
+                    *next_slot += 1;
+                }
+            }
+            self.send_new(cx);
+        }
+    }
+
+    /// Sends the in-flight slots nobody has acknowledged yet (freshly proposed ones).
+    fn send_new(&mut self, cx: &mut dyn Context<Self>) {
+        let me = cx.id();
+        let Role::Leader { ballot, inflight, .. } = &self.role else { return };
+        let ballot = *ballot;
+        let fresh: Vec<(u64, Entry, BTreeSet<NodeId>)> = inflight
+            .iter()
+            .filter(|(_, slot)| slot.acks.is_empty())
+            .map(|(slot, state)| (*slot, state.entry.clone(), state.acks.clone()))
+            .collect();
+        let refs: Vec<&(u64, Entry, BTreeSet<NodeId>)> = fresh.iter().collect();
+        let batch_max = self.config.batch_entries_max;
+        for run in contiguous_runs(&refs, batch_max) {
+            let entries: Vec<Entry> = run.iter().map(|(_, entry, _)| entry.clone()).collect();
+            let first_slot = run[0].0;
+            let count = entries.len() as u64;
+            let commit_index = self.commit_index;
+            for peer in self.others(me) {
+                cx.send(peer, LogMessage::Accept { ballot, first_slot, entries: entries.clone(), commit_index });
+            }
+            if self.acceptor_accept(cx, ballot, first_slot, &entries) {
+                self.on_accepted(cx, me, ballot, first_slot, count);
+            }
+            if !self.is_leader() {
+                return;
+            }
+        }
+    }
+}
+
+/// Splits slot-ordered items into runs of consecutive slots, each at most `max` long.
+fn contiguous_runs<'a, T>(items: &[&'a (u64, Entry, T)], max: usize) -> Vec<Vec<&'a (u64, Entry, T)>> {
+    let mut runs: Vec<Vec<&'a (u64, Entry, T)>> = Vec::new();
+    for item in items {
+        let extend =
+            runs.last().is_some_and(|run| run.len() < max && run.last().is_some_and(|last| last.0 + 1 == item.0));
+        if extend {
+            if let Some(run) = runs.last_mut() {
+                run.push(item);
+            }
+        } else {
+            runs.push(vec![item]);
+        }
+    }
+    runs
+}
+
+fn accepted_key(slot: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(9);
+    key.push(ACCEPTED_PREFIX);
+    key.extend_from_slice(&slot.to_be_bytes());
+    key
+}
+
+fn slot_of(table: &str, bytes: &[u8]) -> Result<u64, StorageError> {
+    <[u8; 8]>::try_from(bytes)
+        .map(u64::from_be_bytes)
+        .map_err(|_| StorageError::Corrupt { table: table.to_owned(), key: bytes.to_vec() })
+}
+
+fn encode_value<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_serde(value, &mut out);
+    out
+}
+
+fn decode_value<T: DeserializeOwned>(table: &str, key: &[u8], bytes: &[u8]) -> Result<T, StorageError> {
+    decode_serde(bytes).map_err(|_| StorageError::Corrupt { table: table.to_owned(), key: key.to_vec() })
+}
+
+/// Every pair of `table` in `[start, end)`, paging through the storage's range limit.
+fn read_all(
+    cx: &mut dyn Context<Replica>,
+    table: &str,
+    start: &[u8],
+    end: Option<&[u8]>,
+) -> Result<Pairs, StorageError> {
+    let mut out = Vec::new();
+    let mut from = start.to_vec();
+    loop {
+        let page = cx.storage().range(table, &from, end, RANGE_PAIRS_MAX)?;
+        let full = page.len() == RANGE_PAIRS_MAX;
+        if let Some((last, _)) = page.last() {
+            from = last.clone();
+            from.push(0);
+        }
+        out.extend(page);
+        if !full {
+            return Ok(out);
+        }
+    }
+}
+
+impl Node for Replica {
+    type Message = LogMessage;
+    type Timer = LogTimer;
+    type Request = KvRequest;
+    type Response = KvResponse;
+
+    fn on_start(&mut self, cx: &mut dyn Context<Self>) {
+        self.last_leader_contact = cx.now();
+        let jitter = random::below(cx.rng(), self.config.election_timeout.as_nanos() as u64);
+        self.election_timeout = self.config.election_timeout + Duration::from_nanos(jitter);
+        self.recover(cx);
+        let first = random::duration_between(cx.rng(), Duration::ZERO, self.config.heartbeat_interval);
+        cx.set_timer(first, LogTimer::Tick);
+    }
+
+    fn on_message(&mut self, cx: &mut dyn Context<Self>, from: NodeId, message: LogMessage) {
+        if !self.recovered || from == cx.id() || !self.is_member(&from) {
+            return;
+        }
+        match message {
+            LogMessage::Prepare { ballot, from_slot } => self.on_prepare(cx, from, ballot, from_slot),
+            LogMessage::Promise { ballot, snapshot_index, accepted } => {
+                self.on_promise(cx, from, ballot, PromiseReceived { snapshot_index, accepted });
+            }
+            LogMessage::Accept { ballot, first_slot, entries, commit_index } => {
+                self.on_accept(cx, from, ballot, first_slot, entries, commit_index);
+            }
+            LogMessage::Accepted { ballot, first_slot, count } => self.on_accepted(cx, from, ballot, first_slot, count),
+            LogMessage::Reject { ballot, promised } => self.on_reject(cx, ballot, promised),
+            LogMessage::Heartbeat { ballot, commit_index } => self.on_heartbeat(cx, from, ballot, commit_index),
+            LogMessage::HeartbeatAck { ballot } => self.on_heartbeat_ack(cx, from, ballot),
+            LogMessage::CatchUp { from_slot } => self.on_catch_up(cx, from, from_slot),
+            LogMessage::Chosen { first_slot, entries } => self.on_chosen(cx, first_slot, entries),
+            LogMessage::InstallSnapshot { snapshot } => self.on_install_snapshot(cx, snapshot),
+        }
+    }
+
+    fn on_timer(&mut self, cx: &mut dyn Context<Self>, timer: LogTimer) {
+        match timer {
+            LogTimer::Tick => self.on_tick(cx),
+            LogTimer::Flush => {
+                self.flush_timer = None;
+                self.flush(cx);
+            }
+        }
+    }
+
+    fn on_client(&mut self, cx: &mut dyn Context<Self>, request: RequestId, body: KvRequest) {
+        match body {
+            KvRequest::Command { client, sequence, op } => self.on_command(cx, request, client, sequence, op),
+            KvRequest::StaleGet { key } => {
+                let value = self.store.get(&key).cloned();
+                cx.reply(request, KvResponse::Stale { value, applied_index: self.applied_index });
+            }
+        }
+    }
+}
