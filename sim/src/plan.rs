@@ -383,6 +383,39 @@ pub struct TimedFault {
     pub fault: Fault,
 }
 
+/// Which kinds of fault a swarm draw may use (see [`FaultPlan::swarm_with`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SwarmProfile {
+    /// Partitions of every shape.
+    pub partitions: bool,
+    /// Timed node faults allowed, by kind name: `crash`, `pause`, `slow`, `clock_jump`, `disk_full`.
+    pub node_faults: &'static [&'static str],
+    /// Standing network faults: loss, duplication, reordering, corruption, slow links.
+    pub network: bool,
+    /// Standing disk faults: torn writes, read errors, slow syncs.
+    pub disk: bool,
+    /// Bit rot on reads. Off where a node's only copy of essential state would rot (an acceptor's
+    /// promise cannot be recovered from anywhere else).
+    pub disk_rot: bool,
+    /// Wall-clock skew.
+    pub clock_skew: bool,
+    /// Buggify fault points.
+    pub buggify: bool,
+}
+
+impl SwarmProfile {
+    /// Every kind of fault.
+    pub const ALL: SwarmProfile = SwarmProfile {
+        partitions: true,
+        node_faults: &["crash", "pause", "slow", "clock_jump", "disk_full"],
+        network: true,
+        disk: true,
+        disk_rot: true,
+        clock_skew: true,
+        buggify: true,
+    };
+}
+
 /// Everything the simulator does to one run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultPlan {
@@ -499,6 +532,42 @@ impl FaultPlan {
     /// stream only, so the workload's and the nodes' draws do not depend on it.
     #[must_use]
     pub fn swarm(seed: u64, nodes: u32, safety: Duration) -> FaultPlan {
+        FaultPlan::swarm_with(seed, nodes, safety, &SwarmProfile::ALL)
+    }
+
+    /// Like [`FaultPlan::swarm`], restricted to the kinds of fault `profile` allows. The random draws
+    /// are the same whatever the profile (disallowed faults are drawn, then dropped), so a seed's
+    /// timing stays comparable across profiles; a profile that allows node faults gets at least one
+    /// kind of them.
+    #[must_use]
+    pub fn swarm_with(seed: u64, nodes: u32, safety: Duration, profile: &SwarmProfile) -> FaultPlan {
+        let plan = FaultPlan::swarm_draw(seed, nodes, safety, profile);
+        let mut plan = plan;
+        if !profile.network {
+            plan.network.links.clear();
+            plan.network.drop_ppm = 0;
+            plan.network.duplicate_ppm = 0;
+            plan.network.reorder_ppm = 0;
+            plan.network.corrupt_ppm = 0;
+        }
+        if !profile.disk {
+            plan.disk.torn_writes = false;
+            plan.disk.read_error_ppm = 0;
+            plan.disk.sync_latency.tail_ppm = 0;
+        }
+        if !profile.disk_rot {
+            plan.disk.read_corrupt_ppm = 0;
+        }
+        if !profile.clock_skew {
+            plan.clock_skew_ms.clear();
+        }
+        if !profile.buggify {
+            plan.buggify = false;
+        }
+        plan
+    }
+
+    fn swarm_draw(seed: u64, nodes: u32, safety: Duration, profile: &SwarmProfile) -> FaultPlan {
         let mut rng = SeedStreams::new(seed).stream("plan");
         let rng: &mut dyn Rng = &mut rng;
         let heal_at_ms = u64::try_from(safety.as_millis()).unwrap_or(u64::MAX);
@@ -565,9 +634,15 @@ impl FaultPlan {
 
         // Timed faults: one timeline of partitions, and node-fault timelines (two for five or more
         // nodes, so that two nodes can be down at once).
-        let partitions = two_thirds(rng);
-        let node_kinds: Vec<&'static str> =
-            ["crash", "pause", "slow", "clock_jump", "disk_full"].into_iter().filter(|_| two_thirds(rng)).collect();
+        let partitions = two_thirds(rng) && profile.partitions;
+        let mut node_kinds: Vec<&'static str> = ["crash", "pause", "slow", "clock_jump", "disk_full"]
+            .into_iter()
+            .filter(|_| two_thirds(rng))
+            .filter(|kind| profile.node_faults.contains(kind))
+            .collect();
+        if node_kinds.is_empty() {
+            node_kinds = profile.node_faults.to_vec();
+        }
         let window = |rng: &mut dyn Rng| (1_000 + below(rng, 19_000), 500 + below(rng, 8_000));
         if partitions && nodes >= 2 {
             let mut at = 500 + below(rng, 5_000);
