@@ -6,6 +6,8 @@
 //! fingerprints the run, and the one command that replays it.
 
 pub mod health;
+pub mod linearizability;
+pub mod log;
 pub mod registry;
 pub mod report;
 pub mod seeds;

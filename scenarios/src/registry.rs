@@ -29,7 +29,9 @@ pub trait Scenario: Sync {
 /// Every scenario, in the order `pangea-sim list` shows them.
 #[must_use]
 pub fn scenarios() -> Vec<&'static dyn Scenario> {
-    vec![&crate::health::HealthScenario]
+    let mut all: Vec<&'static dyn Scenario> = vec![&crate::health::HealthScenario];
+    all.extend(crate::log::LOG_SCENARIOS.iter().map(|scenario| scenario as &'static dyn Scenario));
+    all
 }
 
 /// The scenario called `name`.

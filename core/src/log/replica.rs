@@ -103,6 +103,9 @@ pub struct Replica {
     /// The highest commit index a leader has told us of.
     leader_commit_index: u64,
     catch_up_asked_at: Option<Instant>,
+    /// Who to ask for missing chosen entries when there is no other leader to ask (a new leader
+    /// behind a promising acceptor's snapshot).
+    catch_up_source: Option<NodeId>,
     // ----- leadership -----
     role: Role,
     highest_ballot_seen: Ballot,
@@ -133,6 +136,7 @@ impl Replica {
             snapshot: Snapshot { index: 0, store: KvStore::default() },
             leader_commit_index: 0,
             catch_up_asked_at: None,
+            catch_up_source: None,
             role: Role::Follower,
             highest_ballot_seen: Ballot::ZERO,
             leader: None,
@@ -265,11 +269,7 @@ impl Replica {
             Some(bytes) => decode_value(SNAPSHOT_TABLE, SNAPSHOT_KEY, &bytes)?,
             None => Snapshot { index: 0, store: KvStore::default() },
         };
-        let mut chosen = BTreeMap::new();
-        for (key, value) in read_all(cx, CHOSEN_TABLE, &(snapshot.index + 1).to_be_bytes(), None)? {
-            let slot = slot_of(CHOSEN_TABLE, &key)?;
-            chosen.insert(slot, decode_value::<Entry>(CHOSEN_TABLE, &key, &value)?);
-        }
+        let chosen = self.load_chosen(cx, snapshot.index)?;
         self.promised = if self.config.planted("forget-promise") { Ballot::ZERO } else { promised };
         self.highest_ballot_seen = self.highest_ballot_seen.max(promised);
         self.accepted = accepted;
@@ -280,6 +280,56 @@ impl Replica {
         self.chosen = chosen;
         self.advance(cx);
         Ok(())
+    }
+
+    /// Reads the chosen entries after `snapshot_index`. They are written without a sync, so a crash
+    /// may tear the last one: a corrupt chosen entry is dropped (it can be learned again from the
+    /// other replicas), unlike the acceptor's state, whose loss would be fatal.
+    fn load_chosen(
+        &mut self,
+        cx: &mut dyn Context<Self>,
+        snapshot_index: u64,
+    ) -> Result<BTreeMap<u64, Entry>, StorageError> {
+        // Each corrupt entry found is removed and the read retried; a bound keeps a rotting disk
+        // from looping forever.
+        for _ in 0..16 {
+            let pairs = match read_all(cx, CHOSEN_TABLE, &(snapshot_index + 1).to_be_bytes(), None) {
+                Ok(pairs) => pairs,
+                Err(StorageError::Corrupt { key, .. }) => {
+                    self.drop_chosen_key(cx, key)?;
+                    continue;
+                }
+                Err(other) => return Err(other),
+            };
+            let mut chosen = BTreeMap::new();
+            let mut bad = None;
+            for (key, value) in pairs {
+                match slot_of(CHOSEN_TABLE, &key)
+                    .and_then(|slot| Ok((slot, decode_value::<Entry>(CHOSEN_TABLE, &key, &value)?)))
+                {
+                    Ok((slot, entry)) => {
+                        chosen.insert(slot, entry);
+                    }
+                    Err(_) => {
+                        bad = Some(key);
+                        break;
+                    }
+                }
+            }
+            match bad {
+                None => return Ok(chosen),
+                Some(key) => self.drop_chosen_key(cx, key)?,
+            }
+        }
+        Err(StorageError::Io("chosen entries keep reading back corrupt".to_owned()))
+    }
+
+    fn drop_chosen_key(&mut self, cx: &mut dyn Context<Self>, key: Vec<u8>) -> Result<(), StorageError> {
+        cx.sometimes("log.corrupt_chosen_entry_dropped", true);
+        cx.trace(TraceEvent::new("storage_error", "dropped a corrupt chosen entry; it will be learned again"));
+        let mut batch = WriteBatch::new();
+        batch.remove(CHOSEN_TABLE, key);
+        cx.storage().write(batch)
     }
 
     /// Durably records the promise and, with it, `accepts`. False if the disk refused: then nothing
@@ -706,8 +756,9 @@ impl Replica {
         if highest_snapshot > self.commit_index && snapshot_holder != me {
             cx.sometimes("log.new_leader_behind_snapshot", true);
             self.leader_commit_index = self.leader_commit_index.max(highest_snapshot);
-            self.catch_up_asked_at = Some(now);
-            cx.send(snapshot_holder, LogMessage::CatchUp { from_slot: self.commit_index + 1 });
+            self.catch_up_source = Some(snapshot_holder);
+            self.catch_up_asked_at = None;
+            self.ask_catch_up(cx, snapshot_holder);
         }
         self.send_inflight(cx, true);
         self.flush(cx);
@@ -855,6 +906,10 @@ impl Replica {
                         }
                         self.send_inflight(cx, false);
                         self.flush(cx);
+                        // A leader behind another replica's snapshot keeps asking until it has it.
+                        if let Some(source) = self.catch_up_source {
+                            self.ask_catch_up(cx, source);
+                        }
                     }
                 }
                 Role::Candidate { ballot, promises, started } => {

@@ -1,0 +1,437 @@
+//! The replicated-log scenarios: concurrent clients against a multi-Paxos records store under
+//! faults, checked for linearizability, agreement, durability, convergence and liveness.
+//!
+//! Every run has a safety phase of [`SAFETY`] under the seed's faults, during which clients issue
+//! puts, gets, removes and compare-and-sets with timeouts and retries. Then every fault heals and:
+//! a new command must commit within [`LIVENESS_BOUND`]; every key is read back through the log
+//! (so a lost acknowledged write shows up in the history); and all replicas must converge to the
+//! same state within [`CONVERGENCE_BOUND`].
+//!
+//! The variants differ in the faults they draw: `log-partitions` (partitions of every shape, lossy
+//! and reordering links), `log-crashes` (crashes and restarts, torn and slow disks, full disks),
+//! `log-clock-skew` (skewed and jumping wall clocks, pauses), and `log-swarm` (all of these).
+//! Bit rot of a disk is left out: an acceptor's promise exists nowhere else, so rotting it is not a
+//! fault the protocol claims to survive.
+
+mod checkers;
+mod workload;
+
+pub use checkers::{Agreement, converged};
+pub use workload::{Completion, Operation, Workload, WorkloadConfig};
+
+use crate::registry::Scenario;
+use crate::report::{FailureKind, Outcome, RunOptions, RunReport, Violation};
+use pangea_core::log::{KvOp, LogConfig, Replica};
+use pangea_core::{Duration, Instant, NodeId};
+use pangea_sim::{FaultPlan, Sim, SimConfig, SwarmProfile};
+
+/// Length of the safety phase.
+pub const SAFETY: Duration = Duration::from_secs(30);
+/// After the heal, a new command must commit within this.
+pub const LIVENESS_BOUND: Duration = Duration::from_secs(10);
+/// After the final reads, all replicas must converge within this.
+pub const CONVERGENCE_BOUND: Duration = Duration::from_secs(5);
+/// How often the replica checkers look.
+pub const CHECK_EVERY: Duration = Duration::from_millis(50);
+/// The workload's and checkers' time step.
+const STEP: Duration = Duration::from_millis(1);
+
+/// Which faults a variant draws.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogVariant {
+    /// Partitions and lossy links.
+    Partitions,
+    /// Crashes, restarts and disk faults.
+    Crashes,
+    /// Clock skew and jumps, pauses.
+    ClockSkew,
+    /// Everything.
+    Swarm,
+}
+
+/// One of the log scenarios.
+pub struct LogScenario {
+    name: &'static str,
+    description: &'static str,
+    faults: &'static str,
+    variant: LogVariant,
+}
+
+/// The log scenarios, in `list` order.
+pub const LOG_SCENARIOS: [LogScenario; 4] = [
+    LogScenario {
+        name: "log-partitions",
+        description: "replicated log under partitions and lossy links: linearizable, agreed, converging",
+        faults: "partitions of every shape, loss, duplication, reordering, corruption, slow links, buggify",
+        variant: LogVariant::Partitions,
+    },
+    LogScenario {
+        name: "log-crashes",
+        description: "replicated log under crashes, restarts and disk faults",
+        faults: "crashes and restarts, torn writes, slow syncs, read errors, full disks, buggify",
+        variant: LogVariant::Crashes,
+    },
+    LogScenario {
+        name: "log-clock-skew",
+        description: "replicated log with skewed and jumping wall clocks and stop-the-world pauses",
+        faults: "clock skew, clock jumps, pauses, buggify",
+        variant: LogVariant::ClockSkew,
+    },
+    LogScenario {
+        name: "log-swarm",
+        description: "replicated log under every fault mixed",
+        faults: "swarm of everything above (no bit rot)",
+        variant: LogVariant::Swarm,
+    },
+];
+
+impl LogScenario {
+    fn profile(&self) -> SwarmProfile {
+        let none = SwarmProfile {
+            partitions: false,
+            node_faults: &[],
+            network: false,
+            disk: false,
+            disk_rot: false,
+            clock_skew: false,
+            buggify: true,
+        };
+        match self.variant {
+            LogVariant::Partitions => SwarmProfile { partitions: true, network: true, ..none },
+            LogVariant::Crashes => SwarmProfile { node_faults: &["crash", "disk_full"], disk: true, ..none },
+            LogVariant::ClockSkew => SwarmProfile { node_faults: &["clock_jump", "pause"], clock_skew: true, ..none },
+            LogVariant::Swarm => SwarmProfile { disk_rot: false, ..SwarmProfile::ALL },
+        }
+    }
+
+    fn log_config(&self, nodes: u32, planted: Option<&str>) -> Result<LogConfig, String> {
+        let mut config = LogConfig::new((0..nodes).map(NodeId::for_index).collect());
+        // Small enough that runs take snapshots and ship them to lagging replicas.
+        config.snapshot_threshold = 200;
+        match planted {
+            None => {}
+            #[cfg(feature = "planted-bugs")]
+            Some(name) => {
+                use pangea_core::log::LogPlantedBug as Bug;
+                config.planted_bug = Some(match name {
+                    "quorum-too-small" => Bug::QuorumTooSmall,
+                    "skip-sync" => Bug::SkipSync,
+                    "accept-lower-ballot" => Bug::AcceptLowerBallot,
+                    "forget-promise" => Bug::ForgetPromiseOnRestart,
+                    "apply-retry-twice" => Bug::ApplyRetryTwice,
+                    "stale-read" => Bug::StaleReadAsLinearizable,
+                    other => {
+                        return Err(format!(
+                            "unknown planted bug '{other}' for {} (known: {})",
+                            self.name,
+                            self.planted_bugs().join(", ")
+                        ));
+                    }
+                });
+            }
+            #[cfg(not(feature = "planted-bugs"))]
+            Some(other) => {
+                return Err(format!(
+                    "no bugs can be planted in this build (asked for '{other}'); build with --features planted-bugs"
+                ));
+            }
+        }
+        config.validate().map_err(|error| error.to_string())?;
+        Ok(config)
+    }
+}
+
+impl Scenario for LogScenario {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn description(&self) -> &'static str {
+        self.description
+    }
+
+    fn default_nodes(&self) -> u32 {
+        3
+    }
+
+    fn nodes_range(&self) -> (u32, u32) {
+        (3, 7)
+    }
+
+    fn faults(&self) -> &'static str {
+        self.faults
+    }
+
+    fn plan(&self, seed: u64, nodes: u32) -> FaultPlan {
+        FaultPlan::swarm_with(seed, nodes, SAFETY, &self.profile())
+    }
+
+    fn planted_bugs(&self) -> Vec<&'static str> {
+        if cfg!(feature = "planted-bugs") {
+            vec![
+                "quorum-too-small",
+                "skip-sync",
+                "accept-lower-ballot",
+                "forget-promise",
+                "apply-retry-twice",
+                "stale-read",
+            ]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn run(&self, options: &RunOptions) -> Result<RunReport, String> {
+        let nodes = options.nodes.unwrap_or(self.default_nodes());
+        let (least, most) = self.nodes_range();
+        if !(least..=most).contains(&nodes) {
+            return Err(format!("{} runs with {least} to {most} nodes, not {nodes}", self.name));
+        }
+        let config = self.log_config(nodes, options.planted.as_deref())?;
+        let plan = match &options.plan {
+            Some(plan) => {
+                plan.validate(nodes).map_err(|error| format!("the fault plan cannot run: {error}"))?;
+                plan.clone()
+            }
+            None => self.plan(options.seed, nodes),
+        };
+        let mut sim_config = SimConfig::new(options.seed, nodes, plan.clone());
+        sim_config.keep_trace = options.keep_trace;
+        let factory = move |_index: u32| Replica::new(config.clone()).expect("validated above");
+        let mut sim = Sim::new(sim_config, factory);
+        let outcome = drive(&mut sim, options.seed);
+        Ok(RunReport {
+            scenario: self.name.to_owned(),
+            seed: options.seed,
+            nodes,
+            nodes_option: options.nodes,
+            planted: options.planted.clone(),
+            plan_source: options.plan_source.clone(),
+            outcome: Outcome::from_violations(outcome.violations),
+            trace_hash: Some(sim.trace_hash()),
+            trace: sim.trace().records().map(<[_]>::to_vec),
+            trace_len: sim.trace().len(),
+            plan,
+            stats: sim.stats(),
+            coverage: sim.coverage().clone(),
+            ended_at: sim.now(),
+            notes: outcome.notes,
+        })
+    }
+}
+
+/// What a drive found.
+struct Drive {
+    violations: Vec<Violation>,
+    notes: Vec<String>,
+}
+
+fn drive(sim: &mut Sim<Replica>, seed: u64) -> Drive {
+    let heal_at = Instant::from_nanos(sim.plan().heal_at_ms * 1_000_000);
+    let mut workload = Workload::new(WorkloadConfig::default(), seed, sim.nodes(), heal_at);
+    let mut agreement = Agreement::default();
+    let mut violations = Vec::new();
+    let mut notes = Vec::new();
+    let mut next_check = sim.now() + CHECK_EVERY;
+
+    // Safety phase, and the start of the liveness phase, until the probe commits or its bound passes.
+    let mut probe = None;
+    let probe_deadline = heal_at + LIVENESS_BOUND;
+    let mut budget_error = None;
+    loop {
+        if let Err(error) = sim.run_for(STEP) {
+            budget_error = Some(error.to_string());
+            break;
+        }
+        workload.step(sim);
+        if sim.now() >= next_check {
+            agreement.check(sim);
+            next_check = sim.now() + CHECK_EVERY;
+        }
+        if sim.now() >= heal_at && probe.is_none() {
+            let op = KvOp::Put { key: b"liveness-probe".to_vec(), value: b"after-heal".to_vec() };
+            probe = Some(workload.issue_extra(sim, op));
+        }
+        if let Some(probe) = probe {
+            if workload.is_done(probe) {
+                if let Completion::Done { at, .. } = workload.history[probe].completion {
+                    notes.push(format!("a new command committed {:.2}s after the heal", (at - heal_at).as_secs_f64()));
+                }
+                break;
+            }
+            if sim.now() >= probe_deadline {
+                violations.push(Violation {
+                    checker: "liveness",
+                    kind: FailureKind::Liveness,
+                    at: sim.now(),
+                    node: None,
+                    message: format!(
+                        "no new command committed within {:.0}s of the heal at {heal_at}",
+                        LIVENESS_BOUND.as_secs_f64()
+                    ),
+                });
+                break;
+            }
+        }
+    }
+
+    // Read every key back through the log, and let the clients finish.
+    if budget_error.is_none() && violations.is_empty() {
+        let keys: Vec<Vec<u8>> =
+            (0..WorkloadConfig::default().keys).map(|key| format!("k{key}").into_bytes()).collect();
+        let reads: Vec<usize> = keys.into_iter().map(|key| workload.issue_extra(sim, KvOp::Get { key })).collect();
+        let deadline = sim.now() + LIVENESS_BOUND;
+        while sim.now() < deadline && (reads.iter().any(|read| !workload.is_done(*read)) || workload.outstanding() > 0)
+        {
+            if let Err(error) = sim.run_for(STEP) {
+                budget_error = Some(error.to_string());
+                break;
+            }
+            workload.step(sim);
+            if sim.now() >= next_check {
+                agreement.check(sim);
+                next_check = sim.now() + CHECK_EVERY;
+            }
+        }
+        if let Some(read) = reads.iter().find(|read| !workload.is_done(**read)) {
+            violations.push(Violation {
+                checker: "liveness",
+                kind: FailureKind::Liveness,
+                at: sim.now(),
+                node: None,
+                message: format!("the final read {:?} was not answered after the heal", workload.history[*read].op),
+            });
+        }
+    }
+
+    // Convergence.
+    if budget_error.is_none() && violations.is_empty() {
+        let deadline = sim.now() + CONVERGENCE_BOUND;
+        let mut last = Err(String::new());
+        while sim.now() < deadline {
+            if let Err(error) = sim.run_for(CHECK_EVERY) {
+                budget_error = Some(error.to_string());
+                break;
+            }
+            agreement.check(sim);
+            last = converged(sim);
+            if last.is_ok() {
+                break;
+            }
+        }
+        if let Err(why) = last {
+            if budget_error.is_none() {
+                violations.push(Violation {
+                    checker: "convergence",
+                    kind: FailureKind::Liveness,
+                    at: sim.now(),
+                    node: None,
+                    message: format!("replicas did not converge within {:.0}s: {why}", CONVERGENCE_BOUND.as_secs_f64()),
+                });
+            }
+        }
+    }
+    agreement.check(sim);
+    violations.extend(agreement.violations);
+    if let Some(message) = budget_error {
+        violations.push(Violation {
+            checker: "event-budget",
+            kind: FailureKind::Crash,
+            at: sim.now(),
+            node: None,
+            message,
+        });
+    }
+    let (history_problems, history_notes) = history_violations(&workload.history);
+    violations.extend(history_problems);
+    notes.extend(history_notes);
+
+    let done =
+        workload.history.iter().filter(|operation| matches!(operation.completion, Completion::Done { .. })).count();
+    let applied = (0..sim.nodes()).filter_map(|index| sim.node(index)).map(Replica::applied_index).max().unwrap_or(0);
+    notes.push(format!(
+        "{} operations, {done} answered, {} unknown; {applied} slots committed",
+        workload.history.len(),
+        workload.history.len() - done
+    ));
+    Drive { violations, notes }
+}
+
+/// Checks the client history for linearizability (which, with the final reads of every key, also
+/// catches acknowledged writes that were lost). Returns violations, and notes for a person (keys
+/// the search could not decide within its budget are a note, never a failure).
+#[must_use]
+pub fn history_violations(history: &[Operation]) -> (Vec<Violation>, Vec<String>) {
+    use crate::linearizability::{self as lin, CheckConfig, Op, Outcome as LinOutcome, Value, Verdict};
+    use pangea_core::log::KvResult;
+    let value = |bytes: &Option<Vec<u8>>| bytes.clone().map(Value);
+    let entries: Vec<lin::Entry> = history
+        .iter()
+        .map(|operation| {
+            let (key, op) = match &operation.op {
+                KvOp::Put { key, value: stored } => (key, Op::Put { value: Value(stored.clone()) }),
+                KvOp::Get { key } => (key, Op::Get),
+                KvOp::Remove { key } => (key, Op::Remove),
+                KvOp::CompareAndSet { key, expected, new } => {
+                    (key, Op::CompareAndSet { expected: value(expected), new: value(new) })
+                }
+            };
+            let completion = match &operation.completion {
+                Completion::Done { at, result } => lin::Completion::Completed {
+                    at: at.as_nanos(),
+                    outcome: match result {
+                        KvResult::Done => LinOutcome::Ok,
+                        KvResult::Value(read) => LinOutcome::Read(value(read)),
+                        KvResult::CompareAndSet { succeeded, found } => {
+                            LinOutcome::CompareAndSet { succeeded: *succeeded, found: Some(value(found)) }
+                        }
+                    },
+                },
+                Completion::Unknown => lin::Completion::Unknown,
+            };
+            lin::Entry {
+                client: operation.client,
+                key: key.clone(),
+                op,
+                invoked_at: operation.invoked_at.as_nanos(),
+                completion,
+            }
+        })
+        .collect();
+    match lin::check(&entries, &CheckConfig::default()) {
+        Ok(Verdict::Linearizable) => (Vec::new(), Vec::new()),
+        Ok(verdict @ Verdict::NotLinearizable { .. }) => {
+            let at = match &verdict {
+                Verdict::NotLinearizable { evidence, .. } => evidence
+                    .ops
+                    .iter()
+                    .find(|op| op.index == evidence.culprit)
+                    .and_then(|op| match op.entry.completion {
+                        lin::Completion::Completed { at, .. } => Some(Instant::from_nanos(at)),
+                        _ => None,
+                    })
+                    .unwrap_or(Instant::ZERO),
+                _ => Instant::ZERO,
+            };
+            let violation = Violation {
+                checker: "linearizability",
+                kind: FailureKind::Correctness,
+                at,
+                node: None,
+                message: verdict.to_string(),
+            };
+            (vec![violation], Vec::new())
+        }
+        Ok(verdict @ Verdict::Unknown { .. }) => (Vec::new(), vec![format!("linearizability {verdict}")]),
+        Err(error) => {
+            let violation = Violation {
+                checker: "history",
+                kind: FailureKind::Crash,
+                at: Instant::ZERO,
+                node: None,
+                message: format!("the workload recorded an unreadable history: {error}"),
+            };
+            (vec![violation], Vec::new())
+        }
+    }
+}
