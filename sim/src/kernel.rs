@@ -15,6 +15,7 @@ use crate::network::{DropReason, Network};
 use crate::plan::{Fault, FaultPlan};
 use crate::rng::{SeedStreams, SimRng};
 use crate::trace::{Trace, TraceHash, TraceKind, digest};
+use pangea_core::random::{below, chance};
 use pangea_core::{Codec, Context, Duration, Instant, Node, NodeId, RequestId, Storage, TimerId, TraceEvent, WallTime};
 use rand_core::Rng;
 use std::cmp::Ordering;
@@ -385,6 +386,8 @@ pub struct Sim<N: Node> {
     /// hear from `target` (target not up, or the link from target to observer cut).
     cut_since: Vec<Option<Instant>>,
     plan: FaultPlan,
+    /// Draws of the crash-after-sync fault (its own stream, so it reshuffles nothing else).
+    crash_rng: SimRng,
     events_max: u64,
     effects: Vec<Effect<N>>,
 }
@@ -435,6 +438,7 @@ impl<N: Node> Sim<N> {
             next_request: 0,
             cut_since: vec![None; (nodes as usize) * (nodes as usize)],
             events_max: config.events_max,
+            crash_rng: streams.stream("crash-after-sync"),
             plan: config.plan,
             effects: Vec::new(),
         };
@@ -748,6 +752,7 @@ impl<N: Node> Sim<N> {
         // A slow node spends its extra time before it gets anything done: its clock reading, its
         // sends and its replies all come that much later.
         let start = self.now + slot.handler_extra;
+        let syncs_before = slot.disk.stats().syncs;
         let Some(mut state) = slot.state.take() else {
             return;
         };
@@ -772,11 +777,16 @@ impl<N: Node> Sim<N> {
         }
         slot.state = Some(state);
         slot.busy_until = start + slot.disk.take_charged();
+        let synced = slot.disk.stats().syncs > syncs_before;
+        let busy_until = slot.busy_until;
         let incarnation = slot.starts;
         for effect in effects.drain(..) {
             self.carry_out(index, incarnation, start, effect);
         }
         self.effects = effects;
+        if synced {
+            self.maybe_crash_after_sync(index, busy_until);
+        }
     }
 
     fn carry_out(&mut self, index: u32, incarnation: u64, start: Instant, effect: Effect<N>) {
@@ -912,6 +922,19 @@ impl<N: Node> Sim<N> {
             }
         }
         self.update_cuts();
+    }
+
+    /// The crash-after-sync fault: crash the node the moment its synced input is done, and restart
+    /// it a little later. Never in the liveness phase.
+    fn maybe_crash_after_sync(&mut self, index: u32, at: Instant) {
+        let ppm = self.plan.crash_after_sync_ppm;
+        let heal_at = Instant::from_nanos(self.plan.heal_at_ms.saturating_mul(1_000_000));
+        if ppm == 0 || at >= heal_at || !chance(&mut self.crash_rng, u64::from(ppm), u64::from(crate::plan::PPM)) {
+            return;
+        }
+        let down_for = Duration::from_millis(1 + below(&mut self.crash_rng, 500));
+        self.schedule(at, Event::Fault(Box::new(Fault::Crash { node: index })));
+        self.schedule((at + down_for).min(heal_at), Event::Fault(Box::new(Fault::Restart { node: index })));
     }
 
     fn crash(&mut self, node: u32) {

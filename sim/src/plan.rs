@@ -431,6 +431,11 @@ pub struct FaultPlan {
     pub events: Vec<TimedFault>,
     /// When every fault heals and the liveness phase begins, in milliseconds.
     pub heal_at_ms: u64,
+    /// Probability that a node crashes right after an input in which it synced its disk (and
+    /// restarts soon after): crash points exactly where durability matters, which random crash times
+    /// rarely hit. Only in the safety phase.
+    #[serde(default)]
+    pub crash_after_sync_ppm: u32,
 }
 
 impl FaultPlan {
@@ -445,6 +450,7 @@ impl FaultPlan {
             buggify: false,
             events: Vec::new(),
             heal_at_ms,
+            crash_after_sync_ppm: 0,
         }
     }
 
@@ -470,6 +476,7 @@ impl FaultPlan {
             ("disk.read_corrupt_ppm", self.disk.read_corrupt_ppm),
             ("disk.read_error_ppm", self.disk.read_error_ppm),
             ("disk.sync_latency.tail_ppm", self.disk.sync_latency.tail_ppm),
+            ("crash_after_sync_ppm", self.crash_after_sync_ppm),
         ] {
             if ppm > PPM {
                 return Err(format!("{name} is {ppm}, over {PPM} (parts per million)"));
@@ -689,6 +696,10 @@ impl FaultPlan {
         }
         // Stable sort: simultaneous faults keep the order they were drawn in.
         plan.events.sort_by_key(|event| event.at_ms);
+        // Drawn last, so that adding it changed no earlier draw of any seed.
+        if profile.node_faults.contains(&"crash") && half(rng) {
+            plan.crash_after_sync_ppm = 1 + ppm_up_to(rng, 50_000);
+        }
         plan
     }
 
@@ -720,6 +731,9 @@ impl FaultPlan {
         }
         if self.disk.sync_latency.tail_ppm > 0 {
             kinds.push("slow-sync".to_owned());
+        }
+        if self.crash_after_sync_ppm > 0 {
+            kinds.push(format!("crash-after-sync {}ppm", self.crash_after_sync_ppm));
         }
         if self.clock_skew_ms.iter().any(|skew| *skew != 0) {
             kinds.push("clock-skew".to_owned());

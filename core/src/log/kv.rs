@@ -165,3 +165,88 @@ mod tests {
         assert_eq!(again, Applied::Fresh(KvResult::CompareAndSet { succeeded: false, found: Some(b"1".to_vec()) }));
     }
 }
+
+#[cfg(test)]
+mod model_tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    /// The sequential specification: a plain map, and a table of each client's last answer.
+    #[derive(Default)]
+    struct Model {
+        map: BTreeMap<Vec<u8>, Vec<u8>>,
+        last: BTreeMap<u64, (u64, KvResult)>,
+    }
+
+    impl Model {
+        fn apply(&mut self, client: u64, sequence: u64, op: &KvOp) -> Applied {
+            if let Some((last, result)) = self.last.get(&client) {
+                if sequence == *last {
+                    return Applied::Duplicate(result.clone());
+                }
+                if sequence < *last {
+                    return Applied::Stale;
+                }
+            }
+            let result = match op {
+                KvOp::Put { key, value } => {
+                    self.map.insert(key.clone(), value.clone());
+                    KvResult::Done
+                }
+                KvOp::Get { key } => KvResult::Value(self.map.get(key).cloned()),
+                KvOp::Remove { key } => {
+                    self.map.remove(key);
+                    KvResult::Done
+                }
+                KvOp::CompareAndSet { key, expected, new } => {
+                    let found = self.map.get(key).cloned();
+                    let succeeded = &found == expected;
+                    if succeeded {
+                        match new {
+                            Some(value) => {
+                                self.map.insert(key.clone(), value.clone());
+                            }
+                            None => {
+                                self.map.remove(key);
+                            }
+                        }
+                    }
+                    KvResult::CompareAndSet { succeeded, found }
+                }
+            };
+            self.last.insert(client, (sequence, result.clone()));
+            Applied::Fresh(result)
+        }
+    }
+
+    fn small_bytes() -> impl Strategy<Value = Vec<u8>> {
+        (0u8..3).prop_map(|byte| vec![b'a' + byte])
+    }
+
+    fn op() -> impl Strategy<Value = KvOp> {
+        prop_oneof![
+            (small_bytes(), small_bytes()).prop_map(|(key, value)| KvOp::Put { key, value }),
+            small_bytes().prop_map(|key| KvOp::Get { key }),
+            small_bytes().prop_map(|key| KvOp::Remove { key }),
+            (small_bytes(), proptest::option::of(small_bytes()), proptest::option::of(small_bytes()))
+                .prop_map(|(key, expected, new)| KvOp::CompareAndSet { key, expected, new }),
+        ]
+    }
+
+    proptest! {
+        /// Any sequence of commands — including retries and stale ones — gives the model's answers,
+        /// and the same records.
+        #[test]
+        fn the_store_follows_the_sequential_model(
+            commands in proptest::collection::vec((0u64..3, 0u64..6, op()), 0..120)
+        ) {
+            let mut store = KvStore::default();
+            let mut model = Model::default();
+            for (client, sequence, op) in &commands {
+                prop_assert_eq!(store.apply(*client, *sequence, op, true), model.apply(*client, *sequence, op));
+            }
+            prop_assert_eq!(store.records(), &model.map);
+        }
+    }
+}

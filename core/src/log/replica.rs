@@ -927,7 +927,13 @@ impl Replica {
                     }
                 }
                 Role::Follower => {
-                    if now - self.last_leader_contact > self.election_timeout && self.is_member(&me) {
+                    // Paxos lets anyone propose at any time; standing while a leader is alive is
+                    // legal (it only costs throughput), and duelling leaders are where acceptor bugs
+                    // show. A rare fault point makes it happen.
+                    let eager =
+                        self.leader.is_some() && cx.buggify("log.election.eager") && random::chance(cx.rng(), 1, 4);
+                    if (eager || now - self.last_leader_contact > self.election_timeout) && self.is_member(&me) {
+                        cx.sometimes("log.eager_election", eager);
                         self.stand_for_election(cx);
                     } else if let Some(leader) = self.leader {
                         self.ask_catch_up(cx, leader);
