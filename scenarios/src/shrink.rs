@@ -6,7 +6,8 @@
 //!
 //! 1. **End the safety phase early**: heal everything just after the first violation (dropping the
 //!    faults scheduled after it), else search for the earliest heal that still fails.
-//! 2. **Fewer nodes**, down to the scenario's smallest cluster; faults on removed nodes go, and
+//! 2. **Fewer nodes**, down to the scenario's smallest cluster: the first nodes, or the nodes the
+//!    failure and the remaining faults involve, renumbered in order; faults on removed nodes go, and
 //!    partitions keep only the remaining nodes.
 //! 3. **Fewer faults**: fault windows (a crash and its restart, a partition and its heal, ...) are
 //!    removed in halves, quarters, ... and one at a time (delta debugging).
@@ -14,7 +15,8 @@
 //!    latency tails, slow links, disk faults, clock skew, buggify) are switched off, all at once, then
 //!    one by one.
 //! 5. **Shorter fault windows**: each remaining window's end moves towards its start by halves.
-//! 6. **Fewer clients and operations**, for scenarios that honour those knobs.
+//! 6. **Earlier faults**: the whole schedule, heal included, moves towards time zero.
+//! 7. **Fewer clients and operations**, for scenarios that honour those knobs.
 //!
 //! Rounds repeat until one changes nothing or the run budget is spent.
 
@@ -138,6 +140,7 @@ pub fn shrink(
         shrinker.fewer_faults();
         shrinker.calmer();
         shrinker.shorter_windows();
+        shrinker.earlier();
         shrinker.smaller_workload();
         if shrinker.steps.len() == before || shrinker.exhausted() {
             break;
@@ -237,12 +240,35 @@ impl Shrinker<'_> {
 
     fn fewer_nodes(&mut self) {
         let (least, _) = self.scenario.nodes_range();
-        for nodes in least..self.nodes() {
-            let Some(plan) = for_nodes(self.plan(), nodes) else { continue };
-            let candidate = RunOptions { nodes: Some(nodes), ..self.with_plan(plan) };
-            let from = self.nodes();
-            if self.attempt(candidate, || format!("{nodes} nodes instead of {from}")) {
-                return;
+        let current = self.nodes();
+        // The nodes the failure and the faults involve, n0 (often special) first.
+        let mut involved = vec![0];
+        involved.extend(self.best.first_violation().and_then(|violation| violation.node));
+        involved.extend(self.plan().events.iter().filter_map(|event| event.fault.node()));
+        let mut seen = std::collections::BTreeSet::new();
+        involved.retain(|node| *node < current && seen.insert(*node));
+        for nodes in least..current {
+            let first: Vec<u32> = (0..nodes).collect();
+            let mut relevant: Vec<u32> = involved.iter().copied().take(nodes as usize).collect();
+            for node in 0..current {
+                if relevant.len() < nodes as usize && !relevant.contains(&node) {
+                    relevant.push(node);
+                }
+            }
+            relevant.sort_unstable();
+            let choices = if relevant == first { vec![first] } else { vec![first, relevant] };
+            for kept in choices {
+                let mut mapping = vec![None; current as usize];
+                for (new, old) in kept.iter().enumerate() {
+                    mapping[*old as usize] = Some(new as u32);
+                }
+                let Some(plan) = remapped(self.plan(), &mapping, nodes) else { continue };
+                let candidate = RunOptions { nodes: Some(nodes), ..self.with_plan(plan) };
+                let names: Vec<String> = kept.iter().map(|node| format!("n{node}")).collect();
+                let what = || format!("{nodes} nodes instead of {current} (keeping {})", names.join(", "));
+                if self.attempt(candidate, what) {
+                    return;
+                }
             }
         }
     }
@@ -356,6 +382,37 @@ impl Shrinker<'_> {
         }
     }
 
+    /// Moves the whole schedule, the heal included, towards time zero.
+    fn earlier(&mut self) {
+        let original = self.plan().clone();
+        let Some(first_ms) = original.events.first().map(|event| event.at_ms) else { return };
+        let shifted = |by_ms: u64| {
+            let mut plan = original.clone();
+            for event in &mut plan.events {
+                event.at_ms -= by_ms;
+            }
+            plan.heal_at_ms -= by_ms;
+            plan
+        };
+        if first_ms == 0 {
+            return;
+        }
+        let what = |by_ms: u64| move || format!("every fault {by_ms}ms earlier (the first at {}ms)", first_ms - by_ms);
+        if self.attempt(self.with_plan(shifted(first_ms)), what(first_ms)) {
+            return;
+        }
+        // The largest shift that still fails, roughly.
+        let (mut good, mut bad) = (0, first_ms);
+        while bad - good > (first_ms / 20).max(20) && !self.exhausted() {
+            let middle = good + (bad - good) / 2;
+            if self.attempt(self.with_plan(shifted(middle)), what(middle)) {
+                good = middle;
+            } else {
+                bad = middle;
+            }
+        }
+    }
+
     fn smaller_workload(&mut self) {
         if let Some(clients) = self.options.clients {
             let (mut low, mut high) = (1, clients);
@@ -447,47 +504,93 @@ pub fn windows(plan: &FaultPlan) -> Vec<Vec<usize>> {
     groups
 }
 
-/// `plan` for a cluster of only `nodes` nodes: faults on removed nodes go, partitions keep the
-/// remaining nodes (or go, if they no longer cut anything). `None` if nothing valid is left.
+/// `plan` for a cluster of only the first `nodes` nodes; see [`remapped`].
 #[must_use]
 pub fn for_nodes(plan: &FaultPlan, nodes: u32) -> Option<FaultPlan> {
-    let keep = |list: &[u32]| -> Vec<u32> { list.iter().copied().filter(|node| *node < nodes).collect() };
+    let largest = plan
+        .events
+        .iter()
+        .filter_map(|event| event.fault.node())
+        .chain(plan.network.links.iter().flat_map(|link| [link.from, link.to]))
+        .max()
+        .unwrap_or(0)
+        .max(nodes)
+        .max(plan.clock_skew_ms.len() as u32);
+    let mapping: Vec<Option<u32>> = (0..=largest).map(|node| (node < nodes).then_some(node)).collect();
+    remapped(plan, &mapping, nodes)
+}
+
+/// `plan` for a cluster of `nodes` nodes, where old node `i` becomes `mapping[i]` (or goes, if
+/// `None`): faults on removed nodes go, partitions keep the remaining nodes (or go, if they no longer
+/// cut anything), slow links and clock skews follow their nodes. Nodes past the end of `mapping`
+/// go. `None` if the result is not a valid plan for `nodes` nodes.
+#[must_use]
+pub fn remapped(plan: &FaultPlan, mapping: &[Option<u32>], nodes: u32) -> Option<FaultPlan> {
+    let map = |node: u32| mapping.get(node as usize).copied().flatten();
+    let keep = |list: &[u32]| -> Vec<u32> { list.iter().filter_map(|node| map(*node)).collect() };
     let mut smaller = plan.clone();
-    smaller.network.links.retain(|link| link.from < nodes && link.to < nodes);
-    smaller.clock_skew_ms.truncate(nodes as usize);
+    smaller.network.links = plan
+        .network
+        .links
+        .iter()
+        .filter_map(|link| {
+            Some(pangea_sim::plan::LinkLatency { from: map(link.from)?, to: map(link.to)?, latency: link.latency })
+        })
+        .collect();
+    if !plan.clock_skew_ms.is_empty() {
+        let mut skews = vec![0; nodes as usize];
+        for (old, skew) in plan.clock_skew_ms.iter().enumerate() {
+            if let Some(new) = map(old as u32) {
+                skews[new as usize] = *skew;
+            }
+        }
+        smaller.clock_skew_ms = skews;
+    }
     smaller.events = plan
         .events
         .iter()
         .filter_map(|event| {
-            if event.fault.node().is_some_and(|node| node >= nodes) {
-                return None;
-            }
-            let Fault::Partition { partition } = &event.fault else { return Some(event.clone()) };
-            let both =
-                |left: Vec<u32>, right: Vec<u32>| (!left.is_empty() && !right.is_empty()).then_some((left, right));
-            let partition = match partition {
-                Partition::Isolate { node } => (*node < nodes).then_some(Partition::Isolate { node: *node }),
-                Partition::Halves { left, right } => {
-                    both(keep(left), keep(right)).map(|(left, right)| Partition::Halves { left, right })
+            let fault = match &event.fault {
+                Fault::Partition { partition } => {
+                    let both = |left: Vec<u32>, right: Vec<u32>| {
+                        (!left.is_empty() && !right.is_empty()).then_some((left, right))
+                    };
+                    let partition = match partition {
+                        Partition::Isolate { node } => map(*node).map(|node| Partition::Isolate { node }),
+                        Partition::Halves { left, right } => {
+                            both(keep(left), keep(right)).map(|(left, right)| Partition::Halves { left, right })
+                        }
+                        Partition::MajorityMinority { majority, minority } => both(keep(majority), keep(minority))
+                            .map(|(majority, minority)| Partition::MajorityMinority { majority, minority }),
+                        Partition::Bridge { left, right, bridge } => {
+                            both(keep(left), keep(right)).map(|(left, right)| match map(*bridge) {
+                                Some(bridge) => Partition::Bridge { left, right, bridge },
+                                None => Partition::Halves { left, right },
+                            })
+                        }
+                        Partition::Ring { order } => {
+                            let order = keep(order);
+                            (order.len() >= 4).then_some(Partition::Ring { order })
+                        }
+                        Partition::OneWay { from, to } => {
+                            both(keep(from), keep(to)).map(|(from, to)| Partition::OneWay { from, to })
+                        }
+                    }?;
+                    Fault::Partition { partition }
                 }
-                Partition::MajorityMinority { majority, minority } => both(keep(majority), keep(minority))
-                    .map(|(majority, minority)| Partition::MajorityMinority { majority, minority }),
-                Partition::Bridge { left, right, bridge } => both(keep(left), keep(right)).map(|(left, right)| {
-                    if *bridge < nodes {
-                        Partition::Bridge { left, right, bridge: *bridge }
-                    } else {
-                        Partition::Halves { left, right }
-                    }
-                }),
-                Partition::Ring { order } => {
-                    let order = keep(order);
-                    (order.len() >= 4).then_some(Partition::Ring { order })
+                Fault::Crash { node } => Fault::Crash { node: map(*node)? },
+                Fault::Restart { node } => Fault::Restart { node: map(*node)? },
+                Fault::Pause { node } => Fault::Pause { node: map(*node)? },
+                Fault::Resume { node } => Fault::Resume { node: map(*node)? },
+                Fault::Slow { node, handler_extra_us } => {
+                    Fault::Slow { node: map(*node)?, handler_extra_us: *handler_extra_us }
                 }
-                Partition::OneWay { from, to } => {
-                    both(keep(from), keep(to)).map(|(from, to)| Partition::OneWay { from, to })
-                }
-            }?;
-            Some(TimedFault { at_ms: event.at_ms, fault: Fault::Partition { partition } })
+                Fault::ClockJump { node, by_ms } => Fault::ClockJump { node: map(*node)?, by_ms: *by_ms },
+                Fault::DiskFull { node } => Fault::DiskFull { node: map(*node)? },
+                Fault::DiskFreed { node } => Fault::DiskFreed { node: map(*node)? },
+                Fault::Heal | Fault::HealAll => event.fault.clone(),
+            };
+            Some(TimedFault { at_ms: event.at_ms, fault })
         })
         .collect();
     smaller.validate(nodes).is_ok().then_some(smaller)
@@ -606,6 +709,16 @@ mod tests {
                 if let Some(smaller) = for_nodes(&plan, nodes) {
                     assert_eq!(smaller.validate(nodes), Ok(()));
                 }
+            }
+            // Keep n0 and n6 only, as n0 and n1.
+            let mut mapping = vec![None; 7];
+            mapping[0] = Some(0);
+            mapping[6] = Some(1);
+            if let Some(pair) = remapped(&plan, &mapping, 2) {
+                assert_eq!(pair.validate(2), Ok(()));
+                let from_six = plan.events.iter().filter(|event| event.fault.node() == Some(6)).count();
+                let on_one = pair.events.iter().filter(|event| event.fault.node() == Some(1)).count();
+                assert_eq!(from_six, on_one, "n6's faults become n1's");
             }
             let groups = windows(&plan);
             let mut all: Vec<usize> = groups.iter().flatten().copied().collect();
