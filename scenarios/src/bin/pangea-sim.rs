@@ -266,6 +266,16 @@ struct Target {
     file: Option<ReplayFile>,
 }
 
+impl Target {
+    /// An error of the run, said as an error of the replay file when there is one.
+    fn refused(&self, message: impl std::fmt::Display) -> anyhow::Error {
+        match &self.file {
+            Some(_) => anyhow::anyhow!("the replay file cannot run: {message}"),
+            None => anyhow::anyhow!("{message}"),
+        }
+    }
+}
+
 fn target(target: &str, seed: Option<u64>, selection: &Selection) -> Result<Target> {
     if let Some(seed) = seed {
         let scenario = scenario_named(target)?;
@@ -419,7 +429,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             let target = target(&name, seed, &selection)?;
             let options = RunOptions { keep_trace: trace, ..target.options.clone() };
             let started = WallInstant::now();
-            let report = run_guarded(target.scenario, &options).map_err(anyhow::Error::msg)?;
+            let report = run_guarded(target.scenario, &options).map_err(|message| target.refused(message))?;
             print_run(&report, started.elapsed().as_secs_f64());
             let actual = report.trace_hash.as_ref().map(hash_to_hex);
             let (expected_hash, expected_failure) = match &target.file {
@@ -475,7 +485,11 @@ fn execute(cli: Cli) -> Result<ExitCode> {
                 say!("  {:<64} -> {} trace records, {} events", step.what, step.size.trace_records, step.size.events);
             };
             say!("shrinking {} seed {}", target.scenario.name(), target.options.seed);
-            let outcome = shrink(target.scenario, &target.options, limits, &mut on_step)?;
+            let outcome = match shrink(target.scenario, &target.options, limits, &mut on_step) {
+                Ok(outcome) => outcome,
+                Err(pangea_scenarios::ShrinkError::Invalid(message)) => return Err(target.refused(message)),
+                Err(error) => return Err(error.into()),
+            };
             let file = outcome.replay_file();
             let before = file.shrunk_from.expect("a shrunk file records its origin");
             let after = pangea_scenarios::replay::RunSize::of(&outcome.shrunk);
@@ -505,7 +519,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
         Command::Trace { target: name, seed, selection, format, output } => {
             let target = target(&name, seed, &selection)?;
             let options = RunOptions { keep_trace: true, ..target.options.clone() };
-            let report = run_guarded(target.scenario, &options).map_err(anyhow::Error::msg)?;
+            let report = run_guarded(target.scenario, &options).map_err(|message| target.refused(message))?;
             let text = export(&report, format)?;
             let path = output.unwrap_or_else(|| {
                 PathBuf::from(format!("{}-seed-{}.{}", report.scenario, report.seed, format.extension()))
