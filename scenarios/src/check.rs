@@ -216,7 +216,7 @@ impl Check {
             let more = if report.failed > 21 { ", ..." } else { "" };
             text.push_str(&format!("\nother failing seeds: {}{more}\n", others.join(", ")));
         }
-        if let Some(rerun) = rerun_command(first.seed) {
+        if let Some(rerun) = rerun_command(first.seed, first.planted.is_some()) {
             text.push_str(&format!("\nthis test on that seed alone: {rerun}\n"));
         }
         text
@@ -225,7 +225,7 @@ impl Check {
 
 /// `PANGEA_SEED=N cargo test -p PACKAGE --test TARGET -- TEST --exact`, as far as the test process
 /// can tell its own package, target and name.
-fn rerun_command(seed: u64) -> Option<String> {
+fn rerun_command(seed: u64, planted: bool) -> Option<String> {
     let package = std::env::var("CARGO_PKG_NAME").ok()?;
     let thread = std::thread::current();
     let test = thread.name().filter(|name| *name != "main")?;
@@ -234,7 +234,8 @@ fn rerun_command(seed: u64) -> Option<String> {
     // Cargo names test executables `TARGET-HASH`.
     let target = stem.rsplit_once('-').map_or(stem.as_str(), |(target, _)| target);
     let test_target = if target == package.replace('-', "_") { "--lib".to_owned() } else { format!("--test {target}") };
-    Some(format!("PANGEA_SEED={seed} cargo test -p {package} {test_target} -- {test} --exact"))
+    let features = if planted { " --features planted-bugs" } else { "" };
+    Some(format!("PANGEA_SEED={seed} cargo test -p {package}{features} {test_target} -- {test} --exact"))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! it saw (what, at which virtual time, on which node), the fault plan, the trace hash that
 //! fingerprints the run, and the one command that replays it.
 //!
-//! In `cargo test`, [`check`] runs a short sweep of a scenario and fails the test with the report
+//! In `cargo test`, [`check()`] runs a short sweep of a scenario and fails the test with the report
 //! of the first failing seed and the command that replays it:
 //!
 //! ```no_run
@@ -30,7 +30,7 @@ pub use check::{Check, CheckError, check};
 pub use coverage::CoverageSummary;
 pub use export::{ExportError, TraceFormat, export};
 pub use filter::{FaultFilter, FilterError};
-pub use registry::{Scenario, Workload, find, scenarios};
+pub use registry::{Scenario, WorkloadKnobs, find, scenarios};
 pub use replay::{ReplayError, ReplayFile, ReplayVerdict};
 pub use report::{FailureKind, Outcome, RunOptions, RunReport, Violation};
 pub use results::{SeedResult, SweepSummary};

@@ -7,7 +7,7 @@ use pangea_sim::FaultPlan;
 /// such knob and refuses [`RunOptions::clients`] / [`RunOptions::operations`]; shrinking lowers the
 /// knobs a scenario honours.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Workload {
+pub struct WorkloadKnobs {
     /// Default number of clients, if the scenario runs clients.
     pub clients: Option<u32>,
     /// Default number of client operations, if the scenario counts them.
@@ -40,8 +40,8 @@ pub trait Scenario: Sync {
     fn run(&self, options: &RunOptions) -> Result<RunReport, String>;
     /// The workload knobs it honours (`--clients`, `--operations`), with their defaults. None by
     /// default.
-    fn workload(&self) -> Workload {
-        Workload::default()
+    fn workload_knobs(&self) -> WorkloadKnobs {
+        WorkloadKnobs::default()
     }
 }
 

@@ -24,14 +24,14 @@ pub struct RunOptions {
     /// A planted bug to switch on (builds with the `planted-bugs` feature only).
     pub planted: Option<String>,
     /// Keep only these kinds of fault in the plan the seed draws (see [`crate::FaultFilter`]). Applied
-    /// by [`crate::run_guarded`] (and so by sweeps, replays and [`crate::check`]), not by
+    /// by [`crate::run_guarded`] (and so by sweeps, replays and [`crate::check()`]), not by
     /// [`crate::Scenario::run`] itself; ignored when `plan` pins a plan.
     pub faults: Option<crate::FaultFilter>,
     /// Number of clients, if not the scenario's default (only for scenarios whose
-    /// [`crate::Scenario::workload`] names clients).
+    /// [`crate::Scenario::workload_knobs`] names clients).
     pub clients: Option<u32>,
     /// Number of client operations, if not the scenario's default (only for scenarios whose
-    /// [`crate::Scenario::workload`] names operations).
+    /// [`crate::Scenario::workload_knobs`] names operations).
     pub operations: Option<u64>,
     /// The replay file this run comes from, for the replay command.
     pub replay_file: Option<String>,

@@ -112,7 +112,7 @@ pub fn shrink(
         return Err(ShrinkError::Passes { scenario: scenario.name().to_owned(), seed: options.seed });
     };
     let signature = (first.kind, first.checker);
-    let workload = scenario.workload();
+    let workload = scenario.workload_knobs();
     // From here on every candidate pins its plan and node count; nothing is drawn.
     let pinned = RunOptions {
         seed: options.seed,
@@ -633,8 +633,8 @@ mod tests {
         fn planted_bugs(&self) -> Vec<&'static str> {
             Vec::new()
         }
-        fn workload(&self) -> crate::registry::Workload {
-            crate::registry::Workload { clients: Some(8), operations: Some(1_000) }
+        fn workload_knobs(&self) -> crate::registry::WorkloadKnobs {
+            crate::registry::WorkloadKnobs { clients: Some(8), operations: Some(1_000) }
         }
         fn run(&self, options: &RunOptions) -> Result<RunReport, String> {
             let nodes = options.nodes.unwrap_or(5);

@@ -21,7 +21,7 @@ pub fn resolve_options(scenario: &dyn Scenario, options: &RunOptions) -> Result<
     if !(least..=most).contains(&nodes) {
         return Err(format!("{} runs with {least} to {most} nodes, not {nodes}", scenario.name()));
     }
-    let workload = scenario.workload();
+    let workload = scenario.workload_knobs();
     if options.clients.is_some() && workload.clients.is_none() {
         return Err(format!("{} has no clients to set (it ignores --clients)", scenario.name()));
     }

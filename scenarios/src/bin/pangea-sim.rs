@@ -563,7 +563,7 @@ fn list() -> Result<ExitCode> {
         let (least, most) = scenario.nodes_range();
         say!("{:<12} {:>5}  {}", scenario.name(), scenario.default_nodes(), scenario.description());
         say!("{:<12} {:>5}  nodes {least}..={most}; faults: {}", "", "", scenario.faults());
-        let workload = scenario.workload();
+        let workload = scenario.workload_knobs();
         let mut knobs = Vec::new();
         if let Some(clients) = workload.clients {
             knobs.push(format!("--clients (default {clients})"));
@@ -617,8 +617,11 @@ fn run_sweep(chosen: &[&'static dyn Scenario], seeds: &[u64], request: &SweepReq
         ProgressBar::hidden()
     };
     bar.set_style(
-        ProgressStyle::with_template("[{elapsed_precise}] {wide_bar} {pos}/{len} seeds  {per_sec}  {msg}")
+        ProgressStyle::with_template("[{elapsed_precise}] {wide_bar} {pos}/{len} seeds  {rate}  {msg}")
             .expect("a valid template")
+            .with_key("rate", |state: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
+                let _ = write!(out, "{:.0} seeds/s", state.per_sec());
+            })
             .progress_chars("=> "),
     );
     bar.set_message("0 failed");
