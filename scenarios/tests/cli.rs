@@ -125,6 +125,10 @@ fn a_printed_plan_replays_to_the_same_trace_and_bad_plans_are_refused() {
     let first_line = |output: &Output| stdout(output).lines().next().unwrap_or_default().to_owned();
     let drawn = pangea_sim(&["run", "health", "--seed", "5", "--nodes", "3"]);
     let pinned = pangea_sim(&["run", "health", "--seed", "5", "--nodes", "3", "--plan", path_text]);
+    // One plan under many seeds: every seed runs it.
+    let swept = pangea_sim(&["sweep", "health", "--seeds", "0..4", "--nodes", "3", "--plan", path_text]);
+    assert_eq!(swept.status.code(), Some(0), "{}", stderr(&swept));
+    assert!(stdout(&swept).contains("4 passed, 0 failed"), "{}", stdout(&swept));
     assert_eq!(pinned.status.code(), Some(0), "{}", stderr(&pinned));
     assert_eq!(first_line(&drawn), first_line(&pinned), "a printed plan must replay the seed's own run");
 

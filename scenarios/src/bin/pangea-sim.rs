@@ -366,9 +366,6 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             if jobs == 0 {
                 bail!("--jobs must be at least 1");
             }
-            if selection.plan.is_some() {
-                bail!("a sweep draws a plan per seed: use --faults to filter it, or `run --plan` for one seed");
-            }
             if let Some(directory) = &save_failures {
                 std::fs::create_dir_all(directory)
                     .with_context(|| format!("cannot create the folder {}", directory.display()))?;
