@@ -65,7 +65,10 @@ pub fn run_guarded(scenario: &dyn Scenario, options: &RunOptions) -> Result<RunR
                     node: None,
                     message: format!("panicked: {message}"),
                 }]),
-                plan: resolved.plan.clone().unwrap_or_else(|| scenario.plan(options.seed, nodes)),
+                plan: resolved.plan.clone().unwrap_or_else(|| {
+                    catch_unwind(AssertUnwindSafe(|| scenario.plan(options.seed, nodes)))
+                        .unwrap_or_else(|_| pangea_sim::FaultPlan::none(0))
+                }),
                 ..RunReport::default()
             }
         }
