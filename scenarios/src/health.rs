@@ -187,6 +187,7 @@ impl Scenario for HealthScenario {
             coverage: sim.coverage().clone(),
             ended_at: sim.now(),
             notes,
+            ..RunReport::default()
         })
     }
 }

@@ -1,19 +1,41 @@
 //! Pangea's scenarios: workloads, fault plans and checkers run on the simulator, the registry that
-//! names them, seed sweeps, and the `pangea-sim` command line.
+//! names them, and the harness around them: seed sweeps, replay files, shrinking, trace export,
+//! coverage summaries, and the `pangea-sim` command line.
 //!
 //! A scenario takes a seed and returns a [`RunReport`]: pass or fail, the checker and the violations
 //! it saw (what, at which virtual time, on which node), the fault plan, the trace hash that
 //! fingerprints the run, and the one command that replays it.
+//!
+//! In `cargo test`, [`check()`] runs a short sweep of a scenario and fails the test with the report
+//! of the first failing seed and the command that replays it:
+//!
+//! ```no_run
+//! pangea_scenarios::check("health").seeds(0..200).run();
+//! ```
 
+pub mod check;
+pub mod coverage;
+pub mod export;
+pub mod filter;
 pub mod health;
 pub mod linearizability;
 pub mod log;
 pub mod registry;
+pub mod replay;
 pub mod report;
+pub mod results;
 pub mod seeds;
+pub mod shrink;
 pub mod sweep;
 
-pub use registry::{Scenario, find, scenarios};
+pub use check::{Check, CheckError, check};
+pub use coverage::CoverageSummary;
+pub use export::{ExportError, TraceFormat, export};
+pub use filter::{FaultFilter, FilterError};
+pub use registry::{Scenario, WorkloadKnobs, find, scenarios};
+pub use replay::{ReplayError, ReplayFile, ReplayVerdict};
 pub use report::{FailureKind, Outcome, RunOptions, RunReport, Violation};
-pub use seeds::SeedRange;
-pub use sweep::{SweepReport, determinism_check, run_guarded, sweep};
+pub use results::{SeedResult, SweepSummary};
+pub use seeds::{SeedRange, Shard, ShardError};
+pub use shrink::{ShrinkError, ShrinkOptions, ShrinkOutcome, shrink};
+pub use sweep::{SweepOptions, SweepReport, determinism_check, resolve_options, run_guarded, sweep, sweep_with};

@@ -3,7 +3,21 @@
 use crate::report::{RunOptions, RunReport};
 use pangea_sim::FaultPlan;
 
+/// The workload knobs a scenario honours, each with its default. `None` means the scenario has no
+/// such knob and refuses [`RunOptions::clients`] / [`RunOptions::operations`]; shrinking lowers the
+/// knobs a scenario honours.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WorkloadKnobs {
+    /// Default number of clients, if the scenario runs clients.
+    pub clients: Option<u32>,
+    /// Default number of client operations, if the scenario counts them.
+    pub operations: Option<u64>,
+}
+
 /// A named, seeded test of the system under faults.
+///
+/// A scenario must honour [`RunOptions::plan`] (a pinned plan replaces the seed's draw) and
+/// [`RunOptions::nodes`] within [`Scenario::nodes_range`]: replay and shrinking rely on both.
 pub trait Scenario: Sync {
     /// The name used on the command line.
     fn name(&self) -> &'static str;
@@ -24,6 +38,11 @@ pub trait Scenario: Sync {
     /// # Errors
     /// Invalid options (node count out of range, unknown planted bug).
     fn run(&self, options: &RunOptions) -> Result<RunReport, String>;
+    /// The workload knobs it honours (`--clients`, `--operations`), with their defaults. None by
+    /// default.
+    fn workload_knobs(&self) -> WorkloadKnobs {
+        WorkloadKnobs::default()
+    }
 }
 
 /// Every scenario, in the order `pangea-sim list` shows them.

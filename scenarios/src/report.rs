@@ -1,8 +1,12 @@
 //! What a scenario run takes and what it returns.
 
 use pangea_core::Instant;
-use pangea_sim::{Coverage, FaultPlan, SimStats, TraceHash, TraceRecord};
+use pangea_sim::{Coverage, Fault, FaultPlan, SimStats, TraceHash, TraceRecord};
+use serde::{Deserialize, Serialize};
 use std::fmt;
+
+/// The start of every command line a report prints: `pangea-sim` built from a checkout.
+pub const CARGO_PANGEA_SIM: &str = "cargo run -q --release -p pangea-scenarios";
 
 /// How to run one seed of a scenario.
 #[derive(Clone, Debug, Default)]
@@ -19,6 +23,18 @@ pub struct RunOptions {
     pub keep_trace: bool,
     /// A planted bug to switch on (builds with the `planted-bugs` feature only).
     pub planted: Option<String>,
+    /// Keep only these kinds of fault in the plan the seed draws (see [`crate::FaultFilter`]). Applied
+    /// by [`crate::run_guarded`] (and so by sweeps, replays and [`crate::check()`]), not by
+    /// [`crate::Scenario::run`] itself; ignored when `plan` pins a plan.
+    pub faults: Option<crate::FaultFilter>,
+    /// Number of clients, if not the scenario's default (only for scenarios whose
+    /// [`crate::Scenario::workload_knobs`] names clients).
+    pub clients: Option<u32>,
+    /// Number of client operations, if not the scenario's default (only for scenarios whose
+    /// [`crate::Scenario::workload_knobs`] names operations).
+    pub operations: Option<u64>,
+    /// The replay file this run comes from, for the replay command.
+    pub replay_file: Option<String>,
 }
 
 impl RunOptions {
@@ -30,7 +46,8 @@ impl RunOptions {
 }
 
 /// Which kind of failure, and the process exit code that says so.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FailureKind {
     /// A safety property was violated (wrong answer, lost write, wrong judgement).
     Correctness,
@@ -42,7 +59,7 @@ pub enum FailureKind {
 
 impl FailureKind {
     /// The exit code `pangea-sim` uses for this kind: 1 correctness, 3 liveness, 4 crash (2 is a
-    /// usage error).
+    /// usage error, 5 a replay that diverged).
     #[must_use]
     pub fn exit_code(self) -> i32 {
         match self {
@@ -129,7 +146,8 @@ impl Outcome {
     }
 }
 
-/// Everything about one run.
+/// Everything about one run. `RunReport::default()` is an empty passing report, so that scenarios
+/// can fill what they know and leave the rest (`..RunReport::default()`).
 #[derive(Clone, Debug)]
 pub struct RunReport {
     /// Scenario name.
@@ -162,27 +180,115 @@ pub struct RunReport {
     pub ended_at: Instant,
     /// Scenario-specific facts for a person (e.g. how soon the cluster converged).
     pub notes: Vec<String>,
+    /// The `--faults` filter the plan was drawn with, as written (filled in by [`crate::run_guarded`]).
+    pub faults: Option<String>,
+    /// Non-default clients option, for the replay command (filled in by [`crate::run_guarded`]).
+    pub clients: Option<u32>,
+    /// Non-default operations option, for the replay command (filled in by [`crate::run_guarded`]).
+    pub operations: Option<u64>,
+    /// The replay file the run came from, if any (filled in by [`crate::run_guarded`]).
+    pub replay_file: Option<String>,
+}
+
+impl Default for RunReport {
+    fn default() -> Self {
+        RunReport {
+            scenario: String::new(),
+            seed: 0,
+            nodes: 0,
+            nodes_option: None,
+            planted: None,
+            plan_source: None,
+            outcome: Outcome::Pass,
+            trace_hash: None,
+            trace: None,
+            trace_len: 0,
+            plan: FaultPlan::none(0),
+            stats: SimStats::default(),
+            coverage: Coverage::default(),
+            ended_at: Instant::ZERO,
+            notes: Vec::new(),
+            faults: None,
+            clients: None,
+            operations: None,
+            replay_file: None,
+        }
+    }
 }
 
 impl RunReport {
-    /// The command that replays this run exactly, from a checkout of the workspace.
+    /// The first violation, if the run failed.
     #[must_use]
-    pub fn replay_command(&self) -> String {
+    pub fn first_violation(&self) -> Option<&Violation> {
+        match &self.outcome {
+            Outcome::Pass => None,
+            Outcome::Fail { violations, .. } => violations.first(),
+        }
+    }
+
+    /// `cargo run ... --bin pangea-sim --`, with the features this run needs.
+    #[must_use]
+    pub fn command_prefix(&self) -> String {
         let features = if self.planted.is_some() { " --features planted-bugs" } else { "" };
-        let mut command = format!(
-            "cargo run -q -p pangea-scenarios{features} --bin pangea-sim -- run {} --seed {}",
-            self.scenario, self.seed
-        );
+        format!("{CARGO_PANGEA_SIM}{features} --bin pangea-sim --")
+    }
+
+    /// The options after `SCENARIO --seed N` that select this run (nodes, planted bug, plan file,
+    /// fault filter, workload knobs).
+    #[must_use]
+    pub fn run_arguments(&self) -> String {
+        let mut arguments = format!("{} --seed {}", self.scenario, self.seed);
         if let Some(nodes) = self.nodes_option {
-            command.push_str(&format!(" --nodes {nodes}"));
+            arguments.push_str(&format!(" --nodes {nodes}"));
         }
         if let Some(bug) = &self.planted {
-            command.push_str(&format!(" --plant {bug}"));
+            arguments.push_str(&format!(" --plant {bug}"));
         }
         if let Some(file) = &self.plan_source {
-            command.push_str(&format!(" --plan {file}"));
+            arguments.push_str(&format!(" --plan {file}"));
+        } else if let Some(faults) = &self.faults {
+            arguments.push_str(&format!(" --faults {faults}"));
+        }
+        if let Some(clients) = self.clients {
+            arguments.push_str(&format!(" --clients {clients}"));
+        }
+        if let Some(operations) = self.operations {
+            arguments.push_str(&format!(" --operations {operations}"));
+        }
+        arguments
+    }
+
+    /// The command that replays this run exactly, from a checkout of the workspace, and checks that
+    /// it leaves the same trace hash.
+    #[must_use]
+    pub fn replay_command(&self) -> String {
+        if let Some(file) = &self.replay_file {
+            return format!("{} replay {file}", self.command_prefix());
+        }
+        let mut command = format!("{} replay {}", self.command_prefix(), self.run_arguments());
+        if let Some(hash) = self.trace_hash {
+            command.push_str(&format!(" --expect-hash {hash}"));
         }
         command
+    }
+
+    /// The command that minimises this failing run.
+    #[must_use]
+    pub fn shrink_command(&self) -> String {
+        match &self.replay_file {
+            Some(file) => format!("{} shrink {file}", self.command_prefix()),
+            None => format!("{} shrink {}", self.command_prefix(), self.run_arguments()),
+        }
+    }
+
+    /// The command that draws this run as a page to open in a browser.
+    #[must_use]
+    pub fn trace_command(&self) -> String {
+        let output = format!("{}-{}.html", self.scenario, self.seed);
+        match &self.replay_file {
+            Some(file) => format!("{} trace {file} --format html -o {output}", self.command_prefix()),
+            None => format!("{} trace {} --format html -o {output}", self.command_prefix(), self.run_arguments()),
+        }
     }
 
     /// A multi-line account for a person: outcome, violations, plan, fingerprint, replay line.
@@ -200,8 +306,13 @@ impl RunReport {
                     self.seed,
                     hash
                 ));
-                for violation in violations.iter().take(10) {
+                for (index, violation) in violations.iter().take(10).enumerate() {
                     out.push_str(&format!("  {violation}\n"));
+                    if index == 0 {
+                        let active = active_faults(&self.plan, violation.at);
+                        let active = if active.is_empty() { "none".to_owned() } else { active.join("; ") };
+                        out.push_str(&format!("      faults active at {}: {active}\n", violation.at));
+                    }
                 }
                 if violations.len() > 10 {
                     out.push_str(&format!("  ... and {} more\n", violations.len() - 10));
@@ -220,7 +331,86 @@ impl RunReport {
         }
         if !self.outcome.passed() {
             out.push_str(&format!("  replay: {}\n", self.replay_command()));
+            out.push_str(&format!("  shrink: {}\n", self.shrink_command()));
+            out.push_str(&format!("  trace:  {}\n", self.trace_command()));
         }
         out
     }
+}
+
+/// What the plan had in force at `at`, for a person: the partition, each node's crash, pause, slow
+/// handler, full disk or jumped clock with the time it began, and the standing faults. Empty when
+/// nothing was in force (or `at` is after the heal).
+#[must_use]
+pub fn active_faults(plan: &FaultPlan, at: Instant) -> Vec<String> {
+    let heal_at = Instant::from_nanos(plan.heal_at_ms.saturating_mul(1_000_000));
+    if at >= heal_at {
+        return Vec::new();
+    }
+    let since = |at_ms: u64| format!("since {}", Instant::from_nanos(at_ms.saturating_mul(1_000_000)));
+    // In node order: (what, since when).
+    let mut partition: Option<(String, u64)> = None;
+    let mut per_node: std::collections::BTreeMap<(u32, &'static str), (String, u64)> = Default::default();
+    let mut clock: std::collections::BTreeMap<u32, (i64, u64)> = Default::default();
+    for event in plan.events.iter().take_while(|event| Instant::from_nanos(event.at_ms.saturating_mul(1_000_000)) <= at)
+    {
+        let at_ms = event.at_ms;
+        match &event.fault {
+            Fault::Partition { .. } => partition = Some((event.fault.to_string(), at_ms)),
+            Fault::Heal => partition = None,
+            Fault::Crash { node } => {
+                per_node.remove(&(*node, "paused"));
+                per_node.insert((*node, "down"), (format!("n{node} crashed"), at_ms));
+            }
+            Fault::Restart { node } => {
+                per_node.remove(&(*node, "down"));
+            }
+            Fault::Pause { node } => {
+                per_node.entry((*node, "paused")).or_insert((format!("n{node} paused"), at_ms));
+            }
+            Fault::Resume { node } => {
+                per_node.remove(&(*node, "paused"));
+            }
+            Fault::Slow { node, handler_extra_us } => {
+                if *handler_extra_us == 0 {
+                    per_node.remove(&(*node, "slow"));
+                } else {
+                    per_node.insert((*node, "slow"), (format!("n{node} slow +{handler_extra_us}us per input"), at_ms));
+                }
+            }
+            Fault::ClockJump { node, by_ms } => {
+                let entry = clock.entry(*node).or_insert((0, at_ms));
+                if entry.0 == 0 {
+                    entry.1 = at_ms;
+                }
+                entry.0 += by_ms;
+            }
+            Fault::DiskFull { node } => {
+                per_node.insert((*node, "disk"), (format!("n{node} disk full"), at_ms));
+            }
+            Fault::DiskFreed { node } => {
+                per_node.remove(&(*node, "disk"));
+            }
+            Fault::HealAll => {}
+        }
+    }
+    let mut active = Vec::new();
+    if let Some((what, at_ms)) = partition {
+        active.push(format!("{what} ({})", since(at_ms)));
+    }
+    for (what, at_ms) in per_node.values() {
+        active.push(format!("{what} ({})", since(*at_ms)));
+    }
+    for (node, (offset, at_ms)) in clock {
+        if offset != 0 {
+            active.push(format!("n{node} clock jumped {offset:+}ms ({})", since(at_ms)));
+        }
+    }
+    let standing = plan.enabled_kinds();
+    let standing: Vec<String> =
+        standing.into_iter().filter(|kind| !plan.events.iter().any(|event| event.fault.kind_name() == kind)).collect();
+    if !standing.is_empty() {
+        active.push(format!("standing: {}", standing.join(", ")));
+    }
+    active
 }

@@ -1,30 +1,60 @@
 //! Running many seeds: sweeps across threads, crash containment, and the determinism check.
 
+use crate::coverage::CoverageSummary;
 use crate::registry::Scenario;
 use crate::report::{FailureKind, Outcome, RunOptions, RunReport, Violation};
 use pangea_core::Instant;
-use pangea_sim::{Coverage, FaultPlan, SimStats};
+use pangea_sim::Coverage;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+/// Checks `options` against what `scenario` supports and resolves the harness's own options: the
+/// node count must be in range, workload knobs must be ones the scenario honours, and a `faults`
+/// filter becomes a pinned plan (the seed's draw, filtered).
+///
+/// # Errors
+/// Options the scenario cannot run.
+pub fn resolve_options(scenario: &dyn Scenario, options: &RunOptions) -> Result<RunOptions, String> {
+    let nodes = options.nodes.unwrap_or(scenario.default_nodes());
+    let (least, most) = scenario.nodes_range();
+    if !(least..=most).contains(&nodes) {
+        return Err(format!("{} runs with {least} to {most} nodes, not {nodes}", scenario.name()));
+    }
+    let workload = scenario.workload_knobs();
+    if options.clients.is_some() && workload.clients.is_none() {
+        return Err(format!("{} has no clients to set (it ignores --clients)", scenario.name()));
+    }
+    if options.operations.is_some() && workload.operations.is_none() {
+        return Err(format!("{} counts no operations (it ignores --operations)", scenario.name()));
+    }
+    let mut resolved = options.clone();
+    if let (Some(filter), None) = (&options.faults, &options.plan) {
+        resolved.plan = Some(filter.apply(&scenario.plan(options.seed, nodes)));
+    }
+    Ok(resolved)
+}
+
 /// Runs one seed, turning a panic in node or scenario code into a [`FailureKind::Crash`] report.
+/// Applies the harness's options first (see [`resolve_options`]).
 ///
 /// # Errors
 /// Invalid options.
 pub fn run_guarded(scenario: &dyn Scenario, options: &RunOptions) -> Result<RunReport, String> {
-    match catch_unwind(AssertUnwindSafe(|| scenario.run(options))) {
-        Ok(result) => result,
+    let resolved = resolve_options(scenario, options)?;
+    let mut report = match catch_unwind(AssertUnwindSafe(|| scenario.run(&resolved))) {
+        Ok(result) => result?,
         Err(panic) => {
             let message = panic
                 .downcast_ref::<String>()
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|text| (*text).to_owned()))
                 .unwrap_or_else(|| "panic with a non-text payload".to_owned());
-            Ok(RunReport {
+            let nodes = options.nodes.unwrap_or(scenario.default_nodes());
+            RunReport {
                 scenario: scenario.name().to_owned(),
                 seed: options.seed,
-                nodes: options.nodes.unwrap_or(scenario.default_nodes()),
+                nodes,
                 nodes_option: options.nodes,
                 planted: options.planted.clone(),
                 plan_source: options.plan_source.clone(),
@@ -35,26 +65,49 @@ pub fn run_guarded(scenario: &dyn Scenario, options: &RunOptions) -> Result<RunR
                     node: None,
                     message: format!("panicked: {message}"),
                 }]),
-                trace_hash: None,
-                trace: None,
-                trace_len: 0,
-                plan: options.plan.clone().unwrap_or_else(|| FaultPlan::none(0)),
-                stats: SimStats::default(),
-                coverage: Coverage::default(),
-                ended_at: Instant::ZERO,
-                notes: Vec::new(),
-            })
+                plan: resolved.plan.clone().unwrap_or_else(|| {
+                    catch_unwind(AssertUnwindSafe(|| scenario.plan(options.seed, nodes)))
+                        .unwrap_or_else(|_| pangea_sim::FaultPlan::none(0))
+                }),
+                ..RunReport::default()
+            }
         }
-    }
+    };
+    report.faults = options.faults.as_ref().filter(|_| options.plan.is_none()).map(ToString::to_string);
+    report.clients = options.clients;
+    report.operations = options.operations;
+    report.replay_file.clone_from(&options.replay_file);
+    Ok(report)
 }
 
 /// The results of a sweep, in seed order.
 #[derive(Debug, Default)]
 pub struct SweepReport {
-    /// One report per seed run (fewer than asked when stopped early).
+    /// One report per seed run (fewer than asked when stopped early), or only the failures when the
+    /// sweep kept no passing reports.
     pub reports: Vec<RunReport>,
     /// What all runs covered together.
     pub coverage: Coverage,
+    /// What the runs covered, run by run, and what they missed.
+    pub summary: CoverageSummary,
+    /// Seeds run.
+    pub runs: u64,
+    /// Seeds that failed.
+    pub failed: u64,
+}
+
+/// How to run a sweep.
+#[derive(Clone, Debug, Default)]
+pub struct SweepOptions {
+    /// Worker threads (at least one is used).
+    pub jobs: usize,
+    /// Every option but the seed.
+    pub template: RunOptions,
+    /// Start no new seed after the first failure.
+    pub fail_fast: bool,
+    /// Keep the reports of passing runs too (otherwise only failures are kept, so that a sweep of
+    /// millions of seeds stays small in memory).
+    pub keep_passing: bool,
 }
 
 impl SweepReport {
@@ -64,9 +117,9 @@ impl SweepReport {
     }
 }
 
-/// Runs `scenario` for every seed in `seeds` on `jobs` threads. `template` supplies every option but
-/// the seed. `progress` is called after each run with (runs done, failures so far, the report).
-/// With `fail_fast`, no new seed starts after the first failure.
+/// Runs `scenario` for every seed in `seeds` on `jobs` threads, keeping every report. `template`
+/// supplies every option but the seed. `progress` is called after each run with (runs done,
+/// failures so far, the report). With `fail_fast`, no new seed starts after the first failure.
 ///
 /// # Errors
 /// Invalid options (reported by the first run).
@@ -78,14 +131,30 @@ pub fn sweep(
     fail_fast: bool,
     progress: &(dyn Fn(u64, u64, &RunReport) + Sync),
 ) -> Result<SweepReport, String> {
+    let options = SweepOptions { jobs, template: template.clone(), fail_fast, keep_passing: true };
+    sweep_with(scenario, seeds, &options, progress)
+}
+
+/// Runs `scenario` for every seed in `seeds` as `options` say; see [`sweep`].
+///
+/// # Errors
+/// Invalid options (reported by the first run).
+pub fn sweep_with(
+    scenario: &dyn Scenario,
+    seeds: &[u64],
+    options: &SweepOptions,
+    progress: &(dyn Fn(u64, u64, &RunReport) + Sync),
+) -> Result<SweepReport, String> {
+    // Check the options once, before any thread starts.
+    resolve_options(scenario, &RunOptions { seed: seeds.first().copied().unwrap_or(0), ..options.template.clone() })?;
     let next = AtomicU64::new(0);
     let done = AtomicU64::new(0);
     let failed = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
-    let results: Mutex<Vec<RunReport>> = Mutex::new(Vec::with_capacity(seeds.len()));
+    let collected: Mutex<SweepReport> = Mutex::new(SweepReport::default());
     let error: Mutex<Option<String>> = Mutex::new(None);
     std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1) {
+        for _ in 0..options.jobs.max(1) {
             scope.spawn(|| {
                 loop {
                     if stop.load(Ordering::Relaxed) {
@@ -93,20 +162,29 @@ pub fn sweep(
                     }
                     let index = next.fetch_add(1, Ordering::Relaxed) as usize;
                     let Some(&seed) = seeds.get(index) else { break };
-                    let options = RunOptions { seed, ..template.clone() };
-                    match run_guarded(scenario, &options) {
+                    let run_options = RunOptions { seed, ..options.template.clone() };
+                    match run_guarded(scenario, &run_options) {
                         Ok(mut report) => {
                             report.trace = None;
-                            let failures = failed.load(Ordering::Relaxed) + u64::from(!report.outcome.passed());
-                            if !report.outcome.passed() {
-                                failed.fetch_add(1, Ordering::Relaxed);
-                                if fail_fast {
+                            let passed = report.outcome.passed();
+                            let failures = if passed {
+                                failed.load(Ordering::Relaxed)
+                            } else {
+                                if options.fail_fast {
                                     stop.store(true, Ordering::Relaxed);
                                 }
-                            }
+                                failed.fetch_add(1, Ordering::Relaxed) + 1
+                            };
                             let runs = done.fetch_add(1, Ordering::Relaxed) + 1;
                             progress(runs, failures, &report);
-                            results.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(report);
+                            let mut collected = collected.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                            collected.runs += 1;
+                            collected.failed += u64::from(!passed);
+                            collected.coverage.merge(&report.coverage);
+                            collected.summary.add(&report);
+                            if options.keep_passing || !passed {
+                                collected.reports.push(report);
+                            }
                         }
                         Err(message) => {
                             *error.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(message);
@@ -120,13 +198,9 @@ pub fn sweep(
     if let Some(message) = error.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
         return Err(message);
     }
-    let mut reports = results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-    reports.sort_by_key(|report| report.seed);
-    let mut coverage = Coverage::default();
-    for report in &reports {
-        coverage.merge(&report.coverage);
-    }
-    Ok(SweepReport { reports, coverage })
+    let mut report = collected.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    report.reports.sort_by_key(|report| report.seed);
+    Ok(report)
 }
 
 /// Runs `options` twice and checks that both runs leave the same trace hash and outcome.

@@ -1,46 +1,32 @@
-//! The `health` scenario as a cargo test: a short sweep in the default run, a long one behind
-//! `--ignored`. Set `PANGEA_SEED` to run a single seed.
+//! The `health` scenario as cargo tests, through [`pangea_scenarios::check`]: short sweeps in the
+//! default run, a long one behind `--ignored`. `PANGEA_SEED=17` runs one seed, `PANGEA_SEEDS=0..5000`
+//! another range; a failure prints the seed's report and the command that replays it.
 
-use pangea_scenarios::{RunOptions, RunReport, find, run_guarded, sweep};
-
-fn failures_of(seeds: &[u64], nodes: Option<u32>) -> Vec<RunReport> {
-    let health = find("health").expect("health is registered");
-    let template = RunOptions { nodes, ..RunOptions::default() };
-    let report = sweep(health, seeds, 2, &template, false, &|_, _, _| {}).expect("valid options");
-    assert_eq!(report.reports.len(), seeds.len());
-    report.failures().cloned().collect()
-}
-
-fn assert_all_pass(failures: &[RunReport]) {
-    if let Some(first) = failures.first() {
-        panic!("{} seeds failed; the first:\n{}", failures.len(), first.render());
-    }
-}
+use pangea_scenarios::{RunOptions, check, find};
 
 #[test]
 fn health_passes_a_short_sweep() {
-    if let Some(seed) = std::env::var("PANGEA_SEED").ok().and_then(|text| text.parse().ok()) {
-        let report = run_guarded(find("health").unwrap(), &RunOptions::seed(seed)).unwrap();
-        assert!(report.outcome.passed(), "{}", report.render());
-        return;
-    }
-    let seeds: Vec<u64> = (0..300).collect();
-    assert_all_pass(&failures_of(&seeds, None));
+    check("health").seeds(0..300).run();
 }
 
 #[test]
 fn health_passes_with_small_and_large_clusters() {
-    let seeds: Vec<u64> = (1000..1040).collect();
-    assert_all_pass(&failures_of(&seeds, Some(2)));
-    assert_all_pass(&failures_of(&seeds, Some(3)));
-    assert_all_pass(&failures_of(&seeds[..10], Some(16)));
+    check("health").seeds(1000..1040).nodes(2).run();
+    check("health").seeds(1000..1040).nodes(3).run();
+    check("health").seeds(1000..1010).nodes(16).run();
+}
+
+#[test]
+fn health_passes_under_single_kinds_of_fault() {
+    for faults in ["none", "crash", "partition", "pause", "drop,duplicate,reorder,corrupt", "buggify,disk"] {
+        check("health").seeds(2000..2020).faults(faults).run();
+    }
 }
 
 #[test]
 #[ignore = "long sweep: cargo test -p pangea-tests --test health -- --ignored"]
 fn health_passes_a_long_sweep() {
-    let seeds: Vec<u64> = (0..20_000).collect();
-    assert_all_pass(&failures_of(&seeds, None));
+    check("health").seeds(0..20_000).run();
 }
 
 #[test]

@@ -1,15 +1,20 @@
-//! Planted bugs must be caught. Only with `--features planted-bugs`:
+//! Planted bugs must be caught, shrunk and replayed. Only with `--features planted-bugs`:
 //! `cargo test -p pangea-tests --features planted-bugs --test planted_bugs`.
 #![cfg(feature = "planted-bugs")]
 
-use pangea_scenarios::{FailureKind, Outcome, RunOptions, find, sweep};
+use pangea_scenarios::replay::ReplayFile;
+use pangea_scenarios::shrink::ShrinkOptions;
+use pangea_scenarios::{CheckError, FailureKind, Outcome, RunOptions, check, find, shrink, sweep};
+
+fn never_dead(seed: u64) -> RunOptions {
+    RunOptions { planted: Some("never-dead".into()), ..RunOptions::seed(seed) }
+}
 
 #[test]
 fn never_marking_peers_dead_is_caught_on_most_seeds() {
     let health = find("health").unwrap();
     let seeds: Vec<u64> = (0..100).collect();
-    let planted = RunOptions { planted: Some("never-dead".into()), ..RunOptions::default() };
-    let report = sweep(health, &seeds, 2, &planted, false, &|_, _, _| {}).unwrap();
+    let report = sweep(health, &seeds, 2, &never_dead(0), false, &|_, _, _| {}).unwrap();
     let failures: Vec<_> = report.failures().collect();
     assert!(failures.len() >= 60, "only {} of 100 seeds caught the planted bug", failures.len());
     for failure in &failures {
@@ -20,8 +25,44 @@ fn never_marking_peers_dead_is_caught_on_most_seeds() {
         assert!(first.node.is_some(), "the violation names no node: {first}");
         assert!(first.to_string().contains(" at ") && first.message.contains("still sees"), "{first}");
         assert!(failure.replay_command().contains("--plant never-dead"));
+        assert!(failure.render().contains("faults active at"), "{}", failure.render());
     }
     // The same seeds without the bug pass: the checker accuses the bug, not the faults.
     let clean = sweep(health, &seeds, 2, &RunOptions::default(), false, &|_, _, _| {}).unwrap();
     assert_eq!(clean.failures().count(), 0);
+}
+
+#[test]
+fn a_failing_check_names_the_seed_and_the_replay_command() {
+    let Err(CheckError::Failed(message)) = check("health").plant("never-dead").seeds(0..10).try_run() else {
+        panic!("the planted bug was not caught");
+    };
+    assert!(message.contains("[completeness]") && message.contains("replay: cargo run"), "{message}");
+    assert!(message.contains("--plant never-dead --expect-hash"), "{message}");
+}
+
+/// The shrink target: at most a quarter of the original run's trace records, the same checker, and a
+/// replay file that reproduces the shrunk run exactly.
+#[test]
+fn shrunk_failures_are_small_and_replay_exactly() {
+    let health = find("health").unwrap();
+    let mut shrunk_seeds = 0;
+    for seed in 0..12 {
+        let Ok(outcome) = shrink(health, &never_dead(seed), ShrinkOptions::default(), &mut |_| {}) else {
+            continue; // this seed passes
+        };
+        shrunk_seeds += 1;
+        let (before, after) = (outcome.original.trace_len, outcome.shrunk.trace_len);
+        assert!(after * 4 <= before, "seed {seed}: {before} -> {after} trace records");
+        assert!(outcome.shrunk.stats.events * 4 <= outcome.original.stats.events, "seed {seed}");
+        let first = outcome.shrunk.first_violation().expect("still fails");
+        assert_eq!((first.kind, first.checker), (FailureKind::Correctness, "completeness"));
+
+        let file = ReplayFile::parse(&outcome.replay_file().to_json()).unwrap();
+        assert_eq!(file.shrunk_from.map(|size| size.trace_records), Some(before));
+        let verdict = file.replay(Some("shrunk.json"), false).unwrap();
+        assert!(verdict.reproduced(), "seed {seed}: {}", verdict.summary(file.trace_hash.as_deref()));
+        assert_eq!(verdict.exit_code(), 1);
+    }
+    assert!(shrunk_seeds >= 6, "only {shrunk_seeds} of 12 seeds failed");
 }
