@@ -281,13 +281,13 @@ impl RunReport {
         }
     }
 
-    /// The command that draws this run as a page to open in a browser.
+    /// The command that draws this run as a page to open in a browser (written to
+    /// `pangea-sim-out/SCENARIO-seed-N.html`).
     #[must_use]
     pub fn trace_command(&self) -> String {
-        let output = format!("{}-{}.html", self.scenario, self.seed);
         match &self.replay_file {
-            Some(file) => format!("{} trace {file} --format html -o {output}", self.command_prefix()),
-            None => format!("{} trace {} --format html -o {output}", self.command_prefix(), self.run_arguments()),
+            Some(file) => format!("{} trace {file} --format html", self.command_prefix()),
+            None => format!("{} trace {} --format html", self.command_prefix(), self.run_arguments()),
         }
     }
 

@@ -291,7 +291,7 @@ fn traces_export_for_perfetto_browsers_and_scripts() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let exported = std::fs::read_to_string(directory.join("health-seed-4.jsonl")).unwrap();
+    let exported = std::fs::read_to_string(directory.join("pangea-sim-out/health-seed-4.jsonl")).unwrap();
     assert_eq!(exported, stdout(&jsonl));
     std::fs::remove_dir_all(&directory).ok();
 }

@@ -208,7 +208,7 @@ enum Command {
         seed: Option<u64>,
         #[command(flatten)]
         selection: Selection,
-        /// Where to save the minimal run (default: SCENARIO-seed-N.shrunk.json).
+        /// Where to save the minimal run (default: pangea-sim-out/SCENARIO-seed-N.shrunk.json).
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
         /// Most candidate runs to try.
@@ -228,7 +228,7 @@ enum Command {
         /// chrome, html or jsonl.
         #[arg(long, short, default_value = "html")]
         format: TraceFormat,
-        /// Where to write it (default: SCENARIO-seed-N.EXT; `-` for standard output).
+        /// Where to write it (default: pangea-sim-out/SCENARIO-seed-N.EXT; `-` for standard output).
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
     },
@@ -250,6 +250,16 @@ fn say_line(line: std::fmt::Arguments<'_>) {
 
 macro_rules! say {
     ($($argument:tt)*) => { say_line(format_args!($($argument)*)) };
+}
+
+/// Where `trace` and `shrink` write unless told otherwise (the checkout's `.gitignore` lists it).
+const OUTPUT_FOLDER: &str = "pangea-sim-out";
+
+fn create_parent(path: &Path) -> Result<()> {
+    if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot create the folder {}", parent.display()))?;
+    }
+    Ok(())
 }
 
 fn scenario_named(name: &str) -> Result<&'static dyn Scenario> {
@@ -504,8 +514,10 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             say!("  before: {before}");
             say!("  after:  {after}");
             let path = output.unwrap_or_else(|| {
-                PathBuf::from(format!("{}-seed-{}.shrunk.json", outcome.shrunk.scenario, outcome.shrunk.seed))
+                Path::new(OUTPUT_FOLDER)
+                    .join(format!("{}-seed-{}.shrunk.json", outcome.shrunk.scenario, outcome.shrunk.seed))
             });
+            create_parent(&path)?;
             file.save(&path)?;
             let mut shown = outcome.shrunk.clone();
             shown.replay_file = Some(path.display().to_string());
@@ -519,7 +531,12 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             let report = run_guarded(target.scenario, &options).map_err(|message| target.refused(message))?;
             let text = export(&report, format)?;
             let path = output.unwrap_or_else(|| {
-                PathBuf::from(format!("{}-seed-{}.{}", report.scenario, report.seed, format.extension()))
+                Path::new(OUTPUT_FOLDER).join(format!(
+                    "{}-seed-{}.{}",
+                    report.scenario,
+                    report.seed,
+                    format.extension()
+                ))
             });
             if path == Path::new("-") {
                 use std::io::Write;
@@ -531,6 +548,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
                 }
                 return Ok(ExitCode::SUCCESS);
             }
+            create_parent(&path)?;
             std::fs::write(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
             let outcome = report
                 .outcome
