@@ -88,6 +88,9 @@ impl FaultFilter {
     #[must_use]
     pub fn apply(&self, plan: &FaultPlan) -> FaultPlan {
         let mut kept = plan.clone();
+        if !self.keeps("crash") {
+            kept.crash_after_sync_ppm = 0;
+        }
         let network = &mut kept.network;
         if !self.keeps("drop") {
             network.drop_ppm = 0;

@@ -66,3 +66,58 @@ fn shrunk_failures_are_small_and_replay_exactly() {
     }
     assert!(shrunk_seeds >= 6, "only {shrunk_seeds} of 12 seeds failed");
 }
+
+/// Each planted bug of the replicated log, the scenario that catches it, and the most seeds that
+/// may pass before it is caught.
+const LOG_BUGS: [(&str, &str, u64); 6] = [
+    ("quorum-too-small", "log-swarm", 50),
+    ("skip-sync", "log-crashes", 100),
+    ("accept-lower-ballot", "log-swarm", 300),
+    ("forget-promise", "log-swarm", 1_500),
+    ("apply-retry-twice", "log-swarm", 100),
+    ("stale-read", "log-swarm", 100),
+];
+
+#[test]
+fn every_planted_log_bug_is_caught_within_its_bound() {
+    for (bug, scenario, bound) in LOG_BUGS {
+        let scenario = find(scenario).unwrap();
+        let seeds: Vec<u64> = (0..bound).collect();
+        let planted = RunOptions { planted: Some(bug.to_owned()), ..RunOptions::default() };
+        let report = sweep(scenario, &seeds, 2, &planted, true, &|_, _, _| {}).unwrap();
+        let failure =
+            report.failures().next().unwrap_or_else(|| panic!("{bug} passed {bound} seeds of {}", scenario.name()));
+        let Outcome::Fail { violations, .. } = &failure.outcome else { unreachable!() };
+        assert!(!violations.is_empty());
+        assert!(failure.replay_command().contains(&format!("--plant {bug}")));
+    }
+}
+
+/// The figures of the closing note: per bug, the first failing seed, and the median number of seeds
+/// run before the first failure over 20 sweeps of disjoint seed ranges.
+#[test]
+#[ignore = "statistics: cargo test --release -p pangea-tests --features planted-bugs --test planted_bugs -- --ignored --nocapture"]
+fn planted_log_bug_statistics() {
+    use pangea_scenarios::run_guarded;
+    for (bug, scenario, bound) in LOG_BUGS {
+        let scenario = find(scenario).unwrap();
+        let mut to_failure = Vec::new();
+        for sweep in 0..20_u64 {
+            let base = sweep * 1_000_000;
+            let found = (0..bound * 4).find(|offset| {
+                let options =
+                    RunOptions { seed: base + offset, planted: Some(bug.to_owned()), ..RunOptions::default() };
+                !run_guarded(scenario, &options).unwrap().outcome.passed()
+            });
+            to_failure.push(found.map_or(u64::MAX, |offset| offset + 1));
+        }
+        let first = to_failure[0];
+        to_failure.sort_unstable();
+        let median = (to_failure[9] + to_failure[10]) / 2;
+        println!(
+            "{bug:>20} on {:<14} first failing seed {:>5}, median seeds to failure {median}",
+            scenario.name(),
+            first - 1
+        );
+    }
+}

@@ -19,7 +19,7 @@ mod workload;
 pub use checkers::{Agreement, converged};
 pub use workload::{Completion, Operation, Workload, WorkloadConfig};
 
-use crate::registry::Scenario;
+use crate::registry::{Scenario, WorkloadKnobs};
 use crate::report::{FailureKind, Outcome, RunOptions, RunReport, Violation};
 use pangea_core::log::{KvOp, LogConfig, Replica};
 use pangea_core::{Duration, Instant, NodeId};
@@ -181,8 +181,22 @@ impl Scenario for LogScenario {
         }
     }
 
+    fn workload_knobs(&self) -> WorkloadKnobs {
+        let defaults = WorkloadConfig::default();
+        WorkloadKnobs { clients: Some(defaults.clients), operations: Some(defaults.operations_max) }
+    }
+
     fn run(&self, options: &RunOptions) -> Result<RunReport, String> {
         let nodes = options.nodes.unwrap_or(self.default_nodes());
+        let defaults = WorkloadConfig::default();
+        let workload = WorkloadConfig {
+            clients: options.clients.unwrap_or(defaults.clients),
+            operations_max: options.operations.unwrap_or(defaults.operations_max),
+            ..defaults
+        };
+        if workload.clients == 0 || workload.clients > 64 {
+            return Err(format!("{} runs with 1 to 64 clients, not {}", self.name, workload.clients));
+        }
         let (least, most) = self.nodes_range();
         if !(least..=most).contains(&nodes) {
             return Err(format!("{} runs with {least} to {most} nodes, not {nodes}", self.name));
@@ -199,7 +213,7 @@ impl Scenario for LogScenario {
         sim_config.keep_trace = options.keep_trace;
         let factory = move |_index: u32| Replica::new(config.clone()).expect("validated above");
         let mut sim = Sim::new(sim_config, factory);
-        let outcome = drive(&mut sim, options.seed);
+        let outcome = drive(&mut sim, options.seed, workload);
         Ok(RunReport {
             scenario: self.name.to_owned(),
             seed: options.seed,
@@ -216,6 +230,7 @@ impl Scenario for LogScenario {
             coverage: sim.coverage().clone(),
             ended_at: sim.now(),
             notes: outcome.notes,
+            ..RunReport::default()
         })
     }
 }
@@ -226,9 +241,10 @@ struct Drive {
     notes: Vec<String>,
 }
 
-fn drive(sim: &mut Sim<Replica>, seed: u64) -> Drive {
+fn drive(sim: &mut Sim<Replica>, seed: u64, config: WorkloadConfig) -> Drive {
     let heal_at = Instant::from_nanos(sim.plan().heal_at_ms * 1_000_000);
-    let mut workload = Workload::new(WorkloadConfig::default(), seed, sim.nodes(), heal_at);
+    let keys = config.keys;
+    let mut workload = Workload::new(config, seed, sim.nodes(), heal_at);
     let mut agreement = Agreement::default();
     let mut violations = Vec::new();
     let mut notes = Vec::new();
@@ -277,9 +293,8 @@ fn drive(sim: &mut Sim<Replica>, seed: u64) -> Drive {
 
     // Read every key back through the log, and let the clients finish.
     if budget_error.is_none() && violations.is_empty() {
-        let keys: Vec<Vec<u8>> =
-            (0..WorkloadConfig::default().keys).map(|key| format!("k{key}").into_bytes()).collect();
-        let reads: Vec<usize> = keys.into_iter().map(|key| workload.issue_extra(sim, KvOp::Get { key })).collect();
+        let key_names: Vec<Vec<u8>> = (0..keys).map(|key| format!("k{key}").into_bytes()).collect();
+        let reads: Vec<usize> = key_names.into_iter().map(|key| workload.issue_extra(sim, KvOp::Get { key })).collect();
         let deadline = sim.now() + LIVENESS_BOUND;
         while sim.now() < deadline && (reads.iter().any(|read| !workload.is_done(*read)) || workload.outstanding() > 0)
         {
