@@ -18,6 +18,7 @@ pub mod coverage;
 pub mod export;
 pub mod filter;
 pub mod health;
+pub mod linearizability;
 pub mod registry;
 pub mod replay;
 pub mod report;
