@@ -10,32 +10,41 @@
 //!
 //! Keys are independent registers, and linearizability is compositional, so the checker splits the
 //! history by key and searches each key alone (Herlihy & Wing's locality). Each key gets a
-//! Wing & Gong search: pick an operation that may go next (invoked before the earliest completion
-//! among the operations not yet placed), apply it to the register, recurse, backtrack when stuck. The
-//! search keeps operations in a doubly linked list of invocation and completion events so that the
-//! candidates are the invocations before the first completion (Lowe's just-in-time linearization),
-//! and it remembers every configuration it has reached — the set of placed operations together with
-//! the register's value — so that no configuration is explored twice (Lowe; Horn & Kroening). The
-//! search is an explicit stack, not recursion, so long histories do not exhaust the thread's stack.
+//! Wing & Gong search: pick an operation that may go next (one invoked before the earliest completion
+//! among the operations not yet placed), apply it to the register, go on, back up when stuck. A
+//! *configuration* — the register's value and which operations are placed — is explored once (Lowe;
+//! Horn & Kroening): the search remembers those it has seen.
 //!
-//! Unknown operations need care, as each one doubles the configurations. The checker never places an
-//! unknown operation where it would change nothing (a compare-and-set that would fail, a write of the
-//! value already there: both are the same as leaving it out), and it leaves out altogether an unknown
-//! write whose value no completed operation could need (see [`inert`]); the rest are placed or left
-//! out as the search likes. A timed-out read constrains nothing and is ignored, as is every failed
-//! operation.
+//! Unknown operations need care, as each one could double the configurations. The checker never
+//! places an unknown operation where it would change nothing (a compare-and-set that would fail, a
+//! write of the value already there: both are the same as leaving it out), nor where nothing right
+//! after it needs it. It tells values apart only where some operation compares with them, so writes
+//! of values nobody reads look alike, and leaves out unknown writes that nothing can need. Unknown
+//! operations with the same action are interchangeable *twins*, placed in invocation order only; and
+//! of two configurations that differ only in how many twins they placed, the one that placed no more
+//! of each kind *dominates*: it can do all the other can, so the other is skipped. A timed-out read
+//! constrains nothing and is ignored, as is every failed operation.
+//!
+//! The search runs depth first, with an explicit stack and a linked list of events that yields the
+//! candidates quickly (Lowe's just-in-time linearization): that finds a linearization fast when there
+//! is one. If it has not decided within a budget proportional to the history, a layered search takes
+//! over: it expands the configurations by how many completed operations they placed, and within that
+//! those with fewer unknown operations first, so a configuration is never met after one it dominates
+//! and nothing is explored twice — the quickest way to prove that there is no linearization.
 //!
 //! The search is bounded: [`CheckConfig::states_max`] configurations per key. A key whose search
 //! reaches the bound is reported [`Verdict::Unknown`], never guessed.
 //!
-//! When a key is not linearizable, the checker explains why with an [`Evidence`]: it finds the
-//! shortest prefix of the key's history (cut at a completion; operations still pending at the cut
-//! count as unknown) that is already not linearizable — the operation completing at the cut is the
-//! culprit — and then shrinks the completed operations of that prefix to a small set that cannot be
-//! ordered, even if every other operation of the key that may have taken effect is allowed to take
-//! effect at any time after its invocation, or never. Every step of that shrinking is checked, so the
-//! set is a real proof of the violation; when the budget runs out before the set is as small as it
-//! can be, the evidence says so ([`Evidence::minimal`]).
+//! When a key is not linearizable, the checker explains why with an [`Evidence`]: a small set of
+//! completed operations that cannot be ordered, even if every other operation of the key that may
+//! have taken effect (every one but the failed ones) is allowed to take effect at any time after its
+//! invocation, or never; and the culprit, the operation whose completion made the key's history
+//! non-linearizable — the shortest prefix of the history (cut at a completion, operations pending at
+//! the cut counting as unknown) that is not linearizable ends with it. The checker gets the set by
+//! weakening operations (forgetting their completion) in ever smaller chunks, keeping every weakening
+//! after which the history is still not linearizable, so each step is checked and the set is a real
+//! proof of the violation. When the budget runs out first, the evidence says so ([`Evidence::minimal`],
+//! [`Evidence::earliest`]).
 //!
 //! Times are nanoseconds of virtual time. Two events at the same instant are taken as concurrent: an
 //! operation invoked at the very instant another completed may be ordered before it. That errs
@@ -46,7 +55,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-/// The default for [`CheckConfig::states_max`]: about a second of search for one key at worst.
+/// The default for [`CheckConfig::states_max`]: a few seconds of search for one key at worst.
 pub const STATES_MAX_DEFAULT: u64 = 1_000_000;
 
 /// A value stored under a key.
@@ -255,7 +264,7 @@ impl fmt::Display for Entry {
 pub struct CheckConfig {
     /// Most configurations (a set of placed operations together with the register's value) the
     /// search explores for one key before it gives up and reports the key unknown. Explaining a
-    /// violation may explore as many again.
+    /// violation may explore up to twice as many again.
     pub states_max: u64,
 }
 
@@ -414,14 +423,16 @@ impl fmt::Display for EvidenceOp {
 pub struct Evidence {
     /// The operations that cannot be ordered, by invocation time; all completed.
     pub ops: Vec<EvidenceOp>,
-    /// Position in the history of the culprit, one of `ops`: the history of the key up to the
-    /// culprit's completion is not linearizable. When `minimal`, it was linearizable up to just
-    /// before that completion.
+    /// Position in the history of the culprit, the one of `ops` that completed last: the history of
+    /// the key up to the culprit's completion is not linearizable.
     pub culprit: usize,
-    /// Whether the search finished shrinking: the prefix ending at the culprit is the shortest that
-    /// is not linearizable, and no operation of `ops` can be dropped. When false, the budget ran out
-    /// first: the evidence still holds, it may just not be the smallest.
+    /// Whether no operation of `ops` can be spared. False if the search budget ran out first: the
+    /// evidence still holds, it may just not be the smallest.
     pub minimal: bool,
+    /// Whether the key's history was linearizable up to just before the culprit's completion, so the
+    /// culprit is where it first went wrong. False if the search budget ran out before that was
+    /// known.
+    pub earliest: bool,
     /// Failed operations on the key that wrote a value some operation of `ops` saw or expected: the
     /// value cannot have come from them.
     pub failed: Vec<EvidenceOp>,
@@ -460,12 +471,15 @@ impl fmt::Display for Evidence {
             f,
             "\nthe key's history ({} entries) {} #{} completes ({} entries invoked by then)",
             self.key_entries,
-            if self.minimal { "stops being linearizable when" } else { "is not linearizable by the time" },
+            if self.earliest { "stops being linearizable when" } else { "is not linearizable by the time" },
             self.culprit,
             self.prefix_entries,
         )?;
+        if !self.earliest {
+            f.write_str("; the search budget ran out before it was known whether it went wrong earlier")?;
+        }
         if !self.minimal {
-            f.write_str("; the search budget ran out while shrinking, so this may not be the smallest evidence")?;
+            f.write_str("; the search budget ran out while shrinking, so some of these operations may not be needed")?;
         }
         Ok(())
     }
@@ -496,20 +510,21 @@ pub fn check(history: &[Entry], config: &CheckConfig) -> Result<Verdict, History
     let mut bad = Vec::new();
     let mut unknown = Vec::new();
     for (key, key_history) in &keys {
-        match search(&key_history.ops, config.states_max).0 {
+        let searched = search(&key_history.ops, config.states_max);
+        match searched.found {
             Found::Linearizable => {}
-            Found::NotLinearizable => bad.push(*key),
+            Found::NotLinearizable => bad.push((*key, searched.frontier)),
             Found::Exhausted => unknown.push(key.to_vec()),
         }
     }
-    let Some((first, rest)) = bad.split_first() else {
+    let Some((&(first, frontier), rest)) = bad.split_first() else {
         return Ok(if unknown.is_empty() { Verdict::Linearizable } else { Verdict::Unknown { keys: unknown } });
     };
-    let evidence = explain(history, &keys[first], config.states_max);
+    let evidence = explain(history, &keys[first], frontier, config.states_max);
     Ok(Verdict::NotLinearizable {
         key: first.to_vec(),
         evidence: Box::new(evidence),
-        more_keys: rest.iter().map(|key| key.to_vec()).collect(),
+        more_keys: rest.iter().map(|(key, _)| key.to_vec()).collect(),
     })
 }
 
@@ -522,15 +537,19 @@ pub fn check_by_key(history: &[Entry], config: &CheckConfig) -> Result<BTreeMap<
     let keys = partition(history)?;
     let mut reports = BTreeMap::new();
     for (key, key_history) in &keys {
-        let (found, states) = search(&key_history.ops, config.states_max);
-        let verdict = match found {
+        let searched = search(&key_history.ops, config.states_max);
+        let verdict = match searched.found {
             Found::Linearizable => KeyVerdict::Linearizable,
-            Found::NotLinearizable => {
-                KeyVerdict::NotLinearizable(Box::new(explain(history, key_history, config.states_max)))
-            }
+            Found::NotLinearizable => KeyVerdict::NotLinearizable(Box::new(explain(
+                history,
+                key_history,
+                searched.frontier,
+                config.states_max,
+            ))),
             Found::Exhausted => KeyVerdict::Unknown,
         };
-        reports.insert(key.to_vec(), KeyReport { verdict, entries: key_history.entries.len(), states });
+        let entries = key_history.entries.len();
+        reports.insert(key.to_vec(), KeyReport { verdict, entries, states: searched.explored });
     }
     Ok(reports)
 }
@@ -544,8 +563,12 @@ type ValueId = u32;
 /// The register's value when the key is absent.
 const ABSENT: ValueId = 0;
 
+/// The register's value in a search that does not tell apart the values no operation compares
+/// with (see [`Prepared`]); never the number of a real value.
+const OTHER: ValueId = ValueId::MAX;
+
 /// What an operation does in the search.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Action {
     /// A put (of the value) or a remove (`ABSENT`): sets the register.
     Write(ValueId),
@@ -556,7 +579,7 @@ enum Action {
 }
 
 /// What a completed compare-and-set returned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct CasResult {
     succeeded: bool,
     found: Option<ValueId>,
@@ -611,7 +634,7 @@ impl<'a> Interner<'a> {
         if let Some(&id) = self.ids.get(value) {
             return Some(id);
         }
-        let id = ValueId::try_from(self.ids.len() + 1).ok()?;
+        let id = ValueId::try_from(self.ids.len() + 1).ok().filter(|&id| id != OTHER)?;
         self.ids.insert(value, id);
         Some(id)
     }
@@ -639,11 +662,6 @@ fn partition(history: &[Entry]) -> Result<BTreeMap<&[u8], KeyHistory>, HistoryEr
                 }
                 (Some(*at), Some(outcome))
             }
-        };
-        let mismatch = || HistoryError::OutcomeMismatch {
-            index,
-            op: entry.op.clone(),
-            outcome: outcome.cloned().unwrap_or(Outcome::Ok),
         };
         let action = match (&entry.op, outcome) {
             (Op::Get, None) => continue,
@@ -677,7 +695,9 @@ fn partition(history: &[Entry]) -> Result<BTreeMap<&[u8], KeyHistory>, HistoryEr
                     result,
                 }
             }
-            (_, Some(_)) => return Err(mismatch()),
+            (op, Some(outcome)) => {
+                return Err(HistoryError::OutcomeMismatch { index, op: op.clone(), outcome: outcome.clone() });
+            }
         };
         key_history.ops.push(SearchOp { invoked_at: entry.invoked_at, completed_at, action });
         key_history.indices.push(index);
@@ -728,56 +748,137 @@ fn step(state: ValueId, op: &SearchOp) -> Option<ValueId> {
     }
 }
 
-/// Which unknown operations the search can leave out without looking: unknown reads, and unknown
-/// writes whose value (the put's value, absent for a remove, the new value of a compare-and-set)
-/// nothing needs.
+/// The operations a search places, simplified without changing the answer.
 ///
-/// A value `v` is needed if a completed read returned it, a compare-and-set expects it, or a
-/// compare-and-set reports finding it. If no completed compare-and-set failed without saying what it
-/// found, an unknown write of an unneeded `v` can always be left out: in any order that places it,
-/// the operation right after it sees `v`, so it is neither a read nor a compare-and-set (they would
-/// need `v`) but a write, which overwrites `v` whatever was there before; so dropping the unknown
-/// write changes no outcome. A compare-and-set that failed without saying what it found only needs
-/// the register to hold anything but its expected value, which any write may provide, so then
-/// nothing is left out.
-fn inert(ops: &[SearchOp]) -> Vec<bool> {
-    let values = ops
-        .iter()
-        .map(|op| match op.action {
-            Action::Write(value) | Action::Read(value) => value,
-            Action::CompareAndSet { expected, new, result } => {
-                expected.max(new).max(result.and_then(|result| result.found).unwrap_or(ABSENT))
-            }
-        })
-        .max()
-        .map_or(0, |max| max as usize + 1);
-    let mut needed = vec![false; values];
-    let mut blind_failure = false;
-    for op in ops {
-        match op.action {
-            Action::Read(value) if op.is_completed() => needed[value as usize] = true,
-            Action::Read(_) | Action::Write(_) => {}
-            Action::CompareAndSet { expected, result, .. } => {
-                needed[expected as usize] = true;
-                match result {
-                    Some(CasResult { found: Some(found), .. }) => needed[found as usize] = true,
-                    Some(CasResult { succeeded: false, found: None }) => blind_failure = true,
-                    Some(CasResult { succeeded: true, found: None }) | None => {}
+/// 1. Values are told apart only where some operation compares with them: a value is *needed* if a
+///    completed read returned it, a compare-and-set expects it, or a compare-and-set reports finding
+///    it. Every other value (absent too, if nothing needs it) becomes [`OTHER`]: the register's
+///    specification only ever compares the register with needed values, so a search over the
+///    collapsed values reaches the same answer, and leaves out more no-op writes.
+/// 2. Unknown reads constrain nothing and are dropped.
+/// 3. An unknown write of [`OTHER`] is dropped unless some completed compare-and-set that failed
+///    without saying what it found completes at or after the write's invocation. In any order that
+///    places the write, the operations right after it see [`OTHER`], so they are no read and no
+///    compare-and-set that needs a value — only such blind failures (which accept any value but
+///    their expected one, itself needed) and then a write, which overwrites [`OTHER`] whatever was
+///    there before. Without a blind failure that can come after the write, dropping it changes no
+///    outcome.
+/// 4. An unknown compare-and-set expecting a value nothing writes (and that is not the initial
+///    absence) can never swap, so it is dropped: failing, it would change nothing. A completed read
+///    of such a value, a swap from it, or a report of finding it can never be placed: the search
+///    stops at once (`impossible`).
+/// 5. Unknown operations with the same action are *twins*, placed only in invocation order: if an
+///    order places a later twin and not an earlier one, the earlier one can take its place (it may
+///    take effect at any time after an invocation no later than the other's). So the search never
+///    tries the 2^k subsets of k interchangeable timed-out writes.
+///
+/// And the search places unknown operations only where something needs them. Right after an unknown
+/// operation `u` (which took the register from `s0` to `s1`) it places only an operation `x` that
+/// could not have gone at `s0`. If `x` could, then either `x` is a put or a remove, which makes `u`
+/// pointless (the same order without `u` works, and keeps `u` for later); or `x` is a failed
+/// compare-and-set, which leaves the register alone, so `u` can go right after `x` instead; or `x`
+/// is a read, a compare-and-set that swaps, or an unknown one, none of which can go at both `s0` and
+/// `s1`. Likewise, the completed operation that ends a run of unknown ones must not be one that could
+/// have gone at the value before the run: the run would be pointless (a write follows), a loop back
+/// to that value, or movable past the operation (a failed compare-and-set).
+struct Prepared {
+    ops: Vec<SearchOp>,
+    /// For each of `ops` that is unknown, its class of twins (numbered from 0).
+    class: Vec<Option<usize>>,
+    /// How many classes of twins there are.
+    classes: usize,
+    /// The register's value at the start.
+    initial: ValueId,
+    /// Whether a completed operation needs a value nothing writes, so no order can work.
+    impossible: bool,
+}
+
+impl Prepared {
+    fn new(ops: &[SearchOp]) -> Prepared {
+        let mut needed: BTreeSet<ValueId> = BTreeSet::new();
+        // The latest completion of a compare-and-set that failed without saying what it found.
+        let mut blind_failure_at: Option<u64> = None;
+        for op in ops {
+            match op.action {
+                Action::Read(value) if op.is_completed() => {
+                    needed.insert(value);
+                }
+                Action::Read(_) | Action::Write(_) => {}
+                Action::CompareAndSet { expected, result, .. } => {
+                    needed.insert(expected);
+                    match result {
+                        Some(CasResult { found: Some(found), .. }) => {
+                            needed.insert(found);
+                        }
+                        Some(CasResult { succeeded: false, found: None }) => {
+                            blind_failure_at = blind_failure_at.max(op.completed_at);
+                        }
+                        Some(CasResult { succeeded: true, found: None }) | None => {}
+                    }
                 }
             }
         }
-    }
-    ops.iter()
-        .map(|op| {
-            !op.is_completed()
-                && match op.action {
-                    Action::Read(_) => true,
-                    Action::Write(value) | Action::CompareAndSet { new: value, .. } => {
-                        !blind_failure && !needed[value as usize]
-                    }
+        let writable = writable(ops);
+        let collapse = |value: ValueId| if needed.contains(&value) { value } else { OTHER };
+        let mut prepared = Prepared {
+            ops: Vec::with_capacity(ops.len()),
+            class: Vec::new(),
+            classes: 0,
+            initial: collapse(ABSENT),
+            impossible: false,
+        };
+        // The class of each action of unknown operations.
+        let mut classes: BTreeMap<Action, usize> = BTreeMap::new();
+        for op in ops {
+            prepared.impossible |= needs_unwritable(op, &writable);
+            let action = match op.action {
+                Action::Read(_) if !op.is_completed() => continue,
+                Action::CompareAndSet { expected, result: None, .. } if !writable.contains(&expected) => continue,
+                Action::Read(value) => Action::Read(value),
+                Action::Write(value) => Action::Write(collapse(value)),
+                Action::CompareAndSet { expected, new, result } => {
+                    Action::CompareAndSet { expected, new: collapse(new), result }
                 }
-        })
-        .collect()
+            };
+            if !op.is_completed() {
+                let (Action::Write(written) | Action::CompareAndSet { new: written, .. } | Action::Read(written)) =
+                    action;
+                if written == OTHER && blind_failure_at.is_none_or(|at| at < op.invoked_at) {
+                    continue;
+                }
+                let next_class = classes.len();
+                prepared.class.push(Some(*classes.entry(action).or_insert(next_class)));
+            } else {
+                prepared.class.push(None);
+            }
+            prepared.ops.push(SearchOp { action, ..*op });
+        }
+        prepared.classes = classes.len();
+        prepared
+    }
+}
+
+/// The values some operation of `ops` may write, and the initial absence.
+fn writable(ops: &[SearchOp]) -> BTreeSet<ValueId> {
+    let mut writable = BTreeSet::from([ABSENT]);
+    for op in ops {
+        if let Action::Write(value) | Action::CompareAndSet { new: value, .. } = op.action {
+            writable.insert(value);
+        }
+    }
+    writable
+}
+
+/// Whether a completed operation needs the register to hold a value nothing writes, so it can never
+/// be placed.
+fn needs_unwritable(op: &SearchOp, writable: &BTreeSet<ValueId>) -> bool {
+    match op.action {
+        Action::Read(value) => op.is_completed() && !writable.contains(&value),
+        Action::CompareAndSet { expected, result: Some(CasResult { succeeded, found }), .. } => {
+            (succeeded && !writable.contains(&expected)) || found.is_some_and(|found| !writable.contains(&found))
+        }
+        Action::Write(_) | Action::CompareAndSet { result: None, .. } => false,
+    }
 }
 
 /// Node of the event list before the first event.
@@ -791,6 +892,8 @@ struct Events {
     op: Vec<usize>,
     /// For each node, whether it is a completion (else an invocation).
     is_completion: Vec<bool>,
+    /// For each completion node, how many completions come before it.
+    completion_rank: Vec<usize>,
     /// For each operation, its invocation's node.
     invocation: Vec<usize>,
     /// For each operation, its completion's node, if it completed.
@@ -816,15 +919,19 @@ impl Events {
             previous: (0..=tail).map(|node| node.saturating_sub(1)).collect(),
             op: vec![usize::MAX; tail + 1],
             is_completion: vec![false; tail + 1],
+            completion_rank: vec![usize::MAX; tail + 1],
             invocation: vec![usize::MAX; ops.len()],
             completion: vec![None; ops.len()],
             tail,
         };
+        let mut completions = 0;
         for (position, &(_, is_completion, op)) in events.iter().enumerate() {
             let node = position + 1;
             list.op[node] = op;
             list.is_completion[node] = is_completion;
             if is_completion {
+                list.completion_rank[node] = completions;
+                completions += 1;
                 list.completion[op] = Some(node);
             } else {
                 list.invocation[op] = node;
@@ -862,12 +969,25 @@ impl Events {
     }
 }
 
-/// Writes the memo key of a configuration into `key`: the register's value, one past the highest
-/// placed operation, then the operations below it not placed. Operations are in invocation order,
-/// so the placed ones are mostly a prefix and the key stays short.
-fn memo_key(placed: &[u64], state: ValueId, key: &mut Vec<u32>) {
+/// Writes the memo key of a configuration into `key`: the register's value; if the latest placement
+/// is of an unknown operation, the values before it and before the run of unknown operations it ends
+/// (which restrict what may follow); one past the highest placed completed operation; then the
+/// completed operations below it not placed. Operations are in invocation order, so the placed ones
+/// are mostly a prefix and the key stays short. (Which unknown operations are placed is compared
+/// apart, by dominance.)
+fn memo_key(
+    placed: &[u64],
+    completed: &[u64],
+    state: ValueId,
+    unknown_run: Option<(ValueId, ValueId)>,
+    key: &mut Vec<u32>,
+) {
     key.clear();
     key.push(state);
+    key.extend_from_slice(&match unknown_run {
+        Some((before, run)) => [1, before, run],
+        None => [0, 0, 0],
+    });
     let Some(top) = placed.iter().rposition(|&word| word != 0) else {
         key.push(0);
         return;
@@ -876,8 +996,8 @@ fn memo_key(placed: &[u64], state: ValueId, key: &mut Vec<u32>) {
     let upper = top * 64 + top_bits;
     // `partition` checked that operation numbers fit in a u32.
     key.push(upper as u32);
-    for (word_index, &word) in placed[..=top].iter().enumerate() {
-        let mut holes = !word;
+    for (word_index, (&word, &completed)) in placed[..=top].iter().zip(completed).enumerate() {
+        let mut holes = !word & completed;
         if word_index == top && top_bits < 64 {
             holes &= (1u64 << top_bits) - 1;
         }
@@ -888,65 +1008,384 @@ fn memo_key(placed: &[u64], state: ValueId, key: &mut Vec<u32>) {
     }
 }
 
-/// Searches for a linearization of `ops` (in invocation order), exploring at most `states_max`
-/// configurations. Returns what it found and how many configurations it explored.
-fn search(ops: &[SearchOp], states_max: u64) -> (Found, u64) {
-    let inert = inert(ops);
-    let live: Vec<SearchOp> = ops.iter().zip(&inert).filter(|(_, inert)| !**inert).map(|(op, _)| *op).collect();
-    let mut remaining = live.iter().filter(|op| op.is_completed()).count();
-    if remaining == 0 {
-        return (Found::Linearizable, 0);
+/// Whether counts `a` are at most counts `b` in every class; both are sorted (class, count) pairs,
+/// classes not listed counting zero.
+fn at_most(a: &[u32], b: &[u32]) -> bool {
+    let mut b = b.chunks_exact(2);
+    a.chunks_exact(2).all(|pair| {
+        b.by_ref().find(|other| other[0] >= pair[0]).is_some_and(|other| other[0] == pair[0] && pair[1] <= other[1])
+    })
+}
+
+/// What a search found, and how.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Searched {
+    found: Found,
+    /// Configurations explored.
+    explored: u64,
+    /// The most completions, in completion order, that some configuration placed all of: the
+    /// history cut at the last of them is linearizable (the operations placed up to it are a
+    /// linearization of that prefix, operations pending there counting as unknown).
+    frontier: usize,
+}
+
+/// Where a configuration's key keeps what.
+const KEY_STATE: usize = 0;
+/// 1 if the latest placement is of an unknown operation, else 0.
+const KEY_IN_RUN: usize = 1;
+/// The register's value before the latest placement, if it is of an unknown operation.
+const KEY_BEFORE: usize = 2;
+/// The register's value before the run of unknown operations the latest placement ends, if any.
+const KEY_RUN: usize = 3;
+/// One past the highest placed completed operation.
+const KEY_UPPER: usize = 4;
+/// From here: the completed operations below the upper one not placed, in order.
+const KEY_HOLES: usize = 5;
+
+/// A configuration: its key, and how many unknown operations of each class of twins it placed (see
+/// [`Layer`]).
+type Configuration = (Box<[u32]>, Box<[u32]>);
+
+/// The configurations of one layer: those that placed the same number of completed operations.
+///
+/// A configuration is a key — the register's value, what the latest placements restrict, and which
+/// completed operations are placed — and the counts of unknown operations placed per class of twins
+/// (always the earliest of each class), as sorted (class, count) pairs. A configuration *dominates*
+/// another with the same key if it placed no more of each class: it can do everything the other can
+/// (using earlier twins instead of later ones), as fast. A layer keeps, per key, the counts of the
+/// configurations met that no other dominates, and expands them in order of how many unknown
+/// operations they placed, so that a configuration is always met before any it dominates: nothing is
+/// explored twice.
+#[derive(Default)]
+struct Layer {
+    fronts: BTreeMap<Box<[u32]>, Vec<Box<[u32]>>>,
+    /// Configurations to expand, by how many unknown operations they placed.
+    queue: BTreeMap<u32, Vec<Configuration>>,
+}
+
+impl Layer {
+    fn offer(&mut self, key: &[u32], counts: &[u32]) {
+        match self.fronts.get_mut(key) {
+            Some(front) => {
+                if front.iter().any(|seen| at_most(seen, counts)) {
+                    return;
+                }
+                front.retain(|seen| !at_most(counts, seen));
+                front.push(counts.into());
+            }
+            None => {
+                self.fronts.insert(key.into(), vec![counts.into()]);
+            }
+        }
+        let unknown: u32 = counts.chunks_exact(2).map(|pair| pair[1]).sum();
+        self.queue.entry(unknown).or_default().push((key.into(), counts.into()));
     }
-    let mut events = Events::new(&live);
-    let mut placed = vec![0u64; live.len().div_ceil(64)];
-    let mut memo: BTreeSet<Box<[u32]>> = BTreeSet::new();
+
+    /// The next configuration to expand, skipping those dominated since they were offered.
+    fn next(&mut self) -> Option<Configuration> {
+        loop {
+            let mut entry = self.queue.first_entry()?;
+            let configuration = entry.get_mut().pop();
+            if entry.get().is_empty() {
+                entry.remove();
+            }
+            let Some((key, counts)) = configuration else { continue };
+            if self.fronts.get(&key).is_some_and(|front| front.contains(&counts)) {
+                return Some((key, counts));
+            }
+        }
+    }
+}
+
+/// Searches for a linearization of `ops` (in invocation order), exploring at most `states_max`
+/// configurations: depth first for a while (see [`search_depth_first`]), which finds a linearization
+/// quickly when there is one, then layer by layer (see [`search_layered`]), which explores no
+/// configuration twice, so proves quickest that there is none.
+///
+/// In both, an operation may go next if it is invoked before the completion of the
+/// earliest-completing operation not yet placed (at the same instant, the invocation counts as
+/// before): then every operation that completed before its invocation is placed.
+fn search(ops: &[SearchOp], states_max: u64) -> Searched {
+    let prepared = Prepared::new(ops);
+    let total = prepared.ops.iter().filter(|op| op.is_completed()).count();
+    if total == 0 {
+        return Searched { found: Found::Linearizable, explored: 0, frontier: 0 };
+    }
+    if prepared.impossible {
+        return Searched { found: Found::NotLinearizable, explored: 0, frontier: 0 };
+    }
+    let depth_first_max =
+        states_max.min(DEPTH_FIRST_STATES_PER_OP * prepared.ops.len() as u64 + DEPTH_FIRST_STATES_MIN);
+    let depth_first = search_depth_first(&prepared, depth_first_max);
+    if depth_first.found != Found::Exhausted {
+        return depth_first;
+    }
+    let layered = search_layered(&prepared, states_max - depth_first.explored);
+    Searched {
+        found: layered.found,
+        explored: depth_first.explored + layered.explored,
+        frontier: depth_first.frontier.max(layered.frontier),
+    }
+}
+
+/// How many configurations per operation the depth-first search may explore before the layered one
+/// takes over: a linearizable history needs a few.
+const DEPTH_FIRST_STATES_PER_OP: u64 = 16;
+/// And how many more.
+const DEPTH_FIRST_STATES_MIN: u64 = 1_000;
+
+/// Searches depth first, exploring at most `states_max` configurations: quick to find a linearization
+/// when there is one, but it may meet a configuration before one that dominates it, and then explore
+/// again what follows.
+fn search_depth_first(prepared: &Prepared, states_max: u64) -> Searched {
+    let Prepared { ops: live, class, classes, initial, .. } = prepared;
+    let (live, classes, initial) = (live.as_slice(), *classes, *initial);
+    let mut remaining = live.iter().filter(|op| op.is_completed()).count();
+    let completed = remaining;
+    // For each unknown operation, the twin before it, which must be placed first.
+    let mut twin = vec![None; live.len()];
+    let mut latest: BTreeMap<usize, usize> = BTreeMap::new();
+    for (position, class) in class.iter().enumerate() {
+        if let Some(class) = class {
+            twin[position] = latest.insert(*class, position);
+        }
+    }
+    let mut events = Events::new(live);
+    let mut frontier = 0;
+    let words = live.len().div_ceil(64);
+    let mut placed = vec![0u64; words];
+    // The completed operations placed, and all the completed operations.
+    let mut placed_completed = vec![0u64; words];
+    let mut completed_ops = vec![0u64; words];
+    for (op, _) in live.iter().enumerate().filter(|(_, op)| op.is_completed()) {
+        completed_ops[op / 64] |= 1u64 << (op % 64);
+    }
+    // How many unknown operations of each class of twins are placed (always the earliest ones).
+    let mut placed_in_class = vec![0u32; classes];
+    // The configurations explored. The key says everything but which unknown operations are placed;
+    // for those, the value holds the counts per class (as sorted class, count pairs) of the
+    // configurations explored with that key, none of which dominates another. A configuration
+    // dominates another if it has the same key and placed no more of each class: it can do all the
+    // other can (using earlier twins instead of later ones), so if the other could lead to a
+    // linearization, so could it, as fast. The search skips dominated configurations.
+    let mut memo: BTreeMap<Box<[u32]>, Vec<Box<[u32]>>> = BTreeMap::new();
     let mut key = Vec::new();
-    // The placed operations, latest last, each with the register's value before it.
-    let mut stack: Vec<(usize, ValueId)> = Vec::new();
-    let mut state = ABSENT;
+    let mut counts = Vec::new();
+    // The placed operations, latest last, each with the register's value before it and, if it ends a
+    // run of unknown operations, the value before the run.
+    let mut stack: Vec<(usize, ValueId, Option<ValueId>)> = Vec::new();
+    let mut state = initial;
     let mut explored = 0u64;
     let mut node = events.next[HEAD];
+    // Each configuration tries the completed operations that may go next first, then the unknown
+    // ones: orders with fewer unknown operations come first, so the configurations that dominate are
+    // mostly met before those they dominate, which are then never explored.
+    let mut unknown_pass = false;
     loop {
         if remaining == 0 {
-            return (Found::Linearizable, explored);
+            return Searched { found: Found::Linearizable, explored, frontier: completed };
         }
         if node == events.tail || events.is_completion[node] {
-            // Every operation that may go next has been tried here: undo the latest placement.
-            let Some((op, before)) = stack.pop() else {
-                return (Found::NotLinearizable, explored);
+            if !unknown_pass {
+                unknown_pass = true;
+                node = events.next[HEAD];
+                continue;
+            }
+            // Every operation that may go next has been tried here. The first completion in the list
+            // is that of the earliest-completing operation not placed: all before it are.
+            frontier = frontier.max(events.completion_rank[node]);
+            // Undo the latest placement.
+            let Some((op, before, _)) = stack.pop() else {
+                return Searched { found: Found::NotLinearizable, explored, frontier };
             };
             state = before;
             placed[op / 64] &= !(1u64 << (op % 64));
-            if live[op].is_completed() {
-                remaining += 1;
+            match class[op] {
+                Some(class) => placed_in_class[class] -= 1,
+                None => {
+                    placed_completed[op / 64] &= !(1u64 << (op % 64));
+                    remaining += 1;
+                }
             }
             events.unlift(op);
+            unknown_pass = class[op].is_some();
             node = events.next[events.invocation[op]];
             continue;
         }
         let op = events.op[node];
-        if let Some(after) = step(state, &live[op]) {
-            placed[op / 64] |= 1u64 << (op % 64);
-            memo_key(&placed, after, &mut key);
-            if !memo.contains(key.as_slice()) {
+        if class[op].is_some() != unknown_pass {
+            node = events.next[node];
+            continue;
+        }
+        let twin_placed = twin[op].is_none_or(|twin| placed[twin / 64] & (1u64 << (twin % 64)) != 0);
+        // After unknown operations, only one that needs them (see `Prepared`).
+        let (needs_run, run) = match stack.last() {
+            Some(&(_, before, Some(run))) => {
+                let needs =
+                    step(before, &live[op]).is_none() && (!live[op].is_completed() || step(run, &live[op]).is_none());
+                (needs, (!live[op].is_completed()).then_some(run))
+            }
+            _ => (true, (!live[op].is_completed()).then_some(state)),
+        };
+        if let Some(after) = step(state, &live[op]).filter(|_| twin_placed && needs_run) {
+            match class[op] {
+                Some(class) => placed_in_class[class] += 1,
+                None => placed_completed[op / 64] |= 1u64 << (op % 64),
+            }
+            memo_key(&placed_completed, &completed_ops, after, run.map(|run| (state, run)), &mut key);
+            counts.clear();
+            for (class, &count) in placed_in_class.iter().enumerate().filter(|(_, count)| **count > 0) {
+                counts.extend([class as u32, count]);
+            }
+            let front = memo.get_mut(key.as_slice());
+            if front.as_ref().is_none_or(|front| !front.iter().any(|seen| at_most(seen, &counts))) {
                 if explored == states_max {
-                    return (Found::Exhausted, explored);
+                    return Searched { found: Found::Exhausted, explored, frontier };
                 }
                 explored += 1;
-                memo.insert(key.as_slice().into());
-                stack.push((op, state));
+                match front {
+                    Some(front) => {
+                        front.retain(|seen| !at_most(&counts, seen));
+                        front.push(counts.as_slice().into());
+                    }
+                    None => {
+                        memo.insert(key.as_slice().into(), vec![counts.as_slice().into()]);
+                    }
+                }
+                placed[op / 64] |= 1u64 << (op % 64);
+                stack.push((op, state, run));
                 state = after;
                 events.lift(op);
                 if live[op].is_completed() {
                     remaining -= 1;
                 }
+                unknown_pass = false;
                 node = events.next[HEAD];
                 continue;
             }
-            placed[op / 64] &= !(1u64 << (op % 64));
+            match class[op] {
+                Some(class) => placed_in_class[class] -= 1,
+                None => placed_completed[op / 64] &= !(1u64 << (op % 64)),
+            }
         }
         node = events.next[node];
     }
+}
+
+/// Searches layer by layer, exploring at most `states_max` configurations.
+///
+/// The configurations form layers by how many completed operations they placed (see [`Layer`]); the
+/// search expands one layer at a time, and explores no configuration twice.
+fn search_layered(prepared: &Prepared, states_max: u64) -> Searched {
+    let Prepared { ops: live, class, classes, initial, .. } = prepared;
+    let (live, classes, initial) = (live.as_slice(), *classes, *initial);
+    let total = live.iter().filter(|op| op.is_completed()).count();
+    if total == 0 {
+        return Searched { found: Found::Linearizable, explored: 0, frontier: 0 };
+    }
+    let count = live.len();
+    // Each class's operations, in invocation order; they are placed in that order.
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); classes];
+    for (position, class) in class.iter().enumerate() {
+        if let Some(class) = class {
+            members[*class].push(position);
+        }
+    }
+    // The completed operations in completion order, each one's rank in it, and for each position the
+    // lowest rank at or after it.
+    let mut by_completion: Vec<usize> = (0..count).filter(|&position| live[position].is_completed()).collect();
+    by_completion.sort_by_key(|&position| (live[position].completed_at, position));
+    let mut rank = vec![usize::MAX; count];
+    for (order, &position) in by_completion.iter().enumerate() {
+        rank[position] = order;
+    }
+    let mut lowest_rank_from = vec![usize::MAX; count + 1];
+    for position in (0..count).rev() {
+        lowest_rank_from[position] = lowest_rank_from[position + 1].min(rank[position]);
+    }
+
+    let mut frontier = 0;
+    let mut explored = 0u64;
+    let mut layer = Layer::default();
+    layer.offer(&[initial, 0, 0, 0, 0], &[]);
+    let mut next_layer = Layer::default();
+    let mut key = Vec::new();
+    let mut counts = Vec::new();
+    for placed_completed in 0..total {
+        while let Some((current, current_counts)) = layer.next() {
+            if explored == states_max {
+                return Searched { found: Found::Exhausted, explored, frontier };
+            }
+            explored += 1;
+            let upper = current[KEY_UPPER] as usize;
+            let holes = &current[KEY_HOLES..];
+            let first =
+                holes.iter().map(|&hole| rank[hole as usize]).min().unwrap_or(usize::MAX).min(lowest_rank_from[upper]);
+            frontier = frontier.max(first);
+            let deadline = live[by_completion[first]].completed_at.unwrap_or(u64::MAX);
+            let state = current[KEY_STATE];
+            let placed_in = |class: usize| {
+                current_counts.chunks_exact(2).find(|pair| pair[0] as usize == class).map_or(0, |pair| pair[1] as usize)
+            };
+            let candidates = holes
+                .iter()
+                .map(|&hole| hole as usize)
+                .chain((upper..count).take_while(|&position| live[position].invoked_at <= deadline))
+                .filter(|&position| class[position].is_none())
+                .chain((0..classes).filter_map(|class| members[class].get(placed_in(class)).copied()))
+                .filter(|&position| live[position].invoked_at <= deadline);
+            for position in candidates {
+                let op = &live[position];
+                // After unknown operations, only one that needs them (see `Prepared`).
+                let needs_run = current[KEY_IN_RUN] == 0
+                    || (step(current[KEY_BEFORE], op).is_none()
+                        && (!op.is_completed() || step(current[KEY_RUN], op).is_none()));
+                let Some(after) = step(state, op).filter(|_| needs_run) else { continue };
+                key.clear();
+                key.push(after);
+                match class[position] {
+                    Some(placed_class) => {
+                        let run = if current[KEY_IN_RUN] == 0 { state } else { current[KEY_RUN] };
+                        key.extend_from_slice(&[1, state, run]);
+                        key.extend_from_slice(&current[KEY_UPPER..]);
+                        counts.clear();
+                        counts.extend_from_slice(&current_counts);
+                        match counts.chunks_exact(2).position(|pair| pair[0] as usize >= placed_class) {
+                            Some(at) if counts[2 * at] as usize == placed_class => counts[2 * at + 1] += 1,
+                            Some(at) => {
+                                counts.insert(2 * at, placed_class as u32);
+                                counts.insert(2 * at + 1, 1);
+                            }
+                            None => counts.extend_from_slice(&[placed_class as u32, 1]),
+                        }
+                        layer.offer(&key, &counts);
+                    }
+                    None => {
+                        if placed_completed + 1 == total {
+                            return Searched { found: Found::Linearizable, explored, frontier: total };
+                        }
+                        key.extend_from_slice(&[0, 0, 0]);
+                        if position < upper {
+                            key.push(upper as u32);
+                            key.extend(holes.iter().copied().filter(|&hole| hole as usize != position));
+                        } else {
+                            // `partition` checked that operation numbers fit in a u32.
+                            key.push(position as u32 + 1);
+                            key.extend_from_slice(holes);
+                            key.extend(
+                                (upper..position)
+                                    .filter(|&skipped| live[skipped].is_completed())
+                                    .map(|skipped| skipped as u32),
+                            );
+                        }
+                        next_layer.offer(&key, &current_counts);
+                    }
+                }
+            }
+        }
+        layer = std::mem::take(&mut next_layer);
+    }
+    Searched { found: Found::NotLinearizable, explored, frontier }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -962,51 +1401,41 @@ fn view(ops: &[SearchOp], cut: u64, strong: &[bool]) -> Vec<SearchOp> {
         .collect()
 }
 
-/// Explains why a key's history, known not to be linearizable, is not.
-fn explain(history: &[Entry], key_history: &KeyHistory, states_max: u64) -> Evidence {
-    let ops = &key_history.ops;
-    let mut completions: Vec<usize> = (0..ops.len()).filter(|&position| ops[position].is_completed()).collect();
-    completions.sort_by_key(|&position| (ops[position].completed_at, ops[position].invoked_at, position));
-    assert!(!completions.is_empty(), "a history with no completed operation is linearizable");
-    let mut rank = vec![usize::MAX; ops.len()];
-    for (order, &position) in completions.iter().enumerate() {
-        rank[position] = order;
-    }
-    let completed_at = |position: usize| ops[position].completed_at.unwrap_or(u64::MAX);
-    let mut budget = states_max;
-    // Each check gets a slice of the budget, so one hard check does not starve the others.
-    let check_states_max = (states_max / 8).max(1);
-    let run = |candidate: &[SearchOp], budget: &mut u64| {
-        let (found, explored) = search(candidate, check_states_max.min(*budget));
-        *budget -= explored;
-        found
-    };
-    let mut minimal = true;
+/// A search budget spent by several checks.
+struct Budget {
+    states: u64,
+    /// Most states one check may use, so that one hard check does not starve the others.
+    check_states_max: u64,
+}
 
-    // The shortest non-linearizable prefix: the first `count` completions, cut at the last of them.
-    // Prefixes of a linearizable history are linearizable, so a binary search finds it.
-    let (mut linearizable, mut not_linearizable) = (0, completions.len());
-    while not_linearizable - linearizable > 1 {
-        let count = linearizable + (not_linearizable - linearizable) / 2;
-        let strong: Vec<bool> = rank.iter().map(|&order| order < count).collect();
-        match run(&view(ops, completed_at(completions[count - 1]), &strong), &mut budget) {
-            Found::Linearizable => linearizable = count,
-            Found::NotLinearizable => not_linearizable = count,
-            Found::Exhausted => {
-                minimal = false;
-                break;
-            }
+impl Budget {
+    fn check(&mut self, ops: &[SearchOp]) -> Found {
+        if self.states == 0 {
+            return Found::Exhausted;
         }
+        let searched = search(ops, self.check_states_max.min(self.states));
+        self.states -= searched.explored;
+        searched.found
     }
-    let culprit = completions[not_linearizable - 1];
-    let cut = completed_at(culprit);
-    let mut strong: Vec<bool> = rank.iter().map(|&order| order < not_linearizable).collect();
+}
 
-    // Shrink: weaken chunks of the completed operations (halving the chunks down to single ones) and
-    // keep each weakening that leaves the prefix not linearizable. Weakening only adds freedom, so an
-    // operation that could not be weakened never can be later: the result is minimal.
+/// Shrinks the operations marked in `strong` (completed ones of `ops`, all but `pinned`) to a
+/// minimal set that is still not linearizable when every other operation invoked by `cut` is
+/// weakened. Weakens chunks of them, halving the chunks down to single operations, and keeps each
+/// weakening that leaves the history not linearizable; weakening only adds freedom, so an operation
+/// that could not be weakened never can be later, and the result is minimal — unless the budget runs
+/// out, which the returned flag says.
+fn shrink(ops: &[SearchOp], cut: u64, strong: &mut [bool], pinned: usize, budget: &mut Budget) -> bool {
+    // Reads are tried first, writes last: an explanation in terms of the writes that produced the
+    // values reads well.
     let mut candidates: Vec<usize> =
-        (0..ops.len()).filter(|&position| strong[position] && position != culprit).collect();
+        (0..ops.len()).filter(|&position| strong[position] && position != pinned).collect();
+    candidates.sort_by_key(|&position| match ops[position].action {
+        Action::Read(_) => 0,
+        Action::CompareAndSet { .. } => 1,
+        Action::Write(_) => 2,
+    });
+    let mut minimal = true;
     let mut chunk = candidates.len();
     while chunk > 0 && !candidates.is_empty() {
         let mut start = 0;
@@ -1015,7 +1444,7 @@ fn explain(history: &[Entry], key_history: &KeyHistory, states_max: u64) -> Evid
             for &position in &candidates[start..end] {
                 strong[position] = false;
             }
-            let found = if budget == 0 { Found::Exhausted } else { run(&view(ops, cut, &strong), &mut budget) };
+            let found = budget.check(&view(ops, cut, strong));
             if found == Found::NotLinearizable {
                 candidates.drain(start..end);
             } else {
@@ -1031,6 +1460,114 @@ fn explain(history: &[Entry], key_history: &KeyHistory, states_max: u64) -> Evid
         }
         chunk = chunk.div_ceil(2);
     }
+    minimal
+}
+
+/// Looks for a small set of the operations marked in `candidates` that, with `culprit` and every other
+/// operation invoked by `cut` weakened, is not linearizable: the culprit and the first k operations
+/// in order of likely relevance, for k = 1, 2, 4, … Cores are usually small, and a check with few
+/// strong operations is cheap, where shrinking from the whole prefix would start with expensive ones.
+/// Likely relevant: first the writes of the values the culprit saw or expected, then the others,
+/// latest completion first. `None` if the budget runs out before such a set is found.
+fn grow(ops: &[SearchOp], cut: u64, candidates: &[bool], culprit: usize, budget: &mut Budget) -> Option<Vec<bool>> {
+    let seen: Vec<ValueId> = match ops[culprit].action {
+        Action::Read(value) => vec![value],
+        Action::CompareAndSet { expected, result, .. } => {
+            let mut seen = vec![expected];
+            seen.extend(result.and_then(|result| result.found));
+            seen
+        }
+        Action::Write(_) => Vec::new(),
+    };
+    let mut order: Vec<usize> =
+        (0..ops.len()).filter(|&position| candidates[position] && position != culprit).collect();
+    order.sort_by_key(|&position| {
+        let writes_seen = match ops[position].action {
+            Action::Write(value) | Action::CompareAndSet { new: value, .. } => seen.contains(&value),
+            Action::Read(_) => false,
+        };
+        (!writes_seen, std::cmp::Reverse((ops[position].completed_at, position)))
+    });
+    let mut count = 0;
+    loop {
+        let mut strong = vec![false; ops.len()];
+        strong[culprit] = true;
+        for &position in &order[..count] {
+            strong[position] = true;
+        }
+        match budget.check(&view(ops, cut, &strong)) {
+            Found::NotLinearizable => return Some(strong),
+            Found::Exhausted => return None,
+            Found::Linearizable if count == order.len() => return None,
+            Found::Linearizable => count = (count * 2).clamp(1, order.len()),
+        }
+    }
+}
+
+/// Explains why a key's history, known not to be linearizable, is not; the search that found it so
+/// proved the first `frontier` completions linearizable.
+///
+/// First finds the shortest prefix that is not linearizable (prefixes of a linearizable history are
+/// linearizable, so the answer is monotonic): it is at least one completion past `frontier`, and
+/// usually exactly that, so the search gallops forward from there, then bisects. The operation
+/// completing at its end is the culprit. Then it grows a set of operations around the culprit that
+/// is not linearizable (see [`grow`]), and shrinks that set to a minimal one.
+fn explain(history: &[Entry], key_history: &KeyHistory, frontier: usize, states_max: u64) -> Evidence {
+    let ops = &key_history.ops;
+    let mut completions: Vec<usize> = (0..ops.len()).filter(|&position| ops[position].is_completed()).collect();
+    completions.sort_by_key(|&position| (ops[position].completed_at, ops[position].invoked_at, position));
+    assert!(frontier < completions.len(), "a history not linearizable has a completion past the frontier");
+    let mut rank = vec![usize::MAX; ops.len()];
+    for (order, &position) in completions.iter().enumerate() {
+        rank[position] = order;
+    }
+    let completed_at = |position: usize| ops[position].completed_at.unwrap_or(u64::MAX);
+    let mut prefix_budget = Budget { states: states_max, check_states_max: states_max };
+    let mut shrink_budget = Budget { states: states_max, check_states_max: (states_max / 8).max(1) };
+
+    // The first `linearizable` completions are linearizable, the first `not_linearizable` are not.
+    let (mut linearizable, mut not_linearizable) = (frontier, completions.len());
+    let mut earliest = true;
+    let mut step = 1;
+    // An operation that needs a value nothing writes cannot be placed; the search stopped at it at
+    // once, without telling how far it got. Most likely the history went wrong there.
+    let writable = writable(ops);
+    if let Some(impossible) = completions.iter().position(|&position| needs_unwritable(&ops[position], &writable)) {
+        not_linearizable = impossible + 1;
+        if not_linearizable - linearizable > 1 {
+            let count = not_linearizable - 1;
+            let prefix: Vec<bool> = rank.iter().map(|&order| order < count).collect();
+            match prefix_budget.check(&view(ops, completed_at(completions[count - 1]), &prefix)) {
+                Found::Linearizable => linearizable = count,
+                Found::NotLinearizable => not_linearizable = count,
+                Found::Exhausted => earliest = false,
+            }
+        }
+    }
+    while earliest && not_linearizable - linearizable > 1 {
+        let count = linearizable + step.min((not_linearizable - linearizable) / 2);
+        let prefix: Vec<bool> = rank.iter().map(|&order| order < count).collect();
+        match prefix_budget.check(&view(ops, completed_at(completions[count - 1]), &prefix)) {
+            Found::Linearizable => {
+                linearizable = count;
+                step = step.saturating_mul(2);
+            }
+            Found::NotLinearizable => {
+                not_linearizable = count;
+                // Past the galloping: bisect.
+                step = usize::MAX / 2;
+            }
+            Found::Exhausted => {
+                earliest = false;
+                break;
+            }
+        }
+    }
+    let culprit = completions[not_linearizable - 1];
+    let cut = completed_at(culprit);
+    let in_prefix: Vec<bool> = rank.iter().map(|&order| order < not_linearizable).collect();
+    let mut strong = grow(ops, cut, &in_prefix, culprit, &mut shrink_budget).unwrap_or(in_prefix);
+    let minimal = shrink(ops, cut, &mut strong, culprit, &mut shrink_budget);
 
     let cite = |index: usize| EvidenceOp { index, entry: history[index].clone() };
     let core: Vec<EvidenceOp> = (0..ops.len())
@@ -1071,6 +1608,7 @@ fn explain(history: &[Entry], key_history: &KeyHistory, states_max: u64) -> Evid
         ops: core,
         culprit: key_history.indices[culprit],
         minimal,
+        earliest,
         failed,
         key_entries: key_history.entries.len(),
         prefix_entries,
@@ -1213,7 +1751,7 @@ mod tests {
         // The first read is irrelevant: the two writes and the stale read are the proof.
         assert_eq!(cited(&evidence), [0, 2, 3]);
         assert_eq!(evidence.culprit, 3);
-        assert!(evidence.minimal);
+        assert!(evidence.minimal && evidence.earliest);
         assert_eq!(evidence.key_entries, 4);
         assert_eq!(evidence.prefix_entries, 4);
     }
@@ -1227,7 +1765,8 @@ mod tests {
             cas(3, "k", Some("a"), Some("c"), true, 25, 45),
         ];
         let evidence = violation(&history, "k");
-        assert_eq!(cited(&evidence), [0, 1, 2]);
+        // Whether "a" was written when the put says does not matter: both swaps cannot have seen it.
+        assert_eq!(cited(&evidence), [1, 2]);
         assert_eq!(evidence.culprit, 2);
         // One of them failing is fine, in either order.
         let mut fixed = history.clone();
@@ -1263,7 +1802,8 @@ mod tests {
         bad.push(get(3, "k", Some("b"), 140, 150));
         let evidence = violation(&bad, "k");
         assert_eq!(evidence.culprit, 3);
-        assert_eq!(cited(&evidence), [0, 1, 2, 3]);
+        // Whenever "a" was written, "b" was written before the first read and never again.
+        assert_eq!(cited(&evidence), [1, 2, 3]);
         // Reads overlapping the puts may see them in either order...
         let history = [
             put(1, "k", "a", 0, 100),
@@ -1275,7 +1815,7 @@ mod tests {
         // ...but not go back.
         let history = [put(1, "k", "a", 0, 100), get(3, "k", Some("a"), 20, 30), get(4, "k", None, 40, 50)];
         let evidence = violation(&history, "k");
-        assert_eq!(cited(&evidence), [0, 1, 2]);
+        assert_eq!(cited(&evidence), [1, 2], "whoever wrote \"a\", the key cannot be absent again");
     }
 
     #[test]
@@ -1400,6 +1940,13 @@ mod tests {
         assert_eq!(verdict(&history), Verdict::Linearizable);
         let history = [put(1, "k", "a", 0, 10), cas(3, "k", Some("a"), Some("c"), false, 100, 110)];
         assert_eq!(cited(&violation(&history, "k")), [0, 1]);
+        // Invoked at the very instant the swap completed, the put may still come first.
+        let history = [
+            put(1, "k", "a", 0, 10),
+            cas(3, "k", Some("a"), Some("c"), false, 100, 110),
+            timed_out(put(2, "k", "b", 110, 0)),
+        ];
+        assert_eq!(verdict(&history), Verdict::Linearizable);
     }
 
     #[test]
@@ -1478,27 +2025,59 @@ mod tests {
         let mut good = hard_history(5);
         good.truncate(good.len() - 1);
         assert_eq!(verdict(&good), Verdict::Linearizable);
-        let mut outcomes = BTreeSet::new();
-        for states_max in 0..40 {
+        let needed = check_by_key(&good, &CheckConfig::default()).unwrap()[b"k".as_slice()].states;
+        assert!(needed > 1);
+        for states_max in 0..needed + 2 {
             let result = check(&good, &CheckConfig { states_max }).unwrap();
-            assert!(matches!(result, Verdict::Linearizable | Verdict::Unknown { .. }), "{result}");
-            outcomes.insert(result.is_linearizable());
+            if states_max < needed {
+                assert_eq!(result, Verdict::Unknown { keys: vec![b"k".to_vec()] }, "states_max {states_max}");
+            } else {
+                assert_eq!(result, Verdict::Linearizable, "states_max {states_max}");
+            }
         }
-        assert_eq!(outcomes.len(), 2, "small bounds give unknown, larger ones the answer");
     }
 
     #[test]
     fn tiny_explanation_budget_still_gives_true_evidence() {
         let bad = hard_history(5);
-        let reports = check_by_key(&bad, &CheckConfig::default()).unwrap();
-        let states = reports[b"k".as_slice()].states;
-        // Enough to decide, too little to shrink the evidence fully.
-        let result = check(&bad, &CheckConfig { states_max: states }).unwrap();
-        let Verdict::NotLinearizable { evidence, .. } = result else { panic!("{result}") };
-        assert!(evidence.ops.iter().any(|op| op.index == evidence.culprit));
         let full = evidence_of(&bad);
-        assert!(full.minimal);
-        assert!(evidence.ops.len() >= full.ops.len());
+        assert!(full.minimal && full.earliest);
+        assert_eq!(full.culprit, bad.len() - 1);
+        // Explaining with almost no budget: whatever comes out is still a proof, and says it may not
+        // be the best one.
+        let keys = partition(&bad).unwrap();
+        let key_history = keys.get(b"k".as_slice()).unwrap();
+        for states_max in [0, 1, 3, 10, 30, 100] {
+            let evidence = explain(&bad, key_history, 0, states_max);
+            assert!(evidence.ops.iter().any(|op| op.index == evidence.culprit));
+            assert!(evidence.ops.len() >= full.ops.len());
+            let Completion::Completed { at: cut, .. } = bad[evidence.culprit].completion else { panic!() };
+            assert!(!verdict(&weaken_all_but(&bad, &cited(&evidence), cut)).is_linearizable(), "{evidence}");
+            if states_max == 0 {
+                assert!(!evidence.minimal && !evidence.earliest);
+            }
+            if !evidence.minimal || !evidence.earliest {
+                assert!(evidence.to_string().contains("budget ran out"), "{evidence}");
+            }
+        }
+    }
+
+    #[test]
+    fn culprit_is_the_first_completion_that_breaks_the_history() {
+        // The stale read at #3 breaks the history first; the later one at #5 does too.
+        let history = [
+            put(1, "k", "a", 0, 10),
+            put(2, "k", "b", 20, 30),
+            put(1, "k", "c", 40, 50),
+            get(3, "k", Some("b"), 60, 70),
+            put(2, "k", "d", 80, 90),
+            get(3, "k", Some("a"), 100, 110),
+        ];
+        let evidence = violation(&history, "k");
+        assert_eq!(evidence.culprit, 3);
+        assert_eq!(cited(&evidence), [1, 2, 3]);
+        assert!(evidence.earliest);
+        assert_eq!(evidence.prefix_entries, 4);
     }
 
     fn evidence_of(history: &[Entry]) -> Evidence {
@@ -1506,6 +2085,45 @@ mod tests {
             Verdict::NotLinearizable { evidence, .. } => *evidence,
             other => panic!("{other}"),
         }
+    }
+
+    #[test]
+    fn counts_compare_class_by_class() {
+        assert!(at_most(&[], &[]));
+        assert!(at_most(&[], &[3, 1]));
+        assert!(!at_most(&[3, 1], &[]));
+        assert!(at_most(&[3, 1], &[3, 1]));
+        assert!(at_most(&[3, 1], &[3, 2]));
+        assert!(!at_most(&[3, 2], &[3, 1]));
+        assert!(at_most(&[1, 1, 4, 2], &[0, 5, 1, 1, 2, 7, 4, 2]));
+        assert!(!at_most(&[1, 1, 4, 2], &[1, 1, 2, 7, 4, 1]));
+        assert!(!at_most(&[2, 1], &[1, 1, 3, 1]), "class 2 is absent on the right");
+    }
+
+    #[test]
+    fn a_layer_expands_only_configurations_nothing_dominates() {
+        let key: &[u32] = &[0, 0, 0, 0, 7];
+        let other_key: &[u32] = &[0, 0, 0, 0, 8];
+        // The worse one first: it is dropped when the better one comes.
+        let mut layer = Layer::default();
+        layer.offer(key, &[2, 2]);
+        layer.offer(key, &[2, 1]);
+        layer.offer(key, &[2, 2]);
+        layer.offer(other_key, &[2, 3]);
+        // Incomparable with [2, 1]: kept.
+        layer.offer(key, &[1, 1]);
+        let mut expanded = Vec::new();
+        while let Some((key, counts)) = layer.next() {
+            expanded.push((key[KEY_UPPER], counts.to_vec()));
+        }
+        expanded.sort();
+        assert_eq!(expanded, [(7, vec![1, 1]), (7, vec![2, 1]), (8, vec![2, 3])]);
+        // The better one first: the worse one is never queued.
+        let mut layer = Layer::default();
+        layer.offer(key, &[]);
+        layer.offer(key, &[2, 1]);
+        assert_eq!(layer.next().map(|(_, counts)| counts.to_vec()), Some(vec![]));
+        assert_eq!(layer.next(), None);
     }
 
     #[test]
@@ -1719,9 +2337,38 @@ other keys not linearizable: 0xff00";
         Some(index)
     }
 
+    /// Makes the `which`-th completed get (counting around) that can be made stale return the first
+    /// value put on its key, long overwritten; returns its position.
+    fn make_a_read_stale(history: &mut [Entry], which: usize) -> Option<usize> {
+        let reads: Vec<usize> = (0..history.len())
+            .filter(|&index| {
+                history[index].op == Op::Get && matches!(history[index].completion, Completion::Completed { .. })
+            })
+            .collect();
+        for attempt in 0..reads.len() {
+            let index = reads[(which + attempt) % reads.len()];
+            let first_put = history.iter().find_map(|entry| match (&entry.op, &entry.completion) {
+                (Op::Put { value }, Completion::Completed { at, .. })
+                    if entry.key == history[index].key && at + 20_000 < history[index].invoked_at =>
+                {
+                    Some(value.clone())
+                }
+                _ => None,
+            });
+            let Some(first_put) = first_put else { continue };
+            if let Completion::Completed { outcome: Outcome::Read(read), .. } = &mut history[index].completion
+                && read.as_ref() != Some(&first_put)
+            {
+                *read = Some(first_put);
+                return Some(index);
+            }
+        }
+        None
+    }
+
     #[test]
     fn two_thousand_operations_on_twenty_keys_by_five_clients() {
-        let mut history = concurrent_history(7, 2_000, 20, 5);
+        let history = concurrent_history(7, 2_000, 20, 5);
         let started = std::time::Instant::now();
         let reports = check_by_key(&history, &CheckConfig::default()).unwrap();
         let elapsed = started.elapsed();
@@ -1729,17 +2376,246 @@ other keys not linearizable: 0xff00";
         assert!(reports.values().all(|report| report.verdict == KeyVerdict::Linearizable));
         let states: u64 = reports.values().map(|report| report.states).sum();
         println!("2000 linearizable operations: {elapsed:?}, {states} states");
-        let read = corrupt_a_read(&mut history, 1_234).unwrap();
-        let started = std::time::Instant::now();
-        let result = verdict(&history);
-        let elapsed = started.elapsed();
-        println!("2000 operations with a bad read, explained: {elapsed:?}");
-        let Verdict::NotLinearizable { evidence, .. } = result else { panic!("{result}") };
-        assert_eq!(cited(&evidence), [read]);
+        for (corruption, seed) in
+            [("a read of a value never written", 1_234), ("a stale read", 777), ("a stale read", 1_500)]
+        {
+            let mut history = history.clone();
+            let read = if corruption == "a stale read" {
+                make_a_read_stale(&mut history, seed).unwrap()
+            } else {
+                corrupt_a_read(&mut history, seed).unwrap()
+            };
+            let started = std::time::Instant::now();
+            let result = verdict(&history);
+            let elapsed = started.elapsed();
+            println!("2000 operations with {corruption}, explained: {elapsed:?}");
+            let Verdict::NotLinearizable { evidence, .. } = result else { panic!("{result}") };
+            assert_eq!(evidence.culprit, read, "{evidence}");
+            assert!(evidence.minimal && evidence.earliest, "{evidence}");
+            if corruption == "a stale read" {
+                // The put of the value read, a later write, and the read.
+                assert_eq!(evidence.ops.len(), 3, "{evidence}");
+            } else {
+                assert_eq!(cited(&evidence), [read]);
+            }
+        }
+    }
+
+    /// An independent oracle for small histories on one key: tries every order of every subset of
+    /// the unknown operations, on the entries themselves.
+    fn brute_force(entries: &[Entry]) -> bool {
+        let ops: Vec<&Entry> = entries
+            .iter()
+            .filter(|entry| match entry.completion {
+                Completion::Failed => false,
+                Completion::Unknown => entry.op != Op::Get,
+                Completion::Completed { .. } => true,
+            })
+            .collect();
+        assert!(ops.len() <= 16);
+        let completed_at = |entry: &Entry| match entry.completion {
+            Completion::Completed { at, .. } => Some(at),
+            _ => None,
+        };
+        fn apply(state: &Option<Value>, entry: &Entry) -> Option<Option<Value>> {
+            match (&entry.op, &entry.completion) {
+                (Op::Put { value }, _) => Some(Some(value.clone())),
+                (Op::Remove, _) => Some(None),
+                (Op::Get, Completion::Completed { outcome: Outcome::Read(read), .. }) => {
+                    (read == state).then(|| state.clone())
+                }
+                (Op::CompareAndSet { expected, new }, Completion::Unknown) => {
+                    Some(if expected == state { new.clone() } else { state.clone() })
+                }
+                (
+                    Op::CompareAndSet { expected, new },
+                    Completion::Completed { outcome: Outcome::CompareAndSet { succeeded, found }, .. },
+                ) => {
+                    if found.as_ref().is_some_and(|found| found != state) || (expected == state) != *succeeded {
+                        None
+                    } else {
+                        Some(if *succeeded { new.clone() } else { state.clone() })
+                    }
+                }
+                _ => unreachable!("a malformed entry: {entry}"),
+            }
+        }
+        let mut dead_ends: BTreeSet<(u32, Option<Value>)> = BTreeSet::new();
+        let mut stack = vec![(0u32, None::<Value>)];
+        while let Some((placed, state)) = stack.pop() {
+            let unplaced = |index: usize| placed & (1 << index) == 0;
+            if (0..ops.len()).all(|index| !unplaced(index) || completed_at(ops[index]).is_none()) {
+                return true;
+            }
+            if !dead_ends.insert((placed, state.clone())) {
+                continue;
+            }
+            for (index, op) in ops.iter().enumerate().filter(|&(index, _)| unplaced(index)) {
+                let must_wait = (0..ops.len()).any(|other| {
+                    other != index && unplaced(other) && completed_at(ops[other]).is_some_and(|at| at < op.invoked_at)
+                });
+                if let (false, Some(after)) = (must_wait, apply(&state, op)) {
+                    stack.push((placed | 1 << index, after));
+                }
+            }
+        }
+        false
+    }
+
+    /// The history with every entry of `key` but those in `keep` weakened: completed ones become
+    /// unknown (reads are dropped), failed ones stay failed; and the entries invoked after `cut` are
+    /// dropped.
+    fn weaken_all_but(history: &[Entry], keep: &[usize], cut: u64) -> Vec<Entry> {
+        history
+            .iter()
+            .enumerate()
+            .filter(|(_, entry)| entry.invoked_at <= cut)
+            .filter_map(|(index, entry)| match &entry.completion {
+                Completion::Completed { .. } if !keep.contains(&index) => {
+                    (entry.op != Op::Get).then(|| timed_out(entry.clone()))
+                }
+                _ => Some(entry.clone()),
+            })
+            .collect()
+    }
+
+    /// The completed entries of a history as (completion, invocation, index), in the order the checker
+    /// ranks completions.
+    fn completion_order(history: &[Entry]) -> Vec<(u64, u64, usize)> {
+        let mut completed: Vec<(u64, u64, usize)> = history
+            .iter()
+            .enumerate()
+            .filter_map(|(index, entry)| match entry.completion {
+                Completion::Completed { at, .. } => Some((at, entry.invoked_at, index)),
+                _ => None,
+            })
+            .collect();
+        completed.sort_unstable();
+        completed
+    }
+
+    /// Whether the history cut at the `count`-th completion is linearizable, by brute force.
+    fn first_completions_linearizable(history: &[Entry], completed: &[(u64, u64, usize)], count: usize) -> bool {
+        if count == 0 {
+            return true;
+        }
+        let first: Vec<usize> = completed[..count].iter().map(|&(.., index)| index).collect();
+        brute_force(&weaken_all_but(history, &first, completed[count - 1].0))
+    }
+
+    fn small_entry() -> impl Strategy<Value = Entry> {
+        let text = prop_oneof![Just(None), Just(value("a")), Just(value("b")), Just(value("c"))];
+        ((0u64..60, 0u64..40, 0u8..4, 0u8..10), (text.clone(), text.clone(), text, any::<bool>(), any::<bool>()))
+            .prop_map(|((invoked_at, latency, kind, fate), (first, second, read, succeeded, reports))| {
+                let op = match kind {
+                    0 => Op::Get,
+                    1 => Op::Put { value: first.clone().unwrap_or_else(|| Value::from("a")) },
+                    2 => Op::Remove,
+                    _ => Op::CompareAndSet { expected: first.clone(), new: second },
+                };
+                let outcome = match &op {
+                    Op::Get => Outcome::Read(read),
+                    Op::Put { .. } | Op::Remove => Outcome::Ok,
+                    Op::CompareAndSet { .. } => {
+                        // A consistent report: a success found the expected value, a failure another.
+                        let found = if succeeded { Some(first) } else { (read != first).then_some(read) };
+                        Outcome::CompareAndSet { succeeded, found: found.filter(|_| reports) }
+                    }
+                };
+                let completion = match fate {
+                    0 | 1 => Completion::Unknown,
+                    2 => Completion::Failed,
+                    _ => Completion::Completed { at: invoked_at + latency, outcome },
+                };
+                Entry { client: u64::from(kind), key: b"k".to_vec(), op, invoked_at, completion }
+            })
+    }
+
+    /// Entries with few values and many unknown ones, so that many are twins (unknown operations with
+    /// the same action), which the searches treat specially.
+    fn twin_heavy_entry() -> impl Strategy<Value = Entry> {
+        let text = prop_oneof![Just(None), Just(value("a")), Just(value("b"))];
+        ((0u64..40, 0u64..30, 0u8..6, 0u8..4), (text.clone(), text.clone(), text, any::<bool>())).prop_map(
+            |((invoked_at, latency, kind, fate), (first, second, read, succeeded))| {
+                let op = match kind {
+                    0 => Op::Get,
+                    1 | 2 => Op::Put { value: first.clone().unwrap_or_else(|| Value::from("b")) },
+                    3 => Op::Remove,
+                    _ => Op::CompareAndSet { expected: first, new: second },
+                };
+                let outcome = match &op {
+                    Op::Get => Outcome::Read(read),
+                    Op::Put { .. } | Op::Remove => Outcome::Ok,
+                    Op::CompareAndSet { .. } => Outcome::compare_and_set(succeeded),
+                };
+                let completion = match fate {
+                    0 | 1 => Completion::Unknown,
+                    _ => Completion::Completed { at: invoked_at + latency, outcome },
+                };
+                Entry { client: u64::from(kind), key: b"k".to_vec(), op, invoked_at, completion }
+            },
+        )
     }
 
     fn plan() -> impl Strategy<Value = Plan> {
         (0u8..3, 0u8..4, 0u8..8, 0u8..12).prop_map(|(key, kind, value, fate)| Plan { key, kind, value, fate })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+        #[test]
+        fn agrees_with_brute_force_and_its_evidence_holds(history in prop::collection::vec(small_entry(), 0..9)) {
+            let expected = brute_force(&history);
+            let result = verdict(&history);
+            prop_assert_eq!(result.is_linearizable(), expected, "{}", result);
+            // Each search engine alone agrees too, and what it says of its frontier holds.
+            let keys = partition(&history).unwrap();
+            if let Some(key_history) = keys.get(b"k".as_slice()) {
+                let prepared = Prepared::new(&key_history.ops);
+                let completed = completion_order(&history);
+                for (engine, searched) in [
+                    ("depth first", search_depth_first(&prepared, 1_000_000)),
+                    ("layered", search_layered(&prepared, 1_000_000)),
+                ] {
+                    prop_assert_eq!(searched.found == Found::Linearizable, expected, "{}", engine);
+                    prop_assert!(first_completions_linearizable(&history, &completed, searched.frontier), "{}", engine);
+                }
+            }
+            let Verdict::NotLinearizable { evidence, .. } = result else { return Ok(()) };
+            let keep = cited(&evidence);
+            prop_assert!(keep.contains(&evidence.culprit));
+            let Completion::Completed { at: cut, .. } = history[evidence.culprit].completion else {
+                return Err(TestCaseError::fail("the culprit did not complete"));
+            };
+            // The claim: the cited operations cannot be ordered, whatever the others did.
+            prop_assert!(!brute_force(&weaken_all_but(&history, &keep, cut)), "{}", evidence);
+            // Earliest: the key's history was linearizable until just before the culprit completed.
+            prop_assert!(evidence.earliest);
+            let completed = completion_order(&history);
+            let rank = completed.iter().position(|&(.., index)| index == evidence.culprit).unwrap();
+            prop_assert!(first_completions_linearizable(&history, &completed, rank), "{}", evidence);
+            // Minimal: none of them can be spared.
+            prop_assert!(evidence.minimal);
+            for spared in &keep {
+                let fewer: Vec<usize> = keep.iter().copied().filter(|index| index != spared).collect();
+                prop_assert!(brute_force(&weaken_all_but(&history, &fewer, cut)), "#{} spared: {}", spared, evidence);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3_000, ..ProptestConfig::default() })]
+        #[test]
+        fn agrees_with_brute_force_on_many_twins(history in prop::collection::vec(twin_heavy_entry(), 0..13)) {
+            let expected = brute_force(&history);
+            prop_assert_eq!(verdict(&history).is_linearizable(), expected);
+            let keys = partition(&history).unwrap();
+            if let Some(key_history) = keys.get(b"k".as_slice()) {
+                let prepared = Prepared::new(&key_history.ops);
+                prop_assert_eq!(search_depth_first(&prepared, 1_000_000).found == Found::Linearizable, expected);
+                prop_assert_eq!(search_layered(&prepared, 1_000_000).found == Found::Linearizable, expected);
+            }
+        }
     }
 
     proptest! {
