@@ -89,7 +89,6 @@ impl Agreement {
 }
 
 /// After the heal: all replicas up, at the same applied index, with the same records.
-#[must_use]
 pub fn converged(sim: &Sim<Replica>) -> Result<(), String> {
     let Some(first) = sim.node(0) else { return Err("n0 is down".to_owned()) };
     for index in 1..sim.nodes() {

@@ -334,16 +334,16 @@ fn drive(sim: &mut Sim<Replica>, seed: u64, config: WorkloadConfig) -> Drive {
                 break;
             }
         }
-        if let Err(why) = last {
-            if budget_error.is_none() {
-                violations.push(Violation {
-                    checker: "convergence",
-                    kind: FailureKind::Liveness,
-                    at: sim.now(),
-                    node: None,
-                    message: format!("replicas did not converge within {:.0}s: {why}", CONVERGENCE_BOUND.as_secs_f64()),
-                });
-            }
+        if let Err(why) = last
+            && budget_error.is_none()
+        {
+            violations.push(Violation {
+                checker: "convergence",
+                kind: FailureKind::Liveness,
+                at: sim.now(),
+                node: None,
+                message: format!("replicas did not converge within {:.0}s: {why}", CONVERGENCE_BOUND.as_secs_f64()),
+            });
         }
     }
     agreement.check(sim);
