@@ -12,7 +12,7 @@
 use crate::coverage::{Buggify, Coverage};
 use crate::disk::SimDisk;
 use crate::network::{DropReason, Network};
-use crate::plan::{Fault, FaultPlan};
+use crate::plan::{Fault, FaultPlan, Latency};
 use crate::rng::{SeedStreams, SimRng};
 use crate::trace::{Trace, TraceHash, TraceKind, digest};
 use pangea_core::random::{below, chance};
@@ -44,13 +44,17 @@ pub struct SimConfig {
     pub keep_trace: bool,
     /// Stop with [`SimError::EventBudgetExhausted`] after this many events.
     pub events_max: u64,
+    /// Put clients on the simulated network: each request and each reply crosses a link with this
+    /// latency and is lost at the network's current loss rate (so a client may time out on a
+    /// command that took effect). `None`: requests arrive at once and replies are never lost.
+    pub client_link: Option<Latency>,
 }
 
 impl SimConfig {
     /// `nodes` nodes under `plan`, trace records not kept, the default event budget.
     #[must_use]
     pub fn new(seed: u64, nodes: u32, plan: FaultPlan) -> SimConfig {
-        SimConfig { seed, nodes, plan, keep_trace: false, events_max: EVENTS_MAX_DEFAULT }
+        SimConfig { seed, nodes, plan, keep_trace: false, events_max: EVENTS_MAX_DEFAULT, client_link: None }
     }
 }
 
@@ -146,6 +150,12 @@ enum Event {
         request: RequestId,
         bytes: Vec<u8>,
     },
+    /// A node's answer reaching its client (only with a client link).
+    ClientReply {
+        node: u32,
+        request: RequestId,
+        bytes: Vec<u8>,
+    },
     /// Boxed: faults are rare, and a small `Event` keeps the queue's entries small.
     Fault(Box<Fault>),
 }
@@ -155,7 +165,7 @@ impl Event {
         match self {
             Event::Deliver { to, .. } => Some(*to),
             Event::Timer { node, .. } | Event::Client { node, .. } => Some(*node),
-            Event::Fault(_) => None,
+            Event::ClientReply { .. } | Event::Fault(_) => None,
         }
     }
 }
@@ -388,6 +398,10 @@ pub struct Sim<N: Node> {
     plan: FaultPlan,
     /// Draws of the crash-after-sync fault (its own stream, so it reshuffles nothing else).
     crash_rng: SimRng,
+    /// The clients' link, if they are on the network.
+    client_link: Option<Latency>,
+    /// Draws of the clients' link (its own stream).
+    client_rng: SimRng,
     events_max: u64,
     effects: Vec<Effect<N>>,
 }
@@ -439,6 +453,8 @@ impl<N: Node> Sim<N> {
             cut_since: vec![None; (nodes as usize) * (nodes as usize)],
             events_max: config.events_max,
             crash_rng: streams.stream("crash-after-sync"),
+            client_link: config.client_link,
+            client_rng: streams.stream("client-net"),
             plan: config.plan,
             effects: Vec::new(),
         };
@@ -617,11 +633,36 @@ impl<N: Node> Sim<N> {
     pub fn client_request(&mut self, index: u32, body: &N::Request) -> RequestId {
         self.next_request += 1;
         let request = RequestId(self.next_request);
-        self.schedule(self.now, Event::Client { node: index, request, bytes: body.encode() });
+        let bytes = body.encode();
+        match self.client_crossing() {
+            Some(delay) => self.schedule(self.now + delay, Event::Client { node: index, request, bytes }),
+            None => {
+                self.stats.dropped_loss += 1;
+                let reason = DropReason::Loss.name();
+                self.trace.record(self.now, Some(index), TraceKind::Drop { from: CLIENT, to: index, reason });
+            }
+        }
         request
     }
 
     // ----- internals -----
+
+    /// How long a client's message takes on its link, or `None` if it is lost. Clients without a
+    /// link (the default) get their messages across at once, always.
+    fn client_crossing(&mut self) -> Option<Duration> {
+        let Some(link) = self.client_link else { return Some(Duration::ZERO) };
+        let drop_ppm = self.network.faults().drop_ppm;
+        if drop_ppm > 0 && chance(&mut self.client_rng, u64::from(drop_ppm), u64::from(crate::plan::PPM)) {
+            return None;
+        }
+        Some(link.sample(&mut self.client_rng))
+    }
+
+    fn deliver_reply(&mut self, at: Instant, node: u32, request: RequestId, bytes: &[u8]) {
+        if let Ok(body) = N::Response::decode(bytes) {
+            self.replies.push(Reply { at, node, request, body });
+        }
+    }
 
     fn schedule(&mut self, at: Instant, event: Event) {
         self.schedule_arrived(at, at, event);
@@ -636,10 +677,18 @@ impl<N: Node> Sim<N> {
 
     fn dispatch(&mut self, event: Event, arrived: Instant) {
         let now = self.now;
-        if let Event::Fault(fault) = event {
-            self.apply_fault(*fault);
-            return;
-        }
+        let event = match event {
+            Event::Fault(fault) => {
+                self.apply_fault(*fault);
+                return;
+            }
+            Event::ClientReply { node, request, bytes } => {
+                // The client is not a node: its answer arrives whatever the node does now.
+                self.deliver_reply(now, node, request, &bytes);
+                return;
+            }
+            other => other,
+        };
         let node = event.node().unwrap_or(0);
         let slot = &mut self.slots[node as usize];
         // Inputs for a crashed node are lost; timers of an earlier incarnation are void.
@@ -725,7 +774,7 @@ impl<N: Node> Sim<N> {
                     self.stats.rejected += 1;
                 }
             },
-            Event::Fault(_) => unreachable!("faults are dispatched above"),
+            Event::Fault(_) | Event::ClientReply { .. } => unreachable!("dispatched above"),
         }
     }
 
@@ -852,9 +901,21 @@ impl<N: Node> Sim<N> {
                     Some(index),
                     TraceKind::Reply { request: request.0, digest: digest(&bytes) },
                 );
-                // Replies cross the boundary as bytes too.
-                if let Ok(body) = N::Response::decode(&bytes) {
-                    self.replies.push(Reply { at: start + offset, node: index, request, body });
+                // Replies cross the boundary as bytes too, and the client's link if it has one.
+                match self.client_crossing() {
+                    Some(delay) if delay.is_zero() => self.deliver_reply(start + offset, index, request, &bytes),
+                    Some(delay) => {
+                        self.schedule(start + offset + delay, Event::ClientReply { node: index, request, bytes })
+                    }
+                    None => {
+                        self.stats.dropped_loss += 1;
+                        let reason = DropReason::Loss.name();
+                        self.trace.record(
+                            start + offset,
+                            Some(index),
+                            TraceKind::Drop { from: index, to: CLIENT, reason },
+                        );
+                    }
                 }
             }
             Effect::Trace { event, offset } => {

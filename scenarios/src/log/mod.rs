@@ -12,6 +12,9 @@
 //! `log-clock-skew` (skewed and jumping wall clocks, pauses), and `log-swarm` (all of these).
 //! Bit rot of a disk is left out: an acceptor's promise exists nowhere else, so rotting it is not a
 //! fault the protocol claims to survive.
+//!
+//! Clients are on the simulated network: requests and replies take a link's latency and are lost
+//! at the network's loss rate (partitions do not reach them).
 
 mod checkers;
 mod workload;
@@ -211,6 +214,9 @@ impl Scenario for LogScenario {
         };
         let mut sim_config = SimConfig::new(options.seed, nodes, plan.clone());
         sim_config.keep_trace = options.keep_trace;
+        // Clients reach the replicas over links like the replicas' own (lossy when those are), so a
+        // client can time out on a command that took effect and must retry it.
+        sim_config.client_link = Some(plan.network.latency);
         let factory = move |_index: u32| Replica::new(config.clone()).expect("validated above");
         let mut sim = Sim::new(sim_config, factory);
         let outcome = drive(&mut sim, options.seed, workload);
