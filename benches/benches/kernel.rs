@@ -25,8 +25,7 @@
 //! (append `-- pangea` or `-- turmoil` to run one side only).
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use pangea_core::codec::{decode_serde, encode_serde};
-use pangea_core::{Codec, CodecError, Context, Duration, Instant, Node, NodeId, RequestId};
+use pangea_core::{Context, Duration, Instant, Node, NodeId, RequestId};
 use pangea_sim::{FaultPlan, Sim, SimConfig};
 use serde::{Deserialize, Serialize};
 use std::hint::black_box;
@@ -51,31 +50,13 @@ enum PingMessage {
     Pong { origin: u64, seq: u64, sent_at_nanos: u64 },
 }
 
-impl Codec for PingMessage {
-    const FAMILY: u8 = 240;
-    const SCHEMA_VERSION: u16 = 1;
-    fn encode_payload(&self, out: &mut Vec<u8>) {
-        encode_serde(self, out);
-    }
-    fn decode_payload(payload: &[u8], _schema_version: u16) -> Result<Self, CodecError> {
-        decode_serde(payload)
-    }
-}
+pangea_core::serde_codec!(PingMessage, family = 240, version = 1);
 
 /// The benchmark has no clients; requests and responses are empty.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Unused;
 
-impl Codec for Unused {
-    const FAMILY: u8 = 241;
-    const SCHEMA_VERSION: u16 = 1;
-    fn encode_payload(&self, out: &mut Vec<u8>) {
-        encode_serde(self, out);
-    }
-    fn decode_payload(payload: &[u8], _schema_version: u16) -> Result<Self, CodecError> {
-        decode_serde(payload)
-    }
-}
+pangea_core::serde_codec!(Unused, family = 241, version = 1);
 
 /// The timer that triggers a round of pings.
 #[derive(Clone, Debug)]

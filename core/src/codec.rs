@@ -211,6 +211,24 @@ pub fn frame_digest(frame: &[u8]) -> u64 {
     }
 }
 
+/// Implements [`Codec`] for a serde type with postcard payloads:
+/// `serde_codec!(MyMessage, family = 7, version = 1);`.
+#[macro_export]
+macro_rules! serde_codec {
+    ($type:ty, family = $family:expr, version = $version:expr) => {
+        impl $crate::codec::Codec for $type {
+            const FAMILY: u8 = $family;
+            const SCHEMA_VERSION: u16 = $version;
+            fn encode_payload(&self, out: &mut Vec<u8>) {
+                $crate::codec::encode_serde(self, out);
+            }
+            fn decode_payload(payload: &[u8], _schema_version: u16) -> Result<Self, $crate::codec::CodecError> {
+                $crate::codec::decode_serde(payload)
+            }
+        }
+    };
+}
+
 /// Appends the postcard encoding of `value` to `out`.
 ///
 /// # Panics

@@ -9,19 +9,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Timed fault kinds a swarm plan can draw (window starts; their ends are counted but not expected).
-pub const TIMED_FAULT_KINDS: &[&str] = &[
-    "partition.isolate",
-    "partition.halves",
-    "partition.majority_minority",
-    "partition.bridge",
-    "partition.ring",
-    "partition.one_way",
-    "crash",
-    "pause",
-    "slow",
-    "clock_jump",
-    "disk_full",
-];
+pub use pangea_sim::plan::TIMED_FAULT_KINDS;
 
 /// Standing fault kinds, named as `--faults` names them.
 pub const STANDING_FAULT_KINDS: &[&str] =

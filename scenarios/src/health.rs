@@ -18,7 +18,7 @@
 //! judgements are undone once the network is healthy.
 
 use crate::registry::Scenario;
-use crate::report::{FailureKind, Outcome, RunOptions, RunReport, Violation};
+use crate::report::{FailureKind, RunOptions, RunReport, Violation};
 use pangea_core::membership::{Health, HealthConfig, Membership};
 use pangea_core::{Duration, Instant, NodeId};
 use pangea_sim::{FaultPlan, NodeStatus, Sim, SimConfig};
@@ -171,24 +171,7 @@ impl Scenario for HealthScenario {
             }
         }
         checker.violations.truncate(VIOLATIONS_MAX);
-        Ok(RunReport {
-            scenario: self.name().to_owned(),
-            seed: options.seed,
-            nodes,
-            nodes_option: options.nodes,
-            planted: options.planted.clone(),
-            plan_source: options.plan_source.clone(),
-            outcome: Outcome::from_violations(checker.violations),
-            trace_hash: Some(sim.trace_hash()),
-            trace: sim.trace().records().map(<[_]>::to_vec),
-            trace_len: sim.trace().len(),
-            plan,
-            stats: sim.stats(),
-            coverage: sim.coverage().clone(),
-            ended_at: sim.now(),
-            notes,
-            ..RunReport::default()
-        })
+        Ok(RunReport::from_sim(self.name(), options, plan, &sim, checker.violations, notes))
     }
 }
 

@@ -217,6 +217,37 @@ impl Default for RunReport {
 }
 
 impl RunReport {
+    /// The report of a run that ended on `sim`: its fingerprint, trace (if kept), counters and
+    /// coverage, with what the checkers found.
+    #[must_use]
+    pub fn from_sim<N: pangea_core::Node>(
+        scenario: &str,
+        options: &RunOptions,
+        plan: FaultPlan,
+        sim: &pangea_sim::Sim<N>,
+        violations: Vec<Violation>,
+        notes: Vec<String>,
+    ) -> RunReport {
+        RunReport {
+            scenario: scenario.to_owned(),
+            seed: options.seed,
+            nodes: sim.nodes(),
+            nodes_option: options.nodes,
+            planted: options.planted.clone(),
+            plan_source: options.plan_source.clone(),
+            outcome: Outcome::from_violations(violations),
+            trace_hash: Some(sim.trace_hash()),
+            trace: sim.trace().records().map(<[_]>::to_vec),
+            trace_len: sim.trace().len(),
+            plan,
+            stats: sim.stats(),
+            coverage: sim.coverage().clone(),
+            ended_at: sim.now(),
+            notes,
+            ..RunReport::default()
+        }
+    }
+
     /// The first violation, if the run failed.
     #[must_use]
     pub fn first_violation(&self) -> Option<&Violation> {

@@ -374,6 +374,22 @@ impl Fault {
     }
 }
 
+/// The kinds of timed fault a swarm plan can draw (window starts; their ends — heal, restart,
+/// resume, disk freed — are not listed), by [`Fault::kind_name`].
+pub const TIMED_FAULT_KINDS: &[&str] = &[
+    "partition.isolate",
+    "partition.halves",
+    "partition.majority_minority",
+    "partition.bridge",
+    "partition.ring",
+    "partition.one_way",
+    "crash",
+    "pause",
+    "slow",
+    "clock_jump",
+    "disk_full",
+];
+
 /// A fault at a moment of virtual time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimedFault {
@@ -862,19 +878,7 @@ mod tests {
             let json = serde_json::to_string(&plan).unwrap();
             assert_eq!(serde_json::from_str::<FaultPlan>(&json).unwrap(), plan);
         }
-        for kind in [
-            "partition.isolate",
-            "partition.halves",
-            "partition.majority_minority",
-            "partition.bridge",
-            "partition.ring",
-            "partition.one_way",
-            "crash",
-            "pause",
-            "slow",
-            "clock_jump",
-            "disk_full",
-        ] {
+        for kind in TIMED_FAULT_KINDS {
             assert!(kinds.contains(kind), "200 swarm plans never drew {kind}");
         }
     }

@@ -3,11 +3,8 @@
 //! (messages it received, times it handled inputs, what its storage answered) and through the
 //! simulator's counters and trace.
 
-use pangea_core::codec::{decode_serde, encode_serde};
 use pangea_core::node::state_digest;
-use pangea_core::{
-    Codec, CodecError, Context, Duration, Instant, Node, NodeId, RequestId, Storage, StorageError, WriteBatch,
-};
+use pangea_core::{Context, Duration, Instant, Node, NodeId, RequestId, Storage, StorageError, WriteBatch};
 use pangea_sim::kernel::WALL_CLOCK_ORIGIN_UNIX_SECONDS;
 use pangea_sim::plan::LinkLatency;
 use pangea_sim::{
@@ -43,16 +40,7 @@ fn body_for(from: u32, to: u32, seq: u64) -> Vec<u8> {
     (0..24u64).map(|i| (u64::from(from) * 31 + u64::from(to) * 17 + seq * 7 + i * 13) as u8).collect()
 }
 
-impl Codec for Ping {
-    const FAMILY: u8 = 201;
-    const SCHEMA_VERSION: u16 = 1;
-    fn encode_payload(&self, out: &mut Vec<u8>) {
-        encode_serde(self, out);
-    }
-    fn decode_payload(payload: &[u8], _schema_version: u16) -> Result<Self, CodecError> {
-        decode_serde(payload)
-    }
-}
+pangea_core::serde_codec!(Ping, family = 201, version = 1);
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 enum Req {
@@ -62,16 +50,7 @@ enum Req {
     Noop,
 }
 
-impl Codec for Req {
-    const FAMILY: u8 = 202;
-    const SCHEMA_VERSION: u16 = 1;
-    fn encode_payload(&self, out: &mut Vec<u8>) {
-        encode_serde(self, out);
-    }
-    fn decode_payload(payload: &[u8], _schema_version: u16) -> Result<Self, CodecError> {
-        decode_serde(payload)
-    }
-}
+pangea_core::serde_codec!(Req, family = 202, version = 1);
 
 /// What a storage call answered, in a form that crosses the codec.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -101,16 +80,7 @@ enum Resp {
     Noop { now: u64 },
 }
 
-impl Codec for Resp {
-    const FAMILY: u8 = 203;
-    const SCHEMA_VERSION: u16 = 1;
-    fn encode_payload(&self, out: &mut Vec<u8>) {
-        encode_serde(self, out);
-    }
-    fn decode_payload(payload: &[u8], _schema_version: u16) -> Result<Self, CodecError> {
-        decode_serde(payload)
-    }
-}
+pangea_core::serde_codec!(Resp, family = 203, version = 1);
 
 #[derive(Clone, Debug)]
 enum Tick {

@@ -1,6 +1,5 @@
 //! What replicas say to each other and to clients.
 
-use crate::codec::{Codec, CodecError, decode_serde, encode_serde};
 use crate::id::NodeId;
 use crate::log::ballot::Ballot;
 use crate::log::entry::Entry;
@@ -94,16 +93,7 @@ pub enum LogMessage {
     },
 }
 
-impl Codec for LogMessage {
-    const FAMILY: u8 = 10;
-    const SCHEMA_VERSION: u16 = 1;
-    fn encode_payload(&self, out: &mut Vec<u8>) {
-        encode_serde(self, out);
-    }
-    fn decode_payload(payload: &[u8], _schema_version: u16) -> Result<Self, CodecError> {
-        decode_serde(payload)
-    }
-}
+crate::serde_codec!(LogMessage, family = 10, version = 1);
 
 /// What a client asks a replica.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,16 +114,7 @@ pub enum KvRequest {
     },
 }
 
-impl Codec for KvRequest {
-    const FAMILY: u8 = 11;
-    const SCHEMA_VERSION: u16 = 1;
-    fn encode_payload(&self, out: &mut Vec<u8>) {
-        encode_serde(self, out);
-    }
-    fn decode_payload(payload: &[u8], _schema_version: u16) -> Result<Self, CodecError> {
-        decode_serde(payload)
-    }
-}
+crate::serde_codec!(KvRequest, family = 11, version = 1);
 
 /// A replica's answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -169,13 +150,4 @@ pub enum KvResponse {
     },
 }
 
-impl Codec for KvResponse {
-    const FAMILY: u8 = 12;
-    const SCHEMA_VERSION: u16 = 1;
-    fn encode_payload(&self, out: &mut Vec<u8>) {
-        encode_serde(self, out);
-    }
-    fn decode_payload(payload: &[u8], _schema_version: u16) -> Result<Self, CodecError> {
-        decode_serde(payload)
-    }
-}
+crate::serde_codec!(KvResponse, family = 12, version = 1);

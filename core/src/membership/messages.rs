@@ -1,6 +1,5 @@
 //! What membership nodes say to each other and to clients.
 
-use crate::codec::{Codec, CodecError, decode_serde, encode_serde};
 use crate::id::NodeId;
 use crate::membership::peer::Health;
 use serde::{Deserialize, Serialize};
@@ -32,16 +31,7 @@ pub enum MembershipMessage {
     },
 }
 
-impl Codec for MembershipMessage {
-    const FAMILY: u8 = 1;
-    const SCHEMA_VERSION: u16 = 1;
-    fn encode_payload(&self, out: &mut Vec<u8>) {
-        encode_serde(self, out);
-    }
-    fn decode_payload(payload: &[u8], _schema_version: u16) -> Result<Self, CodecError> {
-        decode_serde(payload)
-    }
-}
+crate::serde_codec!(MembershipMessage, family = 1, version = 1);
 
 /// What a client may ask the membership subsystem.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,16 +40,7 @@ pub enum MembershipRequest {
     Status,
 }
 
-impl Codec for MembershipRequest {
-    const FAMILY: u8 = 2;
-    const SCHEMA_VERSION: u16 = 1;
-    fn encode_payload(&self, out: &mut Vec<u8>) {
-        encode_serde(self, out);
-    }
-    fn decode_payload(payload: &[u8], _schema_version: u16) -> Result<Self, CodecError> {
-        decode_serde(payload)
-    }
-}
+crate::serde_codec!(MembershipRequest, family = 2, version = 1);
 
 /// One peer as a status answer shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,13 +65,4 @@ pub enum MembershipResponse {
     },
 }
 
-impl Codec for MembershipResponse {
-    const FAMILY: u8 = 3;
-    const SCHEMA_VERSION: u16 = 1;
-    fn encode_payload(&self, out: &mut Vec<u8>) {
-        encode_serde(self, out);
-    }
-    fn decode_payload(payload: &[u8], _schema_version: u16) -> Result<Self, CodecError> {
-        decode_serde(payload)
-    }
-}
+crate::serde_codec!(MembershipResponse, family = 3, version = 1);

@@ -23,7 +23,7 @@ pub use checkers::{Agreement, converged};
 pub use workload::{Completion, Operation, Workload, WorkloadConfig};
 
 use crate::registry::{Scenario, WorkloadKnobs};
-use crate::report::{FailureKind, Outcome, RunOptions, RunReport, Violation};
+use crate::report::{FailureKind, RunOptions, RunReport, Violation};
 use pangea_core::log::{KvOp, LogConfig, Replica};
 use pangea_core::{Duration, Instant, NodeId};
 use pangea_sim::{FaultPlan, Sim, SimConfig, SwarmProfile};
@@ -220,25 +220,25 @@ impl Scenario for LogScenario {
         let factory = move |_index: u32| Replica::new(config.clone()).expect("validated above");
         let mut sim = Sim::new(sim_config, factory);
         let outcome = drive(&mut sim, options.seed, workload);
-        Ok(RunReport {
-            scenario: self.name.to_owned(),
-            seed: options.seed,
-            nodes,
-            nodes_option: options.nodes,
-            planted: options.planted.clone(),
-            plan_source: options.plan_source.clone(),
-            outcome: Outcome::from_violations(outcome.violations),
-            trace_hash: Some(sim.trace_hash()),
-            trace: sim.trace().records().map(<[_]>::to_vec),
-            trace_len: sim.trace().len(),
-            plan,
-            stats: sim.stats(),
-            coverage: sim.coverage().clone(),
-            ended_at: sim.now(),
-            notes: outcome.notes,
-            ..RunReport::default()
-        })
+        Ok(RunReport::from_sim(self.name, options, plan, &sim, outcome.violations, outcome.notes))
     }
+}
+
+/// One time step: the simulation, then the clients, then (every [`CHECK_EVERY`]) the replica
+/// checkers.
+fn step(
+    sim: &mut Sim<Replica>,
+    workload: &mut Workload,
+    agreement: &mut Agreement,
+    next_check: &mut Instant,
+) -> Result<(), String> {
+    sim.run_for(STEP).map_err(|error| error.to_string())?;
+    workload.step(sim);
+    if sim.now() >= *next_check {
+        agreement.check(sim);
+        *next_check = sim.now() + CHECK_EVERY;
+    }
+    Ok(())
 }
 
 /// What a drive found.
@@ -261,14 +261,9 @@ fn drive(sim: &mut Sim<Replica>, seed: u64, config: WorkloadConfig) -> Drive {
     let probe_deadline = heal_at + LIVENESS_BOUND;
     let mut budget_error = None;
     loop {
-        if let Err(error) = sim.run_for(STEP) {
-            budget_error = Some(error.to_string());
+        if let Err(error) = step(sim, &mut workload, &mut agreement, &mut next_check) {
+            budget_error = Some(error);
             break;
-        }
-        workload.step(sim);
-        if sim.now() >= next_check {
-            agreement.check(sim);
-            next_check = sim.now() + CHECK_EVERY;
         }
         if sim.now() >= heal_at && probe.is_none() {
             let op = KvOp::Put { key: b"liveness-probe".to_vec(), value: b"after-heal".to_vec() };
@@ -304,14 +299,9 @@ fn drive(sim: &mut Sim<Replica>, seed: u64, config: WorkloadConfig) -> Drive {
         let deadline = sim.now() + LIVENESS_BOUND;
         while sim.now() < deadline && (reads.iter().any(|read| !workload.is_done(*read)) || workload.outstanding() > 0)
         {
-            if let Err(error) = sim.run_for(STEP) {
-                budget_error = Some(error.to_string());
+            if let Err(error) = step(sim, &mut workload, &mut agreement, &mut next_check) {
+                budget_error = Some(error);
                 break;
-            }
-            workload.step(sim);
-            if sim.now() >= next_check {
-                agreement.check(sim);
-                next_check = sim.now() + CHECK_EVERY;
             }
         }
         if let Some(read) = reads.iter().find(|read| !workload.is_done(**read)) {
