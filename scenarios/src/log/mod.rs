@@ -109,8 +109,11 @@ impl LogScenario {
 
     fn log_config(&self, nodes: u32, planted: Option<&str>) -> Result<LogConfig, String> {
         let mut config = LogConfig::new((0..nodes).map(NodeId::for_index).collect());
-        // Small enough that runs take snapshots and ship them to lagging replicas.
+        // Small enough that runs take snapshots and ship them to lagging replicas, and that the
+        // clients fill the pipeline and split into several batches now and then.
         config.snapshot_threshold = 200;
+        config.inflight_slots_max = 4;
+        config.batch_entries_max = 3;
         match planted {
             None => {}
             #[cfg(feature = "planted-bugs")]

@@ -30,7 +30,7 @@ pub struct WorkloadConfig {
 impl Default for WorkloadConfig {
     fn default() -> Self {
         WorkloadConfig {
-            clients: 4,
+            clients: 6,
             keys: 5,
             operations_max: 2_000,
             attempt_timeout: Duration::from_millis(400),
