@@ -35,6 +35,7 @@ fn a_log_sweep_reaches_the_interesting_paths() {
         "log.gap_filled_with_noop",
         "log.batched_commands",
         "log.duplicate_command_suppressed",
+        "log.pipeline_full",
     ] {
         let count = report.coverage.probes.get(probe).map_or(0, |count| count.held);
         assert!(count > 0, "60 seeds of log-swarm never reached {probe}");
