@@ -38,6 +38,18 @@ pub enum Command {
         /// The operation.
         op: KvOp,
     },
+    /// A change of membership ([`crate::log::Members::after`]): takes effect for later slots, and
+    /// only if the configuration in force is still the one of `epoch`.
+    Reconfigure {
+        /// The client that asked for it (its session dedupes the reply).
+        client: u64,
+        /// The client's sequence number of the request.
+        sequence: u64,
+        /// The epoch of the configuration it replaces.
+        epoch: u64,
+        /// The new members.
+        members: Vec<crate::id::NodeId>,
+    },
 }
 
 /// One entry of the replicated log.

@@ -60,6 +60,13 @@ pub enum KvResult {
         /// The value found.
         found: Option<Vec<u8>>,
     },
+    /// A membership change's answer: the configuration in force after it.
+    Members {
+        /// Whether the change took effect (false when another change got in first).
+        changed: bool,
+        /// The configuration after it.
+        members: crate::log::members::Members,
+    },
 }
 
 /// What the state machine remembers of a client: its last applied command and that command's
@@ -104,6 +111,26 @@ impl KvStore {
         let result = self.execute(op);
         self.sessions.insert(client, Session { sequence, result: result.clone() });
         Applied::Fresh(result)
+    }
+
+    /// The session's verdict on (`client`, `sequence`) without applying anything: `None` for a
+    /// fresh command, else its duplicate or stale answer. For commands that act outside the
+    /// records (membership changes), which then call [`KvStore::record_session`].
+    #[must_use]
+    pub fn session_verdict(&self, client: u64, sequence: u64) -> Option<Applied> {
+        let session = self.sessions.get(&client)?;
+        if sequence == session.sequence {
+            Some(Applied::Duplicate(session.result.clone()))
+        } else if sequence < session.sequence {
+            Some(Applied::Stale)
+        } else {
+            None
+        }
+    }
+
+    /// Records `result` as the answer to (`client`, `sequence`).
+    pub fn record_session(&mut self, client: u64, sequence: u64, result: KvResult) {
+        self.sessions.insert(client, Session { sequence, result });
     }
 
     fn execute(&mut self, op: &KvOp) -> KvResult {

@@ -4,6 +4,7 @@ use crate::id::NodeId;
 use crate::log::ballot::Ballot;
 use crate::log::entry::Entry;
 use crate::log::kv::{KvOp, KvResult, KvStore};
+use crate::log::members::{MemberChange, Members};
 use serde::{Deserialize, Serialize};
 
 /// A state-machine snapshot: everything applied up to `index`.
@@ -13,6 +14,8 @@ pub struct Snapshot {
     pub index: u64,
     /// The records and sessions after applying slots `1..=index`.
     pub store: KvStore,
+    /// The configuration in force after slot `index`.
+    pub members: Members,
 }
 
 /// Replica-to-replica messages of the replicated log.
@@ -32,6 +35,8 @@ pub enum LogMessage {
         ballot: Ballot,
         /// Slots up to here were compacted into the acceptor's snapshot: chosen, and not reported.
         snapshot_index: u64,
+        /// The configuration in force after `snapshot_index` (governing the slots after it).
+        snapshot_members: Members,
         /// (slot, ballot it was accepted in, entry) for every accepted slot from `from_slot`.
         accepted: Vec<(u64, Ballot, Entry)>,
     },
@@ -93,7 +98,7 @@ pub enum LogMessage {
     },
 }
 
-crate::serde_codec!(LogMessage, family = 10, version = 1);
+crate::serde_codec!(LogMessage, family = 10, version = 2);
 
 /// What a client asks a replica.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,9 +117,20 @@ pub enum KvRequest {
         /// The key.
         key: Vec<u8>,
     },
+    /// A membership change through the log, applied at most once per (client, sequence).
+    ChangeMembers {
+        /// The client.
+        client: u64,
+        /// The client's sequence number; a retry reuses it.
+        sequence: u64,
+        /// The change.
+        change: MemberChange,
+    },
+    /// This replica's view: its configuration, leader and log position (local, possibly stale).
+    Status,
 }
 
-crate::serde_codec!(KvRequest, family = 11, version = 1);
+crate::serde_codec!(KvRequest, family = 11, version = 2);
 
 /// A replica's answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,6 +164,34 @@ pub enum KvResponse {
         /// The last applied slot.
         applied_index: u64,
     },
+    /// A membership change that could not be proposed; nothing was done.
+    ChangeRefused {
+        /// Why.
+        why: crate::log::members::MemberChangeRefused,
+        /// The configuration it was checked against.
+        members: Members,
+    },
+    /// A replica's local view, the answer to [`KvRequest::Status`].
+    Status(ReplicaStatus),
 }
 
-crate::serde_codec!(KvResponse, family = 12, version = 1);
+/// A replica's local view of the log, for operators.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaStatus {
+    /// The configuration it has applied.
+    pub members: Members,
+    /// The leader it follows (itself when leading), if any.
+    pub leader: Option<NodeId>,
+    /// True when it leads.
+    pub leading: bool,
+    /// The ballot it promised.
+    pub promised: Ballot,
+    /// Every slot up to here is chosen and known here.
+    pub commit_index: u64,
+    /// Every slot up to here is applied.
+    pub applied_index: u64,
+    /// The last slot compacted into its snapshot.
+    pub snapshot_index: u64,
+}
+
+crate::serde_codec!(KvResponse, family = 12, version = 2);

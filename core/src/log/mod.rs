@@ -29,6 +29,7 @@ mod ballot;
 mod config;
 mod entry;
 mod kv;
+mod members;
 mod messages;
 mod replica;
 #[cfg(test)]
@@ -40,7 +41,8 @@ pub use config::LogPlantedBug;
 pub use config::{LogConfig, LogConfigError};
 pub use entry::{Command, Entry, EntryId};
 pub use kv::{Applied, KvOp, KvResult, KvStore, Session};
-pub use messages::{KvRequest, KvResponse, LogMessage, Snapshot};
+pub use members::{MEMBERS_MAX, MemberChange, MemberChangeRefused, Members, valid_member_list};
+pub use messages::{KvRequest, KvResponse, LogMessage, ReplicaStatus, Snapshot};
 pub use replica::{LogTimer, Replica, Role};
 
 /// Storage table of the acceptor's state: the promised ballot and accepted entries.

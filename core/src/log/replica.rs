@@ -6,7 +6,8 @@ use crate::log::ballot::Ballot;
 use crate::log::config::{LogConfig, LogConfigError};
 use crate::log::entry::{Command, Entry};
 use crate::log::kv::{Applied, KvOp, KvResult, KvStore};
-use crate::log::messages::{KvRequest, KvResponse, LogMessage, Snapshot};
+use crate::log::members::{MemberChange, Members};
+use crate::log::messages::{KvRequest, KvResponse, LogMessage, ReplicaStatus, Snapshot};
 use crate::log::{ACCEPTOR_TABLE, CHOSEN_TABLE, SNAPSHOT_TABLE};
 use crate::node::{Context, Node, RequestId, TimerId, TraceEvent};
 use crate::random;
@@ -36,6 +37,8 @@ pub struct Inflight {
     pub entry: Entry,
     /// Acceptors that accepted it in the leader's ballot.
     pub acks: BTreeSet<NodeId>,
+    /// The configuration governing the slot: only its members' acceptances count.
+    pub members: Members,
     /// When it was last sent.
     pub sent_at: Instant,
 }
@@ -45,6 +48,8 @@ pub struct Inflight {
 pub struct PromiseReceived {
     /// Slots up to here are compacted (chosen) at that acceptor.
     pub snapshot_index: u64,
+    /// The configuration in force after `snapshot_index` there.
+    pub snapshot_members: Members,
     /// (slot, ballot, entry) accepted there.
     pub accepted: Vec<(u64, Ballot, Entry)>,
 }
@@ -62,6 +67,9 @@ pub enum Role {
         promises: BTreeMap<NodeId, PromiseReceived>,
         /// When it began.
         started: Instant,
+        /// The configurations governing the slots it must recover, as far as the promises so far
+        /// show: it needs a quorum of promises from each.
+        chain: Vec<Members>,
     },
     /// Leading with `ballot`.
     Leader {
@@ -73,6 +81,11 @@ pub enum Role {
         inflight: BTreeMap<u64, Inflight>,
         /// When each acceptor last acknowledged anything.
         last_ack: BTreeMap<NodeId, Instant>,
+        /// The configuration governing `next_slot`.
+        next_members: Members,
+        /// The slot of a membership change proposed (or recovered) and not yet applied here:
+        /// nothing past it is proposed until it is, so that its configuration is known.
+        reconfig_at: Option<u64>,
     },
 }
 
@@ -81,7 +94,29 @@ pub enum Role {
 struct Queued {
     client: u64,
     sequence: u64,
-    op: KvOp,
+    what: Queue,
+}
+
+/// What a queued command does.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Queue {
+    Kv(KvOp),
+    Change(MemberChange),
+}
+
+/// What a candidate's promises show: the slots it must recover, their values, and the
+/// configurations that govern them.
+struct Recovery {
+    /// Every slot up to here is chosen (known here, or compacted at a promiser).
+    base: u64,
+    /// A promiser whose snapshot is ahead of this replica's commit index, and that index.
+    snapshot_ahead: Option<(NodeId, u64)>,
+    /// The last slot any promiser accepted.
+    last: u64,
+    /// The value to propose for each slot in `base + 1..=last` that has one.
+    values: BTreeMap<u64, Entry>,
+    /// The configurations governing slots after `base`, in order.
+    chain: Vec<Members>,
 }
 
 /// One replica of the log.
@@ -91,6 +126,8 @@ pub struct Replica {
     /// False until the durable state has been read back; a replica that cannot read it neither votes
     /// nor leads (it might otherwise break a promise it no longer remembers), and retries each tick.
     recovered: bool,
+    /// The configuration in force after `applied_index`.
+    members: Members,
     // ----- acceptor (durable) -----
     promised: Ballot,
     accepted: BTreeMap<u64, (Ballot, Entry)>,
@@ -124,7 +161,10 @@ impl Replica {
     pub fn new(config: LogConfig) -> Result<Replica, LogConfigError> {
         config.validate()?;
         let election_timeout = config.election_timeout;
+        let members = Members::initial(&config.members);
         Ok(Replica {
+            snapshot: Snapshot { index: 0, store: KvStore::default(), members: members.clone() },
+            members,
             config,
             recovered: false,
             promised: Ballot::ZERO,
@@ -133,7 +173,6 @@ impl Replica {
             commit_index: 0,
             applied_index: 0,
             store: KvStore::default(),
-            snapshot: Snapshot { index: 0, store: KvStore::default() },
             leader_commit_index: 0,
             catch_up_asked_at: None,
             catch_up_source: None,
@@ -217,17 +256,54 @@ impl Replica {
         self.recovered
     }
 
-    fn quorum(&self) -> usize {
-        let members = self.config.members.len();
-        if self.config.planted("quorum-too-small") { (members / 2).max(1) } else { members / 2 + 1 }
+    /// The configuration in force after the applied slots.
+    #[must_use]
+    pub fn members(&self) -> &Members {
+        &self.members
     }
 
-    fn others(&self, me: NodeId) -> Vec<NodeId> {
-        self.config.members.iter().copied().filter(|member| *member != me).collect()
+    /// This replica's view, as [`KvRequest::Status`] reports it.
+    #[must_use]
+    pub fn status(&self) -> ReplicaStatus {
+        ReplicaStatus {
+            members: self.members.clone(),
+            leader: self.leader,
+            leading: self.is_leader(),
+            promised: self.promised,
+            commit_index: self.commit_index,
+            applied_index: self.applied_index,
+            snapshot_index: self.snapshot.index,
+        }
+    }
+
+    fn quorum_of(&self, members: &Members) -> usize {
+        quorum_size(members, self.config.planted("quorum-too-small"))
+    }
+
+    /// Everyone this replica must talk to in its role, but itself: the members in force, and those
+    /// of every configuration its in-flight slots (as leader) or recovery (as candidate) involve.
+    fn targets(&self, me: NodeId) -> Vec<NodeId> {
+        let mut all: BTreeSet<NodeId> = self.members.nodes.iter().copied().collect();
+        match &self.role {
+            Role::Leader { inflight, next_members, .. } => {
+                all.extend(next_members.nodes.iter().copied());
+                for slot in inflight.values() {
+                    all.extend(slot.members.nodes.iter().copied());
+                }
+            }
+            Role::Candidate { chain, .. } => {
+                for members in chain {
+                    all.extend(members.nodes.iter().copied());
+                }
+            }
+            Role::Follower => {}
+        }
+        all.remove(&me);
+        all.into_iter().collect()
     }
 
     fn is_member(&self, node: &NodeId) -> bool {
-        self.config.members.contains(node)
+        self.members.contains(node)
     }
 
     // ----- storage -----
@@ -267,13 +343,14 @@ impl Replica {
         }
         let snapshot: Snapshot = match cx.storage().get(SNAPSHOT_TABLE, SNAPSHOT_KEY)? {
             Some(bytes) => decode_value(SNAPSHOT_TABLE, SNAPSHOT_KEY, &bytes)?,
-            None => Snapshot { index: 0, store: KvStore::default() },
+            None => Snapshot { index: 0, store: KvStore::default(), members: Members::initial(&self.config.members) },
         };
         let chosen = self.load_chosen(cx, snapshot.index)?;
         self.promised = if self.config.planted("forget-promise") { Ballot::ZERO } else { promised };
         self.highest_ballot_seen = self.highest_ballot_seen.max(promised);
         self.accepted = accepted;
         self.store = snapshot.store.clone();
+        self.members = snapshot.members.clone();
         self.commit_index = snapshot.index;
         self.applied_index = snapshot.index;
         self.snapshot = snapshot;
@@ -380,8 +457,12 @@ impl Replica {
                     self.yield_to(cx, ballot);
                     self.last_leader_contact = cx.now();
                 }
-                let message =
-                    LogMessage::Promise { ballot, snapshot_index: promise.snapshot_index, accepted: promise.accepted };
+                let message = LogMessage::Promise {
+                    ballot,
+                    snapshot_index: promise.snapshot_index,
+                    snapshot_members: promise.snapshot_members,
+                    accepted: promise.accepted,
+                };
                 cx.send(from, message);
             }
             None => cx.send(from, LogMessage::Reject { ballot, promised: self.promised }),
@@ -406,7 +487,11 @@ impl Replica {
         }
         let accepted =
             self.accepted.range(from_slot..).map(|(slot, (ballot, entry))| (*slot, *ballot, entry.clone())).collect();
-        Some(PromiseReceived { snapshot_index: self.snapshot.index, accepted })
+        Some(PromiseReceived {
+            snapshot_index: self.snapshot.index,
+            snapshot_members: self.snapshot.members.clone(),
+            accepted,
+        })
     }
 
     /// Phase 2b at this acceptor: true if it accepted (durably).
@@ -541,11 +626,13 @@ impl Replica {
         cx.sometimes("log.snapshot_installed", true);
         cx.trace(TraceEvent::new("snapshot_installed", format!("up to slot {}", snapshot.index)));
         self.store = snapshot.store.clone();
+        self.members = snapshot.members.clone();
         self.applied_index = snapshot.index;
         self.commit_index = self.commit_index.max(snapshot.index);
         self.snapshot = snapshot;
         self.compact(cx);
         self.catch_up_asked_at = None;
+        self.members_changed(cx);
         self.advance(cx);
     }
 
@@ -558,6 +645,9 @@ impl Replica {
             let slot = self.applied_index + 1;
             let Some(entry) = self.chosen.get(&slot).cloned() else { break };
             self.applied_index = slot;
+            if let Command::Reconfigure { client, sequence, .. } = &entry.command {
+                self.apply_reconfigure(cx, slot, *client, *sequence, &entry.command);
+            }
             if let Command::Client { client, sequence, op } = entry.command {
                 let dedupe = !self.config.planted("apply-retry-twice");
                 let applied = self.store.apply(client, sequence, &op, dedupe);
@@ -581,11 +671,71 @@ impl Replica {
         self.maybe_snapshot(cx);
     }
 
+    /// Applies the membership change at `slot` (a no-op unless it names the epoch in force) and
+    /// answers its client.
+    fn apply_reconfigure(
+        &mut self,
+        cx: &mut dyn Context<Self>,
+        slot: u64,
+        client: u64,
+        sequence: u64,
+        command: &Command,
+    ) {
+        let changed = match self.members.after(slot, command) {
+            Some(next) => {
+                cx.trace(TraceEvent::new("log_members", format!("slot {slot}: {} -> {next}", self.members)));
+                self.members = next;
+                self.members_changed(cx);
+                true
+            }
+            None => false,
+        };
+        cx.sometimes("log.members_changed", changed);
+        cx.sometimes("log.stale_member_change_ignored", !changed);
+        let result = KvResult::Members { changed, members: self.members.clone() };
+        let verdict =
+            if self.config.planted("apply-retry-twice") { None } else { self.store.session_verdict(client, sequence) };
+        let answer = match verdict {
+            None => {
+                self.store.record_session(client, sequence, result.clone());
+                Some(result)
+            }
+            Some(Applied::Fresh(result) | Applied::Duplicate(result)) => Some(result),
+            Some(Applied::Stale) => None,
+        };
+        if let Some(requests) = self.pending.remove(&(client, sequence)) {
+            for request in requests {
+                let body = match &answer {
+                    Some(result) => KvResponse::Done { client, sequence, result: result.clone() },
+                    None => KvResponse::Unknown { leader: self.leader },
+                };
+                cx.reply(request, body);
+            }
+        }
+    }
+
+    /// After the configuration in force changed: a leader counts new members as heard (their lease
+    /// starts now), and steps down once it is no longer a member and has nothing left to settle.
+    fn members_changed(&mut self, cx: &mut dyn Context<Self>) {
+        let me = cx.id();
+        let now = cx.now();
+        let Role::Leader { last_ack, reconfig_at, .. } = &mut self.role else { return };
+        for member in &self.members.nodes {
+            last_ack.entry(*member).or_insert(now);
+        }
+        let settled = reconfig_at.is_none_or(|slot| slot <= self.applied_index);
+        if !self.members.contains(&me) && settled {
+            cx.sometimes("log.removed_leader_stepped_down", true);
+            self.step_down(cx, "removed from the configuration");
+            self.last_leader_contact = now;
+        }
+    }
+
     fn maybe_snapshot(&mut self, cx: &mut dyn Context<Self>) {
         if self.applied_index - self.snapshot.index < self.config.snapshot_threshold {
             return;
         }
-        let snapshot = Snapshot { index: self.applied_index, store: self.store.clone() };
+        let snapshot = Snapshot { index: self.applied_index, store: self.store.clone(), members: self.members.clone() };
         let mut batch = WriteBatch::new();
         batch.put(SNAPSHOT_TABLE, SNAPSHOT_KEY.to_vec(), encode_value(&snapshot));
         if let Err(error) = cx.storage().write(batch).and_then(|()| cx.storage().sync()) {
@@ -682,83 +832,149 @@ impl Replica {
         let jitter = random::below(cx.rng(), self.config.election_timeout.as_nanos() as u64);
         self.election_timeout = self.config.election_timeout + Duration::from_nanos(jitter);
         cx.trace(TraceEvent::new("log_role", format!("candidate with ballot {ballot}")));
-        self.role = Role::Candidate { ballot, promises: BTreeMap::new(), started: cx.now() };
+        let chain = vec![self.members.clone()];
+        self.role = Role::Candidate { ballot, promises: BTreeMap::new(), started: cx.now(), chain };
         let from_slot = self.commit_index + 1;
+        for peer in self.targets(me) {
+            cx.send(peer, LogMessage::Prepare { ballot, from_slot });
+        }
         if let Some(promise) = self.acceptor_prepare(cx, ballot, from_slot) {
             self.on_promise(cx, me, ballot, promise);
-        }
-        for peer in self.others(me) {
-            cx.send(peer, LogMessage::Prepare { ballot, from_slot });
         }
     }
 
     fn on_promise(&mut self, cx: &mut dyn Context<Self>, from: NodeId, ballot: Ballot, promise: PromiseReceived) {
-        let quorum = self.quorum();
         let Role::Candidate { ballot: mine, promises, .. } = &mut self.role else { return };
-        if *mine != ballot || !self.config.members.contains(&from) {
+        if *mine != ballot {
             return;
         }
         promises.insert(from, promise);
-        if promises.len() >= quorum {
-            self.become_leader(cx);
+        let Some(recovery) = self.recovery() else { return };
+        let Role::Candidate { promises, chain, .. } = &mut self.role else { return };
+        let newly_involved: Vec<NodeId> = recovery
+            .chain
+            .iter()
+            .flat_map(|members| members.nodes.iter().copied())
+            .filter(|node| !chain.iter().any(|known| known.contains(node)) && !promises.contains_key(node))
+            .collect();
+        chain.clone_from(&recovery.chain);
+        let small = self.config.planted("quorum-too-small");
+        let satisfied =
+            recovery.chain.iter().all(|members| members.has_quorum(promises.keys(), quorum_size(members, small)));
+        if satisfied {
+            cx.sometimes("log.election_spanned_configurations", recovery.chain.len() > 1);
+            self.become_leader(cx, recovery);
+        } else {
+            // The promises revealed a configuration change: its new members must promise too.
+            let from_slot = self.commit_index + 1;
+            let mut newly_involved = newly_involved;
+            newly_involved.sort_unstable();
+            newly_involved.dedup();
+            for peer in newly_involved {
+                if peer != cx.id() {
+                    cx.send(peer, LogMessage::Prepare { ballot, from_slot });
+                }
+            }
         }
     }
 
-    fn become_leader(&mut self, cx: &mut dyn Context<Self>) {
-        let Role::Candidate { ballot, promises, .. } = std::mem::replace(&mut self.role, Role::Follower) else {
-            return;
-        };
-        let me = cx.id();
-        // Slots compacted at any promising acceptor are chosen: never propose there.
-        let (snapshot_holder, highest_snapshot) = promises
+    /// What the candidate's promises so far show (see [`Recovery`]).
+    ///
+    /// The slots after `base` are governed first by the configuration in force at `base` (this
+    /// replica's own, or the one in the most advanced promiser's snapshot), then by each change
+    /// recovered among them in turn. A quorum of the first configuration's promises reveals any
+    /// value chosen in its slots, in particular a chosen change; the change's configuration then
+    /// governs the slots after it, and so on. So the chain is exact once each of its
+    /// configurations has a quorum among the promises.
+    fn recovery(&self) -> Option<Recovery> {
+        let Role::Candidate { promises, .. } = &self.role else { return None };
+        let ahead = promises
             .iter()
-            .map(|(node, promise)| (*node, promise.snapshot_index))
-            .max_by_key(|(_, index)| *index)
-            .unwrap_or((me, 0));
-        let base = self.commit_index.max(highest_snapshot);
-        let mut recovered: BTreeMap<u64, (Ballot, Entry)> = BTreeMap::new();
+            .filter(|(_, promise)| promise.snapshot_index > self.commit_index)
+            .max_by_key(|(_, promise)| promise.snapshot_index);
+        let (base, base_members, snapshot_ahead) = match ahead {
+            Some((holder, promise)) => {
+                (promise.snapshot_index, promise.snapshot_members.clone(), Some((*holder, promise.snapshot_index)))
+            }
+            None => (self.commit_index, self.members.clone(), None),
+        };
+        let mut best: BTreeMap<u64, (Ballot, &Entry)> = BTreeMap::new();
         for promise in promises.values() {
             for (slot, accepted_in, entry) in &promise.accepted {
                 if *slot <= base {
                     continue;
                 }
-                let better = recovered.get(slot).is_none_or(|(best, _)| accepted_in > best);
-                if better {
-                    recovered.insert(*slot, (*accepted_in, entry.clone()));
+                if best.get(slot).is_none_or(|(ballot, _)| accepted_in > ballot) {
+                    best.insert(*slot, (*accepted_in, entry));
                 }
             }
         }
-        let last = recovered.keys().next_back().copied().unwrap_or(base).max(base);
+        let last = best.keys().next_back().copied().unwrap_or(base).max(base);
+        let mut values = BTreeMap::new();
+        let mut chain = vec![base_members];
+        for slot in base + 1..=last {
+            // Slots this replica already knows chosen keep their value (Paxos guarantees it matches).
+            let value = self.chosen.get(&slot).or_else(|| best.get(&slot).map(|(_, entry)| *entry));
+            let Some(entry) = value else { continue };
+            if let Some(next) = chain.last().and_then(|members| members.after(slot, &entry.command)) {
+                chain.push(next);
+            }
+            values.insert(slot, entry.clone());
+        }
+        Some(Recovery { base, snapshot_ahead, last, values, chain })
+    }
+
+    fn become_leader(&mut self, cx: &mut dyn Context<Self>, recovery: Recovery) {
+        let Role::Candidate { ballot, .. } = std::mem::replace(&mut self.role, Role::Follower) else {
+            return;
+        };
+        let me = cx.id();
+        let Recovery { base, snapshot_ahead, last, mut values, chain } = recovery;
         let now = cx.now();
         let mut inflight = BTreeMap::new();
+        let mut members = chain.first().cloned().unwrap_or_else(|| self.members.clone());
+        let mut reconfig_at = None;
         for slot in base + 1..=last {
-            let entry = match recovered.remove(&slot) {
-                Some((_, entry)) => entry,
+            let entry = match values.remove(&slot) {
+                Some(entry) => entry,
                 None => {
                     cx.sometimes("log.gap_filled_with_noop", true);
                     self.new_entry(cx, Command::Noop)
                 }
             };
-            // Slots this replica already knows chosen keep their value (Paxos guarantees it matches).
-            let entry = self.chosen.get(&slot).cloned().unwrap_or(entry);
-            inflight.insert(slot, Inflight { entry, acks: BTreeSet::new(), sent_at: now });
+            let next = members.after(slot, &entry.command);
+            inflight.insert(slot, Inflight { entry, acks: BTreeSet::new(), members: members.clone(), sent_at: now });
+            if let Some(next) = next {
+                members = next;
+                reconfig_at = Some(slot);
+            }
         }
+        debug_assert_eq!(Some(&members), chain.last(), "the recovery walk and the chain disagree");
         cx.sometimes("log.leader_recovered_slots", !inflight.is_empty());
+        cx.sometimes("log.leader_recovered_member_change", reconfig_at.is_some());
         cx.trace(TraceEvent::new(
             "log_role",
-            format!("leader with ballot {ballot}, re-proposing slots {}..={last}", base + 1),
+            format!("leader with ballot {ballot}, re-proposing slots {}..={last}, members {members}", base + 1),
         ));
-        // Every member counts as heard at the start: the lease runs from the election.
-        let last_ack = self.config.members.iter().map(|member| (*member, now)).collect();
-        self.role = Role::Leader { ballot, next_slot: last + 1, inflight, last_ack };
+        // Everyone involved counts as heard at the start: the lease runs from the election.
+        let mut last_ack: BTreeMap<NodeId, Instant> = members.nodes.iter().map(|member| (*member, now)).collect();
+        for slot in inflight.values() {
+            for member in &slot.members.nodes {
+                last_ack.insert(*member, now);
+            }
+        }
+        self.role =
+            Role::Leader { ballot, next_slot: last + 1, inflight, last_ack, next_members: members, reconfig_at };
         self.leader = Some(me);
         cx.sometimes("log.leader_elected", true);
-        if highest_snapshot > self.commit_index && snapshot_holder != me {
+        if let Some((holder, index)) = snapshot_ahead
+            && holder != me
+        {
             cx.sometimes("log.new_leader_behind_snapshot", true);
-            self.leader_commit_index = self.leader_commit_index.max(highest_snapshot);
-            self.catch_up_source = Some(snapshot_holder);
+            self.leader_commit_index = self.leader_commit_index.max(index);
+            self.catch_up_source = Some(holder);
             self.catch_up_asked_at = None;
-            self.ask_catch_up(cx, snapshot_holder);
+            self.ask_catch_up(cx, holder);
         }
         self.send_inflight(cx, true);
         self.flush(cx);
@@ -773,27 +989,44 @@ impl Replica {
     }
 
     /// Sends every in-flight slot (all of them with `all`, else those unacknowledged for a
-    /// heartbeat) to each acceptor that has not accepted it, and accepts it here first.
+    /// heartbeat) to each member of its configuration that has not accepted it, and accepts it
+    /// here first.
     fn send_inflight(&mut self, cx: &mut dyn Context<Self>, all: bool) {
         let me = cx.id();
         let now = cx.now();
         let commit_index = self.commit_index;
         let heartbeat = self.config.heartbeat_interval;
         let batch_max = self.config.batch_entries_max;
+        let targets = self.targets(me);
         let Role::Leader { ballot, inflight, .. } = &self.role else { return };
         let ballot = *ballot;
-        let due: Vec<(u64, Entry, BTreeSet<NodeId>)> = inflight
+        let due: Vec<(u64, Entry, &Inflight)> = inflight
             .iter()
             .filter(|(_, slot)| all || now - slot.sent_at >= heartbeat)
-            .map(|(slot, inflight)| (*slot, inflight.entry.clone(), inflight.acks.clone()))
+            .map(|(slot, state)| (*slot, state.entry.clone(), state))
             .collect();
         if due.is_empty() {
             return;
         }
+        let needs = |node: &NodeId, state: &Inflight| state.members.contains(node) && !state.acks.contains(node);
         // Accept locally first (the leader is an acceptor too).
-        let mine: Vec<&(u64, Entry, BTreeSet<NodeId>)> =
-            due.iter().filter(|(_, _, acks)| !acks.contains(&me)).collect();
-        for run in contiguous_runs(&mine, batch_max) {
+        let mine: Vec<(u64, Entry, ())> = due
+            .iter()
+            .filter(|(_, _, state)| !state.acks.contains(&me))
+            .map(|(slot, entry, _)| (*slot, entry.clone(), ()))
+            .collect();
+        let mut sends = Vec::new();
+        for peer in &targets {
+            let missing: Vec<(u64, Entry, ())> = due
+                .iter()
+                .filter(|(_, _, state)| needs(peer, state))
+                .map(|(slot, entry, _)| (*slot, entry.clone(), ()))
+                .collect();
+            sends.push((*peer, missing));
+        }
+        let due_slots: Vec<u64> = due.iter().map(|(slot, _, _)| *slot).collect();
+        let mine_refs: Vec<&(u64, Entry, ())> = mine.iter().collect();
+        for run in contiguous_runs(&mine_refs, batch_max) {
             let entries: Vec<Entry> = run.iter().map(|(_, entry, _)| entry.clone()).collect();
             if self.acceptor_accept(cx, ballot, run[0].0, &entries) {
                 let count = entries.len() as u64;
@@ -803,16 +1036,15 @@ impl Replica {
         if !self.is_leader() {
             return;
         }
-        for peer in self.others(me) {
-            let missing: Vec<&(u64, Entry, BTreeSet<NodeId>)> =
-                due.iter().filter(|(_, _, acks)| !acks.contains(&peer)).collect();
-            for run in contiguous_runs(&missing, batch_max) {
+        for (peer, missing) in sends {
+            let refs: Vec<&(u64, Entry, ())> = missing.iter().collect();
+            for run in contiguous_runs(&refs, batch_max) {
                 let entries = run.iter().map(|(_, entry, _)| entry.clone()).collect();
                 cx.send(peer, LogMessage::Accept { ballot, first_slot: run[0].0, entries, commit_index });
             }
         }
         if let Role::Leader { inflight, .. } = &mut self.role {
-            for (slot, _, _) in &due {
+            for slot in &due_slots {
                 if let Some(slot) = inflight.get_mut(slot) {
                     slot.sent_at = now;
                 }
@@ -821,18 +1053,21 @@ impl Replica {
     }
 
     fn on_accepted(&mut self, cx: &mut dyn Context<Self>, from: NodeId, ballot: Ballot, first_slot: u64, count: u64) {
-        let quorum = self.quorum();
+        let small = self.config.planted("quorum-too-small");
         let now = cx.now();
         let Role::Leader { ballot: mine, inflight, last_ack, .. } = &mut self.role else { return };
-        if *mine != ballot || !self.config.members.contains(&from) {
+        if *mine != ballot {
             return;
         }
         last_ack.insert(from, now);
         let mut newly_chosen = Vec::new();
         for slot in first_slot..first_slot.saturating_add(count) {
             let Some(state) = inflight.get_mut(&slot) else { continue };
+            if !state.members.contains(&from) {
+                continue;
+            }
             state.acks.insert(from);
-            if state.acks.len() >= quorum
+            if state.acks.len() >= quorum_size(&state.members, small)
                 && let Some(done) = inflight.remove(&slot)
             {
                 newly_chosen.push((slot, done.entry));
@@ -892,16 +1127,19 @@ impl Replica {
             let me = cx.id();
             let now = cx.now();
             match &self.role {
-                Role::Leader { ballot, last_ack, .. } => {
+                Role::Leader { ballot, last_ack, next_members, .. } => {
                     let ballot = *ballot;
                     let lease = self.config.election_timeout * 2;
-                    let others_heard = last_ack.iter().filter(|(node, at)| **node != me && now - **at <= lease).count();
-                    let heard = others_heard + 1;
-                    if heard < self.quorum() {
+                    let heard = next_members
+                        .nodes
+                        .iter()
+                        .filter(|node| **node == me || last_ack.get(node).is_some_and(|at| now - *at <= lease))
+                        .count();
+                    if heard < self.quorum_of(next_members) {
                         self.step_down(cx, "lost touch with a majority");
                         self.last_leader_contact = now;
                     } else {
-                        for peer in self.others(me) {
+                        for peer in self.targets(me) {
                             cx.send(peer, LogMessage::Heartbeat { ballot, commit_index: self.commit_index });
                         }
                         self.send_inflight(cx, false);
@@ -912,7 +1150,7 @@ impl Replica {
                         }
                     }
                 }
-                Role::Candidate { ballot, promises, started } => {
+                Role::Candidate { ballot, promises, started, .. } => {
                     if now - *started > self.election_timeout {
                         cx.sometimes("log.election_retried", true);
                         self.stand_for_election(cx);
@@ -920,7 +1158,7 @@ impl Replica {
                         let ballot = *ballot;
                         let from_slot = self.commit_index + 1;
                         let waiting: Vec<NodeId> =
-                            self.others(me).into_iter().filter(|peer| !promises.contains_key(peer)).collect();
+                            self.targets(me).into_iter().filter(|peer| !promises.contains_key(peer)).collect();
                         for peer in waiting {
                             cx.send(peer, LogMessage::Prepare { ballot, from_slot });
                         }
@@ -947,13 +1185,13 @@ impl Replica {
 
     // ----- clients -----
 
-    fn on_command(&mut self, cx: &mut dyn Context<Self>, request: RequestId, client: u64, sequence: u64, op: KvOp) {
+    fn on_command(&mut self, cx: &mut dyn Context<Self>, request: RequestId, client: u64, sequence: u64, what: Queue) {
         if !self.recovered || !self.is_leader() {
             cx.reply(request, KvResponse::NotLeader { leader: self.leader.filter(|leader| *leader != cx.id()) });
             return;
         }
         if self.config.planted("stale-read")
-            && let KvOp::Get { key } = &op
+            && let Queue::Kv(KvOp::Get { key }) = &what
         {
             let value = self.store.get(key).cloned();
             cx.reply(request, KvResponse::Done { client, sequence, result: KvResult::Value(value) });
@@ -970,18 +1208,31 @@ impl Replica {
             return;
         }
         self.pending.insert((client, sequence), vec![request]);
-        self.queue.push_back(Queued { client, sequence, op });
+        self.queue.push_back(Queued { client, sequence, what });
         if self.flush_timer.is_none() {
             let delay = if cx.buggify("log.batch.flush_now") { Duration::ZERO } else { self.config.batch_delay };
             self.flush_timer = Some(cx.set_timer(delay, LogTimer::Flush));
         }
     }
 
-    /// Proposes queued commands while the pipeline has room.
+    /// Proposes queued commands while the pipeline has room. A membership change ends its batch,
+    /// and nothing is proposed after it until it is applied here.
     fn flush(&mut self, cx: &mut dyn Context<Self>) {
         loop {
-            let room = match &self.role {
-                Role::Leader { inflight, .. } => self.config.inflight_slots_max.saturating_sub(inflight.len() as u64),
+            let applied_index = self.applied_index;
+            let members_now = self.members.clone();
+            let room = match &mut self.role {
+                Role::Leader { inflight, reconfig_at, next_members, .. } => {
+                    if let Some(slot) = *reconfig_at {
+                        if applied_index < slot {
+                            cx.sometimes("log.pipeline_held_for_member_change", !self.queue.is_empty());
+                            return;
+                        }
+                        *reconfig_at = None;
+                        *next_members = members_now;
+                    }
+                    self.config.inflight_slots_max.saturating_sub(inflight.len() as u64)
+                }
                 _ => return,
             };
             if room == 0 || self.queue.is_empty() {
@@ -992,19 +1243,43 @@ impl Replica {
             if take > 1 && cx.buggify("log.batch.tiny") {
                 take = 1;
             }
+            if let Some(change) =
+                self.queue.iter().take(take).position(|queued| matches!(queued.what, Queue::Change(_)))
+            {
+                take = change + 1;
+            }
             let batch: Vec<Queued> = self.queue.drain(..take).collect();
             cx.sometimes("log.batched_commands", batch.len() > 1);
             let now = cx.now();
-            let entries: Vec<Entry> = batch
-                .into_iter()
-                .map(|queued| {
-                    let command = Command::Client { client: queued.client, sequence: queued.sequence, op: queued.op };
-                    self.new_entry(cx, command)
-                })
-                .collect();
-            if let Role::Leader { next_slot, inflight, .. } = &mut self.role {
+            let Role::Leader { next_members, .. } = &self.role else { return };
+            let members = next_members.clone();
+            let mut entries = Vec::with_capacity(batch.len());
+            for queued in batch {
+                let (client, sequence) = (queued.client, queued.sequence);
+                let command = match queued.what {
+                    Queue::Kv(op) => Command::Client { client, sequence, op },
+                    Queue::Change(change) => match members.changed(&change) {
+                        Ok(nodes) => Command::Reconfigure { client, sequence, epoch: members.epoch, members: nodes },
+                        Err(why) => {
+                            cx.sometimes("log.member_change_refused", true);
+                            for request in self.pending.remove(&(client, sequence)).unwrap_or_default() {
+                                cx.reply(request, KvResponse::ChangeRefused { why, members: members.clone() });
+                            }
+                            continue;
+                        }
+                    },
+                };
+                entries.push(self.new_entry(cx, command));
+            }
+            if let Role::Leader { next_slot, inflight, next_members, reconfig_at, .. } = &mut self.role {
                 for entry in entries {
-                    inflight.insert(*next_slot, Inflight { entry, acks: BTreeSet::new(), sent_at: now });
+                    let next = next_members.after(*next_slot, &entry.command);
+                    let members = next_members.clone();
+                    inflight.insert(*next_slot, Inflight { entry, acks: BTreeSet::new(), members, sent_at: now });
+                    if next.is_some() {
+                        // `next_members` changes when the change is applied (see above).
+                        *reconfig_at = Some(*next_slot);
+                    }
                     *next_slot += 1;
                 }
             }
@@ -1012,10 +1287,12 @@ impl Replica {
         }
     }
 
-    /// Sends the in-flight slots nobody has acknowledged yet (freshly proposed ones).
+    /// Sends the in-flight slots nobody has acknowledged yet (freshly proposed ones, all in the
+    /// configuration `next_members`).
     fn send_new(&mut self, cx: &mut dyn Context<Self>) {
         let me = cx.id();
-        let Role::Leader { ballot, inflight, .. } = &self.role else { return };
+        let Role::Leader { ballot, inflight, next_members, .. } = &self.role else { return };
+        let peers: Vec<NodeId> = next_members.nodes.iter().copied().filter(|node| *node != me).collect();
         let ballot = *ballot;
         let fresh: Vec<(u64, Entry, BTreeSet<NodeId>)> = inflight
             .iter()
@@ -1029,8 +1306,8 @@ impl Replica {
             let first_slot = run[0].0;
             let count = entries.len() as u64;
             let commit_index = self.commit_index;
-            for peer in self.others(me) {
-                cx.send(peer, LogMessage::Accept { ballot, first_slot, entries: entries.clone(), commit_index });
+            for peer in &peers {
+                cx.send(*peer, LogMessage::Accept { ballot, first_slot, entries: entries.clone(), commit_index });
             }
             if self.acceptor_accept(cx, ballot, first_slot, &entries) {
                 self.on_accepted(cx, me, ballot, first_slot, count);
@@ -1040,6 +1317,12 @@ impl Replica {
             }
         }
     }
+}
+
+/// Votes that make a quorum of `members` (too few with the planted bug `quorum-too-small`).
+fn quorum_size(members: &Members, too_small: bool) -> usize {
+    let count = members.nodes.len();
+    if too_small { (count / 2).max(1) } else { count / 2 + 1 }
 }
 
 /// Splits slot-ordered items into runs of consecutive slots, each at most `max` long.
@@ -1121,13 +1404,15 @@ impl Node for Replica {
     }
 
     fn on_message(&mut self, cx: &mut dyn Context<Self>, from: NodeId, message: LogMessage) {
-        if !self.recovered || from == cx.id() || !self.is_member(&from) {
+        // Messages from non-members count too: a replica being added must be heard before it
+        // knows it is a member, and quorums are counted per configuration where they matter.
+        if !self.recovered || from == cx.id() {
             return;
         }
         match message {
             LogMessage::Prepare { ballot, from_slot } => self.on_prepare(cx, from, ballot, from_slot),
-            LogMessage::Promise { ballot, snapshot_index, accepted } => {
-                self.on_promise(cx, from, ballot, PromiseReceived { snapshot_index, accepted });
+            LogMessage::Promise { ballot, snapshot_index, snapshot_members, accepted } => {
+                self.on_promise(cx, from, ballot, PromiseReceived { snapshot_index, snapshot_members, accepted });
             }
             LogMessage::Accept { ballot, first_slot, entries, commit_index } => {
                 self.on_accept(cx, from, ballot, first_slot, entries, commit_index);
@@ -1154,7 +1439,13 @@ impl Node for Replica {
 
     fn on_client(&mut self, cx: &mut dyn Context<Self>, request: RequestId, body: KvRequest) {
         match body {
-            KvRequest::Command { client, sequence, op } => self.on_command(cx, request, client, sequence, op),
+            KvRequest::Command { client, sequence, op } => {
+                self.on_command(cx, request, client, sequence, Queue::Kv(op));
+            }
+            KvRequest::ChangeMembers { client, sequence, change } => {
+                self.on_command(cx, request, client, sequence, Queue::Change(change));
+            }
+            KvRequest::Status => cx.reply(request, KvResponse::Status(self.status())),
             KvRequest::StaleGet { key } => {
                 let value = self.store.get(&key).cloned();
                 cx.reply(request, KvResponse::Stale { value, applied_index: self.applied_index });

@@ -5,7 +5,8 @@
 //!   safety property of Paxos itself;
 //! - **state-machine safety**: two replicas that applied the same number of slots hold the same
 //!   records;
-//! - **convergence**: after the heal, every replica reaches the same applied state.
+//! - **convergence**: after the heal, every member of the final configuration reaches the same
+//!   applied state (records and configuration).
 
 use crate::report::{FailureKind, Violation};
 use pangea_core::log::{EntryId, Replica};
@@ -88,20 +89,34 @@ impl Agreement {
     }
 }
 
-/// After the heal: all replicas up, at the same applied index, with the same records.
+/// Ok once every member of the final configuration (that of the replica that applied the most) is
+/// up and holds the same applied index, records and configuration; replicas outside it are not
+/// looked at (a removed replica may never learn it was removed).
 pub fn converged(sim: &Sim<Replica>) -> Result<(), String> {
-    let Some(first) = sim.node(0) else { return Err("n0 is down".to_owned()) };
-    for index in 1..sim.nodes() {
-        let Some(replica) = sim.node(index) else { return Err(format!("n{index} is down")) };
+    let up: Vec<(u32, &Replica)> =
+        (0..sim.nodes()).filter_map(|index| sim.node(index).map(|node| (index, node))).collect();
+    let Some((first_index, first)) =
+        up.iter().copied().max_by_key(|(index, replica)| (replica.applied_index(), std::cmp::Reverse(*index)))
+    else {
+        return Err("every replica is down".to_owned());
+    };
+    for member in &first.members().nodes {
+        let Some(index) = sim.index_of(member) else {
+            return Err(format!("member {} is not in the run", member.short()));
+        };
+        let Some(replica) = sim.node(index) else { return Err(format!("member n{index} is down")) };
         if replica.applied_index() != first.applied_index() {
             return Err(format!(
-                "n0 applied {} slots, n{index} applied {}",
+                "n{first_index} applied {} slots, member n{index} applied {}",
                 first.applied_index(),
                 replica.applied_index()
             ));
         }
-        if replica.store() != first.store() {
-            return Err(format!("n0 and n{index} applied {} slots but hold different records", first.applied_index()));
+        if replica.store() != first.store() || replica.members() != first.members() {
+            return Err(format!(
+                "n{first_index} and member n{index} applied {} slots but hold different state",
+                first.applied_index()
+            ));
         }
     }
     Ok(())

@@ -9,7 +9,10 @@
 //!
 //! The variants differ in the faults they draw: `log-partitions` (partitions of every shape, lossy
 //! and reordering links), `log-crashes` (crashes and restarts, torn and slow disks, full disks),
-//! `log-clock-skew` (skewed and jumping wall clocks, pauses), and `log-swarm` (all of these).
+//! `log-clock-skew` (skewed and jumping wall clocks, pauses), `log-swarm` (all of these), and
+//! `log-membership` (all of these while an operator adds and removes replicas through the log: the
+//! run has [`SPARES`] processes beyond the initial members, and convergence is checked among the
+//! final configuration's members).
 //! Bit rot of a disk is left out: an acceptor's promise exists nowhere else, so rotting it is not a
 //! fault the protocol claims to survive.
 //!
@@ -17,9 +20,11 @@
 //! at the network's loss rate (partitions do not reach them).
 
 mod checkers;
+mod membership;
 mod workload;
 
 pub use checkers::{Agreement, converged};
+pub use membership::{CHANGER_CLIENT, ChangeOutcome, ChangeRecord, MemberChanger};
 pub use workload::{Completion, Operation, Workload, WorkloadConfig};
 
 use crate::registry::{Scenario, WorkloadKnobs};
@@ -50,7 +55,12 @@ pub enum LogVariant {
     ClockSkew,
     /// Everything.
     Swarm,
+    /// Everything, while replicas are added and removed.
+    Membership,
 }
+
+/// Processes of `log-membership` beyond its initial members: spares to add.
+pub const SPARES: u32 = 2;
 
 /// One of the log scenarios.
 pub struct LogScenario {
@@ -61,7 +71,7 @@ pub struct LogScenario {
 }
 
 /// The log scenarios, in `list` order.
-pub const LOG_SCENARIOS: [LogScenario; 4] = [
+pub const LOG_SCENARIOS: [LogScenario; 5] = [
     LogScenario {
         name: "log-partitions",
         description: "replicated log under partitions and lossy links: linearizable, agreed, converging",
@@ -86,6 +96,12 @@ pub const LOG_SCENARIOS: [LogScenario; 4] = [
         faults: "swarm of everything above (no bit rot)",
         variant: LogVariant::Swarm,
     },
+    LogScenario {
+        name: "log-membership",
+        description: "replicated log while replicas are added and removed through the log (nodes = members + 2 spares)",
+        faults: "swarm of everything (no bit rot), plus membership changes every few seconds",
+        variant: LogVariant::Membership,
+    },
 ];
 
 impl LogScenario {
@@ -103,12 +119,17 @@ impl LogScenario {
             LogVariant::Partitions => SwarmProfile { partitions: true, network: true, ..none },
             LogVariant::Crashes => SwarmProfile { node_faults: &["crash", "disk_full"], disk: true, ..none },
             LogVariant::ClockSkew => SwarmProfile { node_faults: &["clock_jump", "pause"], clock_skew: true, ..none },
-            LogVariant::Swarm => SwarmProfile { disk_rot: false, ..SwarmProfile::ALL },
+            LogVariant::Swarm | LogVariant::Membership => SwarmProfile { disk_rot: false, ..SwarmProfile::ALL },
         }
     }
 
+    /// Replicas in the initial configuration of a run with `nodes` processes.
+    fn initial_members(&self, nodes: u32) -> u32 {
+        if self.variant == LogVariant::Membership { nodes - SPARES } else { nodes }
+    }
+
     fn log_config(&self, nodes: u32, planted: Option<&str>) -> Result<LogConfig, String> {
-        let mut config = LogConfig::new((0..nodes).map(NodeId::for_index).collect());
+        let mut config = LogConfig::new((0..self.initial_members(nodes)).map(NodeId::for_index).collect());
         // Small enough that runs take snapshots and ship them to lagging replicas, and that the
         // clients fill the pipeline and split into several batches now and then.
         config.snapshot_threshold = 200;
@@ -157,11 +178,11 @@ impl Scenario for LogScenario {
     }
 
     fn default_nodes(&self) -> u32 {
-        3
+        if self.variant == LogVariant::Membership { 3 + SPARES } else { 3 }
     }
 
     fn nodes_range(&self) -> (u32, u32) {
-        (3, 7)
+        if self.variant == LogVariant::Membership { (3 + SPARES, 5 + SPARES) } else { (3, 7) }
     }
 
     fn faults(&self) -> &'static str {
@@ -222,7 +243,10 @@ impl Scenario for LogScenario {
         sim_config.client_link = Some(plan.network.latency);
         let factory = move |_index: u32| Replica::new(config.clone()).expect("validated above");
         let mut sim = Sim::new(sim_config, factory);
-        let outcome = drive(&mut sim, options.seed, workload);
+        let heal_at = Instant::from_nanos(plan.heal_at_ms * 1_000_000);
+        let changer = (self.variant == LogVariant::Membership)
+            .then(|| MemberChanger::new(options.seed, self.initial_members(nodes) as usize, heal_at));
+        let outcome = drive(&mut sim, options.seed, workload, changer);
         Ok(RunReport::from_sim(self.name, options, plan, &sim, outcome.violations, outcome.notes))
     }
 }
@@ -232,11 +256,15 @@ impl Scenario for LogScenario {
 fn step(
     sim: &mut Sim<Replica>,
     workload: &mut Workload,
+    changer: &mut Option<MemberChanger>,
     agreement: &mut Agreement,
     next_check: &mut Instant,
 ) -> Result<(), String> {
     sim.run_for(STEP).map_err(|error| error.to_string())?;
-    workload.step(sim);
+    let others = workload.step(sim);
+    if let Some(changer) = changer {
+        changer.step(sim, others);
+    }
     if sim.now() >= *next_check {
         agreement.check(sim);
         *next_check = sim.now() + CHECK_EVERY;
@@ -250,7 +278,7 @@ struct Drive {
     notes: Vec<String>,
 }
 
-fn drive(sim: &mut Sim<Replica>, seed: u64, config: WorkloadConfig) -> Drive {
+fn drive(sim: &mut Sim<Replica>, seed: u64, config: WorkloadConfig, mut changer: Option<MemberChanger>) -> Drive {
     let heal_at = Instant::from_nanos(sim.plan().heal_at_ms * 1_000_000);
     let keys = config.keys;
     let mut workload = Workload::new(config, seed, sim.nodes(), heal_at);
@@ -264,7 +292,7 @@ fn drive(sim: &mut Sim<Replica>, seed: u64, config: WorkloadConfig) -> Drive {
     let probe_deadline = heal_at + LIVENESS_BOUND;
     let mut budget_error = None;
     loop {
-        if let Err(error) = step(sim, &mut workload, &mut agreement, &mut next_check) {
+        if let Err(error) = step(sim, &mut workload, &mut changer, &mut agreement, &mut next_check) {
             budget_error = Some(error);
             break;
         }
@@ -302,7 +330,7 @@ fn drive(sim: &mut Sim<Replica>, seed: u64, config: WorkloadConfig) -> Drive {
         let deadline = sim.now() + LIVENESS_BOUND;
         while sim.now() < deadline && (reads.iter().any(|read| !workload.is_done(*read)) || workload.outstanding() > 0)
         {
-            if let Err(error) = step(sim, &mut workload, &mut agreement, &mut next_check) {
+            if let Err(error) = step(sim, &mut workload, &mut changer, &mut agreement, &mut next_check) {
                 budget_error = Some(error);
                 break;
             }
@@ -360,6 +388,16 @@ fn drive(sim: &mut Sim<Replica>, seed: u64, config: WorkloadConfig) -> Drive {
     violations.extend(history_problems);
     notes.extend(history_notes);
 
+    if let Some(changer) = &changer {
+        notes.push(changer.summary());
+        let members = (0..sim.nodes())
+            .filter_map(|index| sim.node(index))
+            .max_by_key(|replica| replica.applied_index())
+            .map(|replica| replica.members().to_string());
+        if let Some(members) = members {
+            notes.push(format!("final configuration: {members}"));
+        }
+    }
     let done =
         workload.history.iter().filter(|operation| matches!(operation.completion, Completion::Done { .. })).count();
     let applied = (0..sim.nodes()).filter_map(|index| sim.node(index)).map(Replica::applied_index).max().unwrap_or(0);
@@ -394,7 +432,7 @@ pub fn history_violations(history: &[Operation]) -> (Vec<Violation>, Vec<String>
                 Completion::Done { at, result } => lin::Completion::Completed {
                     at: at.as_nanos(),
                     outcome: match result {
-                        KvResult::Done => LinOutcome::Ok,
+                        KvResult::Done | KvResult::Members { .. } => LinOutcome::Ok,
                         KvResult::Value(read) => LinOutcome::Read(value(read)),
                         KvResult::CompareAndSet { succeeded, found } => {
                             LinOutcome::CompareAndSet { succeeded: *succeeded, found: Some(value(found)) }

@@ -5,7 +5,7 @@
 use pangea_core::log::{KvOp, KvRequest, KvResponse, KvResult, Replica};
 use pangea_core::random::{below, duration_between};
 use pangea_core::{Duration, Instant, RequestId};
-use pangea_sim::{SeedStreams, Sim, SimRng};
+use pangea_sim::{Reply, SeedStreams, Sim, SimRng};
 use std::collections::BTreeMap;
 
 /// How the clients behave.
@@ -147,9 +147,13 @@ impl Workload {
     }
 
     /// Handles answers and timers up to the simulator's current time.
-    pub fn step(&mut self, sim: &mut Sim<Replica>) {
+    pub fn step(&mut self, sim: &mut Sim<Replica>) -> Vec<Reply<KvResponse>> {
+        let mut others = Vec::new();
         for reply in sim.take_replies() {
-            let Some(client) = self.waiting.remove(&reply.request) else { continue };
+            let Some(client) = self.waiting.remove(&reply.request) else {
+                others.push(reply);
+                continue;
+            };
             self.on_reply(sim, client, reply.at, reply.body);
         }
         let now = sim.now();
@@ -171,6 +175,7 @@ impl Workload {
                 _ => {}
             }
         }
+        others
     }
 
     /// Operations still waiting for an answer.
@@ -267,9 +272,11 @@ impl Workload {
                 }
                 None => self.retry(sim, index, operation, true),
             },
-            KvResponse::Unknown { .. } | KvResponse::Busy | KvResponse::Stale { .. } => {
-                self.retry(sim, index, operation, true)
-            }
+            KvResponse::Unknown { .. }
+            | KvResponse::Busy
+            | KvResponse::Stale { .. }
+            | KvResponse::ChangeRefused { .. }
+            | KvResponse::Status(_) => self.retry(sim, index, operation, true),
         }
     }
 }
