@@ -69,13 +69,14 @@ fn shrunk_failures_are_small_and_replay_exactly() {
 
 /// Each planted bug of the replicated log, the scenario that catches it, and the most seeds that
 /// may pass before it is caught.
-const LOG_BUGS: [(&str, &str, u64); 6] = [
+const LOG_BUGS: [(&str, &str, u64); 7] = [
     ("quorum-too-small", "log-swarm", 50),
     ("skip-sync", "log-crashes", 100),
     ("accept-lower-ballot", "log-swarm", 300),
     ("forget-promise", "log-swarm", 1_500),
     ("apply-retry-twice", "log-swarm", 100),
     ("stale-read", "log-swarm", 100),
+    ("election-ignores-new-config", "log-membership", 300),
 ];
 
 #[test]

@@ -48,6 +48,9 @@ pub enum LogPlantedBug {
     ApplyRetryTwice,
     /// The leader answers linearizable reads from its local state without going through the log.
     StaleReadAsLinearizable,
+    /// A candidate counts promises only against the configuration it starts from, not the
+    /// configurations of changes among the slots it recovers.
+    ElectionIgnoresNewConfig,
 }
 
 impl LogConfig {
@@ -112,6 +115,7 @@ impl LogConfig {
                 Some(LogPlantedBug::ForgetPromiseOnRestart) => "forget-promise",
                 Some(LogPlantedBug::ApplyRetryTwice) => "apply-retry-twice",
                 Some(LogPlantedBug::StaleReadAsLinearizable) => "stale-read",
+                Some(LogPlantedBug::ElectionIgnoresNewConfig) => "election-ignores-new-config",
             };
             name == bug
         }

@@ -859,8 +859,12 @@ impl Replica {
             .collect();
         chain.clone_from(&recovery.chain);
         let small = self.config.planted("quorum-too-small");
-        let satisfied =
-            recovery.chain.iter().all(|members| members.has_quorum(promises.keys(), quorum_size(members, small)));
+        let counted = if self.config.planted("election-ignores-new-config") { 1 } else { recovery.chain.len() };
+        let satisfied = recovery
+            .chain
+            .iter()
+            .take(counted)
+            .all(|members| members.has_quorum(promises.keys(), quorum_size(members, small)));
         if satisfied {
             cx.sometimes("log.election_spanned_configurations", recovery.chain.len() > 1);
             self.become_leader(cx, recovery);
@@ -1224,12 +1228,13 @@ impl Replica {
             let room = match &mut self.role {
                 Role::Leader { inflight, reconfig_at, next_members, .. } => {
                     if let Some(slot) = *reconfig_at {
-                        if applied_index < slot {
+                        if applied_index >= slot {
+                            *reconfig_at = None;
+                            *next_members = members_now;
+                        } else {
                             cx.sometimes("log.pipeline_held_for_member_change", !self.queue.is_empty());
                             return;
                         }
-                        *reconfig_at = None;
-                        *next_members = members_now;
                     }
                     self.config.inflight_slots_max.saturating_sub(inflight.len() as u64)
                 }

@@ -147,6 +147,7 @@ impl LogScenario {
                     "forget-promise" => Bug::ForgetPromiseOnRestart,
                     "apply-retry-twice" => Bug::ApplyRetryTwice,
                     "stale-read" => Bug::StaleReadAsLinearizable,
+                    "election-ignores-new-config" => Bug::ElectionIgnoresNewConfig,
                     other => {
                         return Err(format!(
                             "unknown planted bug '{other}' for {} (known: {})",
@@ -202,6 +203,7 @@ impl Scenario for LogScenario {
                 "forget-promise",
                 "apply-retry-twice",
                 "stale-read",
+                "election-ignores-new-config",
             ]
         } else {
             Vec::new()
