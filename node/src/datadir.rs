@@ -71,6 +71,9 @@ pub enum DataDirError {
         /// The directory.
         path: PathBuf,
     },
+    /// Pinned peers were given to a node that admits by cluster key.
+    #[error("the node admits by cluster key, not by pinned ids")]
+    NotPinned,
     /// The identity could not be generated.
     #[error(transparent)]
     Identity(#[from] IdentityError),
@@ -148,20 +151,46 @@ impl DataDir {
         let identity = Identity::generate(&admission)?;
         write_new(&path.join(KEY_FILE), identity.private_key_pem().as_bytes(), true)?;
         write_new(&path.join(CERTIFICATE_FILE), identity.certificate_pem().as_bytes(), false)?;
+        let data_dir = DataDir { path, identity, admission, client_token, _lock: lock };
+        write_new(&data_dir.path.join(META_FILE), &data_dir.meta_json()?, false)?;
+        sync_dir(&data_dir.path)?;
+        Ok(data_dir)
+    }
+
+    /// Replaces the pinned peer list of a node that admits by pinned ids (ids are known only after
+    /// each node's `init`, so the list is filled in afterwards). `meta.json` is replaced atomically.
+    pub fn set_pinned_peers(&mut self, ids: BTreeSet<NodeId>) -> Result<(), DataDirError> {
+        if !matches!(self.admission, Admission::Pinned(_)) {
+            return Err(DataDirError::NotPinned);
+        }
+        let previous = std::mem::replace(&mut self.admission, Admission::Pinned(ids));
+        let written = self.meta_json().and_then(|text| {
+            let temporary = self.path.join(format!("{META_FILE}.new"));
+            // A leftover from an interrupted earlier call is ours to replace.
+            let _ = fs::remove_file(&temporary);
+            write_new(&temporary, &text, false)?;
+            fs::rename(&temporary, self.path.join(META_FILE))
+                .map_err(|source| DataDirError::Io { path: temporary.clone(), source })?;
+            sync_dir(&self.path)
+        });
+        if written.is_err() {
+            self.admission = previous;
+        }
+        written
+    }
+
+    fn meta_json(&self) -> Result<Vec<u8>, DataDirError> {
         let meta = Meta {
             format_version: FORMAT_VERSION,
-            node_id: hex::encode(&identity.node_id().0),
-            admission: match &admission {
+            node_id: hex::encode(&self.identity.node_id().0),
+            admission: match &self.admission {
                 Admission::ClusterKey(key) => MetaAdmission::ClusterKey(hex::encode(&key.0)),
                 Admission::Pinned(ids) => MetaAdmission::Pinned(ids.iter().map(|id| hex::encode(&id.0)).collect()),
             },
-            client_token: hex::encode(&client_token),
+            client_token: hex::encode(&self.client_token),
         };
-        let text = serde_json::to_vec_pretty(&meta)
-            .map_err(|error| DataDirError::Corrupt { what: format!("cannot encode meta.json: {error}") })?;
-        write_new(&path.join(META_FILE), &text, false)?;
-        sync_dir(&path)?;
-        Ok(DataDir { path, identity, admission, client_token, _lock: lock })
+        serde_json::to_vec_pretty(&meta)
+            .map_err(|error| DataDirError::Corrupt { what: format!("cannot encode meta.json: {error}") })
     }
 
     /// Opens and locks the node in `path`, validating every file.
@@ -419,7 +448,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ids = BTreeSet::from([NodeId([1; 32]), NodeId([2; 32])]);
         let options = InitOptions { admission: Some(Admission::Pinned(ids.clone())), client_token: None };
-        drop(DataDir::init(dir.path(), options).unwrap());
-        assert_eq!(DataDir::open(dir.path()).unwrap().admission(), &Admission::Pinned(ids));
+        let mut data_dir = DataDir::init(dir.path(), options).unwrap();
+        assert_eq!(data_dir.admission(), &Admission::Pinned(ids));
+        let later = BTreeSet::from([NodeId([3; 32])]);
+        data_dir.set_pinned_peers(later.clone()).unwrap();
+        let id = data_dir.node_id();
+        drop(data_dir);
+        let reopened = DataDir::open(dir.path()).unwrap();
+        assert_eq!((reopened.node_id(), reopened.admission()), (id, &Admission::Pinned(later)));
+    }
+
+    #[test]
+    fn pinned_peers_cannot_replace_a_cluster_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut data_dir = DataDir::init(dir.path(), InitOptions::default()).unwrap();
+        assert!(matches!(data_dir.set_pinned_peers(BTreeSet::new()), Err(DataDirError::NotPinned)));
     }
 }

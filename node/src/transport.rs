@@ -15,6 +15,9 @@
 //! stream carrying one request frame and one response frame. Clients authenticate in the
 //! application protocol (the client token in each request), which is not this module's concern.
 //!
+//! At most [`CONNECTIONS_MAX`] incoming connections are served at once; more are refused at the
+//! QUIC level (not counted in [`Transport::refused`], which counts failed admissions).
+//!
 //! **Garbage** closes at most the connection that carried it: undecodable datagrams are dropped by
 //! quinn, and a frame longer than [`FRAME_BYTES_MAX`] or cut short closes its connection with
 //! [`CLOSE_BAD_FRAME`]; the endpoint keeps serving.
@@ -36,6 +39,8 @@ use tokio::task::JoinHandle;
 pub const SEND_QUEUE_MAX: usize = 1024;
 /// Inbound messages and requests waiting for the node; the connections wait while it is full.
 pub const INBOUND_QUEUE_MAX: usize = 4096;
+/// Connections (peers and clients, being set up or open) served at once; more are refused.
+pub const CONNECTIONS_MAX: usize = 1024;
 /// Application close code: the node is shutting down.
 pub const CLOSE_SHUTDOWN: u32 = 0;
 /// Application close code: a peer connection came without an admissible certificate.
@@ -263,8 +268,17 @@ async fn open_link(
 }
 
 async fn accept_loop(endpoint: quinn::Endpoint, inbound: mpsc::Sender<Inbound>, refused: Arc<watch::Sender<u64>>) {
+    let connections = Arc::new(tokio::sync::Semaphore::new(CONNECTIONS_MAX));
     while let Some(incoming) = endpoint.accept().await {
-        tokio::spawn(serve_connection(incoming, inbound.clone(), refused.clone()));
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            incoming.refuse();
+            continue;
+        };
+        let (inbound, refused) = (inbound.clone(), refused.clone());
+        tokio::spawn(async move {
+            serve_connection(incoming, inbound, refused).await;
+            drop(permit);
+        });
     }
 }
 

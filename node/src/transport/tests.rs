@@ -190,3 +190,40 @@ async fn an_oversized_frame_closes_only_its_connection() {
     );
     assert_exchange(&mut a, &mut b, "after bad frame").await;
 }
+
+#[tokio::test]
+async fn a_restarted_peer_is_reached_again() {
+    let admission = cluster(1);
+    let mut a = start_in(admission.clone());
+    let b_identity = Identity::generate(&admission).unwrap();
+    let mut b = start(&b_identity, admission.clone());
+    assert_exchange(&mut a, &mut b, "before restart").await;
+    let b_addr = b.addr;
+    drop(b);
+    // The old socket is released once quinn's driver has wound down: retry the bind, bounded.
+    let mut restarted = None;
+    for _ in 0..200 {
+        match Transport::bind(b_addr, &b_identity, admission.clone()) {
+            Ok((transport, inbound)) => {
+                restarted = Some(Node { transport, inbound, id: b_identity.node_id(), addr: b_addr });
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+    let mut b = restarted.expect("could not rebind the restarted peer's address");
+    // Messages may be lost while the old connection is found dead (the transport promises no
+    // delivery), so send until one arrives, each wait bounded.
+    let mut delivered = false;
+    for attempt in 0u32..20 {
+        let _ = a.transport.send(b.addr, attempt.to_be_bytes().to_vec());
+        if let Ok(Some(Inbound::Peer { from, .. })) =
+            tokio::time::timeout(Duration::from_millis(500), b.inbound.recv()).await
+        {
+            assert_eq!(from, a.id);
+            delivered = true;
+            break;
+        }
+    }
+    assert!(delivered, "the restarted peer never received a message");
+}
