@@ -1,5 +1,23 @@
 //! `pangea-node`: the `pangea` binary that runs `pangea-core`'s state machines on real QUIC (quinn
 //! and rustls), a redb file and tokio timers.
 //!
-//! Not built yet: the real-node issue fills this crate. It will depend on `pangea-core` only, never
-//! on the simulator, so that the binary runs exactly the code the simulator tested.
+//! It depends on `pangea-core` only, never on the simulator, so that the binary runs exactly the
+//! code the simulator tested. The modules so far are the infrastructure under the node:
+//! - [`datadir`]: the data directory (identity, admission, client token, an exclusive lock);
+//! - [`identity`]: key pair, self-signed certificate, node id and the admission rule;
+//! - [`store`]: [`pangea_core::storage::Storage`] on a redb file;
+//! - [`framing`]: length-prefixed frames on byte streams;
+//! - [`transport`]: QUIC between nodes (mutual TLS plus admission) and from clients;
+//! - [`client`]: the client side of the client protocol's connection plumbing.
+
+pub mod client;
+pub mod datadir;
+pub mod framing;
+pub mod hex;
+pub mod identity;
+pub mod store;
+mod tls;
+pub mod transport;
+mod verify;
+
+pub use tls::{ALPN_CLIENT, ALPN_PEER};

@@ -1,0 +1,86 @@
+//! Length-prefixed frames on a byte stream: a `u32` big-endian length, then that many bytes.
+//!
+//! A frame longer than [`FRAME_BYTES_MAX`] is refused before its body is read; the transport then
+//! closes the connection, since the stream can no longer be parsed.
+
+use thiserror::Error;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// Largest frame body accepted or sent, in bytes (16 MiB).
+pub const FRAME_BYTES_MAX: usize = 16 * 1024 * 1024;
+
+/// Why a frame could not be read or written.
+#[derive(Debug, Error)]
+pub enum FrameError {
+    /// The length prefix announces more than [`FRAME_BYTES_MAX`] bytes.
+    #[error("frame of {bytes} bytes is over the {FRAME_BYTES_MAX}-byte limit")]
+    TooLarge {
+        /// The announced length.
+        bytes: u64,
+    },
+    /// The stream ended inside a frame.
+    #[error("the stream ended inside a frame")]
+    Truncated,
+    /// The stream failed.
+    #[error("stream error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Writes `bytes` as one frame.
+pub async fn write_frame<W: AsyncWrite + Unpin>(stream: &mut W, bytes: &[u8]) -> Result<(), FrameError> {
+    let length = u32::try_from(bytes.len())
+        .ok()
+        .filter(|&length| length as usize <= FRAME_BYTES_MAX)
+        .ok_or(FrameError::TooLarge { bytes: bytes.len() as u64 })?;
+    stream.write_all(&length.to_be_bytes()).await?;
+    stream.write_all(bytes).await?;
+    Ok(())
+}
+
+/// Reads one frame; `None` when the stream ends cleanly between frames.
+pub async fn read_frame<R: AsyncRead + Unpin>(stream: &mut R) -> Result<Option<Vec<u8>>, FrameError> {
+    let mut header = [0u8; 4];
+    let mut filled = 0;
+    while filled < header.len() {
+        let read = stream.read(&mut header[filled..]).await?;
+        if read == 0 {
+            return if filled == 0 { Ok(None) } else { Err(FrameError::Truncated) };
+        }
+        filled += read;
+    }
+    let length = u32::from_be_bytes(header);
+    if length as usize > FRAME_BYTES_MAX {
+        return Err(FrameError::TooLarge { bytes: u64::from(length) });
+    }
+    let mut body = vec![0u8; length as usize];
+    stream.read_exact(&mut body).await.map_err(|error| match error.kind() {
+        std::io::ErrorKind::UnexpectedEof => FrameError::Truncated,
+        _ => FrameError::Io(error),
+    })?;
+    Ok(Some(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn frames_round_trip_and_bad_lengths_are_refused() {
+        let (mut writer, mut reader) = tokio::io::duplex(1024);
+        write_frame(&mut writer, b"hello").await.unwrap();
+        write_frame(&mut writer, b"").await.unwrap();
+        writer.write_all(&u32::MAX.to_be_bytes()).await.unwrap();
+        assert_eq!(read_frame(&mut reader).await.unwrap(), Some(b"hello".to_vec()));
+        assert_eq!(read_frame(&mut reader).await.unwrap(), Some(Vec::new()));
+        assert!(matches!(read_frame(&mut reader).await, Err(FrameError::TooLarge { .. })));
+
+        let (mut writer, mut reader) = tokio::io::duplex(1024);
+        writer.write_all(&[0, 0, 0, 9, 1, 2]).await.unwrap();
+        drop(writer);
+        assert!(matches!(read_frame(&mut reader).await, Err(FrameError::Truncated)));
+
+        let (writer, mut reader) = tokio::io::duplex(1024);
+        drop(writer);
+        assert!(read_frame(&mut reader).await.unwrap().is_none());
+    }
+}
