@@ -2,7 +2,11 @@
 //! and rustls), a redb file and tokio timers.
 //!
 //! It depends on `pangea-core` only, never on the simulator, so that the binary runs exactly the
-//! code the simulator tested. The modules so far are the infrastructure under the node:
+//! code the simulator tested.
+//! - [`server`]: starting a node (genesis, bootstrap, registration) and [`runtime`], the event loop
+//!   that owns the core replica and carries out its effects;
+//! - [`wire`]: the client protocol; [`api`]: the client library; [`bench`]: the load generator;
+//! - [`metrics`]: Prometheus metrics;
 //! - [`datadir`]: the data directory (identity, admission, client token, an exclusive lock);
 //! - [`identity`]: key pair, self-signed certificate, node id and the admission rule;
 //! - [`store`]: [`pangea_core::storage::Storage`] on a redb file;
@@ -10,14 +14,20 @@
 //! - [`transport`]: QUIC between nodes (mutual TLS plus admission) and from clients;
 //! - [`client`]: the client side of the client protocol's connection plumbing.
 
+pub mod api;
+pub mod bench;
 pub mod client;
 pub mod datadir;
 pub mod framing;
 pub mod hex;
 pub mod identity;
+pub mod metrics;
+pub mod runtime;
+pub mod server;
 pub mod store;
 mod tls;
 pub mod transport;
 mod verify;
+pub mod wire;
 
 pub use tls::{ALPN_CLIENT, ALPN_PEER};

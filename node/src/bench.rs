@@ -1,0 +1,172 @@
+//! The load generator behind `pangea bench`: N concurrent closed-loop clients issue puts and gets
+//! against a running cluster for a while; the report gives throughput and latency percentiles.
+
+use crate::api::Client;
+use pangea_core::log::KvOp;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// What load to generate.
+#[derive(Clone, Debug, clap::Args)]
+pub struct BenchOptions {
+    /// Concurrent clients, each with one request outstanding.
+    #[arg(long, default_value_t = 32)]
+    pub clients: usize,
+    /// Seconds of measured load (after a one-second warm-up).
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Distinct keys.
+    #[arg(long, default_value_t = 1_000)]
+    pub keys: u64,
+    /// Bytes per value.
+    #[arg(long, default_value_t = 100)]
+    pub value_bytes: usize,
+    /// Percent of operations that are gets (the rest are puts).
+    #[arg(long, default_value_t = 50)]
+    pub read_percent: u64,
+}
+
+/// What a run measured.
+#[derive(Clone, Debug)]
+pub struct BenchReport {
+    /// Operations answered in the measured window.
+    pub operations: u64,
+    /// Operations that failed (timed out or refused).
+    pub errors: u64,
+    /// Length of the measured window.
+    pub elapsed: Duration,
+    /// Latency percentiles: p50, p99, p99.9.
+    pub p50: Duration,
+    /// 99th percentile.
+    pub p99: Duration,
+    /// 99.9th percentile.
+    pub p999: Duration,
+    /// Clients.
+    pub clients: usize,
+}
+
+impl BenchReport {
+    /// Operations per second.
+    #[must_use]
+    pub fn throughput(&self) -> f64 {
+        self.operations as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+impl fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} clients: {} ops in {:.1}s = {:.0} ops/s, {} errors; latency p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms",
+            self.clients,
+            self.operations,
+            self.elapsed.as_secs_f64(),
+            self.throughput(),
+            self.errors,
+            self.p50.as_secs_f64() * 1e3,
+            self.p99.as_secs_f64() * 1e3,
+            self.p999.as_secs_f64() * 1e3
+        )
+    }
+}
+
+/// Why a bench could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// The options make no sense.
+    #[error("bad bench options: {0}")]
+    Options(&'static str),
+    /// The cluster did not take the first command (unreachable, wrong token).
+    #[error("the cluster is not serving: {0}")]
+    NotServing(#[from] crate::api::ApiError),
+}
+
+/// The value of percentile `p` (0..=1) of sorted `samples`.
+#[must_use]
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// Runs the load against the nodes at `nodes`.
+pub async fn run_bench(
+    nodes: &[SocketAddr],
+    token: [u8; 32],
+    options: &BenchOptions,
+) -> Result<BenchReport, BenchError> {
+    if options.clients == 0 || options.seconds == 0 || options.keys == 0 || options.read_percent > 100 {
+        return Err(BenchError::Options("clients, seconds and keys must be positive, read-percent at most 100"));
+    }
+    // One command first: fail fast when the cluster is not there.
+    let mut probe = Client::new(nodes.to_vec(), token, Duration::from_secs(10));
+    probe.command(KvOp::Put { key: b"bench-probe".to_vec(), value: b"1".to_vec() }).await?;
+    let warm_up_until = Instant::now() + Duration::from_secs(1);
+    let stop_at = warm_up_until + Duration::from_secs(options.seconds);
+    let mut tasks = Vec::new();
+    for index in 0..options.clients {
+        let nodes = probe.addresses().to_vec();
+        let options = options.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut client = Client::new(nodes, token, Duration::from_secs(5));
+            let mut latencies = Vec::new();
+            let mut errors = 0_u64;
+            let value = vec![b'x'; options.value_bytes];
+            let mut counter = index as u64;
+            while Instant::now() < stop_at {
+                // A cheap deterministic spread of keys and op kinds per client.
+                counter = counter.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                let key = format!("bench-{}", (counter >> 33) % options.keys).into_bytes();
+                let op = if (counter >> 20) % 100 < options.read_percent {
+                    KvOp::Get { key }
+                } else {
+                    KvOp::Put { key, value: value.clone() }
+                };
+                let started = Instant::now();
+                let outcome = client.command(op).await;
+                if started >= warm_up_until && Instant::now() <= stop_at {
+                    match outcome {
+                        Ok(_) => latencies.push(started.elapsed()),
+                        Err(_) => errors += 1,
+                    }
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        if let Ok((mine, failed)) = task.await {
+            latencies.extend(mine);
+            errors += failed;
+        }
+    }
+    latencies.sort_unstable();
+    Ok(BenchReport {
+        operations: latencies.len() as u64,
+        errors,
+        elapsed: Duration::from_secs(options.seconds),
+        p50: percentile(&latencies, 0.5),
+        p99: percentile(&latencies, 0.99),
+        p999: percentile(&latencies, 0.999),
+        clients: options.clients,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_pick_the_sample_at_their_rank() {
+        let samples: Vec<Duration> = (1..=1000).map(Duration::from_millis).collect();
+        assert_eq!(percentile(&samples, 0.5), Duration::from_millis(500));
+        assert_eq!(percentile(&samples, 0.99), Duration::from_millis(990));
+        assert_eq!(percentile(&samples, 0.999), Duration::from_millis(999));
+        assert_eq!(percentile(&[], 0.5), Duration::ZERO);
+    }
+}

@@ -1,0 +1,170 @@
+//! Starting a node: open its data directory, learn the cluster's initial configuration (its own id
+//! for the first node, or from a bootstrap node), bind QUIC and metrics, register its address and
+//! membership through the log, and run the event loop until shutdown.
+
+use crate::api::Client;
+use crate::datadir::{DataDir, DataDirError};
+use crate::metrics::{self, Metrics};
+use crate::runtime::{Runtime, RuntimeError, store_genesis, stored_genesis};
+use crate::store::RedbStorage;
+use crate::transport::{Transport, TransportError};
+use crate::wire::address_key;
+use pangea_core::NodeId;
+use pangea_core::log::{KvOp, MemberChange, MemberChangeRefused};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use thiserror::Error;
+
+/// How a node is started (the `pangea node` flags).
+#[derive(Clone, Debug)]
+pub struct NodeOptions {
+    /// The data directory made by `pangea init`.
+    pub data_dir: PathBuf,
+    /// Where to listen for peers and clients (UDP).
+    pub listen: SocketAddr,
+    /// The address other nodes and clients reach this node at; defaults to `listen`.
+    pub advertise: Option<SocketAddr>,
+    /// Nodes of the cluster to join; none for the first node of a new cluster.
+    pub bootstrap: Vec<SocketAddr>,
+    /// Where to serve Prometheus metrics (TCP), if anywhere.
+    pub metrics: Option<SocketAddr>,
+}
+
+/// Why a node could not start or stopped with an error.
+#[derive(Debug, Error)]
+pub enum NodeError {
+    /// The data directory is missing, locked, from a newer version or corrupt.
+    #[error("data directory: {0}")]
+    DataDir(#[from] DataDirError),
+    /// The storage file could not be opened or read.
+    #[error("storage file: {0}")]
+    Storage(#[from] pangea_core::StorageError),
+    /// The QUIC endpoint could not start.
+    #[error("QUIC: {0}")]
+    Transport(#[from] TransportError),
+    /// The metrics listener could not start.
+    #[error("metrics listener on {addr}: {source}")]
+    Metrics {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The OS's error.
+        source: std::io::Error,
+    },
+    /// The listen address is a wildcard and no `--advertise` address was given.
+    #[error("listening on {0} (all interfaces): give --advertise with the address peers should use")]
+    NoAdvertise(SocketAddr),
+    /// The event loop failed.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// Shutdown was asked for before the node could learn the cluster from its bootstrap nodes.
+    #[error("stopped before any bootstrap node answered")]
+    StoppedBeforeJoining,
+}
+
+/// Runs a node until `shutdown` resolves.
+pub async fn run_node(options: NodeOptions, shutdown: impl std::future::Future<Output = ()>) -> Result<(), NodeError> {
+    let advertise = options.advertise.unwrap_or(options.listen);
+    if advertise.ip().is_unspecified() {
+        return Err(NodeError::NoAdvertise(advertise));
+    }
+    let data_dir = DataDir::open(&options.data_dir)?;
+    let me = data_dir.node_id();
+    let token = *data_dir.client_token();
+    let mut storage = RedbStorage::open(data_dir.store_path())?;
+    tokio::pin!(shutdown);
+    let genesis = match stored_genesis(&mut storage)? {
+        Some(genesis) => genesis,
+        None => {
+            let genesis = if options.bootstrap.is_empty() {
+                tracing::info!(node = %me, "founding a new cluster");
+                vec![me]
+            } else {
+                tokio::select! {
+                    genesis = learn_genesis(&options.bootstrap, token) => genesis,
+                    () = &mut shutdown => return Err(NodeError::StoppedBeforeJoining),
+                }
+            };
+            store_genesis(&mut storage, &genesis)?;
+            genesis
+        }
+    };
+    let (transport, inbound) = Transport::bind(options.listen, data_dir.identity(), data_dir.admission().clone())?;
+    let listen = transport.local_addr().map_err(|source| TransportError::Bind { addr: options.listen, source })?;
+    let advertise = if options.advertise.is_some() { advertise } else { listen };
+    tracing::info!(node = %me, %listen, "listening");
+    let metrics = Arc::new(Metrics::default());
+    let _metrics_task = match options.metrics {
+        Some(addr) => {
+            let listener = metrics::bind(addr).await.map_err(|source| NodeError::Metrics { addr, source })?;
+            tracing::info!(%addr, "serving metrics");
+            Some(AbortOnDrop(tokio::spawn(metrics::serve(listener, Arc::clone(&metrics)))))
+        }
+        None => None,
+    };
+    let mut contacts = options.bootstrap.clone();
+    contacts.push(advertise);
+    let _registration = AbortOnDrop(tokio::spawn(register(me, advertise, contacts, token)));
+    let runtime = Runtime::new(&data_dir, storage, genesis, transport, advertise, metrics)?;
+    runtime.run(inbound, shutdown).await?;
+    drop(data_dir);
+    Ok(())
+}
+
+/// Asks the bootstrap nodes, in turn and until one answers, for the cluster's initial
+/// configuration.
+async fn learn_genesis(bootstrap: &[SocketAddr], token: [u8; 32]) -> Vec<NodeId> {
+    let mut client = Client::new(bootstrap.to_vec(), token, Duration::from_secs(5));
+    let mut attempt = 0_usize;
+    loop {
+        let addr = bootstrap[attempt % bootstrap.len()];
+        match client.hello(addr).await {
+            Ok((node, genesis)) => {
+                tracing::info!(bootstrap = %addr, peer = %node, "learned the cluster's initial configuration");
+                return genesis;
+            }
+            Err(error) => tracing::warn!(bootstrap = %addr, "waiting for a bootstrap node: {error}"),
+        }
+        attempt += 1;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Writes this node's address into the replicated records and makes it a member, retrying until
+/// both are done (a node that is a member already just refreshes its address).
+async fn register(me: NodeId, advertise: SocketAddr, contacts: Vec<SocketAddr>, token: [u8; 32]) {
+    let mut client = Client::new(contacts, token, Duration::from_secs(10));
+    let record = KvOp::Put { key: address_key(&me), value: advertise.to_string().into_bytes() };
+    loop {
+        match client.command(record.clone()).await {
+            Ok(_) => break,
+            Err(error) => tracing::info!("registering this node's address: {error}"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    loop {
+        match client.change_members(MemberChange::Add(me)).await {
+            Ok(Ok((_, members))) => {
+                tracing::info!(%members, "joined the cluster");
+                return;
+            }
+            Ok(Err(MemberChangeRefused::AlreadyMember)) => {
+                tracing::info!("a member of the cluster");
+                return;
+            }
+            Ok(Err(why)) => tracing::warn!("joining the cluster was refused: {why}"),
+            Err(error) => tracing::info!("joining the cluster: {error}"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Aborts a spawned task when dropped, so no task outlives the node.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
