@@ -39,10 +39,10 @@ pub const PENDING_MAX: usize = 16_384;
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     /// Storage failed where the node cannot go on (reading or writing its own settings).
-    #[error("storage: {0}")]
+    #[error("storage")]
     Storage(#[from] pangea_core::StorageError),
     /// The log configuration was refused.
-    #[error("log configuration: {0}")]
+    #[error("log configuration")]
     Config(#[from] pangea_core::log::LogConfigError),
 }
 

@@ -36,13 +36,13 @@ pub struct NodeOptions {
 #[derive(Debug, Error)]
 pub enum NodeError {
     /// The data directory is missing, locked, from a newer version or corrupt.
-    #[error("data directory: {0}")]
+    #[error("unusable data directory")]
     DataDir(#[from] DataDirError),
     /// The storage file could not be opened or read.
-    #[error("storage file: {0}")]
+    #[error("storage file")]
     Storage(#[from] pangea_core::StorageError),
     /// The QUIC endpoint could not start.
-    #[error("QUIC: {0}")]
+    #[error("QUIC endpoint")]
     Transport(#[from] TransportError),
     /// The metrics listener could not start.
     #[error("metrics listener on {addr}: {source}")]
