@@ -84,11 +84,12 @@ impl Client {
         let envelope = ClientEnvelope { token: self.token, request };
         let bytes = envelope.encode();
         let attempt = async {
-            if !self.connections.contains_key(&addr) {
-                let connection = ClientConn::connect(addr, None).await.map_err(|error| error.to_string())?;
-                self.connections.insert(addr, connection);
-            }
-            let Some(connection) = self.connections.get(&addr) else { return Err("no connection".to_owned()) };
+            let connection = match self.connections.entry(addr) {
+                std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
+                std::collections::btree_map::Entry::Vacant(entry) => {
+                    entry.insert(ClientConn::connect(addr, None).await.map_err(|error| error.to_string())?)
+                }
+            };
             match connection.request(&bytes).await {
                 Ok(answer) => ClientReply::decode(&answer).map_err(|error| format!("undecodable answer: {error}")),
                 Err(error @ (ClientError::Connection(_) | ClientError::Frame(_) | ClientError::NoResponse)) => {
