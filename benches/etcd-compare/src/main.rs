@@ -1,20 +1,78 @@
 //! `etcd-bench`: the load of `pangea bench` against an etcd cluster, for a side-by-side comparison.
 //!
-//! Same options and defaults (they are `pangea bench`'s own [`BenchOptions`]), same op mix (the same
-//! per-client generator picks each key and whether it is a get or a put), same one-second warm-up,
-//! same per-operation deadline (5 s) and the same report line. Gets are etcd's default range
+//! Same options and defaults, same op mix (the same per-client generator picks each key and whether
+//! it is a get or a put), same one-second warm-up, same per-operation deadline (5 s) and the same
+//! report line as `pangea bench` (`node/src/bench.rs`), whose small logic is copied here rather than
+//! depended on, so this package builds without the node. Gets are etcd's default range
 //! requests, which are linearizable (they go through the leader's read index); puts are plain puts.
 //! Each client has its own connection to all the endpoints, with one request outstanding.
 
 use anyhow::{Context as _, Result, bail};
 use clap::Parser;
 use etcd_client::{Client, ConnectOptions};
-use pangea_node::bench::{BenchOptions, BenchReport, percentile};
+use std::fmt;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 /// Deadline of one operation, as in `pangea bench`.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What load to generate (as `pangea bench`'s options).
+#[derive(Clone, Debug, clap::Args)]
+struct BenchOptions {
+    /// Concurrent clients, each with one request outstanding.
+    #[arg(long, default_value_t = 32)]
+    clients: usize,
+    /// Seconds of measured load (after a one-second warm-up).
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Distinct keys.
+    #[arg(long, default_value_t = 1_000)]
+    keys: u64,
+    /// Bytes per value.
+    #[arg(long, default_value_t = 100)]
+    value_bytes: usize,
+    /// Percent of operations that are gets (the rest are puts).
+    #[arg(long, default_value_t = 50)]
+    read_percent: u64,
+}
+
+/// What a run measured; printed as `pangea bench` prints its report.
+struct BenchReport {
+    operations: u64,
+    errors: u64,
+    elapsed: Duration,
+    p50: Duration,
+    p99: Duration,
+    p999: Duration,
+    clients: usize,
+}
+
+impl fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} clients: {} ops in {:.1}s = {:.0} ops/s, {} errors; latency p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms",
+            self.clients,
+            self.operations,
+            self.elapsed.as_secs_f64(),
+            self.operations as f64 / self.elapsed.as_secs_f64().max(1e-9),
+            self.errors,
+            self.p50.as_secs_f64() * 1e3,
+            self.p99.as_secs_f64() * 1e3,
+            self.p999.as_secs_f64() * 1e3
+        )
+    }
+}
+
+/// The value of percentile `p` (0..=1) of sorted `samples`.
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
 
 /// The load of `pangea bench`, against etcd.
 #[derive(Parser)]
@@ -114,4 +172,18 @@ async fn run(endpoints: &[String], options: &BenchOptions) -> Result<BenchReport
         p999: percentile(&latencies, 0.999),
         clients: options.clients,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_pick_the_sample_at_their_rank() {
+        let samples: Vec<Duration> = (1..=1000).map(Duration::from_millis).collect();
+        assert_eq!(percentile(&samples, 0.5), Duration::from_millis(500));
+        assert_eq!(percentile(&samples, 0.99), Duration::from_millis(990));
+        assert_eq!(percentile(&samples, 0.999), Duration::from_millis(999));
+        assert_eq!(percentile(&[], 0.5), Duration::ZERO);
+    }
 }
