@@ -92,45 +92,70 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank - 1]
 }
 
-/// Runs the load against the nodes at `nodes`.
-pub async fn run_bench(
-    nodes: &[SocketAddr],
-    token: [u8; 32],
-    options: &BenchOptions,
-) -> Result<BenchReport, BenchError> {
+/// One operation of the load.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoadOp {
+    /// Read `key` (linearizably, in every system measured).
+    Get(Vec<u8>),
+    /// Write `value` under `key`.
+    Put(Vec<u8>, Vec<u8>),
+}
+
+/// A system under load, as one client sees it: runs one operation at a time.
+pub trait LoadTarget: Send + 'static {
+    /// Runs `op`; true when it succeeded.
+    fn execute(&mut self, op: LoadOp) -> impl std::future::Future<Output = bool> + Send;
+}
+
+impl LoadTarget for Client {
+    async fn execute(&mut self, op: LoadOp) -> bool {
+        let op = match op {
+            LoadOp::Get(key) => KvOp::Get { key },
+            LoadOp::Put(key, value) => KvOp::Put { key, value },
+        };
+        self.command(op).await.is_ok()
+    }
+}
+
+/// Checks `options` for a load that makes sense.
+pub fn validate(options: &BenchOptions) -> Result<(), BenchError> {
     if options.clients == 0 || options.seconds == 0 || options.keys == 0 || options.read_percent > 100 {
         return Err(BenchError::Options("clients, seconds and keys must be positive, read-percent at most 100"));
     }
-    // One command first: fail fast when the cluster is not there.
-    let mut probe = Client::new(nodes.to_vec(), token, Duration::from_secs(10));
-    probe.command(KvOp::Put { key: b"bench-probe".to_vec(), value: b"1".to_vec() }).await?;
+    Ok(())
+}
+
+/// Runs the closed loop: one task per target, each with one operation outstanding, for a
+/// one-second warm-up and then `options.seconds` of measured load. Every client draws its keys and
+/// op kinds from the same cheap deterministic generator, so two systems given the same options get
+/// the same load.
+pub async fn closed_loop<T: LoadTarget>(options: &BenchOptions, targets: Vec<T>) -> BenchReport {
     let warm_up_until = Instant::now() + Duration::from_secs(1);
     let stop_at = warm_up_until + Duration::from_secs(options.seconds);
+    let clients = targets.len();
     let mut tasks = Vec::new();
-    for index in 0..options.clients {
-        let nodes = probe.addresses().to_vec();
+    for (index, mut target) in targets.into_iter().enumerate() {
         let options = options.clone();
         tasks.push(tokio::spawn(async move {
-            let mut client = Client::new(nodes, token, Duration::from_secs(5));
             let mut latencies = Vec::new();
             let mut errors = 0_u64;
             let value = vec![b'x'; options.value_bytes];
             let mut counter = index as u64;
             while Instant::now() < stop_at {
-                // A cheap deterministic spread of keys and op kinds per client.
                 counter = counter.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
                 let key = format!("bench-{}", (counter >> 33) % options.keys).into_bytes();
                 let op = if (counter >> 20) % 100 < options.read_percent {
-                    KvOp::Get { key }
+                    LoadOp::Get(key)
                 } else {
-                    KvOp::Put { key, value: value.clone() }
+                    LoadOp::Put(key, value.clone())
                 };
                 let started = Instant::now();
-                let outcome = client.command(op).await;
+                let succeeded = target.execute(op).await;
                 if started >= warm_up_until && Instant::now() <= stop_at {
-                    match outcome {
-                        Ok(_) => latencies.push(started.elapsed()),
-                        Err(_) => errors += 1,
+                    if succeeded {
+                        latencies.push(started.elapsed());
+                    } else {
+                        errors += 1;
                     }
                 }
             }
@@ -146,15 +171,30 @@ pub async fn run_bench(
         }
     }
     latencies.sort_unstable();
-    Ok(BenchReport {
+    BenchReport {
         operations: latencies.len() as u64,
         errors,
         elapsed: Duration::from_secs(options.seconds),
         p50: percentile(&latencies, 0.5),
         p99: percentile(&latencies, 0.99),
         p999: percentile(&latencies, 0.999),
-        clients: options.clients,
-    })
+        clients,
+    }
+}
+
+/// Runs the load against the Pangea nodes at `nodes`.
+pub async fn run_bench(
+    nodes: &[SocketAddr],
+    token: [u8; 32],
+    options: &BenchOptions,
+) -> Result<BenchReport, BenchError> {
+    validate(options)?;
+    // One command first: fail fast when the cluster is not there.
+    let mut probe = Client::new(nodes.to_vec(), token, Duration::from_secs(10));
+    probe.command(KvOp::Put { key: b"bench-probe".to_vec(), value: b"1".to_vec() }).await?;
+    let targets =
+        (0..options.clients).map(|_| Client::new(probe.addresses().to_vec(), token, Duration::from_secs(5))).collect();
+    Ok(closed_loop(options, targets).await)
 }
 
 #[cfg(test)]
