@@ -62,6 +62,12 @@ pub enum CodecError {
         /// The family in the frame.
         found: u8,
     },
+    /// The frame's family belongs to none of the types a composite routes to.
+    #[error("frame of message family {found}, which this node does not speak")]
+    UnknownFamily {
+        /// The family in the frame.
+        found: u8,
+    },
     /// A schema revision outside what this build accepts.
     #[error("schema version {found} not in the supported range {minimum}..={maximum}")]
     UnsupportedSchemaVersion {
@@ -94,60 +100,49 @@ pub enum CodecError {
     Malformed(String),
 }
 
-/// A message type that can cross a node boundary.
+/// Why a message could not be turned into bytes. Encoding never panics: a node that builds a
+/// message over the frame limit gets this error, and the runtime drops the message and says so.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum EncodeError {
+    /// The payload is larger than a frame may carry.
+    #[error("message of family {family} encodes to {bytes} bytes, over the frame limit of {limit}")]
+    TooLarge {
+        /// The message's family.
+        family: u8,
+        /// Its payload size.
+        bytes: usize,
+        /// The limit ([`FRAME_PAYLOAD_BYTES_MAX`]).
+        limit: usize,
+    },
+    /// The serializer refused the value (a message type postcard cannot express).
+    #[error("message of family {family} cannot be serialized: {reason}")]
+    Unserializable {
+        /// The message's family.
+        family: u8,
+        /// The serializer's reason.
+        reason: String,
+    },
+}
+
+/// A type that crosses a node boundary as a frame.
 ///
-/// Implementations give the payload encoding; the provided [`Codec::encode`] and [`Codec::decode`]
-/// add and check the frame. Most implementations use [`encode_serde`] and [`decode_serde`].
+/// A leaf type owns one family (see [`crate::family`]) and is usually implemented with
+/// [`serde_codec!`](crate::serde_codec); a composite type (a node's message enum, say) accepts the
+/// families of all its variants and routes each frame to the variant that owns its family
+/// ([`composite!`](crate::composite)).
 pub trait Codec: Sized {
-    /// Which subsystem's messages these are; distinct per message type.
-    const FAMILY: u8;
-    /// The schema revision this build writes.
-    const SCHEMA_VERSION: u16;
-    /// The oldest schema revision this build still reads.
-    const SCHEMA_VERSION_MIN: u16 = Self::SCHEMA_VERSION;
-
-    /// Appends the payload encoding of `self` to `out`.
-    fn encode_payload(&self, out: &mut Vec<u8>);
-
-    /// Decodes a payload of schema revision `schema_version` (already checked to be supported).
-    fn decode_payload(payload: &[u8], schema_version: u16) -> Result<Self, CodecError>;
+    /// True when frames of `family` hold this type.
+    fn accepts(family: u8) -> bool;
 
     /// Encodes `self` as a complete, checksummed frame.
-    fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64);
-        out.extend_from_slice(&FRAME_MAGIC);
-        out.push(FRAME_VERSION);
-        out.push(Self::FAMILY);
-        out.extend_from_slice(&Self::SCHEMA_VERSION.to_le_bytes());
-        out.extend_from_slice(&[0; 4]); // payload length, patched below
-        self.encode_payload(&mut out);
-        let payload_length = out.len() - FRAME_HEADER_BYTES;
-        assert!(
-            payload_length <= FRAME_PAYLOAD_BYTES_MAX,
-            "message of family {} encodes to {payload_length} bytes, over the frame limit",
-            Self::FAMILY
-        );
-        let length_bytes = u32::try_from(payload_length).unwrap_or(u32::MAX).to_le_bytes();
-        out[6..10].copy_from_slice(&length_bytes);
-        let checksum = frame_checksum(&out);
-        out.extend_from_slice(&checksum);
-        out
-    }
+    fn encode(&self) -> Result<Vec<u8>, EncodeError>;
+
+    /// Decodes a frame whose header, length and checksum were already checked.
+    fn decode_frame(frame: FrameHeader<'_>) -> Result<Self, CodecError>;
 
     /// Decodes a complete frame, checking magic, versions, family, length and checksum first.
     fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
-        let header = FrameHeader::parse(bytes)?;
-        if header.family != Self::FAMILY {
-            return Err(CodecError::WrongFamily { expected: Self::FAMILY, found: header.family });
-        }
-        if header.schema_version < Self::SCHEMA_VERSION_MIN || header.schema_version > Self::SCHEMA_VERSION {
-            return Err(CodecError::UnsupportedSchemaVersion {
-                found: header.schema_version,
-                minimum: Self::SCHEMA_VERSION_MIN,
-                maximum: Self::SCHEMA_VERSION,
-            });
-        }
-        Self::decode_payload(header.payload, header.schema_version)
+        Self::decode_frame(FrameHeader::parse(bytes)?)
     }
 }
 
@@ -191,10 +186,49 @@ impl<'a> FrameHeader<'a> {
         }
         Ok(FrameHeader { family, schema_version, payload: &bytes[FRAME_HEADER_BYTES..body_end] })
     }
+
+    /// Decodes the payload as `T` if the frame is of `family` and its schema version lies in
+    /// `minimum..=maximum` (the checks a leaf type's [`Codec::decode_frame`] makes).
+    pub fn decode_serde_payload<T: DeserializeOwned>(
+        &self,
+        family: u8,
+        minimum: u16,
+        maximum: u16,
+    ) -> Result<T, CodecError> {
+        if self.family != family {
+            return Err(CodecError::WrongFamily { expected: family, found: self.family });
+        }
+        if self.schema_version < minimum || self.schema_version > maximum {
+            return Err(CodecError::UnsupportedSchemaVersion { found: self.schema_version, minimum, maximum });
+        }
+        decode_serde(self.payload)
+    }
 }
 
 fn frame_checksum(body: &[u8]) -> [u8; FRAME_CHECKSUM_BYTES] {
     twox_hash::XxHash3_64::oneshot(body).to_le_bytes()
+}
+
+/// Seals `value`'s postcard encoding in a frame of `family` and `schema_version`.
+pub fn encode_serde_frame<T: Serialize>(family: u8, schema_version: u16, value: &T) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Vec::with_capacity(64);
+    out.extend_from_slice(&FRAME_MAGIC);
+    out.push(FRAME_VERSION);
+    out.push(family);
+    out.extend_from_slice(&schema_version.to_le_bytes());
+    out.extend_from_slice(&[0; 4]); // payload length, patched below
+    let mut out = postcard::to_extend(value, out)
+        .map_err(|error| EncodeError::Unserializable { family, reason: error.to_string() })?;
+    let payload_length = out.len() - FRAME_HEADER_BYTES;
+    if payload_length > FRAME_PAYLOAD_BYTES_MAX {
+        return Err(EncodeError::TooLarge { family, bytes: payload_length, limit: FRAME_PAYLOAD_BYTES_MAX });
+    }
+    let length = u32::try_from(payload_length)
+        .map_err(|_| EncodeError::TooLarge { family, bytes: payload_length, limit: FRAME_PAYLOAD_BYTES_MAX })?;
+    out[6..10].copy_from_slice(&length.to_le_bytes());
+    let checksum = frame_checksum(&out);
+    out.extend_from_slice(&checksum);
+    Ok(out)
 }
 
 /// A 64-bit digest of an encoded frame, for traces: its checksum, read back rather than computed
@@ -211,32 +245,107 @@ pub fn frame_digest(frame: &[u8]) -> u64 {
     }
 }
 
-/// Implements [`Codec`] for a serde type with postcard payloads:
-/// `serde_codec!(MyMessage, family = 7, version = 1);`.
+/// Implements [`Codec`] for a serde type with postcard payloads, owning one family:
+/// `serde_codec!(MyMessage, family = 7, version = 1);`, or for a generic type
+/// `serde_codec!(impl[C: Bounds] MyMessage<C>, family = 7, version = 1);`.
 #[macro_export]
 macro_rules! serde_codec {
     ($type:ty, family = $family:expr, version = $version:expr) => {
-        impl $crate::codec::Codec for $type {
-            const FAMILY: u8 = $family;
-            const SCHEMA_VERSION: u16 = $version;
-            fn encode_payload(&self, out: &mut Vec<u8>) {
-                $crate::codec::encode_serde(self, out);
+        $crate::serde_codec!(impl[] $type, family = $family, version = $version);
+    };
+    (impl[$($generics:tt)*] $type:ty, family = $family:expr, version = $version:expr) => {
+        impl<$($generics)*> $crate::codec::Codec for $type {
+            fn accepts(family: u8) -> bool {
+                family == $family
             }
-            fn decode_payload(payload: &[u8], _schema_version: u16) -> Result<Self, $crate::codec::CodecError> {
-                $crate::codec::decode_serde(payload)
+            fn encode(&self) -> Result<Vec<u8>, $crate::codec::EncodeError> {
+                $crate::codec::encode_serde_frame($family, $version, self)
+            }
+            fn decode_frame(frame: $crate::codec::FrameHeader<'_>) -> Result<Self, $crate::codec::CodecError> {
+                frame.decode_serde_payload($family, $version, $version)
             }
         }
     };
 }
 
-/// Appends the postcard encoding of `value` to `out`.
+/// Declares a composite enum with one variant per part — a node's messages, timers, requests or
+/// responses — and a `From` conversion from each part's type, so that a
+/// [`Scoped`](crate::compose::Scoped) context can wrap what a subsystem emits. With `codec`, it
+/// also implements [`Codec`]: a frame goes to the variant whose type accepts its family, and a
+/// variant encodes as its own type does (so a composite's frames are its parts' frames).
 ///
-/// # Panics
+/// ```
+/// # use pangea_core::composite;
+/// # use pangea_core::membership::{MembershipMessage, MembershipTimer};
+/// composite! {
+///     /// What the nodes of my system say to each other.
+///     #[derive(Clone, Debug, PartialEq, Eq)]
+///     pub enum MyMessage: codec { Membership(MembershipMessage) }
+/// }
+/// composite! {
+///     /// My system's timers.
+///     #[derive(Clone, Debug)]
+///     pub enum MyTimer { Membership(MembershipTimer) }
+/// }
+/// ```
+#[macro_export]
+macro_rules! composite {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$vmeta:meta])* $variant:ident($inner:ty)),+ $(,)? }) => {
+        $(#[$meta])*
+        $vis enum $name {
+            $(
+                #[doc = concat!("The `", stringify!($inner), "` part.")]
+                $(#[$vmeta])* $variant($inner),
+            )+
+        }
+        $(
+            impl ::core::convert::From<$inner> for $name {
+                fn from(inner: $inner) -> $name {
+                    $name::$variant(inner)
+                }
+            }
+        )+
+    };
+    ($(#[$meta:meta])* $vis:vis enum $name:ident: codec { $($(#[$vmeta:meta])* $variant:ident($inner:ty)),+ $(,)? }) => {
+        $crate::composite! { $(#[$meta])* $vis enum $name { $($(#[$vmeta])* $variant($inner)),+ } }
+        impl $crate::codec::Codec for $name {
+            fn accepts(family: u8) -> bool {
+                $(<$inner as $crate::codec::Codec>::accepts(family))||+
+            }
+            fn encode(&self) -> Result<Vec<u8>, $crate::codec::EncodeError> {
+                match self {
+                    $($name::$variant(inner) => $crate::codec::Codec::encode(inner),)+
+                }
+            }
+            fn decode_frame(frame: $crate::codec::FrameHeader<'_>) -> Result<Self, $crate::codec::CodecError> {
+                $(
+                    if <$inner as $crate::codec::Codec>::accepts(frame.family) {
+                        return <$inner as $crate::codec::Codec>::decode_frame(frame).map($name::$variant);
+                    }
+                )+
+                Err($crate::codec::CodecError::UnknownFamily { found: frame.family })
+            }
+        }
+    };
+}
+
+/// Appends the postcard encoding of `value` to `out` (for values stored rather than sent).
+///
+/// # Errors
 /// Only if `value`'s `Serialize` implementation is not supported by postcard (for example a map of
-/// unknown length) — a programming error in a message type, caught by its round-trip tests.
-pub fn encode_serde<T: Serialize>(value: &T, out: &mut Vec<u8>) {
+/// unknown length) — a programming error in a stored type, caught by its round-trip tests.
+pub fn encode_serde<T: Serialize>(value: &T, out: &mut Vec<u8>) -> Result<(), postcard::Error> {
     let taken = std::mem::take(out);
-    *out = postcard::to_extend(value, taken).expect("message types are postcard-serializable");
+    *out = postcard::to_extend(value, taken)?;
+    Ok(())
+}
+
+/// The number of bytes `value`'s postcard encoding takes, without encoding it (0 if it cannot be
+/// encoded, which [`encode_serde`] would report).
+#[must_use]
+pub fn encoded_len<T: Serialize>(value: &T) -> usize {
+    postcard::serialize_with_flavor::<T, postcard::ser_flavors::Size, usize>(value, postcard::ser_flavors::Size::default())
+        .unwrap_or(0)
 }
 
 /// Decodes a postcard payload that must be consumed exactly.
@@ -262,14 +371,14 @@ mod tests {
     }
 
     impl Codec for Sample {
-        const FAMILY: u8 = 250;
-        const SCHEMA_VERSION: u16 = 3;
-        const SCHEMA_VERSION_MIN: u16 = 2;
-        fn encode_payload(&self, out: &mut Vec<u8>) {
-            encode_serde(self, out);
+        fn accepts(family: u8) -> bool {
+            family == 250
         }
-        fn decode_payload(payload: &[u8], _schema_version: u16) -> Result<Self, CodecError> {
-            decode_serde(payload)
+        fn encode(&self) -> Result<Vec<u8>, EncodeError> {
+            encode_serde_frame(250, 3, self)
+        }
+        fn decode_frame(frame: FrameHeader<'_>) -> Result<Self, CodecError> {
+            frame.decode_serde_payload(250, 2, 3)
         }
     }
 
@@ -279,7 +388,7 @@ mod tests {
 
     #[test]
     fn every_header_field_is_checked() {
-        let good = sample().encode();
+        let good = sample().encode().unwrap();
         assert_eq!(Sample::decode(&good), Ok(sample()));
 
         let mut bad = good.clone();
@@ -315,7 +424,7 @@ mod tests {
 
     #[test]
     fn trailing_payload_bytes_are_refused() {
-        let mut frame = sample().encode();
+        let mut frame = sample().encode().unwrap();
         // Append a byte to the payload and fix up length and checksum: a well-formed frame whose
         // payload has garbage after the message.
         frame.truncate(frame.len() - FRAME_CHECKSUM_BYTES);
@@ -337,7 +446,7 @@ mod tests {
         #[test]
         fn round_trips(number: u64, text in ".{0,40}", bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
             let value = Sample { number, text, bytes };
-            prop_assert_eq!(Sample::decode(&value.encode()), Ok(value));
+            prop_assert_eq!(Sample::decode(&value.encode().unwrap()), Ok(value));
         }
 
         #[test]
@@ -350,8 +459,8 @@ mod tests {
             let mut frame = Vec::new();
             frame.extend_from_slice(&FRAME_MAGIC);
             frame.push(FRAME_VERSION);
-            frame.push(Sample::FAMILY);
-            frame.extend_from_slice(&Sample::SCHEMA_VERSION.to_le_bytes());
+            frame.push(250);
+            frame.extend_from_slice(&3_u16.to_le_bytes());
             frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
             frame.extend_from_slice(&payload);
             let checksum = frame_checksum(&frame);
@@ -361,7 +470,7 @@ mod tests {
 
         #[test]
         fn any_single_bit_flip_is_detected(bit in 0usize..1000) {
-            let frame = sample().encode();
+            let frame = sample().encode().unwrap();
             let bit = bit % (frame.len() * 8);
             let mut corrupted = frame.clone();
             corrupted[bit / 8] ^= 1 << (bit % 8);

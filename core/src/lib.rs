@@ -13,12 +13,23 @@
 //!
 //! Messages cross the boundary as bytes in both worlds through the versioned [`codec`], which refuses
 //! malformed input with a typed error and never panics.
+//!
+//! A node is composed of subsystems ([`compose`]): membership and health, the replicated [`log`] of
+//! the node's [`metadata`], and more to come, each a [`Node`] of its own, wrapped by
+//! [`PangeaNode`]. What a handler asks for is recorded as values in one [`Effects`] buffer that
+//! every runtime carries out.
 
 pub mod codec;
+pub mod compose;
+pub mod effects;
+pub mod family;
+pub mod health;
 pub mod id;
 pub mod log;
 pub mod membership;
+pub mod metadata;
 pub mod node;
+pub mod pangea;
 pub mod random;
 pub mod storage;
 pub mod time;
@@ -26,9 +37,13 @@ pub mod time;
 #[cfg(test)]
 mod testing;
 
-pub use codec::{Codec, CodecError};
+pub use codec::{Codec, CodecError, EncodeError};
+pub use compose::Scoped;
+pub use effects::{Effect, Effects, Emitted, TimerTable};
+pub use health::Health;
 pub use id::NodeId;
-pub use node::{Context, Node, RequestId, TimerId, TraceEvent};
+pub use node::{Context, HandlerContext, Host, Node, RequestId, TimerId, TraceEvent};
+pub use pangea::{PangeaConfig, PangeaNode};
 pub use storage::{MemoryStorage, Storage, StorageError, WriteBatch};
 pub use time::{Duration, Instant, WallTime};
 

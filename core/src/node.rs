@@ -6,6 +6,7 @@
 //! QUIC streams and redb. Both call the same handlers, so what the simulator tested is what runs.
 
 use crate::codec::Codec;
+use crate::effects::{Effect, Effects};
 use crate::id::NodeId;
 use crate::storage::Storage;
 use crate::time::{Duration, Instant, WallTime};
@@ -38,6 +39,27 @@ impl TraceEvent {
     pub fn new(kind: &str, detail: impl Into<String>) -> TraceEvent {
         TraceEvent { kind: kind.to_owned(), detail: detail.into() }
     }
+
+    /// True for a report of a broken invariant (see [`invariant`]).
+    #[must_use]
+    pub fn is_invariant_violation(&self) -> bool {
+        self.kind == INVARIANT_VIOLATED
+    }
+}
+
+/// The trace kind of a broken invariant. The simulator turns every such event into a correctness
+/// failure of the run; the real node logs it as an error.
+pub const INVARIANT_VIOLATED: &str = "invariant_violated";
+
+/// Checks an invariant whose breach a peer's message could cause (a conflicting chosen value, say):
+/// when `holds` is false, reports it through the trace as [`INVARIANT_VIOLATED`] instead of
+/// panicking, since no input from a peer may crash a node. Invariants of the node's own state, which
+/// no input can break, are plain `assert!`s. Returns `holds`.
+pub fn invariant<N: Node>(cx: &mut dyn Context<N>, holds: bool, name: &str, detail: impl FnOnce() -> String) -> bool {
+    if !holds {
+        cx.trace(TraceEvent::new(INVARIANT_VIOLATED, format!("{name}: {}", detail())));
+    }
+    holds
 }
 
 /// A node: a deterministic state machine driven by a runtime through a [`Context`].
@@ -138,5 +160,97 @@ impl Hasher for Fnv1a {
             self.0 ^= u64::from(*byte);
             self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
         }
+    }
+}
+
+/// What a runtime supplies to a node's handlers besides the effect buffer: its clocks, its random
+/// number generator, its storage, and the simulator's fault points and coverage probes. Each runtime
+/// implements this small trait once; [`HandlerContext`] turns it into the full [`Context`].
+pub trait Host {
+    /// Monotonic time now (in the simulator: the event's time plus the disk time spent so far).
+    fn now(&self) -> Instant;
+    /// The wall clock now (may be skewed or jump).
+    fn wall_clock(&self) -> WallTime;
+    /// The node's random number generator.
+    fn rng(&mut self) -> &mut dyn Rng;
+    /// The node's storage.
+    fn storage(&mut self) -> &mut dyn Storage;
+    /// A fault point (see [`Context::buggify`]); never fires outside the simulator.
+    fn buggify(&mut self, _site: &'static str) -> bool {
+        false
+    }
+    /// A coverage probe (see [`Context::sometimes`]); recorded only by the simulator.
+    fn sometimes(&mut self, _probe: &'static str, _condition: bool) {}
+}
+
+/// The one implementation of [`Context`] every runtime hands its node: effects go into an
+/// [`Effects`] buffer stamped with the host's time, everything else comes from the [`Host`].
+pub struct HandlerContext<'a, N: Node> {
+    id: NodeId,
+    host: &'a mut dyn Host,
+    effects: &'a mut Effects<N>,
+}
+
+impl<'a, N: Node> HandlerContext<'a, N> {
+    /// The context of node `id` for one handler call.
+    pub fn new(id: NodeId, host: &'a mut dyn Host, effects: &'a mut Effects<N>) -> HandlerContext<'a, N> {
+        HandlerContext { id, host, effects }
+    }
+}
+
+impl<N: Node> Context<N> for HandlerContext<'_, N> {
+    fn id(&self) -> NodeId {
+        self.id
+    }
+
+    fn now(&self) -> Instant {
+        self.host.now()
+    }
+
+    fn wall_clock(&self) -> WallTime {
+        self.host.wall_clock()
+    }
+
+    fn rng(&mut self) -> &mut dyn Rng {
+        self.host.rng()
+    }
+
+    fn send(&mut self, to: NodeId, message: N::Message) {
+        let at = self.host.now();
+        self.effects.push(at, Effect::Send { to, message });
+    }
+
+    fn set_timer(&mut self, after: Duration, timer: N::Timer) -> TimerId {
+        let id = self.effects.next_timer_id();
+        let at = self.host.now();
+        self.effects.push(at, Effect::SetTimer { id, after, timer });
+        id
+    }
+
+    fn cancel_timer(&mut self, id: TimerId) {
+        let at = self.host.now();
+        self.effects.push(at, Effect::CancelTimer { id });
+    }
+
+    fn reply(&mut self, request: RequestId, body: N::Response) {
+        let at = self.host.now();
+        self.effects.push(at, Effect::Reply { request, response: body });
+    }
+
+    fn storage(&mut self) -> &mut dyn Storage {
+        self.host.storage()
+    }
+
+    fn buggify(&mut self, site: &'static str) -> bool {
+        self.host.buggify(site)
+    }
+
+    fn sometimes(&mut self, probe: &'static str, condition: bool) {
+        self.host.sometimes(probe, condition);
+    }
+
+    fn trace(&mut self, event: TraceEvent) {
+        let at = self.host.now();
+        self.effects.push(at, Effect::Trace { event });
     }
 }

@@ -10,7 +10,8 @@
 
 use crate::codec::Codec;
 use crate::id::NodeId;
-use crate::node::{Context, Node, RequestId, TimerId, TraceEvent};
+use crate::effects::{Effect, Effects, Emitted};
+use crate::node::{Context, HandlerContext, Host, Node, RequestId, TimerId, TraceEvent};
 use crate::storage::{MemoryStorage, Pairs, Storage, StorageError, WriteBatch};
 use crate::time::{Duration, Instant, WallTime};
 use rand_chacha::ChaCha8Rng;
@@ -87,22 +88,53 @@ impl Storage for TestStorage {
 }
 
 /// A [`Context`] for one node, driven by hand: the test sets `now`, calls a handler, and reads what
-/// the handler did from the recording vectors.
+/// the handler did from the [`Effects`] buffer — the same buffer type the simulator and the real
+/// runtime use — through the accessors below.
 pub struct TestContext<N: Node> {
     pub id: NodeId,
     /// Monotonic time the handlers see; the test advances it.
     pub now: Instant,
     pub rng: ChaCha8Rng,
     pub storage: TestStorage,
-    /// Messages sent, in order: (to, message).
-    pub sent: Vec<(NodeId, N::Message)>,
-    /// Timers set, in order: (id, after, timer).
-    pub timers: Vec<(TimerId, Duration, N::Timer)>,
-    pub cancelled: Vec<TimerId>,
-    pub replies: Vec<(RequestId, N::Response)>,
-    pub traces: Vec<TraceEvent>,
     pub probes: BTreeMap<&'static str, Probe>,
-    timer_next: u64,
+    /// What the handlers asked for, in order, until the test or the cluster takes it.
+    pub effects: Effects<N>,
+}
+
+/// The test context's clocks, storage and probes, as a [`Host`].
+struct TestHost<'a> {
+    now: Instant,
+    rng: &'a mut ChaCha8Rng,
+    storage: &'a mut TestStorage,
+    probes: &'a mut BTreeMap<&'static str, Probe>,
+}
+
+impl Host for TestHost<'_> {
+    fn now(&self) -> Instant {
+        self.now
+    }
+
+    fn wall_clock(&self) -> WallTime {
+        test_wall_clock(self.now)
+    }
+
+    fn rng(&mut self) -> &mut dyn Rng {
+        self.rng
+    }
+
+    fn storage(&mut self) -> &mut dyn Storage {
+        self.storage
+    }
+
+    fn sometimes(&mut self, probe: &'static str, condition: bool) {
+        let count = self.probes.entry(probe).or_default();
+        count.evaluated += 1;
+        count.held += u64::from(condition);
+    }
+}
+
+fn test_wall_clock(now: Instant) -> WallTime {
+    WallTime::from_unix_nanos(WALL_CLOCK_UNIX_SECONDS * 1_000_000_000 + i128::from(now.as_nanos()))
 }
 
 impl<N: Node> TestContext<N> {
@@ -115,40 +147,114 @@ impl<N: Node> TestContext<N> {
             now: Instant::ZERO,
             rng: ChaCha8Rng::from_seed(seed_bytes),
             storage: TestStorage::default(),
-            sent: Vec::new(),
-            timers: Vec::new(),
-            cancelled: Vec::new(),
-            replies: Vec::new(),
-            traces: Vec::new(),
             probes: BTreeMap::new(),
-            timer_next: 0,
+            effects: Effects::new(),
         }
+    }
+
+    /// Runs `f` with the one [`Context`] implementation every runtime uses.
+    fn handler<R>(&mut self, f: impl FnOnce(&mut HandlerContext<'_, N>) -> R) -> R {
+        let mut host = TestHost { now: self.now, rng: &mut self.rng, storage: &mut self.storage, probes: &mut self.probes };
+        let mut cx = HandlerContext::new(self.id, &mut host, &mut self.effects);
+        f(&mut cx)
     }
 
     /// What is left after a crash: the same identity, clock and storage, and nothing recorded.
     /// (Timer ids keep counting up, so an id from before the crash never names a new timer.)
     pub fn crash(&mut self) {
-        self.sent.clear();
-        self.timers.clear();
-        self.cancelled.clear();
-        self.replies.clear();
-        self.traces.clear();
+        self.effects.clear();
         self.probes.clear();
     }
 
+    /// Takes the recorded effects that `pick` selects, in order, leaving the others.
+    fn take_where<T>(&mut self, mut pick: impl FnMut(Effect<N>) -> Result<T, Effect<N>>) -> Vec<T> {
+        self.take_timed_where(|_, effect| pick(effect))
+    }
+
+    /// Like `take_where`, with each effect's time.
+    fn take_timed_where<T>(&mut self, mut pick: impl FnMut(Instant, Effect<N>) -> Result<T, Effect<N>>) -> Vec<T> {
+        let mut taken = Vec::new();
+        let mut kept = Vec::new();
+        for Emitted { at, effect } in self.effects.drain() {
+            match pick(at, effect) {
+                Ok(value) => taken.push(value),
+                Err(effect) => kept.push((at, effect)),
+            }
+        }
+        for (at, effect) in kept {
+            self.effects.push(at, effect);
+        }
+        taken
+    }
+
+    /// The messages sent so far: (to, message), in order.
+    pub fn sent(&self) -> Vec<(NodeId, N::Message)> {
+        self.effects
+            .iter()
+            .filter_map(|emitted| match &emitted.effect {
+                Effect::Send { to, message } => Some((*to, message.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The replies so far: (request, response), in order.
+    pub fn replies(&self) -> Vec<(RequestId, N::Response)> {
+        self.effects
+            .iter()
+            .filter_map(|emitted| match &emitted.effect {
+                Effect::Reply { request, response } => Some((*request, response.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The trace events so far, in order.
+    pub fn traces(&self) -> Vec<TraceEvent> {
+        self.effects
+            .iter()
+            .filter_map(|emitted| match &emitted.effect {
+                Effect::Trace { event } => Some(event.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The details of the recorded trace events of `kind`, in order.
-    pub fn traces_of(&self, kind: &str) -> Vec<&str> {
-        self.traces.iter().filter(|event| event.kind == kind).map(|event| event.detail.as_str()).collect()
+    pub fn traces_of(&self, kind: &str) -> Vec<String> {
+        self.traces().into_iter().filter(|event| event.kind == kind).map(|event| event.detail).collect()
     }
 
-    /// The messages sent so far, leaving the record empty.
+    /// The messages sent so far, leaving none recorded.
     pub fn take_sent(&mut self) -> Vec<(NodeId, N::Message)> {
-        std::mem::take(&mut self.sent)
+        self.take_where(|effect| match effect {
+            Effect::Send { to, message } => Ok((to, message)),
+            other => Err(other),
+        })
     }
 
-    /// The timers set so far, leaving the record empty.
+    /// The replies so far, leaving none recorded.
+    pub fn take_replies(&mut self) -> Vec<(RequestId, N::Response)> {
+        self.take_where(|effect| match effect {
+            Effect::Reply { request, response } => Ok((request, response)),
+            other => Err(other),
+        })
+    }
+
+    /// The trace events so far, leaving none recorded.
+    pub fn take_traces(&mut self) -> Vec<TraceEvent> {
+        self.take_where(|effect| match effect {
+            Effect::Trace { event } => Ok(event),
+            other => Err(other),
+        })
+    }
+
+    /// The timers set so far: (id, after, timer), leaving none recorded.
     pub fn take_timers(&mut self) -> Vec<(TimerId, Duration, N::Timer)> {
-        std::mem::take(&mut self.timers)
+        self.take_where(|effect| match effect {
+            Effect::SetTimer { id, after, timer } => Ok((id, after, timer)),
+            other => Err(other),
+        })
     }
 }
 
@@ -162,7 +268,7 @@ impl<N: Node> Context<N> for TestContext<N> {
     }
 
     fn wall_clock(&self) -> WallTime {
-        WallTime::from_unix_nanos(WALL_CLOCK_UNIX_SECONDS * 1_000_000_000 + i128::from(self.now.as_nanos()))
+        test_wall_clock(self.now)
     }
 
     fn rng(&mut self) -> &mut dyn Rng {
@@ -170,22 +276,19 @@ impl<N: Node> Context<N> for TestContext<N> {
     }
 
     fn send(&mut self, to: NodeId, message: N::Message) {
-        self.sent.push((to, message));
+        self.handler(|cx| cx.send(to, message));
     }
 
     fn set_timer(&mut self, after: Duration, timer: N::Timer) -> TimerId {
-        self.timer_next += 1;
-        let id = TimerId(self.timer_next);
-        self.timers.push((id, after, timer));
-        id
+        self.handler(|cx| cx.set_timer(after, timer))
     }
 
     fn cancel_timer(&mut self, id: TimerId) {
-        self.cancelled.push(id);
+        self.handler(|cx| cx.cancel_timer(id));
     }
 
     fn reply(&mut self, request: RequestId, body: N::Response) {
-        self.replies.push((request, body));
+        self.handler(|cx| cx.reply(request, body));
     }
 
     fn storage(&mut self) -> &mut dyn Storage {
@@ -197,13 +300,11 @@ impl<N: Node> Context<N> for TestContext<N> {
     }
 
     fn sometimes(&mut self, probe: &'static str, condition: bool) {
-        let count = self.probes.entry(probe).or_default();
-        count.evaluated += 1;
-        count.held += u64::from(condition);
+        self.handler(|cx| cx.sometimes(probe, condition));
     }
 
     fn trace(&mut self, event: TraceEvent) {
-        self.traces.push(event);
+        self.handler(|cx| cx.trace(event));
     }
 }
 
@@ -367,29 +468,37 @@ impl<N: Node> Cluster<N> {
         }
     }
 
-    /// Moves what node `index` just did from its context into the event queue.
+    /// Moves the sends and timers node `index` just asked for from its context into the event
+    /// queue; its replies and trace events stay recorded in its context for the test to read.
     fn collect(&mut self, index: usize) {
-        let cx = &mut self.nodes[index].1;
-        let sent = cx.take_sent();
-        let timers = cx.take_timers();
-        let cancelled = std::mem::take(&mut cx.cancelled);
-        for id in cancelled {
-            self.cancelled.insert((index, id));
-        }
-        for (id, after, timer) in timers {
-            self.schedule(self.now + after, Event::Timer { node: index, id, timer });
-        }
-        for (to, message) in sent {
-            assert_ne!(to, self.id(index), "a node sent a message to itself");
-            // Messages to identities outside the cluster go nowhere, as on a real network.
-            let Some(&to_index) = self.index_of.get(&to) else {
-                continue;
-            };
-            if self.cut.contains(&index) || self.cut.contains(&to_index) {
-                continue;
+        let me = self.id(index);
+        let network: Vec<(Instant, Effect<N>)> = self.nodes[index].1.take_timed_where(|at, effect| match effect {
+            Effect::Send { .. } | Effect::SetTimer { .. } | Effect::CancelTimer { .. } => Ok((at, effect)),
+            other => Err(other),
+        });
+        for (at, effect) in network {
+            match effect {
+                Effect::SetTimer { id, after, timer } => self.schedule(at + after, Event::Timer { node: index, id, timer }),
+                Effect::CancelTimer { id } => {
+                    self.cancelled.insert((index, id));
+                }
+                Effect::Send { to, message } => {
+                    assert_ne!(to, me, "a node sent a message to itself");
+                    // Messages to identities outside the cluster go nowhere, as on a real network.
+                    let Some(&to_index) = self.index_of.get(&to) else {
+                        continue;
+                    };
+                    if self.cut.contains(&index) || self.cut.contains(&to_index) {
+                        continue;
+                    }
+                    let bytes = match message.encode() {
+                        Ok(bytes) => bytes,
+                        Err(error) => panic!("node {index} built a message it cannot send: {error}"),
+                    };
+                    self.schedule(at + self.latency, Event::Deliver { from: index, to: to_index, bytes });
+                }
+                Effect::Reply { .. } | Effect::Trace { .. } => {}
             }
-            let bytes = message.encode();
-            self.schedule(self.now + self.latency, Event::Deliver { from: index, to: to_index, bytes });
         }
     }
 

@@ -1,6 +1,6 @@
 //! Log entries: what the replicated log orders.
 
-use crate::log::kv::KvOp;
+use crate::id::NodeId;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -11,7 +11,7 @@ pub struct EntryId {
     /// Wall clock at creation, nanoseconds since the Unix epoch (may be skewed; only for humans and
     /// uniqueness, never for ordering).
     pub wall_nanos: i64,
-    /// The first 16 bytes of blake3 over the encoded command and the proposer's sequence.
+    /// The first 16 bytes of blake3 over the encoded command and the proposer's nonce.
     pub hash: [u8; 16],
 }
 
@@ -24,50 +24,56 @@ impl fmt::Display for EntryId {
     }
 }
 
-/// What an entry asks the state machine to do.
+/// What an entry asks the log to do; `C` is the replicated state machine's command.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Command {
+pub enum Command<C> {
     /// Nothing: fills a slot a new leader found empty.
     Noop,
-    /// A client's command.
+    /// Opens a client session whose id is this entry's slot.
+    OpenSession,
+    /// A client's command for the state machine.
     Client {
-        /// The client.
+        /// The client's session id.
         client: u64,
         /// The client's sequence number for this command (retries reuse it).
         sequence: u64,
-        /// The operation.
-        op: KvOp,
+        /// The state machine's command.
+        command: C,
     },
     /// A change of membership ([`crate::log::Members::after`]): takes effect for later slots, and
     /// only if the configuration in force is still the one of `epoch`.
     Reconfigure {
-        /// The client that asked for it (its session dedupes the reply).
+        /// The session of the client that asked for it.
         client: u64,
         /// The client's sequence number of the request.
         sequence: u64,
         /// The epoch of the configuration it replaces.
         epoch: u64,
         /// The new members.
-        members: Vec<crate::id::NodeId>,
+        members: Vec<NodeId>,
     },
 }
 
 /// One entry of the replicated log.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Entry {
+pub struct Entry<C> {
     /// Unique id.
     pub id: EntryId,
     /// The command.
-    pub command: Command,
+    pub command: Command<C>,
 }
 
-impl Entry {
+impl<C: Serialize> Entry<C> {
     /// An entry for `command`, created at `wall_nanos` by a proposer whose `nonce` makes the id unique
     /// even for identical commands.
     #[must_use]
-    pub fn new(command: Command, wall_nanos: i64, nonce: &[u8]) -> Entry {
+    pub fn new(command: Command<C>, wall_nanos: i64, nonce: &[u8]) -> Entry<C> {
         let mut encoded = Vec::new();
-        crate::codec::encode_serde(&command, &mut encoded);
+        // A command that cannot be encoded could not be sent either; the nonce alone keeps the id
+        // unique.
+        if crate::codec::encode_serde(&command, &mut encoded).is_err() {
+            encoded.clear();
+        }
         let mut hasher = blake3::Hasher::new();
         hasher.update(&wall_nanos.to_le_bytes());
         hasher.update(nonce);
@@ -75,5 +81,11 @@ impl Entry {
         let mut hash = [0; 16];
         hash.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
         Entry { id: EntryId { wall_nanos, hash }, command }
+    }
+
+    /// Bytes the entry takes in a message.
+    #[must_use]
+    pub fn encoded_len(&self) -> usize {
+        crate::codec::encoded_len(self)
     }
 }

@@ -64,7 +64,7 @@ impl Members {
     /// The configuration in force after applying `command` at `slot` under this one: changed only
     /// by a well-formed [`Command::Reconfigure`] naming this configuration's epoch.
     #[must_use]
-    pub fn after(&self, slot: u64, command: &Command) -> Option<Members> {
+    pub fn after<C>(&self, slot: u64, command: &Command<C>) -> Option<Members> {
         match command {
             Command::Reconfigure { epoch, members, .. } if *epoch == self.epoch && valid_member_list(members) => {
                 Some(Members::at(slot, members))
@@ -163,22 +163,22 @@ mod tests {
     #[test]
     fn a_change_applies_only_to_the_epoch_it_names() {
         let initial = Members::initial(&ids(0..3));
-        let change = Command::Reconfigure { client: 1, sequence: 1, epoch: 0, members: ids(0..4) };
+        let change = Command::<()>::Reconfigure { client: 1, sequence: 1, epoch: 0, members: ids(0..4) };
         let next = initial.after(7, &change).expect("names epoch 0");
         assert_eq!(next.epoch, 7);
         assert_eq!(next.nodes.len(), 4);
         // The same change again (a retry) names an epoch no longer in force: a no-op.
         assert_eq!(next.after(9, &change), None);
-        assert_eq!(initial.after(3, &Command::Noop), None);
+        assert_eq!(initial.after(3, &Command::<()>::Noop), None);
     }
 
     #[test]
     fn malformed_member_lists_change_nothing() {
         let initial = Members::initial(&ids(0..3));
-        let empty = Command::Reconfigure { client: 1, sequence: 1, epoch: 0, members: Vec::new() };
+        let empty = Command::<()>::Reconfigure { client: 1, sequence: 1, epoch: 0, members: Vec::new() };
         assert_eq!(initial.after(1, &empty), None);
         let twice = vec![NodeId::for_index(1), NodeId::for_index(1)];
-        let duplicate = Command::Reconfigure { client: 1, sequence: 1, epoch: 0, members: twice };
+        let duplicate = Command::<()>::Reconfigure { client: 1, sequence: 1, epoch: 0, members: twice };
         assert_eq!(initial.after(1, &duplicate), None);
     }
 

@@ -1,35 +1,27 @@
-//! What replicas say to each other and to clients.
+//! What replicas say to each other and to clients. Every type is generic over the replicated state
+//! machine's command `C` (and, for clients, its outputs `O`, queries `Q` and answers `A`).
 
+use crate::family;
 use crate::id::NodeId;
 use crate::log::ballot::Ballot;
 use crate::log::entry::Entry;
-use crate::log::kv::{KvOp, KvResult, KvStore};
-use crate::log::members::{MemberChange, Members};
+use crate::log::members::{MemberChange, MemberChangeRefused, Members};
+use crate::log::state_machine::{Data, InvalidCommand};
 use serde::{Deserialize, Serialize};
 
-/// A state-machine snapshot: everything applied up to `index`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Snapshot {
-    /// The last slot the snapshot includes.
-    pub index: u64,
-    /// The records and sessions after applying slots `1..=index`.
-    pub store: KvStore,
-    /// The configuration in force after slot `index`.
-    pub members: Members,
-}
-
-/// Replica-to-replica messages of the replicated log.
+/// Replica-to-replica messages of the replicated log. Every message a replica builds stays within
+/// the log's `message_bytes_max`: batches, catch-up answers, promises and snapshots are cut to fit.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum LogMessage {
+pub enum LogMessage<C> {
     /// Phase 1a: "promise to ignore ballots below `ballot`, and tell me what you accepted from
-    /// `from_slot` on."
+    /// `from_slot` on." Sent again with a later `from_slot` for the rest of a long promise.
     Prepare {
         /// The candidate's ballot.
         ballot: Ballot,
-        /// The first slot the candidate does not know to be chosen.
+        /// The first slot to report.
         from_slot: u64,
     },
-    /// Phase 1b: the promise, with what the acceptor accepted from `from_slot` on.
+    /// Phase 1b: the promise, with (a page of) what the acceptor accepted from `from_slot` on.
     Promise {
         /// The ballot promised.
         ballot: Ballot,
@@ -37,8 +29,10 @@ pub enum LogMessage {
         snapshot_index: u64,
         /// The configuration in force after `snapshot_index` (governing the slots after it).
         snapshot_members: Members,
-        /// (slot, ballot it was accepted in, entry) for every accepted slot from `from_slot`.
-        accepted: Vec<(u64, Ballot, Entry)>,
+        /// (slot, ballot it was accepted in, entry) for accepted slots, in slot order.
+        accepted: Vec<(u64, Ballot, Entry<C>)>,
+        /// `Some(slot)` when the page is full: the accepted slots from `slot` on follow on request.
+        more_from: Option<u64>,
     },
     /// Phase 2a: "accept these entries for slots `first_slot..`", with the leader's commit index.
     Accept {
@@ -47,7 +41,7 @@ pub enum LogMessage {
         /// The slot of the first entry; the others follow in order.
         first_slot: u64,
         /// The entries (a batch).
-        entries: Vec<Entry>,
+        entries: Vec<Entry<C>>,
         /// Every slot up to here is chosen.
         commit_index: u64,
     },
@@ -89,37 +83,51 @@ pub enum LogMessage {
         /// Slot of the first entry.
         first_slot: u64,
         /// The entries.
-        entries: Vec<Entry>,
+        entries: Vec<Entry<C>>,
     },
-    /// A snapshot, for a replica whose missing entries were compacted away.
-    InstallSnapshot {
-        /// The snapshot.
-        snapshot: Snapshot,
+    /// A chunk of a snapshot, for a replica whose missing entries were compacted away.
+    SnapshotChunk {
+        /// The snapshot's last slot.
+        index: u64,
+        /// Size of the whole encoded snapshot.
+        total_bytes: u64,
+        /// blake3 of the whole encoded snapshot.
+        digest: [u8; 32],
+        /// Where this chunk starts.
+        offset: u64,
+        /// The chunk.
+        data: Vec<u8>,
+    },
+    /// "Send me the chunk of snapshot `index` that starts at `offset`."
+    SnapshotRequest {
+        /// The snapshot's last slot.
+        index: u64,
+        /// The first byte wanted.
+        offset: u64,
     },
 }
 
-crate::serde_codec!(LogMessage, family = 10, version = 2);
+crate::serde_codec!(impl[C: Data] LogMessage<C>, family = family::LOG_MESSAGE, version = 3);
 
 /// What a client asks a replica.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum KvRequest {
+pub enum LogRequest<C, Q> {
+    /// Opens a session (through the log); the answer names its id.
+    OpenSession,
     /// A command through the log: linearizable, applied exactly once per (client, sequence).
     Command {
-        /// The client.
+        /// The client's session id.
         client: u64,
         /// The client's sequence number; a retry reuses it.
         sequence: u64,
-        /// The operation.
-        op: KvOp,
+        /// The state machine's command.
+        command: C,
     },
-    /// A local read of whatever this replica has applied: fast, possibly stale.
-    StaleGet {
-        /// The key.
-        key: Vec<u8>,
-    },
+    /// A local query of whatever this replica has applied: fast, possibly stale.
+    Query(Q),
     /// A membership change through the log, applied at most once per (client, sequence).
     ChangeMembers {
-        /// The client.
+        /// The client's session id.
         client: u64,
         /// The client's sequence number; a retry reuses it.
         sequence: u64,
@@ -130,19 +138,41 @@ pub enum KvRequest {
     Status,
 }
 
-crate::serde_codec!(KvRequest, family = 11, version = 2);
+crate::serde_codec!(impl[C: Data, Q: Data] LogRequest<C, Q>, family = family::LOG_REQUEST, version = 3);
 
 /// A replica's answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum KvResponse {
-    /// The command was applied (now or earlier); here is its result.
+pub enum LogResponse<O, A> {
+    /// The command was applied (now or earlier); here is its output.
     Done {
-        /// The client.
+        /// The client's session.
         client: u64,
         /// The sequence number.
         sequence: u64,
-        /// The result.
-        result: KvResult,
+        /// The state machine's output.
+        output: O,
+    },
+    /// A membership change was applied; `changed` is false when another change got in first.
+    MembersChanged {
+        /// The client's session.
+        client: u64,
+        /// The sequence number.
+        sequence: u64,
+        /// Whether it took effect.
+        changed: bool,
+        /// The configuration after it.
+        members: Members,
+    },
+    /// A session was opened.
+    SessionOpened {
+        /// Its id, for the client's commands.
+        client: u64,
+    },
+    /// The client's session does not exist (it expired, or was never opened): the command was not
+    /// applied now, and whether an earlier attempt of it was is unknown. Open a new session.
+    SessionExpired {
+        /// The session named.
+        client: u64,
     },
     /// This replica is not the leader and did nothing; `leader` is its best guess.
     NotLeader {
@@ -157,26 +187,30 @@ pub enum KvResponse {
     },
     /// The replica is too busy to take the command; nothing was done.
     Busy,
-    /// A stale read's answer, with the last slot the replica had applied.
-    Stale {
-        /// The value.
-        value: Option<Vec<u8>>,
-        /// The last applied slot.
-        applied_index: u64,
-    },
+    /// The command was refused before it reached the log; nothing was done.
+    Invalid(InvalidCommand),
     /// A membership change that could not be proposed; nothing was done.
     ChangeRefused {
         /// Why.
-        why: crate::log::members::MemberChangeRefused,
+        why: MemberChangeRefused,
         /// The configuration it was checked against.
         members: Members,
     },
-    /// A replica's local view, the answer to [`KvRequest::Status`].
+    /// A local query's answer, with the last slot the replica had applied.
+    Answer {
+        /// The answer.
+        answer: A,
+        /// The last applied slot.
+        applied_index: u64,
+    },
+    /// A replica's local view, the answer to [`LogRequest::Status`].
     Status(ReplicaStatus),
 }
 
+crate::serde_codec!(impl[O: Data, A: Data] LogResponse<O, A>, family = family::LOG_RESPONSE, version = 3);
+
 /// A replica's local view of the log, for operators.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ReplicaStatus {
     /// The configuration it has applied.
     pub members: Members,
@@ -192,6 +226,6 @@ pub struct ReplicaStatus {
     pub applied_index: u64,
     /// The last slot compacted into its snapshot.
     pub snapshot_index: u64,
+    /// Client sessions open.
+    pub sessions: u64,
 }
-
-crate::serde_codec!(KvResponse, family = 12, version = 2);

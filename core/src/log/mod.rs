@@ -1,4 +1,5 @@
-//! The replicated log: multi-Paxos, as a sans-IO state machine, with a records store on top.
+//! The replicated log: multi-Paxos, as a sans-IO state machine, replicating any deterministic
+//! [`StateMachine`].
 //!
 //! Every replica is an acceptor, a learner, and a would-be leader:
 //!
@@ -9,41 +10,50 @@
 //!   majority of promises it re-proposes, for every slot from its first unknown one, the value
 //!   accepted with the highest ballot (a no-op where there is none), then proposes client commands
 //!   in phase 2 only — a stable leader skips phase 1 for new slots. Commands are batched (up to
-//!   `batch_entries_max` per accept) and pipelined (up to `inflight_slots_max` slots unchosen).
-//!   Unacknowledged accepts are resent every heartbeat. A leader that stops hearing from a majority
-//!   steps down.
+//!   `batch_entries_max` and `batch_bytes_max` per accept) and pipelined (up to
+//!   `inflight_slots_max` slots unchosen). Unacknowledged accepts are resent every heartbeat. A
+//!   leader that stops hearing from a majority steps down.
 //! - **Learner.** The leader's accepts and heartbeats carry its commit index. A follower holding
 //!   the leader's own value for a slot (accepted in the leader's ballot) knows it chosen; for any
-//!   other slot it asks for the chosen entries (catch-up), or, when they were compacted away, gets a
-//!   snapshot. Chosen entries are applied in slot order to the [`KvStore`], whose client sessions
-//!   make a retried command apply exactly once.
-//! - **Snapshots.** Every `snapshot_threshold` applied slots a replica saves a snapshot of its store
-//!   and drops the entries it covers, as acceptor and as learner. A promise reports the acceptor's
-//!   snapshot index, so a new leader never re-proposes in compacted (hence chosen) slots.
+//!   other slot it asks for the chosen entries (catch-up), or, when they were compacted away, pulls
+//!   a snapshot chunk by chunk. Chosen entries are applied in slot order to the state machine
+//!   through the log's client [`sessions`], which make a retried command apply exactly once.
+//! - **Snapshots.** Every `snapshot_threshold` applied slots a replica saves a snapshot (state
+//!   machine, sessions, configuration) and drops the entries it covers, as acceptor and as
+//!   learner. A promise reports the acceptor's snapshot index, so a new leader never re-proposes in
+//!   compacted (hence chosen) slots.
+//! - **Membership** changes travel through the log itself (see [`members`]).
 //!
-//! Reads through the log are linearizable; [`KvRequest::StaleGet`] reads a replica's applied state
-//! directly, explicitly stale. Membership is fixed by configuration (changes through the log are
-//! not implemented yet).
+//! **Bounded by construction.** No message the log builds exceeds `message_bytes_max`: accepts,
+//! catch-up answers and promise pages are cut by bytes as well as entries, snapshots move in chunks,
+//! a command larger than `entry_bytes_max` is refused before it is proposed, and loops over counts a
+//! peer supplies are bounded by the replica's own state.
+//!
+//! Reads through the log are linearizable; [`LogRequest::Query`] reads a replica's applied state
+//! directly, explicitly stale.
 
 mod ballot;
+mod batch;
 mod config;
 mod entry;
-mod kv;
-mod members;
+pub mod members;
 mod messages;
 mod replica;
+pub mod sessions;
+mod snapshot;
+mod state_machine;
 #[cfg(test)]
 mod tests;
 
 pub use ballot::Ballot;
-#[cfg(feature = "planted-bugs")]
-pub use config::LogPlantedBug;
-pub use config::{LogConfig, LogConfigError};
+pub use config::{LogConfig, LogConfigError, LogPlantedBug, MESSAGE_OVERHEAD_BYTES_MAX};
 pub use entry::{Command, Entry, EntryId};
-pub use kv::{Applied, KvOp, KvResult, KvStore, Session};
 pub use members::{MEMBERS_MAX, MemberChange, MemberChangeRefused, Members, valid_member_list};
-pub use messages::{KvRequest, KvResponse, LogMessage, ReplicaStatus, Snapshot};
-pub use replica::{LogTimer, Replica, Role};
+pub use messages::{LogMessage, LogRequest, LogResponse, ReplicaStatus};
+pub use replica::{LogNotification, LogTimer, Replica, RoleKind};
+pub use sessions::{Outcome, Sessions};
+pub use snapshot::{Snapshot, SnapshotImage};
+pub use state_machine::{Data, InvalidCommand, Part, StateMachine};
 
 /// Storage table of the acceptor's state: the promised ballot and accepted entries.
 pub const ACCEPTOR_TABLE: &str = "log.acceptor";

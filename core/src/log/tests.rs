@@ -1,30 +1,39 @@
-//! Unit tests of the replicated log on the in-memory test cluster (no simulator).
+//! Unit tests of the replicated log on the in-memory test cluster (no simulator), replicating the
+//! records state machine.
 
 use crate::NodeId;
-use crate::log::{KvOp, KvRequest, KvResponse, KvResult, LogConfig, Replica, Role};
-use crate::node::RequestId;
+use crate::codec::{Codec, FRAME_PAYLOAD_BYTES_MAX};
+use crate::log::{InvalidCommand, LogConfig, LogMessage, LogRequest, LogResponse, Part, Replica, RoleKind};
+use crate::metadata::records::{KvOp, KvResult, RecordLimits, Records};
+use crate::node::{Node, RequestId};
 use crate::testing::Cluster;
 use crate::time::Duration;
 
 const LATENCY: Duration = Duration::from_millis(2);
 const STEPS_MAX: u64 = 2_000_000;
 
+type RecordsLog = Replica<Records>;
+
 fn config(nodes: u32) -> LogConfig {
     LogConfig::new((0..nodes).map(NodeId::for_index).collect())
 }
 
-fn cluster(nodes: u32, seed: u64, tweak: impl Fn(&mut LogConfig)) -> Cluster<Replica> {
+fn replica(config: LogConfig) -> RecordsLog {
+    Replica::new(config, Records::default()).unwrap()
+}
+
+fn cluster(nodes: u32, seed: u64, tweak: impl Fn(&mut LogConfig)) -> Cluster<RecordsLog> {
     let replicas = (0..nodes)
         .map(|_| {
             let mut config = config(nodes);
             tweak(&mut config);
-            Replica::new(config).unwrap()
+            replica(config)
         })
         .collect();
     Cluster::start(replicas, LATENCY, seed)
 }
 
-fn leaders(cluster: &Cluster<Replica>) -> Vec<usize> {
+fn leaders(cluster: &Cluster<RecordsLog>) -> Vec<usize> {
     (0..cluster.nodes.len()).filter(|index| cluster.nodes[*index].0.is_leader()).collect()
 }
 
@@ -32,19 +41,22 @@ fn put(key: &str, value: &str) -> KvOp {
     KvOp::Put { key: key.as_bytes().to_vec(), value: value.as_bytes().to_vec() }
 }
 
-/// Sends `op` as (client, sequence) to the current leader and drives until it is answered.
-fn submit(cluster: &mut Cluster<Replica>, request: u64, client: u64, sequence: u64, op: KvOp) -> KvResponse {
+/// Sends `body` to the current leader until it gives a final answer; returns it.
+fn ask(
+    cluster: &mut Cluster<RecordsLog>,
+    request: u64,
+    body: LogRequest<KvOp, Vec<u8>>,
+) -> LogResponse<KvResult, Option<Vec<u8>>> {
     for _ in 0..50 {
-        let leader = leaders(cluster).first().copied();
-        let Some(leader) = leader else {
+        let Some(leader) = leaders(cluster).first().copied() else {
             cluster.drive_for(Duration::from_millis(100), STEPS_MAX);
             continue;
         };
-        cluster.request(leader, RequestId(request), KvRequest::Command { client, sequence, op: op.clone() });
+        cluster.request(leader, RequestId(request), body.clone());
         cluster.drive_for(Duration::from_millis(100), STEPS_MAX);
-        let replies = std::mem::take(&mut cluster.nodes[leader].1.replies);
+        let replies = cluster.nodes[leader].1.take_replies();
         if let Some((_, response)) = replies.into_iter().find(|(id, _)| *id == RequestId(request))
-            && matches!(response, KvResponse::Done { .. })
+            && !matches!(response, LogResponse::NotLeader { .. } | LogResponse::Unknown { .. } | LogResponse::Busy)
         {
             return response;
         }
@@ -52,36 +64,58 @@ fn submit(cluster: &mut Cluster<Replica>, request: u64, client: u64, sequence: u
     panic!("request {request} was never answered");
 }
 
+/// Opens a session; returns its id.
+fn open(cluster: &mut Cluster<RecordsLog>, request: u64) -> u64 {
+    match ask(cluster, request, LogRequest::OpenSession) {
+        LogResponse::SessionOpened { client } => client,
+        other => panic!("opening a session answered {other:?}"),
+    }
+}
+
+fn submit(cluster: &mut Cluster<RecordsLog>, request: u64, client: u64, sequence: u64, op: KvOp) -> KvResult {
+    match ask(cluster, request, LogRequest::Command { client, sequence, command: op }) {
+        LogResponse::Done { client: answered, sequence: numbered, output } => {
+            assert_eq!((answered, numbered), (client, sequence));
+            output
+        }
+        other => panic!("command {request} answered {other:?}"),
+    }
+}
+
 #[test]
 fn three_replicas_elect_one_leader_and_apply_commands_in_the_same_order() {
     let mut cluster = cluster(3, 1, |_| {});
     cluster.drive_for(Duration::from_secs(2), STEPS_MAX);
     assert_eq!(leaders(&cluster).len(), 1, "exactly one leader");
+    let client = open(&mut cluster, 1000);
     for sequence in 1..=20 {
-        let response =
-            submit(&mut cluster, sequence, 7, sequence, put(&format!("k{}", sequence % 4), &sequence.to_string()));
-        assert_eq!(response, KvResponse::Done { client: 7, sequence, result: KvResult::Done });
+        let value = sequence.to_string();
+        let result = submit(&mut cluster, sequence, client, sequence, put(&format!("k{}", sequence % 4), &value));
+        assert_eq!(result, KvResult::Done);
     }
-    let read = submit(&mut cluster, 100, 7, 21, KvOp::Get { key: b"k0".to_vec() });
-    assert_eq!(read, KvResponse::Done { client: 7, sequence: 21, result: KvResult::Value(Some(b"20".to_vec())) });
+    let read = submit(&mut cluster, 100, client, 21, KvOp::Get { key: b"k0".to_vec() });
+    assert_eq!(read, KvResult::Value(Some(b"20".to_vec())));
     cluster.drive_for(Duration::from_secs(1), STEPS_MAX);
-    let first = cluster.nodes[0].0.store().clone();
+    let first = cluster.nodes[0].0.state().clone();
     for (replica, _) in &cluster.nodes {
-        assert_eq!(replica.store(), &first, "replicas diverged");
+        assert_eq!(replica.state(), &first, "replicas diverged");
         assert_eq!(replica.applied_index(), cluster.nodes[0].0.applied_index());
     }
 }
 
 #[test]
-fn a_retried_command_is_applied_once() {
+fn a_retried_command_is_applied_once_and_an_unopened_session_is_refused() {
     let mut cluster = cluster(3, 2, |_| {});
     cluster.drive_for(Duration::from_secs(2), STEPS_MAX);
+    let client = open(&mut cluster, 1000);
     let cas = KvOp::CompareAndSet { key: b"x".to_vec(), expected: None, new: Some(b"1".to_vec()) };
-    let first = submit(&mut cluster, 1, 9, 1, cas.clone());
-    let again = submit(&mut cluster, 2, 9, 1, cas);
+    let first = submit(&mut cluster, 1, client, 1, cas.clone());
+    let again = submit(&mut cluster, 2, client, 1, cas.clone());
     let expected = KvResult::CompareAndSet { succeeded: true, found: None };
-    assert_eq!(first, KvResponse::Done { client: 9, sequence: 1, result: expected.clone() });
-    assert_eq!(again, KvResponse::Done { client: 9, sequence: 1, result: expected });
+    assert_eq!(first, expected);
+    assert_eq!(again, expected);
+    let unopened = ask(&mut cluster, 3, LogRequest::Command { client: client + 1, sequence: 1, command: cas });
+    assert_eq!(unopened, LogResponse::SessionExpired { client: client + 1 });
 }
 
 #[test]
@@ -90,9 +124,32 @@ fn followers_refuse_commands_and_name_the_leader() {
     cluster.drive_for(Duration::from_secs(2), STEPS_MAX);
     let leader = leaders(&cluster)[0];
     let follower = (leader + 1) % 3;
-    cluster.request(follower, RequestId(1), KvRequest::Command { client: 1, sequence: 1, op: put("a", "b") });
-    let (_, response) = cluster.nodes[follower].1.replies.pop().unwrap();
-    assert_eq!(response, KvResponse::NotLeader { leader: Some(cluster.id(leader)) });
+    let body = LogRequest::Command { client: 1, sequence: 1, command: put("a", "b") };
+    cluster.request(follower, RequestId(1), body);
+    let (_, response) = cluster.nodes[follower].1.take_replies().pop().unwrap();
+    assert_eq!(response, LogResponse::NotLeader { leader: Some(cluster.id(leader)) });
+}
+
+#[test]
+fn oversized_commands_are_refused_before_the_log() {
+    let budget = 64 * 1024;
+    let mut cluster = cluster(1, 4, |config| *config = config.clone().with_message_budget(budget));
+    cluster.drive_for(Duration::from_secs(2), STEPS_MAX);
+    let big = LogRequest::Command { client: 1, sequence: 1, command: put("k", &"v".repeat(budget / 2)) };
+    let response = ask(&mut cluster, 1, big);
+    let LogResponse::Invalid(InvalidCommand::TooLarge { part: Part::Command, bytes, limit }) = response else {
+        panic!("an oversized command answered {response:?}");
+    };
+    assert!(bytes > limit && limit == (budget / 4) as u64);
+
+    // A records store with a small value limit refuses by value, naming the sizes.
+    let limits = RecordLimits { key_bytes_max: 16, value_bytes_max: 1024 };
+    let small = Replica::new(config(1), Records::new(limits)).unwrap();
+    let mut cluster = Cluster::start(vec![small], LATENCY, 5);
+    cluster.drive_for(Duration::from_secs(2), STEPS_MAX);
+    let response = ask(&mut cluster, 2, LogRequest::Command { client: 1, sequence: 1, command: put("k", &"v".repeat(1025)) });
+    let LogResponse::Invalid(why) = response else { panic!("{response:?}") };
+    assert_eq!(why.to_string(), "value too large: 1025 bytes, limit 1024");
 }
 
 #[test]
@@ -100,8 +157,9 @@ fn a_cut_leader_is_replaced_and_catches_up_after_healing() {
     let mut cluster = cluster(3, 4, |_| {});
     cluster.drive_for(Duration::from_secs(2), STEPS_MAX);
     let old = leaders(&cluster)[0];
+    let client = open(&mut cluster, 1000);
     for sequence in 1..=5 {
-        submit(&mut cluster, sequence, 1, sequence, put("k", &sequence.to_string()));
+        submit(&mut cluster, sequence, client, sequence, put("k", &sequence.to_string()));
     }
     cluster.cut(old);
     cluster.drive_for(Duration::from_secs(3), STEPS_MAX);
@@ -109,49 +167,91 @@ fn a_cut_leader_is_replaced_and_catches_up_after_healing() {
     assert_eq!(new.len(), 1, "the majority elected a new leader");
     assert!(!cluster.nodes[old].0.is_leader(), "a leader cut off from the majority steps down");
     for sequence in 6..=10 {
-        submit(&mut cluster, sequence, 1, sequence, put("k", &sequence.to_string()));
+        submit(&mut cluster, sequence, client, sequence, put("k", &sequence.to_string()));
     }
     cluster.heal(old);
     cluster.drive_for(Duration::from_secs(3), STEPS_MAX);
-    let reference = cluster.nodes[new[0]].0.store().clone();
+    let reference = cluster.nodes[new[0]].0.state().clone();
     assert_eq!(reference.get(b"k"), Some(&b"10".to_vec()));
-    assert_eq!(cluster.nodes[old].0.store(), &reference, "the old leader caught up");
+    assert_eq!(cluster.nodes[old].0.state(), &reference, "the old leader caught up");
 }
 
 #[test]
-fn a_replica_far_behind_installs_a_snapshot() {
-    let mut cluster = cluster(3, 5, |config| config.snapshot_threshold = 10);
+fn a_replica_far_behind_installs_a_snapshot_sent_in_chunks() {
+    // Small chunks, so the snapshot of 40 one-kilobyte records takes many.
+    let mut cluster = cluster(3, 5, |config| {
+        config.snapshot_threshold = 10;
+        config.snapshot_chunk_bytes_max = 4 * 1024;
+    });
     cluster.drive_for(Duration::from_secs(2), STEPS_MAX);
     let leader = leaders(&cluster)[0];
     let lagging = (leader + 1) % 3;
     cluster.cut(lagging);
+    let client = open(&mut cluster, 1000);
     for sequence in 1..=40 {
-        submit(&mut cluster, sequence, 3, sequence, put(&format!("k{sequence}"), "v"));
+        submit(&mut cluster, sequence, client, sequence, put(&format!("k{sequence}"), &"v".repeat(1024)));
     }
     assert!(cluster.nodes[leader].0.snapshot_index() >= 10, "the leader compacted its log");
     cluster.heal(lagging);
     cluster.drive_for(Duration::from_secs(3), STEPS_MAX);
     let behind = &cluster.nodes[lagging];
-    assert!(behind.1.traces_of("snapshot_installed").len() == 1, "the lagging replica installed a snapshot");
-    assert_eq!(behind.0.store(), cluster.nodes[leader].0.store());
+    assert_eq!(behind.1.traces_of("snapshot_installed").len(), 1, "the lagging replica installed a snapshot");
+    assert_eq!(behind.0.state(), cluster.nodes[leader].0.state());
+    assert_eq!(behind.0.sessions(), cluster.nodes[leader].0.sessions(), "sessions travel with the snapshot");
+    let later_chunks = cluster.nodes[leader].1.probes.get("log.snapshot_chunk_sent_later").map_or(0, |probe| probe.held);
+    assert!(later_chunks > 1, "the snapshot went in several chunks ({later_chunks} after the first)");
 }
 
 #[test]
 fn a_restarted_replica_remembers_its_promise_and_its_log() {
     let mut cluster = cluster(3, 6, |_| {});
     cluster.drive_for(Duration::from_secs(2), STEPS_MAX);
+    let client = open(&mut cluster, 1000);
     for sequence in 1..=5 {
-        submit(&mut cluster, sequence, 4, sequence, put("k", &sequence.to_string()));
+        submit(&mut cluster, sequence, client, sequence, put("k", &sequence.to_string()));
     }
     cluster.drive_for(Duration::from_millis(500), STEPS_MAX);
     let victim = (leaders(&cluster)[0] + 1) % 3;
     let promised = cluster.nodes[victim].0.promised();
     let applied = cluster.nodes[victim].0.applied_index();
-    cluster.restart(victim, Replica::new(config(3)).unwrap());
+    cluster.restart(victim, replica(config(3)));
     let replica = &cluster.nodes[victim].0;
     assert!(replica.recovered());
     assert_eq!(replica.promised(), promised, "the promise survived the restart");
     assert_eq!(replica.applied_index(), applied, "chosen entries were replayed");
-    assert_eq!(replica.store().get(b"k"), Some(&b"5".to_vec()));
-    assert!(matches!(replica.role(), Role::Follower));
+    assert_eq!(replica.state().get(b"k"), Some(&b"5".to_vec()));
+    assert_eq!(replica.role(), RoleKind::Follower);
+}
+
+/// The class of the crash a real cluster met: a replica down while 300 values of 100 KB were
+/// written, then back. Every message the catch-up takes stays within the log's budget, and so far
+/// below the codec's frame limit.
+#[test]
+fn catching_up_on_large_values_respects_the_message_budget() {
+    let mut cluster = cluster(3, 7, |config| config.snapshot_threshold = 10_000);
+    cluster.drive_for(Duration::from_secs(2), STEPS_MAX);
+    let leader = leaders(&cluster)[0];
+    let lagging = (leader + 1) % 3;
+    cluster.cut(lagging);
+    let client = open(&mut cluster, 1000);
+    for sequence in 1..=300 {
+        let value = format!("{sequence}{}", "v".repeat(100_000));
+        submit(&mut cluster, sequence, client, sequence, put(&format!("k{}", sequence % 7), &value));
+    }
+    cluster.heal(lagging);
+    // Answer the lagging replica's catch-up request by hand and measure what it gets.
+    let from_slot = cluster.nodes[lagging].0.commit_index() + 1;
+    let (replica, cx) = &mut cluster.nodes[leader];
+    let asker = NodeId::for_index(lagging as u32);
+    replica.on_message(cx, asker, LogMessage::CatchUp { from_slot });
+    let sent = cx.take_sent();
+    let [(_, answer)] = sent.as_slice() else { panic!("one catch-up answer: {} messages", sent.len()) };
+    let bytes = answer.encode().expect("within the frame limit").len();
+    let budget = replica.config().message_bytes_max;
+    assert!(bytes <= budget, "a catch-up answer of {bytes} bytes, over the budget of {budget}");
+    assert!(budget <= FRAME_PAYLOAD_BYTES_MAX);
+    let LogMessage::Chosen { entries, .. } = answer else { panic!("not a catch-up answer: {answer:?}") };
+    assert!(entries.len() < 300 && !entries.is_empty(), "{} entries in one answer", entries.len());
+    cluster.drive_for(Duration::from_secs(5), STEPS_MAX);
+    assert_eq!(cluster.nodes[lagging].0.state(), cluster.nodes[leader].0.state(), "the replica caught up");
 }

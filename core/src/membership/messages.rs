@@ -31,7 +31,7 @@ pub enum MembershipMessage {
     },
 }
 
-crate::serde_codec!(MembershipMessage, family = 1, version = 1);
+crate::serde_codec!(MembershipMessage, family = crate::family::MEMBERSHIP_MESSAGE, version = 1);
 
 /// What a client may ask the membership subsystem.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,10 +40,10 @@ pub enum MembershipRequest {
     Status,
 }
 
-crate::serde_codec!(MembershipRequest, family = 2, version = 1);
+crate::serde_codec!(MembershipRequest, family = crate::family::MEMBERSHIP_REQUEST, version = 1);
 
 /// One peer as a status answer shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PeerView {
     /// The peer.
     pub id: NodeId,
@@ -65,4 +65,4 @@ pub enum MembershipResponse {
     },
 }
 
-crate::serde_codec!(MembershipResponse, family = 3, version = 1);
+crate::serde_codec!(MembershipResponse, family = crate::family::MEMBERSHIP_RESPONSE, version = 1);

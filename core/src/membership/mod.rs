@@ -40,6 +40,19 @@ pub enum MembershipTimer {
     Tick,
 }
 
+/// What the membership subsystem tells the other parts of its node, drained after each input
+/// ([`Membership::take_notifications`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MembershipNotification {
+    /// This node's judgement of `peer` changed.
+    HealthChanged {
+        /// The peer.
+        peer: NodeId,
+        /// Its health now.
+        health: Health,
+    },
+}
+
 /// A node's membership table and health tracker.
 #[derive(Clone, Debug, Hash)]
 pub struct Membership {
@@ -49,13 +62,14 @@ pub struct Membership {
     ping_sequence: u64,
     /// Peers learned but not yet durably saved (the save failed, e.g. on a full disk).
     unsaved: bool,
+    notifications: Vec<MembershipNotification>,
 }
 
 impl Membership {
     /// A node with `config`, not yet started.
     pub fn new(config: HealthConfig) -> Result<Membership, HealthConfigError> {
         config.validate()?;
-        Ok(Membership { config, peers: BTreeMap::new(), boot: 0, ping_sequence: 0, unsaved: false })
+        Ok(Membership { config, peers: BTreeMap::new(), boot: 0, ping_sequence: 0, unsaved: false, notifications: Vec::new() })
     }
 
     /// The configuration.
@@ -85,6 +99,41 @@ impl Membership {
     /// Every known peer, in id order.
     pub fn peers(&self) -> impl Iterator<Item = (&NodeId, &Peer)> {
         self.peers.iter()
+    }
+
+    /// Every known peer as a status answer shows it, in id order.
+    #[must_use]
+    pub fn peer_views(&self) -> Vec<PeerView> {
+        self.peers
+            .iter()
+            .map(|(id, peer)| PeerView {
+                id: *id,
+                health: peer.health,
+                rtt_micros: peer.rtt.map(|rtt| u64::try_from(rtt.smoothed.as_micros()).unwrap_or(u64::MAX)),
+            })
+            .collect()
+    }
+
+    /// What the subsystem has to tell the rest of its node since last asked, in order.
+    #[must_use]
+    pub fn take_notifications(&mut self) -> Vec<MembershipNotification> {
+        std::mem::take(&mut self.notifications)
+    }
+
+    /// Starts tracking `nodes` (those it does not know yet, but itself), as the node's other parts
+    /// ask: the log's members, say. They are pinged from the next round on, and saved.
+    pub fn track(&mut self, cx: &mut dyn Context<Self>, nodes: &[NodeId]) {
+        let now = cx.now();
+        let me = cx.id();
+        let mut learned = false;
+        for node in nodes {
+            learned |= self.learn(*node, me, now);
+        }
+        if learned {
+            cx.sometimes("membership.tracked_for_another_part", true);
+            self.unsaved = true;
+            self.save(cx, false);
+        }
     }
 
     fn restore(&mut self, cx: &mut dyn Context<Self>) {
@@ -193,6 +242,7 @@ impl Membership {
             peer.health = Health::Alive;
             peer.health_since = now;
             cx.trace(TraceEvent::new("peer_health", format!("{} {old:?}->Alive", from.short())));
+            self.notifications.push(MembershipNotification::HealthChanged { peer: from, health: Health::Alive });
         }
     }
 
@@ -254,6 +304,7 @@ impl Membership {
                 cx.sometimes("membership.peer_suspected", judged == Health::Suspect);
                 cx.sometimes("membership.peer_dead", judged == Health::Dead);
                 cx.trace(TraceEvent::new("peer_health", format!("{} {old:?}->{judged:?}", id.short())));
+                self.notifications.push(MembershipNotification::HealthChanged { peer: *id, health: judged });
             }
             assert!(
                 peer.health != Health::Alive || silence < suspect_after,
@@ -352,16 +403,7 @@ impl Node for Membership {
     fn on_client(&mut self, cx: &mut dyn Context<Self>, request: RequestId, body: MembershipRequest) {
         match body {
             MembershipRequest::Status => {
-                let peers = self
-                    .peers
-                    .iter()
-                    .map(|(id, peer)| PeerView {
-                        id: *id,
-                        health: peer.health,
-                        rtt_micros: peer.rtt.map(|rtt| u64::try_from(rtt.smoothed.as_micros()).unwrap_or(u64::MAX)),
-                    })
-                    .collect();
-                cx.reply(request, MembershipResponse::Status { boot: self.boot, peers });
+                cx.reply(request, MembershipResponse::Status { boot: self.boot, peers: self.peer_views() });
             }
         }
     }

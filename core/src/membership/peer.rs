@@ -1,18 +1,7 @@
 //! One tracked peer: its health and its measured round-trip time.
 
 use crate::time::{Duration, Instant};
-use serde::{Deserialize, Serialize};
-
-/// How a node judges a peer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Health {
-    /// Heard from recently.
-    Alive,
-    /// Silent for a while, or not yet heard from since this node started.
-    Suspect,
-    /// Silent for long; still pinged, so that it can come back.
-    Dead,
-}
+pub use crate::health::Health;
 
 /// Smoothed round-trip time and its variation, after RFC 6298 (gains 1/8 and 1/4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -177,7 +177,7 @@ fn silence_makes_a_heard_peer_suspect_then_dead() {
     node.on_message(&mut cx, peer, ping(1, 1, 0, Vec::new()));
     assert_eq!(node.health_of(&peer), Some(Health::Alive));
     assert_eq!(cx.traces_of("peer_health"), vec![format!("{} Suspect->Alive", peer.short())]);
-    cx.traces.clear();
+    cx.take_traces();
 
     let one_nanosecond = Duration::from_nanos(1);
     tick_at(&mut node, &mut cx, heard + (suspect_after - one_nanosecond));
@@ -195,16 +195,16 @@ fn silence_makes_a_heard_peer_suspect_then_dead() {
     );
 
     // More silence changes nothing, and the dead peer is still pinged so that it can come back.
-    cx.sent.clear();
+    cx.take_sent();
     tick_at(&mut node, &mut cx, heard + dead_after * 10);
     assert_eq!(node.health_of(&peer), Some(Health::Dead));
     assert_eq!(cx.traces_of("peer_health").len(), 2);
-    assert!(matches!(cx.sent.as_slice(), [(to, MembershipMessage::Ping { .. })] if *to == peer));
+    assert!(matches!(cx.sent().as_slice(), [(to, MembershipMessage::Ping { .. })] if *to == peer));
 
     // A pong, even one that gives no round-trip sample, is word from the peer.
     node.on_message(&mut cx, peer, pong(99, 0));
     assert_eq!(node.health_of(&peer), Some(Health::Alive));
-    assert_eq!(cx.traces_of("peer_health").last(), Some(&format!("{} Dead->Alive", peer.short()).as_str()));
+    assert_eq!(cx.traces_of("peer_health").last(), Some(&format!("{} Dead->Alive", peer.short())));
     assert_eq!(cx.probes["membership.peer_recovered_from_dead"].held, 1);
 }
 
@@ -326,10 +326,11 @@ fn a_pong_of_this_incarnation_gives_a_round_trip_sample() {
     let (mut node, mut cx) = started(config_with(vec![node_id(1)]));
     let peer = node_id(1);
     let round_trip = |node: &mut Membership, cx: &mut TestContext<Membership>, at: Instant, rtt: Duration| {
-        cx.sent.clear();
+        cx.take_sent();
         tick_at(node, cx, at);
-        let [(to, MembershipMessage::Ping { sequence, boot, sent_at_nanos, .. })] = cx.sent.as_slice() else {
-            panic!("one ping per peer: {:?}", cx.sent);
+        let sent = cx.sent();
+        let [(to, MembershipMessage::Ping { sequence, boot, sent_at_nanos, .. })] = sent.as_slice() else {
+            panic!("one ping per peer: {sent:?}");
         };
         assert_eq!((*to, *boot, *sent_at_nanos), (peer, 1, at.as_nanos()));
         let echo = MembershipMessage::Pong {
@@ -367,21 +368,21 @@ fn every_ping_is_answered_with_a_pong_that_echoes_it() {
     let config = HealthConfig { peers_max: 1, ..config_with(vec![node_id(2)]) };
     let (mut node, mut cx) = started(config);
     for (from, sequence, boot, sent_at_nanos) in [(node_id(2), 42, 7, 123_456_789), (node_id(1), u64::MAX, 0, 0)] {
-        cx.sent.clear();
+        cx.take_sent();
         node.on_message(&mut cx, from, ping(sequence, boot, sent_at_nanos, vec![node_id(3)]));
-        let [(to, MembershipMessage::Pong { sequence: echoed, echo_boot, echo_sent_at_nanos, .. })] =
-            cx.sent.as_slice()
+        let sent = cx.sent();
+        let [(to, MembershipMessage::Pong { sequence: echoed, echo_boot, echo_sent_at_nanos, .. })] = sent.as_slice()
         else {
-            panic!("one pong: {:?}", cx.sent);
+            panic!("one pong: {sent:?}");
         };
         assert_eq!((*to, *echoed, *echo_boot, *echo_sent_at_nanos), (from, sequence, boot, sent_at_nanos));
     }
     assert_eq!(known_ids(&node), vec![node_id(2)]);
 
     // A message claiming to come from the node itself is ignored.
-    cx.sent.clear();
+    cx.take_sent();
     node.on_message(&mut cx, node_id(0), ping(1, 1, 0, Vec::new()));
-    assert!(cx.sent.is_empty());
+    assert!(cx.sent().is_empty());
 }
 
 #[test]
@@ -490,7 +491,7 @@ fn status_lists_every_peer_in_id_order_with_its_health() {
     let (mut node, mut cx) = started(config_with(bootstrap.clone()));
     cx.now = millis(100);
     node.on_message(&mut cx, node_id(2), ping(1, 1, 0, Vec::new()));
-    cx.sent.clear();
+    cx.take_sent();
     node.on_client(&mut cx, RequestId(9), MembershipRequest::Status);
     let expected: Vec<PeerView> = sorted(bootstrap)
         .into_iter()
@@ -500,15 +501,16 @@ fn status_lists_every_peer_in_id_order_with_its_health() {
             rtt_micros: None,
         })
         .collect();
-    assert_eq!(cx.replies, vec![(RequestId(9), MembershipResponse::Status { boot: 1, peers: expected })]);
-    assert!(cx.sent.is_empty(), "a status request sends nothing");
+    assert_eq!(cx.replies(), vec![(RequestId(9), MembershipResponse::Status { boot: 1, peers: expected })]);
+    assert!(cx.sent().is_empty(), "a status request sends nothing");
 
-    cx.replies.clear();
+    cx.take_replies();
     cx.now = millis(150);
     node.on_message(&mut cx, node_id(2), pong(1, millis(100).as_nanos() - 2_500_000));
     node.on_client(&mut cx, RequestId(10), MembershipRequest::Status);
-    let [(RequestId(10), MembershipResponse::Status { peers, .. })] = cx.replies.as_slice() else {
-        panic!("one reply: {:?}", cx.replies);
+    let replies = cx.replies();
+    let [(RequestId(10), MembershipResponse::Status { peers, .. })] = replies.as_slice() else {
+        panic!("one reply: {replies:?}");
     };
     assert_eq!(peers.iter().map(|view| view.id).collect::<Vec<_>>(), known_ids(&node));
     for view in peers {
@@ -558,7 +560,7 @@ fn a_cluster_finds_its_members_detects_a_cut_node_and_welcomes_it_back() {
     for observer in 0..2 {
         assert_eq!(health_seen(&cluster, observer, 2), Some(Health::Dead), "{observer} sees the cut node");
         assert_eq!(health_seen(&cluster, observer, 1 - observer), Some(Health::Alive));
-        assert!(cluster.nodes[observer].1.traces_of("peer_health").contains(&dead.as_str()));
+        assert!(cluster.nodes[observer].1.traces_of("peer_health").contains(&dead));
     }
     // The cut node hears nobody either.
     assert_eq!(health_seen(&cluster, 2, 0), Some(Health::Dead));
@@ -588,7 +590,7 @@ fn a_cluster_run_is_a_function_of_its_seed() {
         cluster
             .nodes
             .iter()
-            .map(|(node, cx)| (state_digest(node), cx.traces.clone(), cx.storage.keys_of(TABLE)))
+            .map(|(node, cx)| (state_digest(node), cx.traces(), cx.storage.keys_of(TABLE)))
             .collect::<Vec<_>>()
     };
     assert_eq!(run(SEED), run(SEED));

@@ -1,0 +1,285 @@
+//! What the replica keeps in storage, and how it comes back after a restart.
+//!
+//! - [`ACCEPTOR_TABLE`]: the promised ballot and the accepted entries, synced before any promise or
+//!   acceptance leaves the node (losing them would let an acceptor break its word);
+//! - [`CHOSEN_TABLE`]: chosen entries not yet in a snapshot, written without a sync (they can be
+//!   learned again from the other replicas; a torn one is dropped at recovery);
+//! - [`SNAPSHOT_TABLE`]: the latest snapshot image, synced.
+
+use super::{LogNotification, Replica};
+use crate::codec::{decode_serde, encode_serde};
+use crate::log::ballot::Ballot;
+use crate::log::config::LogPlantedBug;
+use crate::log::entry::Entry;
+use crate::log::snapshot::Snapshot;
+use crate::log::state_machine::StateMachine;
+use crate::log::{ACCEPTOR_TABLE, CHOSEN_TABLE, SNAPSHOT_TABLE};
+use crate::node::{Context, TraceEvent};
+use crate::storage::{Pairs, RANGE_PAIRS_MAX, StorageError, WriteBatch};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
+
+const PROMISED_KEY: &[u8] = b"promised";
+const ACCEPTED_PREFIX: u8 = b'a';
+const SNAPSHOT_KEY: &[u8] = b"latest";
+/// Most corrupt chosen entries dropped in one recovery before it gives up (a rotting disk).
+const CORRUPT_CHOSEN_DROPPED_MAX: usize = 16;
+
+impl<S: StateMachine> Replica<S> {
+    /// Reads the durable state back. On failure the replica stays unrecovered and retries later.
+    pub(super) fn recover(&mut self, cx: &mut dyn Context<Self>) {
+        match self.load(cx) {
+            Ok(()) => {
+                self.recovered = true;
+                let learner = &self.learner;
+                cx.sometimes("log.recovered_state", learner.commit_index > 0 || self.acceptor.promised != Ballot::ZERO);
+                let detail = format!(
+                    "promised {} accepted {} snapshot {} commit {}",
+                    self.acceptor.promised,
+                    self.acceptor.accepted.len(),
+                    learner.snapshot.index,
+                    learner.commit_index
+                );
+                cx.trace(TraceEvent::new("log_recovered", detail));
+                let members = self.learner.members.clone();
+                self.notify(LogNotification::MembersChanged(members));
+            }
+            Err(error) => {
+                cx.sometimes("log.recovery_failed", true);
+                cx.trace(TraceEvent::new("storage_error", format!("recovering the log: {error}")));
+            }
+        }
+    }
+
+    fn load(&mut self, cx: &mut dyn Context<Self>) -> Result<(), StorageError> {
+        let promised: Ballot = match cx.storage().get(ACCEPTOR_TABLE, PROMISED_KEY)? {
+            Some(bytes) => decode_value(ACCEPTOR_TABLE, PROMISED_KEY, &bytes)?,
+            None => Ballot::ZERO,
+        };
+        let mut accepted = BTreeMap::new();
+        for (key, value) in read_all(cx, ACCEPTOR_TABLE, &[ACCEPTED_PREFIX], Some(&[ACCEPTED_PREFIX + 1]))? {
+            let slot = slot_of(ACCEPTOR_TABLE, &key[1..])?;
+            let pair: (Ballot, Entry<S::Command>) = decode_value(ACCEPTOR_TABLE, &key, &value)?;
+            accepted.insert(slot, pair);
+        }
+        let snapshot = match cx.storage().get(SNAPSHOT_TABLE, SNAPSHOT_KEY)? {
+            Some(bytes) => {
+                let corrupt = || StorageError::Corrupt { table: SNAPSHOT_TABLE.to_owned(), key: SNAPSHOT_KEY.to_vec() };
+                let image = Snapshot::decode::<S::Output>(&bytes).map_err(|_| corrupt())?;
+                let mut state = self.learner.state.clone();
+                state.restore(&image.state).map_err(|_| corrupt())?;
+                Some((Snapshot::from_bytes(image.index, image.members.clone(), bytes), image, state))
+            }
+            None => None,
+        };
+        let snapshot_index = snapshot.as_ref().map_or(0, |(snapshot, _, _)| snapshot.index);
+        let chosen = self.load_chosen(cx, snapshot_index)?;
+        let forget = self.planted(LogPlantedBug::ForgetPromiseOnRestart);
+        self.acceptor.promised = if forget { Ballot::ZERO } else { promised };
+        self.acceptor.promised_written = self.acceptor.promised;
+        self.election.highest_ballot_seen = self.election.highest_ballot_seen.max(promised);
+        self.acceptor.accepted = accepted;
+        if let Some((snapshot, image, state)) = snapshot {
+            self.learner.install(snapshot, image, state);
+        }
+        self.learner.chosen = chosen;
+        self.advance(cx);
+        Ok(())
+    }
+
+    /// Reads the chosen entries after `snapshot_index`. They are written without a sync, so a crash
+    /// may tear the last one: a corrupt chosen entry is dropped (it can be learned again from the
+    /// other replicas), unlike the acceptor's state, whose loss would be fatal.
+    fn load_chosen(
+        &mut self,
+        cx: &mut dyn Context<Self>,
+        snapshot_index: u64,
+    ) -> Result<BTreeMap<u64, Entry<S::Command>>, StorageError> {
+        for _ in 0..CORRUPT_CHOSEN_DROPPED_MAX {
+            let pairs = match read_all(cx, CHOSEN_TABLE, &(snapshot_index + 1).to_be_bytes(), None) {
+                Ok(pairs) => pairs,
+                Err(StorageError::Corrupt { key, .. }) => {
+                    self.drop_chosen_key(cx, key)?;
+                    continue;
+                }
+                Err(other) => return Err(other),
+            };
+            let mut chosen = BTreeMap::new();
+            let mut bad = None;
+            for (key, value) in pairs {
+                let decoded = slot_of(CHOSEN_TABLE, &key)
+                    .and_then(|slot| Ok((slot, decode_value::<Entry<S::Command>>(CHOSEN_TABLE, &key, &value)?)));
+                match decoded {
+                    Ok((slot, entry)) => {
+                        chosen.insert(slot, entry);
+                    }
+                    Err(_) => {
+                        bad = Some(key);
+                        break;
+                    }
+                }
+            }
+            match bad {
+                None => return Ok(chosen),
+                Some(key) => self.drop_chosen_key(cx, key)?,
+            }
+        }
+        Err(StorageError::Io("chosen entries keep reading back corrupt".to_owned()))
+    }
+
+    fn drop_chosen_key(&mut self, cx: &mut dyn Context<Self>, key: Vec<u8>) -> Result<(), StorageError> {
+        cx.sometimes("log.corrupt_chosen_entry_dropped", true);
+        cx.trace(TraceEvent::new("storage_error", "dropped a corrupt chosen entry; it will be learned again"));
+        let mut batch = WriteBatch::new();
+        batch.remove(CHOSEN_TABLE, key);
+        cx.storage().write(batch)
+    }
+
+    /// Durably records the promise and, with it, `accepts`. False if the disk refused: then nothing
+    /// may be promised or acknowledged.
+    pub(super) fn persist_acceptor(
+        &mut self,
+        cx: &mut dyn Context<Self>,
+        accepts: &[(u64, Ballot, Entry<S::Command>)],
+    ) -> bool {
+        let promised = self.acceptor.promised;
+        assert!(
+            promised >= self.acceptor.promised_written,
+            "the promise would go back from {} to {promised}",
+            self.acceptor.promised_written
+        );
+        let batch = || -> Result<WriteBatch, StorageError> {
+            let mut batch = WriteBatch::new();
+            batch.put(ACCEPTOR_TABLE, PROMISED_KEY.to_vec(), encode_value(&promised)?);
+            for (slot, ballot, entry) in accepts {
+                batch.put(ACCEPTOR_TABLE, accepted_key(*slot), encode_value(&(ballot, entry))?);
+            }
+            Ok(batch)
+        };
+        let skip_sync = self.planted(LogPlantedBug::SkipSync);
+        let result = batch().and_then(|batch| cx.storage().write(batch)).and_then(|()| {
+            if cx.buggify("log.acceptor.sync_skipped_is_not_allowed") {
+                // A fault point that must never weaken durability: it only makes the sync happen twice.
+                cx.storage().sync()?;
+            }
+            if skip_sync { Ok(()) } else { cx.storage().sync() }
+        });
+        match result {
+            Ok(()) => {
+                self.acceptor.promised_written = promised;
+                true
+            }
+            Err(error) => {
+                cx.sometimes("log.acceptor_write_failed", true);
+                cx.trace(TraceEvent::new("storage_error", format!("acceptor state: {error}")));
+                false
+            }
+        }
+    }
+
+    /// Writes newly chosen entries (not synced: they can always be learned again).
+    pub(super) fn persist_chosen(&mut self, cx: &mut dyn Context<Self>, slots: &[u64]) {
+        let mut batch = WriteBatch::new();
+        for slot in slots {
+            if let Some(entry) = self.learner.chosen.get(slot) {
+                match encode_value(entry) {
+                    Ok(bytes) => batch.put(CHOSEN_TABLE, slot.to_be_bytes().to_vec(), bytes),
+                    Err(error) => {
+                        cx.trace(TraceEvent::new("storage_error", format!("chosen entry {slot}: {error}")));
+                        continue;
+                    }
+                };
+            }
+        }
+        if batch.is_empty() {
+            return;
+        }
+        if let Err(error) = cx.storage().write(batch) {
+            cx.trace(TraceEvent::new("storage_error", format!("chosen entries: {error}")));
+        }
+    }
+
+    /// Writes and syncs `snapshot` as the latest. False if the disk refused.
+    pub(super) fn persist_snapshot(&mut self, cx: &mut dyn Context<Self>, snapshot: &Snapshot, why: &str) -> bool {
+        let mut batch = WriteBatch::new();
+        batch.put(SNAPSHOT_TABLE, SNAPSHOT_KEY.to_vec(), snapshot.bytes.as_ref().clone());
+        match cx.storage().write(batch).and_then(|()| cx.storage().sync()) {
+            Ok(()) => true,
+            Err(error) => {
+                cx.trace(TraceEvent::new("storage_error", format!("{why}: {error}")));
+                false
+            }
+        }
+    }
+
+    /// Drops, in memory and on disk, the entries the snapshot covers (they are chosen and applied).
+    pub(super) fn compact(&mut self, cx: &mut dyn Context<Self>) {
+        let index = self.learner.snapshot.index;
+        let mut batch = WriteBatch::new();
+        let chosen: Vec<u64> = self.learner.chosen.range(..=index).map(|(slot, _)| *slot).collect();
+        for slot in chosen {
+            self.learner.chosen.remove(&slot);
+            batch.remove(CHOSEN_TABLE, slot.to_be_bytes().to_vec());
+        }
+        let accepted: Vec<u64> = self.acceptor.accepted.range(..=index).map(|(slot, _)| *slot).collect();
+        for slot in accepted {
+            self.acceptor.accepted.remove(&slot);
+            batch.remove(ACCEPTOR_TABLE, accepted_key(slot));
+        }
+        // Removals need no sync: entries that come back after a crash are covered by the snapshot.
+        if !batch.is_empty()
+            && let Err(error) = cx.storage().write(batch)
+        {
+            cx.trace(TraceEvent::new("storage_error", format!("compacting: {error}")));
+        }
+    }
+}
+
+fn accepted_key(slot: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(9);
+    key.push(ACCEPTED_PREFIX);
+    key.extend_from_slice(&slot.to_be_bytes());
+    key
+}
+
+fn slot_of(table: &str, bytes: &[u8]) -> Result<u64, StorageError> {
+    <[u8; 8]>::try_from(bytes)
+        .map(u64::from_be_bytes)
+        .map_err(|_| StorageError::Corrupt { table: table.to_owned(), key: bytes.to_vec() })
+}
+
+/// The postcard encoding of a value the log stores (an error only for a state machine whose
+/// command type postcard cannot express).
+fn encode_value<T: Serialize>(value: &T) -> Result<Vec<u8>, StorageError> {
+    let mut out = Vec::new();
+    encode_serde(value, &mut out).map_err(|error| StorageError::Io(format!("cannot encode a log record: {error}")))?;
+    Ok(out)
+}
+
+fn decode_value<T: DeserializeOwned>(table: &str, key: &[u8], bytes: &[u8]) -> Result<T, StorageError> {
+    decode_serde(bytes).map_err(|_| StorageError::Corrupt { table: table.to_owned(), key: key.to_vec() })
+}
+
+/// Every pair of `table` in `[start, end)`, paging through the storage's range limit.
+fn read_all<S: StateMachine>(
+    cx: &mut dyn Context<Replica<S>>,
+    table: &str,
+    start: &[u8],
+    end: Option<&[u8]>,
+) -> Result<Pairs, StorageError> {
+    let mut out = Vec::new();
+    let mut from = start.to_vec();
+    loop {
+        let page = cx.storage().range(table, &from, end, RANGE_PAIRS_MAX)?;
+        let full = page.len() == RANGE_PAIRS_MAX;
+        if let Some((last, _)) = page.last() {
+            from = last.clone();
+            from.push(0);
+        }
+        out.extend(page);
+        if !full {
+            return Ok(out);
+        }
+    }
+}

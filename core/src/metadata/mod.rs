@@ -1,0 +1,158 @@
+//! The node's replicated metadata: one state machine the log replicates, made of parts — the
+//! [`records`] (a key/value map), the [`directory`] of node addresses, and, as they arrive, object
+//! manifests, the graph and job state. Each part is a [`StateMachine`] of its own; [`Metadata`]
+//! routes each command to its part and snapshots them together.
+
+pub mod directory;
+pub mod records;
+
+use crate::codec::{CodecError, decode_serde, encode_serde};
+use crate::id::NodeId;
+use crate::log::{InvalidCommand, StateMachine};
+use directory::{Directory, DirectoryOp, DirectoryResult};
+use records::{KvOp, KvResult, RecordLimits, Records};
+use serde::{Deserialize, Serialize};
+
+/// A command for one part of the metadata.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum MetadataCommand {
+    /// For the records.
+    Records(KvOp),
+    /// For the directory.
+    Directory(DirectoryOp),
+}
+
+/// What a metadata command did.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum MetadataOutput {
+    /// The records' answer.
+    Records(KvResult),
+    /// The directory's answer.
+    Directory(DirectoryResult),
+}
+
+/// A local read of the metadata.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum MetadataQuery {
+    /// The value of a record.
+    Record(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// Every node's address.
+    Directory,
+}
+
+/// The answer to a [`MetadataQuery`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum MetadataAnswer {
+    /// A record's value.
+    Record(#[serde(with = "serde_bytes")] Option<Vec<u8>>),
+    /// Every node's address.
+    Directory(Vec<(NodeId, String)>),
+}
+
+/// The parts' snapshots, together.
+#[derive(Serialize, Deserialize)]
+struct MetadataImage {
+    #[serde(with = "serde_bytes")]
+    records: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    directory: Vec<u8>,
+}
+
+/// The node's replicated metadata.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Metadata {
+    records: Records,
+    directory: Directory,
+}
+
+impl Metadata {
+    /// Empty metadata whose records obey `limits`.
+    #[must_use]
+    pub fn new(limits: RecordLimits) -> Metadata {
+        Metadata { records: Records::new(limits), directory: Directory::default() }
+    }
+
+    /// The records.
+    #[must_use]
+    pub fn records(&self) -> &Records {
+        &self.records
+    }
+
+    /// The directory of addresses.
+    #[must_use]
+    pub fn directory(&self) -> &Directory {
+        &self.directory
+    }
+}
+
+impl StateMachine for Metadata {
+    type Command = MetadataCommand;
+    type Output = MetadataOutput;
+    type Query = MetadataQuery;
+    type Answer = MetadataAnswer;
+
+    fn validate(&self, command: &MetadataCommand) -> Result<(), InvalidCommand> {
+        match command {
+            MetadataCommand::Records(op) => self.records.validate(op),
+            MetadataCommand::Directory(op) => self.directory.validate(op),
+        }
+    }
+
+    fn is_read_only(command: &MetadataCommand) -> bool {
+        match command {
+            MetadataCommand::Records(op) => Records::is_read_only(op),
+            MetadataCommand::Directory(op) => Directory::is_read_only(op),
+        }
+    }
+
+    fn apply(&mut self, command: &MetadataCommand) -> MetadataOutput {
+        match command {
+            MetadataCommand::Records(op) => MetadataOutput::Records(self.records.apply(op)),
+            MetadataCommand::Directory(op) => MetadataOutput::Directory(self.directory.apply(op)),
+        }
+    }
+
+    fn query(&self, query: &MetadataQuery) -> MetadataAnswer {
+        match query {
+            MetadataQuery::Record(key) => MetadataAnswer::Record(self.records.query(key)),
+            MetadataQuery::Directory => MetadataAnswer::Directory(self.directory.query(&())),
+        }
+    }
+
+    fn snapshot(&self) -> Vec<u8> {
+        let image = MetadataImage { records: self.records.snapshot(), directory: self.directory.snapshot() };
+        let mut out = Vec::new();
+        // Two byte strings always encode.
+        let _ = encode_serde(&image, &mut out);
+        out
+    }
+
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), CodecError> {
+        let image: MetadataImage = decode_serde(bytes)?;
+        let mut records = Records::new(self.records.limits());
+        records.restore(&image.records)?;
+        let mut directory = Directory::default();
+        directory.restore(&image.directory)?;
+        self.records = records;
+        self.directory = directory;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_restores_every_part() {
+        let mut metadata = Metadata::default();
+        metadata.apply(&MetadataCommand::Records(KvOp::Put { key: b"k".to_vec(), value: b"v".to_vec() }));
+        let node = NodeId::for_index(1);
+        metadata.apply(&MetadataCommand::Directory(DirectoryOp::Register { node, address: "127.0.0.1:1".into() }));
+        let mut restored = Metadata::default();
+        restored.restore(&metadata.snapshot()).unwrap();
+        assert_eq!(restored, metadata);
+        assert!(restored.restore(b"garbage").is_err());
+        assert_eq!(restored, metadata, "a failed restore changes nothing");
+    }
+}

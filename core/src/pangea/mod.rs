@@ -1,0 +1,201 @@
+//! `PangeaNode`: the node's top level, composing its subsystems into one state machine.
+//!
+//! Today it holds membership and health tracking ([`Membership`]) and the replicated metadata log
+//! ([`Replica`]`<`[`Metadata`]`>`); objects, the DHT, the graph, events and compute plug in the same
+//! way. Every input goes to the part it belongs to through a [`Scoped`] context; after each input
+//! the node drains the parts' notifications and hands them on, in a fixed order:
+//!
+//! - membership's judgement of a peer goes to the log (a leader stops resending accepts to a peer
+//!   judged dead);
+//! - the log's configuration goes to membership, which tracks every member, so every node's health
+//!   view covers the whole configuration.
+
+mod messages;
+
+pub use messages::{
+    MetadataRequest, MetadataResponse, NodeRequest, NodeResponse, NodeView, PangeaMessage, PangeaRequest,
+    PangeaResponse, PangeaTimer,
+};
+
+use crate::compose::Scoped;
+use crate::id::NodeId;
+use crate::log::{LogConfig, LogConfigError, LogNotification, Replica};
+use crate::membership::{HealthConfig, HealthConfigError, Membership, MembershipNotification};
+use crate::metadata::Metadata;
+use crate::metadata::records::RecordLimits;
+use crate::node::{Context, Node, RequestId};
+use thiserror::Error;
+
+/// Most rounds of notifications handed on after one input; each round may cause the next, and a
+/// loop between parts is a bug this bound turns into a trace event instead of a hang.
+const NOTIFICATION_ROUNDS_MAX: usize = 8;
+
+/// How a Pangea node is set up.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PangeaConfig {
+    /// Membership and health tracking.
+    pub health: HealthConfig,
+    /// The metadata log (its members are the cluster's initial configuration).
+    pub log: LogConfig,
+    /// How large records may be.
+    pub records: RecordLimits,
+}
+
+impl PangeaConfig {
+    /// Defaults for a cluster that began as `members`.
+    #[must_use]
+    pub fn new(members: Vec<NodeId>) -> PangeaConfig {
+        PangeaConfig { health: HealthConfig::default(), log: LogConfig::new(members), records: RecordLimits::default() }
+    }
+
+    /// Checks every part's settings, and that a record of the largest size fits a log entry.
+    pub fn validate(&self) -> Result<(), PangeaConfigError> {
+        self.health.validate()?;
+        self.log.validate()?;
+        let record_bytes = self.records.key_bytes_max + self.records.value_bytes_max + 64;
+        if record_bytes > self.log.entry_bytes_max {
+            return Err(PangeaConfigError::RecordsOverEntry {
+                record_bytes,
+                entry_bytes_max: self.log.entry_bytes_max,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A [`PangeaConfig`] that cannot work.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum PangeaConfigError {
+    /// The health settings.
+    #[error("health: {0}")]
+    Health(#[from] HealthConfigError),
+    /// The log settings.
+    #[error("log: {0}")]
+    Log(#[from] LogConfigError),
+    /// The largest record would not fit a log entry.
+    #[error("a record of the largest key and value takes {record_bytes} bytes, over the log's entry limit of {entry_bytes_max}")]
+    RecordsOverEntry {
+        /// Bytes of the largest record.
+        record_bytes: usize,
+        /// The log's limit.
+        entry_bytes_max: usize,
+    },
+}
+
+/// A Pangea node: every subsystem, composed.
+#[derive(Clone, Debug, Hash)]
+pub struct PangeaNode {
+    membership: Membership,
+    log: Replica<Metadata>,
+}
+
+impl PangeaNode {
+    /// A node with `config`, not yet started.
+    pub fn new(config: PangeaConfig) -> Result<PangeaNode, PangeaConfigError> {
+        config.validate()?;
+        let metadata = Metadata::new(config.records);
+        Ok(PangeaNode { membership: Membership::new(config.health)?, log: Replica::new(config.log, metadata)? })
+    }
+
+    /// The membership and health subsystem.
+    #[must_use]
+    pub fn membership(&self) -> &Membership {
+        &self.membership
+    }
+
+    /// The metadata log.
+    #[must_use]
+    pub fn log(&self) -> &Replica<Metadata> {
+        &self.log
+    }
+
+    /// The replicated metadata as applied here.
+    #[must_use]
+    pub fn metadata(&self) -> &Metadata {
+        self.log.state()
+    }
+
+    /// This node's view of itself and the cluster, as a status request answers it.
+    #[must_use]
+    pub fn view(&self, me: NodeId) -> NodeView {
+        NodeView {
+            node: me,
+            boot: self.membership.boot(),
+            log: self.log.status(),
+            peers: self.membership.peer_views(),
+            directory: self.metadata().directory().addresses().iter().map(|(id, at)| (*id, at.clone())).collect(),
+        }
+    }
+
+    /// Hands each part what the others had to tell it, until nothing is left.
+    fn dispatch(&mut self, cx: &mut dyn Context<Self>) {
+        for _ in 0..NOTIFICATION_ROUNDS_MAX {
+            let from_membership = self.membership.take_notifications();
+            let from_log = self.log.take_notifications();
+            if from_membership.is_empty() && from_log.is_empty() {
+                return;
+            }
+            for notification in from_membership {
+                match notification {
+                    MembershipNotification::HealthChanged { peer, health } => self.log.set_peer_health(peer, health),
+                }
+            }
+            for notification in from_log {
+                match notification {
+                    LogNotification::MembersChanged(members) => {
+                        self.membership.track(&mut Scoped::new(cx), &members.nodes);
+                    }
+                }
+            }
+        }
+        cx.trace(crate::node::TraceEvent::new(
+            crate::node::INVARIANT_VIOLATED,
+            "notifications between parts did not settle",
+        ));
+    }
+}
+
+impl Node for PangeaNode {
+    type Message = PangeaMessage;
+    type Timer = PangeaTimer;
+    type Request = PangeaRequest;
+    type Response = PangeaResponse;
+
+    fn on_start(&mut self, cx: &mut dyn Context<Self>) {
+        self.membership.on_start(&mut Scoped::new(cx));
+        self.log.on_start(&mut Scoped::new(cx));
+        self.dispatch(cx);
+    }
+
+    fn on_message(&mut self, cx: &mut dyn Context<Self>, from: NodeId, message: PangeaMessage) {
+        match message {
+            PangeaMessage::Membership(message) => self.membership.on_message(&mut Scoped::new(cx), from, message),
+            PangeaMessage::Log(message) => self.log.on_message(&mut Scoped::new(cx), from, message),
+        }
+        self.dispatch(cx);
+    }
+
+    fn on_timer(&mut self, cx: &mut dyn Context<Self>, timer: PangeaTimer) {
+        match timer {
+            PangeaTimer::Membership(timer) => self.membership.on_timer(&mut Scoped::new(cx), timer),
+            PangeaTimer::Log(timer) => self.log.on_timer(&mut Scoped::new(cx), timer),
+        }
+        self.dispatch(cx);
+    }
+
+    fn on_client(&mut self, cx: &mut dyn Context<Self>, request: RequestId, body: PangeaRequest) {
+        match body {
+            PangeaRequest::Node(NodeRequest::Status) => {
+                let view = self.view(cx.id());
+                cx.reply(request, PangeaResponse::Node(NodeResponse::Status(view)));
+            }
+            PangeaRequest::Node(NodeRequest::Hello) => {
+                let genesis = self.log.config().members.clone();
+                cx.reply(request, PangeaResponse::Node(NodeResponse::Hello { node: cx.id(), genesis }));
+            }
+            PangeaRequest::Membership(body) => self.membership.on_client(&mut Scoped::new(cx), request, body),
+            PangeaRequest::Log(body) => self.log.on_client(&mut Scoped::new(cx), request, body),
+        }
+        self.dispatch(cx);
+    }
+}
