@@ -1,7 +1,9 @@
 //! `health`: membership and health tracking under a swarm of faults.
 //!
-//! N nodes (default 5) run the membership subsystem. Every node but n0 knows only n0 at boot and
-//! learns the rest by gossip. A safety phase of [`SAFETY`] applies the seed's fault plan; then every
+//! N nodes (default 5) run `PangeaNode`, whose membership subsystem is what this scenario checks.
+//! Every node but n0 knows only n0 at boot and learns the rest by gossip. The node's metadata log
+//! runs too, with n0 its only member and a slow heartbeat (it is not what `health` checks, and a
+//! one-member log sends nothing), so that the scenario exercises the composed node at little cost. A safety phase of [`SAFETY`] applies the seed's fault plan; then every
 //! fault heals and a liveness phase begins.
 //!
 //! Checkers:
@@ -19,8 +21,9 @@
 
 use crate::registry::Scenario;
 use crate::report::{FailureKind, RunOptions, RunReport, Violation};
+use pangea_core::log::LogConfig;
 use pangea_core::membership::{Health, HealthConfig, Membership};
-use pangea_core::{Duration, Instant, NodeId};
+use pangea_core::{Duration, Instant, NodeId, PangeaConfig, PangeaNode};
 use pangea_sim::{FaultPlan, NodeStatus, Sim, SimConfig};
 
 /// Length of the safety phase.
@@ -119,12 +122,17 @@ impl Scenario for HealthScenario {
             None => self.plan(options.seed, nodes),
         };
         let seed_node = NodeId::for_index(0);
+        let mut log = LogConfig::new(vec![seed_node]);
+        log.heartbeat_interval = Duration::from_secs(1);
+        log.election_timeout = Duration::from_secs(3);
+        let node_config = PangeaConfig { health: config, log, ..PangeaConfig::new(Vec::new()) };
+        node_config.validate().map_err(|error| error.to_string())?;
         let factory = move |index: u32| {
-            let mut node_config = config.clone();
+            let mut node_config = node_config.clone();
             if index != 0 {
-                node_config.bootstrap = vec![seed_node];
+                node_config.health.bootstrap = vec![seed_node];
             }
-            Membership::new(node_config).expect("validated above")
+            PangeaNode::new(node_config).expect("validated above")
         };
         let mut sim_config = SimConfig::new(options.seed, nodes, plan.clone());
         sim_config.keep_trace = options.keep_trace;
@@ -175,10 +183,15 @@ impl Scenario for HealthScenario {
     }
 }
 
+/// Node `index`'s membership subsystem, unless it is crashed.
+fn membership(sim: &Sim<PangeaNode>, index: u32) -> Option<&Membership> {
+    sim.node(index).map(PangeaNode::membership)
+}
+
 /// True when every node is up and sees every other node as alive.
-fn all_alive(sim: &Sim<Membership>) -> bool {
+fn all_alive(sim: &Sim<PangeaNode>) -> bool {
     (0..sim.nodes()).all(|observer| {
-        sim.node(observer).is_some_and(|state| {
+        membership(sim, observer).is_some_and(|state| {
             (0..sim.nodes())
                 .filter(|&peer| peer != observer)
                 .all(|peer| state.health_of(&sim.id_of(peer)) == Some(Health::Alive))
@@ -186,10 +199,10 @@ fn all_alive(sim: &Sim<Membership>) -> bool {
     })
 }
 
-fn liveness_violations(sim: &Sim<Membership>, heal_at: Instant, bound: Duration) -> Vec<Violation> {
+fn liveness_violations(sim: &Sim<PangeaNode>, heal_at: Instant, bound: Duration) -> Vec<Violation> {
     let mut violations = Vec::new();
     for observer in 0..sim.nodes() {
-        let Some(state) = sim.node(observer) else {
+        let Some(state) = membership(sim, observer) else {
             violations.push(Violation {
                 checker: "liveness",
                 kind: FailureKind::Liveness,
@@ -233,13 +246,13 @@ impl Checker {
         Checker { nodes, detection, reported: vec![false; (nodes * nodes) as usize], violations: Vec::new() }
     }
 
-    fn check_completeness(&mut self, sim: &Sim<Membership>) {
+    fn check_completeness(&mut self, sim: &Sim<PangeaNode>) {
         let now = sim.now();
         for observer in 0..self.nodes {
             if sim.status(observer) != NodeStatus::Up {
                 continue;
             }
-            let (Some(state), Some(up_since)) = (sim.node(observer), sim.up_since(observer)) else { continue };
+            let (Some(state), Some(up_since)) = (membership(sim, observer), sim.up_since(observer)) else { continue };
             for peer in (0..self.nodes).filter(|&peer| peer != observer) {
                 let Some(cut_since) = sim.cut_since(observer, peer) else { continue };
                 let Some(tracked) = state.peer(&sim.id_of(peer)) else { continue };

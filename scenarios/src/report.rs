@@ -225,9 +225,25 @@ impl RunReport {
         options: &RunOptions,
         plan: FaultPlan,
         sim: &pangea_sim::Sim<N>,
-        violations: Vec<Violation>,
+        mut violations: Vec<Violation>,
         notes: Vec<String>,
     ) -> RunReport {
+        // What the kernel itself saw: messages over their budget, invariants a node reported broken.
+        for seen in sim.violations() {
+            let checker = match seen.kind {
+                pangea_sim::SimViolationKind::MessageOverBudget { .. } | pangea_sim::SimViolationKind::Unencodable { .. } => {
+                    "message-budget"
+                }
+                pangea_sim::SimViolationKind::Invariant { .. } => "invariant",
+            };
+            violations.push(Violation {
+                checker,
+                kind: FailureKind::Correctness,
+                at: seen.at,
+                node: Some(seen.node),
+                message: format!("n{} {}", seen.node, seen.kind),
+            });
+        }
         RunReport {
             scenario: scenario.to_owned(),
             seed: options.seed,

@@ -16,10 +16,11 @@ use crate::plan::{Fault, FaultPlan, Latency};
 use crate::rng::{SeedStreams, SimRng};
 use crate::trace::{Trace, TraceHash, TraceKind, digest};
 use pangea_core::random::{below, chance};
-use pangea_core::{Codec, Context, Duration, Instant, Node, NodeId, RequestId, Storage, TimerId, TraceEvent, WallTime};
+use pangea_core::effects::{Effect, Effects, Emitted, TimerTable};
+use pangea_core::{Codec, Duration, HandlerContext, Host, Instant, Node, NodeId, RequestId, Storage, TimerId, WallTime};
 use rand_core::Rng;
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BinaryHeap;
 use thiserror::Error;
 
 /// The wall clock's reading at virtual time zero: 2026-01-01T00:00:00Z.
@@ -48,15 +49,79 @@ pub struct SimConfig {
     /// latency and is lost at the network's current loss rate (so a client may time out on a
     /// command that took effect). `None`: requests arrive at once and replies are never lost.
     pub client_link: Option<Latency>,
+    /// The byte budget of a peer message: a node that sends a larger one has broken its own limits,
+    /// and the run records a [`SimViolation`] (the message is dropped, as the real runtime would
+    /// drop it). `None`: only the codec's frame limit.
+    pub message_bytes_max: Option<usize>,
 }
 
 impl SimConfig {
     /// `nodes` nodes under `plan`, trace records not kept, the default event budget.
     #[must_use]
     pub fn new(seed: u64, nodes: u32, plan: FaultPlan) -> SimConfig {
-        SimConfig { seed, nodes, plan, keep_trace: false, events_max: EVENTS_MAX_DEFAULT, client_link: None }
+        SimConfig {
+            seed,
+            nodes,
+            plan,
+            keep_trace: false,
+            events_max: EVENTS_MAX_DEFAULT,
+            client_link: None,
+            message_bytes_max: None,
+        }
     }
 }
+
+/// Something a node did that no fault excuses, seen by the kernel itself: a message over its byte
+/// budget or the frame limit, or an invariant the node reported broken. Scenarios turn these into
+/// correctness failures.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimViolation {
+    /// When.
+    pub at: Instant,
+    /// Which node.
+    pub node: u32,
+    /// What.
+    pub kind: SimViolationKind,
+}
+
+/// What a [`SimViolation`] saw.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SimViolationKind {
+    /// A message larger than [`SimConfig::message_bytes_max`].
+    MessageOverBudget {
+        /// The message's family.
+        family: u8,
+        /// Its size, frame included.
+        bytes: usize,
+        /// The budget.
+        limit: usize,
+    },
+    /// A message or reply the codec refused to encode (over the frame limit).
+    Unencodable {
+        /// The codec's error.
+        error: String,
+    },
+    /// The node reported a broken invariant (see `pangea_core::node::invariant`).
+    Invariant {
+        /// What it said.
+        detail: String,
+    },
+}
+
+impl std::fmt::Display for SimViolationKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SimViolationKind::MessageOverBudget { family, bytes, limit } => {
+                write!(f, "sent a message of family {family} of {bytes} bytes, over its budget of {limit}")
+            }
+            SimViolationKind::Unencodable { error } => write!(f, "could not encode what it sent: {error}"),
+            SimViolationKind::Invariant { detail } => write!(f, "broke an invariant: {detail}"),
+        }
+    }
+}
+
+/// Most kernel-seen violations a run keeps (the first ones are what matter).
+pub const VIOLATIONS_MAX: usize = 20;
 
 /// Why a run stopped early.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
@@ -267,8 +332,9 @@ struct Slot<N: Node> {
     starts: u64,
     disk: SimDisk,
     rng: SimRng,
-    timers: BTreeMap<TimerId, N::Timer>,
-    next_timer: u64,
+    timers: TimerTable<N::Timer>,
+    /// What the node's handlers asked for; lives as long as the slot, so timer ids keep counting.
+    effects: Effects<N>,
     busy_until: Instant,
     handler_extra: Duration,
     skew_nanos: i128,
@@ -284,40 +350,21 @@ enum Input<N: Node> {
     Client(RequestId, N::Request),
 }
 
-enum Effect<N: Node> {
-    Send { to: NodeId, bytes: Vec<u8>, offset: Duration },
-    SetTimer { id: TimerId, at_offset: Duration, timer: N::Timer },
-    CancelTimer(TimerId),
-    Reply { request: RequestId, body: N::Response, offset: Duration },
-    Trace { event: TraceEvent, offset: Duration },
-}
-
-/// The context a node's handler sees inside the simulator.
-struct SimContext<'a, N: Node> {
-    id: NodeId,
+/// The simulated world as a node's handler sees it: virtual time (plus the disk time charged so
+/// far), its skewed wall clock, its seeded RNG, its simulated disk, and the run's fault points and
+/// probes.
+struct SimHost<'a> {
     start: Instant,
     skew_nanos: i128,
     rng: &'a mut SimRng,
     disk: &'a mut SimDisk,
-    next_timer: &'a mut u64,
-    effects: &'a mut Vec<Effect<N>>,
     buggify: &'a mut Buggify,
     coverage: &'a mut Coverage,
 }
 
-impl<N: Node> SimContext<'_, N> {
-    fn offset(&self) -> Duration {
-        self.disk.charged()
-    }
-}
-
-impl<N: Node> Context<N> for SimContext<'_, N> {
-    fn id(&self) -> NodeId {
-        self.id
-    }
-
+impl Host for SimHost<'_> {
     fn now(&self) -> Instant {
-        self.start + self.offset()
+        self.start + self.disk.charged()
     }
 
     fn wall_clock(&self) -> WallTime {
@@ -328,28 +375,6 @@ impl<N: Node> Context<N> for SimContext<'_, N> {
 
     fn rng(&mut self) -> &mut dyn Rng {
         self.rng
-    }
-
-    fn send(&mut self, to: NodeId, message: N::Message) {
-        let offset = self.offset();
-        self.effects.push(Effect::Send { to, bytes: message.encode(), offset });
-    }
-
-    fn set_timer(&mut self, after: Duration, timer: N::Timer) -> TimerId {
-        *self.next_timer += 1;
-        let id = TimerId(*self.next_timer);
-        let at_offset = self.offset() + after;
-        self.effects.push(Effect::SetTimer { id, at_offset, timer });
-        id
-    }
-
-    fn cancel_timer(&mut self, id: TimerId) {
-        self.effects.push(Effect::CancelTimer(id));
-    }
-
-    fn reply(&mut self, request: RequestId, body: N::Response) {
-        let offset = self.offset();
-        self.effects.push(Effect::Reply { request, body, offset });
     }
 
     fn storage(&mut self) -> &mut dyn Storage {
@@ -367,11 +392,6 @@ impl<N: Node> Context<N> for SimContext<'_, N> {
         };
         count.evaluated += 1;
         count.held += u64::from(condition);
-    }
-
-    fn trace(&mut self, event: TraceEvent) {
-        let offset = self.offset();
-        self.effects.push(Effect::Trace { event, offset });
     }
 }
 
@@ -403,7 +423,8 @@ pub struct Sim<N: Node> {
     /// Draws of the clients' link (its own stream).
     client_rng: SimRng,
     events_max: u64,
-    effects: Vec<Effect<N>>,
+    message_bytes_max: Option<usize>,
+    violations: Vec<SimViolation>,
 }
 
 impl<N: Node> Sim<N> {
@@ -424,8 +445,8 @@ impl<N: Node> Sim<N> {
                 starts: 0,
                 disk: SimDisk::new(config.plan.disk.clone(), streams.stream(&format!("disk/{index}"))),
                 rng: streams.stream(&format!("node/{index}")),
-                timers: BTreeMap::new(),
-                next_timer: 0,
+                timers: TimerTable::new(),
+                effects: Effects::new(),
                 busy_until: Instant::ZERO,
                 handler_extra: Duration::ZERO,
                 skew_nanos: i128::from(config.plan.clock_skew_ms.get(index as usize).copied().unwrap_or(0)) * 1_000_000,
@@ -456,7 +477,8 @@ impl<N: Node> Sim<N> {
             client_link: config.client_link,
             client_rng: streams.stream("client-net"),
             plan: config.plan,
-            effects: Vec::new(),
+            message_bytes_max: config.message_bytes_max,
+            violations: Vec::new(),
         };
         for timed in sim.plan.events.clone() {
             sim.schedule(
@@ -586,6 +608,12 @@ impl<N: Node> Sim<N> {
         &self.coverage
     }
 
+    /// What the kernel itself saw nodes do wrong (oversized messages, broken invariants), in order.
+    #[must_use]
+    pub fn violations(&self) -> &[SimViolation] {
+        &self.violations
+    }
+
     /// Takes the replies collected so far.
     pub fn take_replies(&mut self) -> Vec<Reply<N::Response>> {
         std::mem::take(&mut self.replies)
@@ -630,10 +658,16 @@ impl<N: Node> Sim<N> {
 
     /// Sends `body` from a client to node `index`, arriving now. The answer appears in
     /// [`Sim::take_replies`].
+    ///
+    /// # Panics
+    /// If `body` cannot be encoded: the scenario built a request over the frame limit.
     pub fn client_request(&mut self, index: u32, body: &N::Request) -> RequestId {
         self.next_request += 1;
         let request = RequestId(self.next_request);
-        let bytes = body.encode();
+        let bytes = match body.encode() {
+            Ok(bytes) => bytes,
+            Err(error) => panic!("a scenario's client request cannot be encoded: {error}"),
+        };
         match self.client_crossing() {
             Some(delay) => self.schedule(self.now + delay, Event::Client { node: index, request, bytes }),
             None => {
@@ -754,7 +788,7 @@ impl<N: Node> Sim<N> {
                 }
             },
             Event::Timer { node, id, .. } => {
-                if let Some(timer) = self.slots[node as usize].timers.remove(&id) {
+                if let Some(timer) = self.slots[node as usize].timers.take(id) {
                     self.stats.timers += 1;
                     self.trace.record(now, Some(node), TraceKind::Timer { id: id.0 });
                     self.invoke(node, Input::Timer(timer));
@@ -796,7 +830,6 @@ impl<N: Node> Sim<N> {
     }
 
     fn invoke(&mut self, index: u32, input: Input<N>) {
-        let mut effects = std::mem::take(&mut self.effects);
         let slot = &mut self.slots[index as usize];
         // A slow node spends its extra time before it gets anything done: its clock reading, its
         // sends and its replies all come that much later.
@@ -806,17 +839,15 @@ impl<N: Node> Sim<N> {
             return;
         };
         {
-            let mut cx = SimContext {
-                id: slot.id,
+            let mut host = SimHost {
                 start,
                 skew_nanos: slot.skew_nanos,
                 rng: &mut slot.rng,
                 disk: &mut slot.disk,
-                next_timer: &mut slot.next_timer,
-                effects: &mut effects,
                 buggify: &mut self.buggify,
                 coverage: &mut self.coverage,
             };
+            let mut cx = HandlerContext::new(slot.id, &mut host, &mut slot.effects);
             match input {
                 Input::Start => state.on_start(&mut cx),
                 Input::Message(from, message) => state.on_message(&mut cx, from, message),
@@ -829,19 +860,26 @@ impl<N: Node> Sim<N> {
         let synced = slot.disk.stats().syncs > syncs_before;
         let busy_until = slot.busy_until;
         let incarnation = slot.starts;
-        for effect in effects.drain(..) {
-            self.carry_out(index, incarnation, start, effect);
+        let emitted: Vec<Emitted<N>> = slot.effects.drain().collect();
+        for Emitted { at, effect } in emitted {
+            self.carry_out(index, incarnation, at, effect);
         }
-        self.effects = effects;
         if synced {
             self.maybe_crash_after_sync(index, busy_until);
         }
     }
 
-    fn carry_out(&mut self, index: u32, incarnation: u64, start: Instant, effect: Effect<N>) {
+    fn violation(&mut self, at: Instant, node: u32, kind: SimViolationKind) {
+        if self.violations.len() < VIOLATIONS_MAX {
+            self.violations.push(SimViolation { at, node, kind });
+        }
+    }
+
+    /// Carries out what node `index` asked for at `at` (its handler's time when it asked).
+    fn carry_out(&mut self, index: u32, incarnation: u64, at: Instant, effect: Effect<N>) {
         match effect {
-            Effect::Send { to, bytes, offset } => {
-                let depart = start + offset;
+            Effect::Send { to, message } => {
+                let depart = at;
                 let Some(to) = self.index_of.get(&to) else {
                     self.trace.record(
                         depart,
@@ -852,6 +890,21 @@ impl<N: Node> Sim<N> {
                 };
                 if to == index {
                     return; // the contract: never delivered to the sender itself
+                }
+                let bytes = match message.encode() {
+                    Ok(bytes) => bytes,
+                    Err(error) => {
+                        self.violation(depart, index, SimViolationKind::Unencodable { error: error.to_string() });
+                        return;
+                    }
+                };
+                if let Some(limit) = self.message_bytes_max
+                    && bytes.len() > limit
+                {
+                    let family = bytes.get(3).copied().unwrap_or(0);
+                    let kind = SimViolationKind::MessageOverBudget { family, bytes: bytes.len(), limit };
+                    self.violation(depart, index, kind);
+                    return;
                 }
                 self.stats.sent += 1;
                 let message_digest = digest(&bytes);
@@ -886,44 +939,40 @@ impl<N: Node> Sim<N> {
                     }
                 }
             }
-            Effect::SetTimer { id, at_offset, timer } => {
-                self.slots[index as usize].timers.insert(id, timer);
-                self.schedule(start + at_offset, Event::Timer { node: index, id, incarnation });
+            Effect::SetTimer { id, after, timer } => {
+                let deadline = at + after;
+                self.slots[index as usize].timers.set(id, deadline, timer);
+                self.schedule(deadline, Event::Timer { node: index, id, incarnation });
             }
-            Effect::CancelTimer(id) => {
-                self.slots[index as usize].timers.remove(&id);
+            Effect::CancelTimer { id } => {
+                self.slots[index as usize].timers.cancel(id);
             }
-            Effect::Reply { request, body, offset } => {
-                let bytes = body.encode();
+            Effect::Reply { request, response } => {
+                let bytes = match response.encode() {
+                    Ok(bytes) => bytes,
+                    Err(error) => {
+                        self.violation(at, index, SimViolationKind::Unencodable { error: error.to_string() });
+                        return;
+                    }
+                };
                 self.stats.replies += 1;
-                self.trace.record(
-                    start + offset,
-                    Some(index),
-                    TraceKind::Reply { request: request.0, digest: digest(&bytes) },
-                );
+                self.trace.record(at, Some(index), TraceKind::Reply { request: request.0, digest: digest(&bytes) });
                 // Replies cross the boundary as bytes too, and the client's link if it has one.
                 match self.client_crossing() {
-                    Some(delay) if delay.is_zero() => self.deliver_reply(start + offset, index, request, &bytes),
-                    Some(delay) => {
-                        self.schedule(start + offset + delay, Event::ClientReply { node: index, request, bytes })
-                    }
+                    Some(delay) if delay.is_zero() => self.deliver_reply(at, index, request, &bytes),
+                    Some(delay) => self.schedule(at + delay, Event::ClientReply { node: index, request, bytes }),
                     None => {
                         self.stats.dropped_loss += 1;
                         let reason = DropReason::Loss.name();
-                        self.trace.record(
-                            start + offset,
-                            Some(index),
-                            TraceKind::Drop { from: index, to: CLIENT, reason },
-                        );
+                        self.trace.record(at, Some(index), TraceKind::Drop { from: index, to: CLIENT, reason });
                     }
                 }
             }
-            Effect::Trace { event, offset } => {
-                self.trace.record(
-                    start + offset,
-                    Some(index),
-                    TraceKind::Node { event: event.kind, detail: event.detail },
-                );
+            Effect::Trace { event } => {
+                if event.is_invariant_violation() {
+                    self.violation(at, index, SimViolationKind::Invariant { detail: event.detail.clone() });
+                }
+                self.trace.record(at, Some(index), TraceKind::Node { event: event.kind, detail: event.detail });
             }
         }
     }

@@ -4,12 +4,14 @@
 //! - **agreement**: no two replicas ever know different entries as chosen for the same slot — the
 //!   safety property of Paxos itself;
 //! - **state-machine safety**: two replicas that applied the same number of slots hold the same
-//!   records;
+//!   metadata;
 //! - **convergence**: after the heal, every member of the final configuration reaches the same
-//!   applied state (records and configuration).
+//!   applied state (metadata, configuration and client sessions).
 
 use crate::report::{FailureKind, Violation};
+use pangea_core::PangeaNode;
 use pangea_core::log::{EntryId, Replica};
+use pangea_core::metadata::Metadata;
 use pangea_sim::Sim;
 use std::collections::BTreeMap;
 
@@ -26,9 +28,9 @@ pub struct Agreement {
 
 impl Agreement {
     /// Compares every newly known chosen slot of every live replica with what others chose.
-    pub fn check(&mut self, sim: &Sim<Replica>) {
+    pub fn check(&mut self, sim: &Sim<PangeaNode>) {
         for index in 0..sim.nodes() {
-            let Some(replica) = sim.node(index) else { continue };
+            let Some(replica) = sim.node(index).map(PangeaNode::log) else { continue };
             let from = self.checked_up_to.get(&index).copied().unwrap_or(0) + 1;
             // A restarted replica may know less than before: compare from where it is.
             let from = from.min(replica.snapshot_index() + 1);
@@ -60,25 +62,25 @@ impl Agreement {
         self.check_state_machines(sim);
     }
 
-    /// Replicas at the same applied index must hold the same records.
-    fn check_state_machines(&mut self, sim: &Sim<Replica>) {
+    /// Replicas at the same applied index must hold the same state.
+    fn check_state_machines(&mut self, sim: &Sim<PangeaNode>) {
         let mut by_index: BTreeMap<u64, u32> = BTreeMap::new();
         for index in 0..sim.nodes() {
-            let Some(replica) = sim.node(index) else { continue };
+            let Some(replica) = sim.node(index).map(PangeaNode::log) else { continue };
             match by_index.get(&replica.applied_index()) {
                 None => {
                     by_index.insert(replica.applied_index(), index);
                 }
                 Some(&other) => {
-                    let theirs = sim.node(other).map(Replica::store);
-                    if theirs != Some(replica.store()) && self.violations.len() < 10 {
+                    let theirs = sim.node(other).map(|node| node.log().state());
+                    if theirs != Some(replica.state()) && self.violations.len() < 10 {
                         self.violations.push(Violation {
                             checker: "state-machine",
                             kind: FailureKind::Correctness,
                             at: sim.now(),
                             node: Some(index),
                             message: format!(
-                                "n{index} and n{other} both applied {} slots but hold different records",
+                                "n{index} and n{other} both applied {} slots but hold different metadata",
                                 replica.applied_index()
                             ),
                         });
@@ -92,9 +94,9 @@ impl Agreement {
 /// Ok once every member of the final configuration (that of the replica that applied the most) is
 /// up and holds the same applied index, records and configuration; replicas outside it are not
 /// looked at (a removed replica may never learn it was removed).
-pub fn converged(sim: &Sim<Replica>) -> Result<(), String> {
-    let up: Vec<(u32, &Replica)> =
-        (0..sim.nodes()).filter_map(|index| sim.node(index).map(|node| (index, node))).collect();
+pub fn converged(sim: &Sim<PangeaNode>) -> Result<(), String> {
+    let up: Vec<(u32, &Replica<Metadata>)> =
+        (0..sim.nodes()).filter_map(|index| sim.node(index).map(|node| (index, node.log()))).collect();
     let Some((first_index, first)) =
         up.iter().copied().max_by_key(|(index, replica)| (replica.applied_index(), std::cmp::Reverse(*index)))
     else {
@@ -104,7 +106,9 @@ pub fn converged(sim: &Sim<Replica>) -> Result<(), String> {
         let Some(index) = sim.index_of(member) else {
             return Err(format!("member {} is not in the run", member.short()));
         };
-        let Some(replica) = sim.node(index) else { return Err(format!("member n{index} is down")) };
+        let Some(replica) = sim.node(index).map(PangeaNode::log) else {
+            return Err(format!("member n{index} is down"));
+        };
         if replica.applied_index() != first.applied_index() {
             return Err(format!(
                 "n{first_index} applied {} slots, member n{index} applied {}",
@@ -112,7 +116,8 @@ pub fn converged(sim: &Sim<Replica>) -> Result<(), String> {
                 replica.applied_index()
             ));
         }
-        if replica.store() != first.store() || replica.members() != first.members() {
+        if replica.state() != first.state() || replica.members() != first.members() || replica.sessions() != first.sessions()
+        {
             return Err(format!(
                 "n{first_index} and member n{index} applied {} slots but hold different state",
                 first.applied_index()

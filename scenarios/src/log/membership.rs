@@ -6,13 +6,12 @@
 //! each change against the configuration it will replace, so a stale pick is refused or becomes a
 //! no-op, never a wrong configuration.
 
-use pangea_core::log::{KvRequest, KvResponse, KvResult, MemberChange, Members, Replica};
+use pangea_core::PangeaNode;
+use pangea_core::log::{LogRequest, LogResponse, MemberChange, Members};
+use pangea_core::pangea::{MetadataResponse, PangeaRequest, PangeaResponse};
 use pangea_core::random::{below, duration_between};
 use pangea_core::{Duration, Instant, NodeId, RequestId};
 use pangea_sim::{Reply, SeedStreams, Sim, SimRng};
-
-/// The driver's client id (apart from the workload's clients).
-pub const CHANGER_CLIENT: u64 = 900;
 /// One attempt's timeout.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(400);
 /// A change unanswered for this long is given up (its outcome unknown).
@@ -50,13 +49,16 @@ pub struct ChangeRecord {
 #[derive(Clone, Debug)]
 enum State {
     Idle { at: Instant },
-    Waiting { request: RequestId, deadline: Instant },
+    /// Waiting for `request` (opening a session when `opening`) until `deadline`.
+    Waiting { request: RequestId, deadline: Instant, opening: bool },
     BackingOff { at: Instant },
 }
 
 /// The membership driver.
 pub struct MemberChanger {
     rng: SimRng,
+    /// Its session with the log, once opened.
+    session: Option<u64>,
     sequence: u64,
     target: u32,
     state: State,
@@ -75,6 +77,7 @@ impl MemberChanger {
         let rng = SeedStreams::new(seed).stream("membership");
         MemberChanger {
             rng,
+            session: None,
             sequence: 0,
             target: 0,
             state: State::Idle { at: Instant::ZERO + Duration::from_secs(1) },
@@ -91,10 +94,13 @@ impl MemberChanger {
     }
 
     /// Takes the replies meant for it, then acts if it is time to.
-    pub fn step(&mut self, sim: &mut Sim<Replica>, replies: Vec<Reply<KvResponse>>) {
+    pub fn step(&mut self, sim: &mut Sim<PangeaNode>, replies: Vec<Reply<PangeaResponse>>) {
         for reply in replies {
             if matches!(self.state, State::Waiting { request, .. } if request == reply.request) {
-                self.on_reply(sim, reply.body);
+                match reply.body {
+                    PangeaResponse::Log(body) => self.on_reply(sim, body),
+                    _ => self.retry(sim, true),
+                }
             }
         }
         let now = sim.now();
@@ -107,14 +113,15 @@ impl MemberChanger {
     }
 
     /// The configuration of the replica that has applied the most.
-    fn freshest_view(sim: &Sim<Replica>) -> Option<Members> {
+    fn freshest_view(sim: &Sim<PangeaNode>) -> Option<Members> {
         (0..sim.nodes())
             .filter_map(|index| sim.node(index))
+            .map(PangeaNode::log)
             .max_by_key(|replica| replica.applied_index())
             .map(|replica| replica.members().clone())
     }
 
-    fn start(&mut self, sim: &mut Sim<Replica>) {
+    fn start(&mut self, sim: &mut Sim<PangeaNode>) {
         let Some(view) = Self::freshest_view(sim) else {
             self.state = State::Idle { at: sim.now() + Duration::from_millis(500) };
             return;
@@ -135,46 +142,60 @@ impl MemberChanger {
         self.send(sim);
     }
 
-    fn send(&mut self, sim: &mut Sim<Replica>) {
+    fn send(&mut self, sim: &mut Sim<PangeaNode>) {
         let Some(record) = self.changes.last() else { return };
         if sim.now() - record.invoked_at >= GIVE_UP_AFTER {
             self.finish(sim);
             return;
         }
-        let body = KvRequest::ChangeMembers { client: CHANGER_CLIENT, sequence: self.sequence, change: record.change };
-        let request = sim.client_request(self.target, &body);
-        self.state = State::Waiting { request, deadline: sim.now() + ATTEMPT_TIMEOUT };
+        let (body, opening) = match self.session {
+            None => (LogRequest::OpenSession, true),
+            Some(client) => {
+                (LogRequest::ChangeMembers { client, sequence: self.sequence, change: record.change }, false)
+            }
+        };
+        let request = sim.client_request(self.target, &PangeaRequest::Log(body));
+        self.state = State::Waiting { request, deadline: sim.now() + ATTEMPT_TIMEOUT, opening };
     }
 
-    fn retry(&mut self, sim: &mut Sim<Replica>, elsewhere: bool) {
+    fn retry(&mut self, sim: &mut Sim<PangeaNode>, elsewhere: bool) {
         if elsewhere {
             self.target = below(&mut self.rng, u64::from(sim.nodes())) as u32;
         }
         self.state = State::BackingOff { at: sim.now() + BACKOFF };
     }
 
-    fn finish(&mut self, sim: &mut Sim<Replica>) {
+    fn finish(&mut self, sim: &mut Sim<PangeaNode>) {
         let pause = duration_between(&mut self.rng, Duration::from_millis(500), Duration::from_secs(2));
         self.state = State::Idle { at: sim.now() + pause };
     }
 
-    fn on_reply(&mut self, sim: &mut Sim<Replica>, body: KvResponse) {
+    fn on_reply(&mut self, sim: &mut Sim<PangeaNode>, body: MetadataResponse) {
+        let opening = matches!(self.state, State::Waiting { opening: true, .. });
         match body {
-            KvResponse::Done { sequence, result: KvResult::Members { changed, members }, .. }
-                if sequence == self.sequence =>
-            {
+            LogResponse::SessionOpened { client } if opening => {
+                self.session = Some(client);
+                self.sequence = 1;
+                self.send(sim);
+            }
+            LogResponse::SessionExpired { .. } => {
+                // The change's outcome is unknown; the next one opens a new session.
+                self.session = None;
+                self.finish(sim);
+            }
+            LogResponse::MembersChanged { sequence, changed, members, .. } if sequence == self.sequence && !opening => {
                 if let Some(record) = self.changes.last_mut() {
                     record.outcome = ChangeOutcome::Done { changed, members };
                 }
                 self.finish(sim);
             }
-            KvResponse::ChangeRefused { .. } => {
+            LogResponse::ChangeRefused { .. } => {
                 if let Some(record) = self.changes.last_mut() {
                     record.outcome = ChangeOutcome::Refused;
                 }
                 self.finish(sim);
             }
-            KvResponse::NotLeader { leader: Some(leader) } => match sim.index_of(&leader) {
+            LogResponse::NotLeader { leader: Some(leader) } => match sim.index_of(&leader) {
                 Some(index) => {
                     self.target = index;
                     self.retry(sim, false);

@@ -24,13 +24,14 @@ mod membership;
 mod workload;
 
 pub use checkers::{Agreement, converged};
-pub use membership::{CHANGER_CLIENT, ChangeOutcome, ChangeRecord, MemberChanger};
+pub use membership::{ChangeOutcome, ChangeRecord, MemberChanger};
 pub use workload::{Completion, Operation, Workload, WorkloadConfig};
 
 use crate::registry::{Scenario, WorkloadKnobs};
 use crate::report::{FailureKind, RunOptions, RunReport, Violation};
-use pangea_core::log::{KvOp, LogConfig, Replica};
-use pangea_core::{Duration, Instant, NodeId};
+use pangea_core::log::{LogConfig, LogPlantedBug};
+use pangea_core::metadata::records::{KvOp, RecordLimits};
+use pangea_core::{Duration, Instant, NodeId, PangeaConfig, PangeaNode};
 use pangea_sim::{FaultPlan, Sim, SimConfig, SwarmProfile};
 
 /// Length of the safety phase.
@@ -61,6 +62,13 @@ pub enum LogVariant {
 
 /// Processes of `log-membership` beyond its initial members: spares to add.
 pub const SPARES: u32 = 2;
+
+/// The log's message budget in the simulator: small, so that the workload's values reach the limits
+/// (the records' value limit is a sixteenth of it, as 1 MiB is of the real node's 16 MiB frames)
+/// and batches, catch-up answers and snapshots are cut to fit in most runs.
+pub const SIM_MESSAGE_BYTES_MAX: usize = 256 * 1024;
+/// The largest record value in the simulator.
+pub const SIM_VALUE_BYTES_MAX: usize = SIM_MESSAGE_BYTES_MAX / 16;
 
 /// One of the log scenarios.
 pub struct LogScenario {
@@ -128,34 +136,21 @@ impl LogScenario {
         if self.variant == LogVariant::Membership { nodes - SPARES } else { nodes }
     }
 
-    fn log_config(&self, nodes: u32, planted: Option<&str>) -> Result<LogConfig, String> {
-        let mut config = LogConfig::new((0..self.initial_members(nodes)).map(NodeId::for_index).collect());
+    fn node_config(&self, nodes: u32, planted: Option<&str>) -> Result<PangeaConfig, String> {
+        let members = (0..self.initial_members(nodes)).map(NodeId::for_index).collect();
+        let mut log = LogConfig::new(members).with_message_budget(SIM_MESSAGE_BYTES_MAX);
         // Small enough that runs take snapshots and ship them to lagging replicas, and that the
         // clients fill the pipeline and split into several batches now and then.
-        config.snapshot_threshold = 200;
-        config.inflight_slots_max = 4;
-        config.batch_entries_max = 3;
+        log.snapshot_threshold = 200;
+        log.inflight_slots_max = 4;
+        log.batch_entries_max = 3;
         match planted {
             None => {}
             #[cfg(feature = "planted-bugs")]
             Some(name) => {
-                use pangea_core::log::LogPlantedBug as Bug;
-                config.planted_bug = Some(match name {
-                    "quorum-too-small" => Bug::QuorumTooSmall,
-                    "skip-sync" => Bug::SkipSync,
-                    "accept-lower-ballot" => Bug::AcceptLowerBallot,
-                    "forget-promise" => Bug::ForgetPromiseOnRestart,
-                    "apply-retry-twice" => Bug::ApplyRetryTwice,
-                    "stale-read" => Bug::StaleReadAsLinearizable,
-                    "election-ignores-new-config" => Bug::ElectionIgnoresNewConfig,
-                    other => {
-                        return Err(format!(
-                            "unknown planted bug '{other}' for {} (known: {})",
-                            self.name,
-                            self.planted_bugs().join(", ")
-                        ));
-                    }
-                });
+                log.planted_bug = Some(LogPlantedBug::from_name(name).ok_or_else(|| {
+                    format!("unknown planted bug '{name}' for {} (known: {})", self.name, self.planted_bugs().join(", "))
+                })?);
             }
             #[cfg(not(feature = "planted-bugs"))]
             Some(other) => {
@@ -164,6 +159,8 @@ impl LogScenario {
                 ));
             }
         }
+        let records = RecordLimits { key_bytes_max: 1024, value_bytes_max: SIM_VALUE_BYTES_MAX };
+        let config = PangeaConfig { log, records, ..PangeaConfig::new(Vec::new()) };
         config.validate().map_err(|error| error.to_string())?;
         Ok(config)
     }
@@ -195,19 +192,7 @@ impl Scenario for LogScenario {
     }
 
     fn planted_bugs(&self) -> Vec<&'static str> {
-        if cfg!(feature = "planted-bugs") {
-            vec![
-                "quorum-too-small",
-                "skip-sync",
-                "accept-lower-ballot",
-                "forget-promise",
-                "apply-retry-twice",
-                "stale-read",
-                "election-ignores-new-config",
-            ]
-        } else {
-            Vec::new()
-        }
+        if cfg!(feature = "planted-bugs") { LogPlantedBug::ALL.iter().map(|(_, name)| *name).collect() } else { Vec::new() }
     }
 
     fn workload_knobs(&self) -> WorkloadKnobs {
@@ -230,7 +215,8 @@ impl Scenario for LogScenario {
         if !(least..=most).contains(&nodes) {
             return Err(format!("{} runs with {least} to {most} nodes, not {nodes}", self.name));
         }
-        let config = self.log_config(nodes, options.planted.as_deref())?;
+        let config = self.node_config(nodes, options.planted.as_deref())?;
+        let workload = WorkloadConfig { value_bytes_max: config.records.value_bytes_max, ..workload };
         let plan = match &options.plan {
             Some(plan) => {
                 plan.validate(nodes).map_err(|error| format!("the fault plan cannot run: {error}"))?;
@@ -243,7 +229,8 @@ impl Scenario for LogScenario {
         // Clients reach the replicas over links like the replicas' own (lossy when those are), so a
         // client can time out on a command that took effect and must retry it.
         sim_config.client_link = Some(plan.network.latency);
-        let factory = move |_index: u32| Replica::new(config.clone()).expect("validated above");
+        sim_config.message_bytes_max = Some(config.log.message_bytes_max);
+        let factory = move |_index: u32| PangeaNode::new(config.clone()).expect("validated above");
         let mut sim = Sim::new(sim_config, factory);
         let heal_at = Instant::from_nanos(plan.heal_at_ms * 1_000_000);
         let changer = (self.variant == LogVariant::Membership)
@@ -256,7 +243,7 @@ impl Scenario for LogScenario {
 /// One time step: the simulation, then the clients, then (every [`CHECK_EVERY`]) the replica
 /// checkers.
 fn step(
-    sim: &mut Sim<Replica>,
+    sim: &mut Sim<PangeaNode>,
     workload: &mut Workload,
     changer: &mut Option<MemberChanger>,
     agreement: &mut Agreement,
@@ -280,7 +267,7 @@ struct Drive {
     notes: Vec<String>,
 }
 
-fn drive(sim: &mut Sim<Replica>, seed: u64, config: WorkloadConfig, mut changer: Option<MemberChanger>) -> Drive {
+fn drive(sim: &mut Sim<PangeaNode>, seed: u64, config: WorkloadConfig, mut changer: Option<MemberChanger>) -> Drive {
     let heal_at = Instant::from_nanos(sim.plan().heal_at_ms * 1_000_000);
     let keys = config.keys;
     let mut workload = Workload::new(config, seed, sim.nodes(), heal_at);
@@ -394,6 +381,7 @@ fn drive(sim: &mut Sim<Replica>, seed: u64, config: WorkloadConfig, mut changer:
         notes.push(changer.summary());
         let members = (0..sim.nodes())
             .filter_map(|index| sim.node(index))
+            .map(PangeaNode::log)
             .max_by_key(|replica| replica.applied_index())
             .map(|replica| replica.members().to_string());
         if let Some(members) = members {
@@ -402,7 +390,8 @@ fn drive(sim: &mut Sim<Replica>, seed: u64, config: WorkloadConfig, mut changer:
     }
     let done =
         workload.history.iter().filter(|operation| matches!(operation.completion, Completion::Done { .. })).count();
-    let applied = (0..sim.nodes()).filter_map(|index| sim.node(index)).map(Replica::applied_index).max().unwrap_or(0);
+    let applied =
+        (0..sim.nodes()).filter_map(|index| sim.node(index)).map(|node| node.log().applied_index()).max().unwrap_or(0);
     notes.push(format!(
         "{} operations, {done} answered, {} unknown; {applied} slots committed",
         workload.history.len(),
@@ -417,7 +406,7 @@ fn drive(sim: &mut Sim<Replica>, seed: u64, config: WorkloadConfig, mut changer:
 #[must_use]
 pub fn history_violations(history: &[Operation]) -> (Vec<Violation>, Vec<String>) {
     use crate::linearizability::{self as lin, CheckConfig, Op, Outcome as LinOutcome, Value, Verdict};
-    use pangea_core::log::KvResult;
+    use pangea_core::metadata::records::KvResult;
     let value = |bytes: &Option<Vec<u8>>| bytes.clone().map(Value);
     let entries: Vec<lin::Entry> = history
         .iter()
@@ -434,7 +423,7 @@ pub fn history_violations(history: &[Operation]) -> (Vec<Violation>, Vec<String>
                 Completion::Done { at, result } => lin::Completion::Completed {
                     at: at.as_nanos(),
                     outcome: match result {
-                        KvResult::Done | KvResult::Members { .. } => LinOutcome::Ok,
+                        KvResult::Done => LinOutcome::Ok,
                         KvResult::Value(read) => LinOutcome::Read(value(read)),
                         KvResult::CompareAndSet { succeeded, found } => {
                             LinOutcome::CompareAndSet { succeeded: *succeeded, found: Some(value(found)) }

@@ -1,8 +1,14 @@
 //! Concurrent clients of the replicated log: puts, gets, removes and compare-and-sets on a few
-//! keys, with per-attempt timeouts, retries that keep their sequence number (so a command applies
-//! at most once), and leader hints followed. Every operation is recorded for the checkers.
+//! keys, with values whose sizes reach the records' limit, per-attempt timeouts, retries that keep
+//! their sequence number (so a command applies at most once), and leader hints followed. Each
+//! client opens a session through the log before its first command, and again if its session
+//! expires. Every operation is recorded for the checkers.
 
-use pangea_core::log::{KvOp, KvRequest, KvResponse, KvResult, Replica};
+use pangea_core::PangeaNode;
+use pangea_core::log::{LogRequest, LogResponse};
+use pangea_core::metadata::records::{KvOp, KvResult};
+use pangea_core::metadata::{MetadataCommand, MetadataOutput};
+use pangea_core::pangea::{MetadataResponse, PangeaRequest, PangeaResponse};
 use pangea_core::random::{below, duration_between};
 use pangea_core::{Duration, Instant, RequestId};
 use pangea_sim::{Reply, SeedStreams, Sim, SimRng};
@@ -25,6 +31,8 @@ pub struct WorkloadConfig {
     pub think_max: Duration,
     /// Pause before retrying after a refusal.
     pub backoff: Duration,
+    /// The largest value a put or compare-and-set writes: the records' limit, which values reach.
+    pub value_bytes_max: usize,
 }
 
 impl Default for WorkloadConfig {
@@ -37,6 +45,7 @@ impl Default for WorkloadConfig {
             give_up_after: Duration::from_secs(4),
             think_max: Duration::from_millis(40),
             backoff: Duration::from_millis(20),
+            value_bytes_max: 16 * 1024,
         }
     }
 }
@@ -51,20 +60,21 @@ pub enum Completion {
         /// The result.
         result: KvResult,
     },
-    /// The client gave up, or the run ended first: it may or may not have taken effect.
+    /// The client gave up, or the run ended first, or its session expired: it may or may not have
+    /// taken effect.
     Unknown,
 }
 
 /// One operation of the history.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Operation {
-    /// The client.
+    /// The client (its session id once it has one; 0 before).
     pub client: u64,
-    /// Its sequence number.
+    /// Its sequence number in that session.
     pub sequence: u64,
     /// What it asked.
     pub op: KvOp,
-    /// When the client first sent it.
+    /// When the client first sent it (or asked for the session it needed).
     pub invoked_at: Instant,
     /// How it ended.
     pub completion: Completion,
@@ -74,8 +84,9 @@ pub struct Operation {
 enum State {
     /// Will issue its next operation at `at`.
     Thinking { at: Instant },
-    /// Waiting for `request`'s answer until `deadline`.
-    Waiting { operation: usize, request: RequestId, deadline: Instant },
+    /// Waiting for `request`'s answer until `deadline`: a session being opened for `operation`
+    /// when `opening`, else the operation itself.
+    Waiting { operation: usize, request: RequestId, deadline: Instant, opening: bool },
     /// Will resend `operation` at `at`.
     BackingOff { operation: usize, at: Instant },
     /// Issues nothing more.
@@ -84,9 +95,12 @@ enum State {
 
 #[derive(Clone, Debug)]
 struct Client {
-    id: u64,
+    /// Its session, once opened.
+    session: Option<u64>,
     sequence: u64,
     target: u32,
+    /// Made after the heal: issues one operation, then stops.
+    extra: bool,
     state: State,
 }
 
@@ -111,10 +125,11 @@ impl Workload {
     pub fn new(config: WorkloadConfig, seed: u64, nodes: u32, stop_issuing_at: Instant) -> Workload {
         let mut rng = SeedStreams::new(seed).stream("workload");
         let clients = (0..config.clients)
-            .map(|index| Client {
-                id: u64::from(index) + 1,
+            .map(|_| Client {
+                session: None,
                 sequence: 0,
                 target: below(&mut rng, u64::from(nodes)) as u32,
+                extra: false,
                 state: State::Thinking { at: Instant::ZERO + Duration::from_millis(500) },
             })
             .collect();
@@ -132,10 +147,10 @@ impl Workload {
 
     /// Issues one more operation from a fresh client at the current time (used after the heal to
     /// probe liveness and to read every key back). Returns its index in the history.
-    pub fn issue_extra(&mut self, sim: &mut Sim<Replica>, op: KvOp) -> usize {
-        let id = 1_000 + self.clients.len() as u64;
+    pub fn issue_extra(&mut self, sim: &mut Sim<PangeaNode>, op: KvOp) -> usize {
         let target = below(&mut self.rng, u64::from(sim.nodes())) as u32;
-        self.clients.push(Client { id, sequence: 0, target, state: State::Done });
+        let state = State::Done;
+        self.clients.push(Client { session: None, sequence: 0, target, extra: true, state });
         let index = self.clients.len() - 1;
         self.start(sim, index, op)
     }
@@ -146,15 +161,19 @@ impl Workload {
         matches!(self.history[operation].completion, Completion::Done { .. })
     }
 
-    /// Handles answers and timers up to the simulator's current time.
-    pub fn step(&mut self, sim: &mut Sim<Replica>) -> Vec<Reply<KvResponse>> {
+    /// Handles answers and timers up to the simulator's current time; returns the replies meant
+    /// for someone else.
+    pub fn step(&mut self, sim: &mut Sim<PangeaNode>) -> Vec<Reply<PangeaResponse>> {
         let mut others = Vec::new();
         for reply in sim.take_replies() {
             let Some(client) = self.waiting.remove(&reply.request) else {
                 others.push(reply);
                 continue;
             };
-            self.on_reply(sim, client, reply.at, reply.body);
+            match reply.body {
+                PangeaResponse::Log(body) => self.on_reply(sim, client, reply.at, body),
+                _ => self.retry(sim, client, true),
+            }
         }
         let now = sim.now();
         for index in 0..self.clients.len() {
@@ -167,9 +186,9 @@ impl Workload {
                         self.start(sim, index, op);
                     }
                 }
-                State::Waiting { operation, request, deadline } if now >= deadline => {
+                State::Waiting { request, deadline, .. } if now >= deadline => {
                     self.waiting.remove(&request);
-                    self.retry(sim, index, operation, true);
+                    self.retry(sim, index, true);
                 }
                 State::BackingOff { operation, at } if now >= at => self.send(sim, index, operation),
                 _ => {}
@@ -187,35 +206,65 @@ impl Workload {
             .count()
     }
 
+    /// A value of a size drawn to reach the limit: mostly a few bytes, some kilobytes, and now and
+    /// then the largest the records take.
+    fn draw_value(&mut self) -> Vec<u8> {
+        self.value_counter += 1;
+        let tag = format!("v{}", self.value_counter).into_bytes();
+        let limit = self.config.value_bytes_max.max(tag.len());
+        let size = match below(&mut self.rng, 20) {
+            0..=11 => tag.len(),
+            12..=16 => tag.len() + below(&mut self.rng, 1024) as usize,
+            17..=18 => tag.len() + below(&mut self.rng, limit as u64) as usize,
+            _ => limit,
+        }
+        .min(limit);
+        let mut value = tag;
+        // The tag keeps every value distinct; the filler makes it the size drawn.
+        value.resize(size, b'.');
+        value
+    }
+
+    /// A recent value again, for a compare-and-set to expect.
+    fn recent_value(&mut self) -> Option<Vec<u8>> {
+        let candidates: Vec<&Vec<u8>> = self
+            .history
+            .iter()
+            .rev()
+            .filter_map(|operation| match &operation.op {
+                KvOp::Put { value, .. } => Some(value),
+                KvOp::CompareAndSet { new: Some(value), .. } => Some(value),
+                _ => None,
+            })
+            .take(8)
+            .collect();
+        if candidates.is_empty() {
+            return None;
+        }
+        let pick = below(&mut self.rng, candidates.len() as u64) as usize;
+        Some(candidates[pick].clone())
+    }
+
     fn draw_op(&mut self) -> KvOp {
         let key = format!("k{}", below(&mut self.rng, u64::from(self.config.keys))).into_bytes();
-        self.value_counter += 1;
-        let value = format!("v{}", self.value_counter).into_bytes();
         match below(&mut self.rng, 10) {
             0..=3 => KvOp::Get { key },
-            4..=6 => KvOp::Put { key, value },
+            4..=6 => KvOp::Put { key, value: self.draw_value() },
             7 => KvOp::Remove { key },
             _ => {
                 // Compare against a recent value or absence, so that some swaps succeed.
-                let expected = if below(&mut self.rng, 3) == 0 || self.value_counter < 2 {
-                    None
-                } else {
-                    let back = 1 + below(&mut self.rng, self.value_counter.min(8) - 1);
-                    Some(format!("v{}", self.value_counter - back).into_bytes())
-                };
-                let new = if below(&mut self.rng, 5) == 0 { None } else { Some(value) };
+                let expected = if below(&mut self.rng, 3) == 0 { None } else { self.recent_value() };
+                let new = if below(&mut self.rng, 5) == 0 { None } else { Some(self.draw_value()) };
                 KvOp::CompareAndSet { key, expected, new }
             }
         }
     }
 
-    fn start(&mut self, sim: &mut Sim<Replica>, index: usize, op: KvOp) -> usize {
+    fn start(&mut self, sim: &mut Sim<PangeaNode>, index: usize, op: KvOp) -> usize {
         self.issued += 1;
-        let client = &mut self.clients[index];
-        client.sequence += 1;
         self.history.push(Operation {
-            client: client.id,
-            sequence: client.sequence,
+            client: 0,
+            sequence: 0,
             op,
             invoked_at: sim.now(),
             completion: Completion::Unknown,
@@ -225,20 +274,38 @@ impl Workload {
         operation
     }
 
-    fn send(&mut self, sim: &mut Sim<Replica>, index: usize, operation: usize) {
+    fn send(&mut self, sim: &mut Sim<PangeaNode>, index: usize, operation: usize) {
         let record = &self.history[operation];
         if sim.now() - record.invoked_at >= self.config.give_up_after {
-            self.finish_unknown(sim, index);
+            self.finish(sim, index);
             return;
         }
-        let body = KvRequest::Command { client: record.client, sequence: record.sequence, op: record.op.clone() };
         let client = &mut self.clients[index];
-        let request = sim.client_request(client.target, &body);
+        let (body, opening) = match client.session {
+            None => (LogRequest::OpenSession, true),
+            Some(session) => {
+                if record.client != session {
+                    // The first attempt in this session: number it.
+                    client.sequence += 1;
+                    let record = &mut self.history[operation];
+                    record.client = session;
+                    record.sequence = client.sequence;
+                }
+                let record = &self.history[operation];
+                let command = MetadataCommand::Records(record.op.clone());
+                (LogRequest::Command { client: record.client, sequence: record.sequence, command }, false)
+            }
+        };
+        let request = sim.client_request(self.clients[index].target, &PangeaRequest::Log(body));
         self.waiting.insert(request, index);
-        client.state = State::Waiting { operation, request, deadline: sim.now() + self.config.attempt_timeout };
+        let deadline = sim.now() + self.config.attempt_timeout;
+        self.clients[index].state = State::Waiting { operation, request, deadline, opening };
     }
 
-    fn retry(&mut self, sim: &mut Sim<Replica>, index: usize, operation: usize, elsewhere: bool) {
+    fn retry(&mut self, sim: &mut Sim<PangeaNode>, index: usize, elsewhere: bool) {
+        let (State::Waiting { operation, .. } | State::BackingOff { operation, .. }) = self.clients[index].state else {
+            return;
+        };
         if elsewhere {
             let nodes = u64::from(sim.nodes());
             self.clients[index].target = below(&mut self.rng, nodes) as u32;
@@ -247,36 +314,45 @@ impl Workload {
         self.clients[index].state = State::BackingOff { operation, at };
     }
 
-    /// The client gives up on its operation (whose outcome stays unknown) and moves on.
-    fn finish_unknown(&mut self, sim: &Sim<Replica>, index: usize) {
+    /// The client is done with its operation (answered, or given up with its outcome unknown) and
+    /// moves on.
+    fn finish(&mut self, sim: &Sim<PangeaNode>, index: usize) {
         let delay = duration_between(&mut self.rng, Duration::ZERO, self.config.think_max);
         let client = &mut self.clients[index];
-        client.state = if client.id >= 1_000 { State::Done } else { State::Thinking { at: sim.now() + delay } };
+        client.state = if client.extra { State::Done } else { State::Thinking { at: sim.now() + delay } };
     }
 
-    fn on_reply(&mut self, sim: &mut Sim<Replica>, index: usize, at: Instant, body: KvResponse) {
-        let State::Waiting { operation, .. } = self.clients[index].state.clone() else { return };
+    fn on_reply(&mut self, sim: &mut Sim<PangeaNode>, index: usize, at: Instant, body: MetadataResponse) {
+        let State::Waiting { operation, opening, .. } = self.clients[index].state.clone() else { return };
         match body {
-            KvResponse::Done { client, sequence, result } => {
-                let record = &mut self.history[operation];
-                assert_eq!((client, sequence), (record.client, record.sequence), "an answer for another command");
-                record.completion = Completion::Done { at, result };
-                let delay = duration_between(&mut self.rng, Duration::ZERO, self.config.think_max);
-                let client = &mut self.clients[index];
-                client.state = if client.id >= 1_000 { State::Done } else { State::Thinking { at: sim.now() + delay } };
+            LogResponse::SessionOpened { client } if opening => {
+                self.clients[index].session = Some(client);
+                self.clients[index].sequence = 0;
+                self.send(sim, index, operation);
             }
-            KvResponse::NotLeader { leader } => match leader.and_then(|leader| sim.index_of(&leader)) {
+            LogResponse::Done { client, sequence, output: MetadataOutput::Records(result) } if !opening => {
+                let record = &mut self.history[operation];
+                if (client, sequence) == (record.client, record.sequence) {
+                    record.completion = Completion::Done { at, result };
+                    self.finish(sim, index);
+                } else {
+                    self.retry(sim, index, true);
+                }
+            }
+            LogResponse::SessionExpired { .. } => {
+                // Whether an earlier attempt applied is unknown: the operation stays unknown, and
+                // the next one opens a new session.
+                self.clients[index].session = None;
+                self.finish(sim, index);
+            }
+            LogResponse::NotLeader { leader } => match leader.and_then(|leader| sim.index_of(&leader)) {
                 Some(leader) => {
                     self.clients[index].target = leader;
-                    self.retry(sim, index, operation, false);
+                    self.retry(sim, index, false);
                 }
-                None => self.retry(sim, index, operation, true),
+                None => self.retry(sim, index, true),
             },
-            KvResponse::Unknown { .. }
-            | KvResponse::Busy
-            | KvResponse::Stale { .. }
-            | KvResponse::ChangeRefused { .. }
-            | KvResponse::Status(_) => self.retry(sim, index, operation, true),
+            _ => self.retry(sim, index, true),
         }
     }
 }
