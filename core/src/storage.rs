@@ -152,7 +152,25 @@ impl Tables {
     pub fn apply(&mut self, op: &WriteOp) {
         match &op.value {
             Some(value) => {
-                self.tables.entry(op.table.clone()).or_default().insert(op.key.clone(), value.clone());
+                let pairs = match self.tables.get_mut(&op.table) {
+                    Some(pairs) => pairs,
+                    None => self.tables.entry(op.table.clone()).or_default(),
+                };
+                pairs.insert(op.key.clone(), value.clone());
+            }
+            None => {
+                if let Some(pairs) = self.tables.get_mut(&op.table) {
+                    pairs.remove(&op.key);
+                }
+            }
+        }
+    }
+
+    /// Applies one change it owns (no copy of the value).
+    pub fn apply_owned(&mut self, op: WriteOp) {
+        match op.value {
+            Some(value) => {
+                self.tables.entry(op.table).or_default().insert(op.key, value);
             }
             None => {
                 if let Some(pairs) = self.tables.get_mut(&op.table) {

@@ -28,8 +28,9 @@ pub struct Snapshot {
     pub index: u64,
     /// The configuration in force after `index`.
     pub members: Members,
-    /// blake3 of `bytes`: a receiver installs the image only if the chunks it assembled match.
-    pub digest: [u8; 32],
+    /// blake3 of `bytes`, once computed (when the snapshot is first sent): a receiver installs the
+    /// image only if the chunks it assembled match.
+    pub digest: Option<[u8; 32]>,
     /// The encoded [`SnapshotImage`].
     pub bytes: Arc<Vec<u8>>,
 }
@@ -45,11 +46,15 @@ impl Snapshot {
         Ok(Snapshot::from_bytes(image.index, image.members.clone(), bytes))
     }
 
-    /// A snapshot of already encoded image bytes.
+    /// A snapshot of already encoded image bytes (its digest computed when first needed).
     #[must_use]
     pub fn from_bytes(index: u64, members: Members, bytes: Vec<u8>) -> Snapshot {
-        let digest = *blake3::hash(&bytes).as_bytes();
-        Snapshot { index, members, digest, bytes: Arc::new(bytes) }
+        Snapshot { index, members, digest: None, bytes: Arc::new(bytes) }
+    }
+
+    /// blake3 of the image, computed once.
+    pub fn digest(&mut self) -> [u8; 32] {
+        *self.digest.get_or_insert_with(|| *blake3::hash(&self.bytes).as_bytes())
     }
 
     /// Reads an image back.

@@ -65,17 +65,18 @@ impl<S: StateMachine> Replica<S> {
 
     /// Sends `to` the chunk of the latest snapshot that starts at `offset`.
     pub(super) fn send_snapshot_chunk(&mut self, cx: &mut dyn Context<Self>, to: NodeId, offset: u64) {
-        let snapshot = &self.learner.snapshot;
+        let snapshot = &mut self.learner.snapshot;
         if snapshot.index == 0 || offset > snapshot.total_bytes() {
             return;
         }
+        let digest = snapshot.digest();
         cx.sometimes("log.snapshot_sent", offset == 0);
         cx.sometimes("log.snapshot_chunk_sent_later", offset > 0);
         let data = snapshot.chunk(offset, self.config.snapshot_chunk_bytes_max);
         let message = LogMessage::SnapshotChunk {
             index: snapshot.index,
             total_bytes: snapshot.total_bytes(),
-            digest: snapshot.digest,
+            digest,
             offset,
             data,
         };
@@ -174,7 +175,8 @@ impl<S: StateMachine> Replica<S> {
             cx.trace(TraceEvent::new("snapshot_refused", format!("snapshot {} is malformed", incoming.index)));
             return;
         }
-        let snapshot = Snapshot::from_bytes(image.index, image.members.clone(), incoming.bytes);
+        let mut snapshot = Snapshot::from_bytes(image.index, image.members.clone(), incoming.bytes);
+        snapshot.digest = Some(incoming.digest);
         if !self.persist_snapshot(cx, &snapshot, "installing a snapshot") {
             return;
         }
