@@ -211,7 +211,7 @@ fn frame_checksum(body: &[u8]) -> [u8; FRAME_CHECKSUM_BYTES] {
 
 /// Seals `value`'s postcard encoding in a frame of `family` and `schema_version`.
 pub fn encode_serde_frame<T: Serialize>(family: u8, schema_version: u16, value: &T) -> Result<Vec<u8>, EncodeError> {
-    let mut out = Vec::with_capacity(64);
+    let mut out = Vec::with_capacity(FRAME_HEADER_BYTES + encoded_len(value) + FRAME_CHECKSUM_BYTES);
     out.extend_from_slice(&FRAME_MAGIC);
     out.push(FRAME_VERSION);
     out.push(family);
@@ -335,6 +335,7 @@ macro_rules! composite {
 /// Only if `value`'s `Serialize` implementation is not supported by postcard (for example a map of
 /// unknown length) — a programming error in a stored type, caught by its round-trip tests.
 pub fn encode_serde<T: Serialize>(value: &T, out: &mut Vec<u8>) -> Result<(), postcard::Error> {
+    out.reserve(encoded_len(value));
     let taken = std::mem::take(out);
     *out = postcard::to_extend(value, taken)?;
     Ok(())

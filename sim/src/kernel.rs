@@ -112,7 +112,8 @@ impl std::fmt::Display for SimViolationKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SimViolationKind::MessageOverBudget { family, bytes, limit } => {
-                write!(f, "sent a message of family {family} of {bytes} bytes, over its budget of {limit}")
+                let name = pangea_core::family::name_of(*family).unwrap_or("message");
+                write!(f, "sent a {name} (family {family}) of {bytes} bytes, over its budget of {limit}")
             }
             SimViolationKind::Unencodable { error } => write!(f, "could not encode what it sent: {error}"),
             SimViolationKind::Invariant { detail } => write!(f, "broke an invariant: {detail}"),

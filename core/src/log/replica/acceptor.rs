@@ -107,7 +107,7 @@ impl<S: StateMachine> Replica<S> {
         cx: &mut dyn Context<Self>,
         ballot: Ballot,
         first_slot: u64,
-        entries: &[Entry<S::Command>],
+        entries: Vec<Entry<S::Command>>,
     ) -> bool {
         let lower_accepted = self.planted(LogPlantedBug::AcceptLowerBallot);
         if ballot < self.acceptor.promised && !lower_accepted {
@@ -120,10 +120,11 @@ impl<S: StateMachine> Replica<S> {
         let previous = self.acceptor.promised;
         assert!(ballot >= previous || lower_accepted, "accepting ballot {ballot} below the promise {previous}");
         self.acceptor.promised = previous.max(ballot);
+        let snapshot_index = self.learner.snapshot.index;
         let accepts: Vec<(u64, Ballot, Entry<S::Command>)> = slots
             .zip(entries)
-            .filter(|(slot, _)| *slot > self.learner.snapshot.index)
-            .map(|(slot, entry)| (slot, ballot, entry.clone()))
+            .filter(|(slot, _)| *slot > snapshot_index)
+            .map(|(slot, entry)| (slot, ballot, entry))
             .collect();
         if !self.persist_acceptor(cx, &accepts) {
             self.acceptor.promised = previous;
@@ -145,12 +146,13 @@ impl<S: StateMachine> Replica<S> {
         commit_index: u64,
     ) {
         self.election.highest_ballot_seen = self.election.highest_ballot_seen.max(ballot);
-        if !self.acceptor_accept(cx, ballot, first_slot, &entries) {
+        let count = entries.len() as u64;
+        if !self.acceptor_accept(cx, ballot, first_slot, entries) {
             cx.send(from, LogMessage::Reject { ballot, promised: self.acceptor.promised });
             return;
         }
         self.follow(cx, from, ballot);
-        cx.send(from, LogMessage::Accepted { ballot, first_slot, count: entries.len() as u64 });
+        cx.send(from, LogMessage::Accepted { ballot, first_slot, count });
         self.learn_commit(cx, from, ballot, commit_index);
     }
 

@@ -324,7 +324,7 @@ impl<S: StateMachine> Replica<S> {
             for peer in &peers {
                 cx.send(*peer, LogMessage::Accept { ballot, first_slot, entries: entries.clone(), commit_index });
             }
-            if self.acceptor_accept(cx, ballot, first_slot, &entries) {
+            if self.acceptor_accept(cx, ballot, first_slot, entries) {
                 self.on_accepted(cx, me, ballot, first_slot, count);
             }
             if !self.is_leader() {
@@ -372,8 +372,8 @@ impl<S: StateMachine> Replica<S> {
         }
         let due_slots: Vec<u64> = due.iter().map(|(slot, _)| *slot).collect();
         for (first_slot, entries) in self.accept_runs(mine) {
-            if self.acceptor_accept(cx, ballot, first_slot, &entries) {
-                let count = entries.len() as u64;
+            let count = entries.len() as u64;
+            if self.acceptor_accept(cx, ballot, first_slot, entries) {
                 self.on_accepted(cx, me, ballot, first_slot, count);
             }
         }

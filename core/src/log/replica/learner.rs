@@ -194,19 +194,21 @@ impl<S: StateMachine> Replica<S> {
         self.learner.set_commit_index(commit_index);
         while self.learner.applied_index < self.learner.commit_index {
             let slot = self.learner.applied_index + 1;
-            let Some(entry) = self.learner.chosen.get(&slot).cloned() else { break };
+            // Taken out while it is applied (not copied: values may be large), and put back.
+            let Some(entry) = self.learner.chosen.remove(&slot) else { break };
             self.learner.applied_index = slot;
-            self.apply_entry(cx, slot, entry);
+            self.apply_entry(cx, slot, &entry);
+            self.learner.chosen.insert(slot, entry);
         }
         assert!(self.learner.applied_index <= self.learner.commit_index, "applied past the commit index");
         self.maybe_snapshot(cx);
     }
 
     /// Applies the chosen entry of `slot` and answers whoever waits for it here.
-    fn apply_entry(&mut self, cx: &mut dyn Context<Self>, slot: u64, entry: Entry<S::Command>) {
+    fn apply_entry(&mut self, cx: &mut dyn Context<Self>, slot: u64, entry: &Entry<S::Command>) {
         let expired = self.learner.sessions.expire_idle(slot, self.config.session_idle_slots_max);
         cx.sometimes("log.session_expired_idle", expired > 0);
-        match entry.command {
+        match &entry.command {
             Command::Noop => {}
             Command::OpenSession => {
                 let (client, dropped) = self.learner.sessions.open(slot, self.config.sessions_max);
@@ -214,6 +216,7 @@ impl<S: StateMachine> Replica<S> {
                 self.answer(cx, PendingKey::Open(entry.id), LogResponse::SessionOpened { client });
             }
             Command::Client { client, sequence, command } => {
+                let (client, sequence) = (*client, *sequence);
                 let retry_twice = self.planted(LogPlantedBug::ApplyRetryTwice);
                 let verdict = match self.learner.sessions.verdict(client, sequence) {
                     Verdict::Duplicate(_) | Verdict::Stale if retry_twice => Verdict::Fresh,
@@ -224,8 +227,8 @@ impl<S: StateMachine> Replica<S> {
                 let sessions = &mut self.learner.sessions;
                 let response = match verdict {
                     Verdict::Fresh => {
-                        let output = self.learner.state.apply(&command);
-                        let outcome = (!S::is_read_only(&command)).then(|| Outcome::Output(output.clone()));
+                        let output = self.learner.state.apply(command);
+                        let outcome = (!S::is_read_only(command)).then(|| Outcome::Output(output.clone()));
                         sessions.record(client, sequence, outcome, slot);
                         LogResponse::Done { client, sequence, output }
                     }
@@ -236,7 +239,7 @@ impl<S: StateMachine> Replica<S> {
                     Verdict::Duplicate(None) => {
                         // A read, retried: executed again, at this point of the log.
                         sessions.touch(client, slot);
-                        let output = self.learner.state.apply(&command);
+                        let output = self.learner.state.apply(command);
                         LogResponse::Done { client, sequence, output }
                     }
                     Verdict::Duplicate(Some(Outcome::Members { .. })) | Verdict::Stale => {
@@ -247,7 +250,7 @@ impl<S: StateMachine> Replica<S> {
                 self.answer(cx, PendingKey::Command { client, sequence }, response);
             }
             Command::Reconfigure { client, sequence, .. } => {
-                self.apply_reconfigure(cx, slot, client, sequence, &entry.command);
+                self.apply_reconfigure(cx, slot, *client, *sequence, &entry.command);
             }
         }
     }
