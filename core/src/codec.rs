@@ -31,6 +31,8 @@ pub const FRAME_VERSION: u8 = 1;
 pub const FRAME_HEADER_BYTES: usize = 10;
 /// Bytes of checksum after the payload.
 pub const FRAME_CHECKSUM_BYTES: usize = 8;
+/// The buffer a frame's encoding starts with.
+const FRAME_ENCODE_CAPACITY_BYTES: usize = 256;
 /// The largest payload a frame may carry; larger frames are refused before any allocation.
 pub const FRAME_PAYLOAD_BYTES_MAX: usize = 16 * 1024 * 1024;
 
@@ -211,7 +213,9 @@ fn frame_checksum(body: &[u8]) -> [u8; FRAME_CHECKSUM_BYTES] {
 
 /// Seals `value`'s postcard encoding in a frame of `family` and `schema_version`.
 pub fn encode_serde_frame<T: Serialize>(family: u8, schema_version: u16, value: &T) -> Result<Vec<u8>, EncodeError> {
-    let mut out = Vec::with_capacity(FRAME_HEADER_BYTES + encoded_len(value) + FRAME_CHECKSUM_BYTES);
+    // Most messages are small; a large one grows by doubling, which copies less than a second
+    // serialization walk to size it would cost the small ones.
+    let mut out = Vec::with_capacity(FRAME_ENCODE_CAPACITY_BYTES);
     out.extend_from_slice(&FRAME_MAGIC);
     out.push(FRAME_VERSION);
     out.push(family);
@@ -335,7 +339,6 @@ macro_rules! composite {
 /// Only if `value`'s `Serialize` implementation is not supported by postcard (for example a map of
 /// unknown length) — a programming error in a stored type, caught by its round-trip tests.
 pub fn encode_serde<T: Serialize>(value: &T, out: &mut Vec<u8>) -> Result<(), postcard::Error> {
-    out.reserve(encoded_len(value));
     let taken = std::mem::take(out);
     *out = postcard::to_extend(value, taken)?;
     Ok(())

@@ -2,7 +2,7 @@
 //! against a running cluster for a while; the report gives throughput and latency percentiles.
 
 use crate::api::Client;
-use pangea_core::log::KvOp;
+use pangea_core::metadata::records::KvOp;
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -24,8 +24,12 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
-/// The `meta.json` format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The data directory format this build writes and reads. Format 2 holds the composed node's
+/// storage (the log replicates the node's metadata, with its own client sessions and chunked
+/// snapshots); format 1's store cannot be read by it.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format this build reads.
+pub const FORMAT_VERSION_MIN: u32 = 2;
 
 const KEY_FILE: &str = "node.key";
 const CERTIFICATE_FILE: &str = "node.crt";
@@ -56,6 +60,19 @@ pub enum DataDirError {
     NewerVersion {
         /// The format found.
         found: u32,
+        /// The newest format this build reads.
+        supported: u32,
+    },
+    /// The directory was written by an older build whose storage this one cannot read.
+    #[error(
+        "the data directory has format {found}, from an older build; this build reads formats {oldest} to {supported}: \
+         make a new data directory with `pangea init` and join the cluster again"
+    )]
+    OlderVersion {
+        /// The format found.
+        found: u32,
+        /// The oldest format this build reads.
+        oldest: u32,
         /// The newest format this build reads.
         supported: u32,
     },
@@ -208,6 +225,13 @@ impl DataDir {
             .map_err(|error| DataDirError::Corrupt { what: format!("meta.json: {error}") })?;
         if version.format_version > FORMAT_VERSION {
             return Err(DataDirError::NewerVersion { found: version.format_version, supported: FORMAT_VERSION });
+        }
+        if version.format_version < FORMAT_VERSION_MIN {
+            return Err(DataDirError::OlderVersion {
+                found: version.format_version,
+                oldest: FORMAT_VERSION_MIN,
+                supported: FORMAT_VERSION,
+            });
         }
         let meta: Meta = serde_json::from_slice(&meta_text)
             .map_err(|error| DataDirError::Corrupt { what: format!("meta.json: {error}") })?;

@@ -3,8 +3,11 @@
 //!
 //! It depends on `pangea-core` only, never on the simulator, so that the binary runs exactly the
 //! code the simulator tested.
-//! - [`server`]: starting a node (genesis, bootstrap, registration) and [`runtime`], the event loop
-//!   that owns the core replica and carries out its effects;
+//! - [`runtime`]: the event loop, generic over any [`runtime::Hosted`] node: it owns the state
+//!   machine, moves bytes and time between it and the transport, and carries out its effects;
+//!   [`hosted`]: what `PangeaNode` tells the runtime (its directory of addresses, its gauges);
+//! - [`server`]: starting a `PangeaNode` (genesis, bootstrap, registration in the directory and
+//!   the configuration);
 //! - [`wire`]: the client protocol; [`api`]: the client library; [`bench`]: the load generator;
 //! - [`metrics`]: Prometheus metrics;
 //! - [`datadir`]: the data directory (identity, admission, client token, an exclusive lock);
@@ -20,6 +23,7 @@ pub mod client;
 pub mod datadir;
 pub mod framing;
 pub mod hex;
+pub mod hosted;
 pub mod identity;
 pub mod metrics;
 pub mod runtime;

@@ -6,13 +6,17 @@
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use pangea_core::NodeId;
-use pangea_core::log::{KvOp, KvResult, MemberChange};
-use pangea_node::api::Client;
+use pangea_core::health::Health;
+use pangea_core::log::MemberChange;
+use pangea_core::metadata::records::{KvOp, KvResult};
+use pangea_node::api::{ApiError, Client};
 use pangea_node::bench::{BenchOptions, run_bench};
 use pangea_node::datadir::{DataDir, DataDirError, InitOptions};
 use pangea_node::hex;
 use pangea_node::identity::{Admission, ClusterKey};
 use pangea_node::server::{NodeError, NodeOptions, run_node};
+use pangea_node::wire::RuntimeStatus;
+use pangea_core::pangea::NodeView;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -75,14 +79,19 @@ enum Command {
         #[arg(long)]
         metrics: Option<SocketAddr>,
     },
-    /// Store VALUE under KEY (through the replicated log).
+    /// Store VALUE (or the contents of --file) under KEY, through the replicated log. Values are
+    /// limited to 1 MiB and keys to 4 KiB; larger ones are refused (exit 2).
     Put {
         #[command(flatten)]
         client: ClientArgs,
         /// The key.
         key: String,
         /// The value.
-        value: String,
+        #[arg(required_unless_present = "file", conflicts_with = "file")]
+        value: Option<String>,
+        /// Read the value from this file (`-`: standard input) instead.
+        #[arg(long)]
+        file: Option<PathBuf>,
     },
     /// Print the value of KEY (a linearizable read through the log); exit 1 if absent.
     Get {
@@ -163,6 +172,7 @@ fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             let usage = error.chain().any(|cause| {
                 cause.downcast_ref::<DataDirError>().is_some()
+                    || matches!(cause.downcast_ref::<ApiError>(), Some(ApiError::Invalid(_)))
                     || matches!(
                         cause.downcast_ref::<NodeError>(),
                         Some(NodeError::DataDir(_) | NodeError::NoAdvertise(_))
@@ -213,8 +223,18 @@ async fn execute(command: Command) -> Result<ExitCode> {
             run_node(options, shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Put { client, key, value } => {
-            let op = KvOp::Put { key: key.into_bytes(), value: value.into_bytes() };
+        Command::Put { client, key, value, file } => {
+            let value = match (value, file) {
+                (Some(value), _) => value.into_bytes(),
+                (None, Some(path)) if path.as_os_str() == "-" => {
+                    let mut bytes = Vec::new();
+                    std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes).context("reading standard input")?;
+                    bytes
+                }
+                (None, Some(path)) => std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
+                (None, None) => bail!("give a value or --file"),
+            };
+            let op = KvOp::Put { key: key.into_bytes(), value };
             client.client()?.command(op).await?;
             Ok(ExitCode::SUCCESS)
         }
@@ -238,7 +258,7 @@ async fn execute(command: Command) -> Result<ExitCode> {
             let mut failed = false;
             for addr in client.nodes.clone() {
                 match api.status(addr).await {
-                    Ok(status) => print_status(&status),
+                    Ok((view, runtime)) => print_status(&view, &runtime),
                     Err(error) => {
                         failed = true;
                         println!("{addr}: unreachable ({error})");
@@ -276,23 +296,40 @@ fn parse_ids(texts: &[String]) -> Result<BTreeSet<NodeId>> {
         .collect()
 }
 
-fn print_status(status: &pangea_node::wire::NodeStatus) {
-    let log = &status.log;
-    println!("node {} at {}", hex::encode(&status.node.0), status.listen);
-    let role =
-        if log.leading { "leader".to_owned() } else { format!("follower of {:?}", log.leader.map(|id| id.short())) };
+fn print_status(view: &NodeView, runtime: &RuntimeStatus) {
+    let log = &view.log;
+    println!("node {} at {}", hex::encode(&view.node.0), runtime.listen);
+    let role = match (log.leading, log.leader) {
+        (true, _) => "leader".to_owned(),
+        (false, Some(leader)) => format!("follower of {}", leader.short()),
+        (false, None) => "follower (no leader known)".to_owned(),
+    };
     println!("  role:       {role}");
     println!("  members:    {}", log.members);
     println!(
-        "  log:        committed {} applied {} snapshot {} promised {}",
-        log.commit_index, log.applied_index, log.snapshot_index, log.promised
+        "  log:        committed {} applied {} snapshot {} promised {}, {} client sessions",
+        log.commit_index, log.applied_index, log.snapshot_index, log.promised, log.sessions
     );
-    println!("  refused peer connections: {}", status.refused_connections);
-    for peer in &status.peers {
-        let addr = peer.addr.map_or_else(|| "?".to_owned(), |addr| addr.to_string());
-        let heard = peer.last_heard_ms.map_or_else(|| "never".to_owned(), |ms| format!("{ms} ms ago"));
-        let member = if peer.member { "member" } else { "not a member" };
-        println!("  peer {} {addr} {member}, {} (heard {heard})", peer.node.short(), peer.state(1_000));
+    println!(
+        "  transport:  up {}s, {} messages sent, {} dropped, {} received, {} peer connections refused",
+        runtime.uptime_ms / 1000,
+        runtime.messages_sent,
+        runtime.messages_dropped,
+        runtime.messages_received,
+        runtime.refused_connections
+    );
+    let addresses: std::collections::BTreeMap<NodeId, &str> =
+        view.directory.iter().map(|(node, addr)| (*node, addr.as_str())).collect();
+    for peer in &view.peers {
+        let addr = addresses.get(&peer.id).copied().unwrap_or("address unknown");
+        let member = if log.members.contains(&peer.id) { "member" } else { "not a member" };
+        let health = match peer.health {
+            Health::Alive => "alive",
+            Health::Suspect => "suspect",
+            Health::Dead => "dead",
+        };
+        let rtt = peer.rtt_micros.map_or_else(String::new, |micros| format!(", rtt {:.1} ms", micros as f64 / 1000.0));
+        println!("  peer {} {addr} {member}, {health}{rtt}", peer.id.short());
     }
 }
 

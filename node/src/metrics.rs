@@ -80,6 +80,10 @@ pub struct Metrics {
     pub messages_sent: Counter,
     /// Peer messages dropped because the destination's address is unknown.
     pub messages_unroutable: Counter,
+    /// Peer messages dropped by the transport (its queue full) or that could not be encoded.
+    pub messages_dropped: Counter,
+    /// Invariants the node reported broken (each also logged as an error).
+    pub invariant_violations: Counter,
     /// Peer messages received.
     pub messages_received: Counter,
     /// Peer messages that failed the codec's checks.
@@ -92,21 +96,28 @@ pub struct Metrics {
     pub client_unauthorized: Counter,
     /// Peer connections refused at the handshake.
     pub refused_connections: Gauge,
-    /// The last applied slot.
-    pub applied_index: Gauge,
-    /// 1 while this node leads.
-    pub leader: Gauge,
-    /// Members of the configuration in force.
-    pub members: Gauge,
-    /// Members heard from within the last second.
-    pub members_alive: Gauge,
-    /// Members not heard from within the last second.
-    pub members_unreachable: Gauge,
-    /// Time from a command's arrival to its answer, for commands answered `Done`.
+    /// The node's own gauges, by name: (help, value).
+    node_gauges: std::sync::Mutex<std::collections::BTreeMap<&'static str, (&'static str, u64)>>,
+    /// Time from a command's arrival to its answer.
     pub command_latency: Histogram,
 }
 
 impl Metrics {
+    /// Sets the node's own gauges (see [`crate::runtime::Hosted::gauges`]).
+    pub fn set_node_gauges(&self, gauges: Vec<(&'static str, &'static str, u64)>) {
+        let mut held = self.node_gauges.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (name, help, value) in gauges {
+            held.insert(name, (help, value));
+        }
+    }
+
+    /// The node gauge called `name`, if the node reported one.
+    #[must_use]
+    pub fn node_gauge(&self, name: &str) -> Option<u64> {
+        let held = self.node_gauges.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        held.get(name).map(|(_, value)| *value)
+    }
+
     /// The text exposition.
     #[must_use]
     pub fn render(&self) -> String {
@@ -127,25 +138,32 @@ impl Metrics {
             ("pangea_client_requests_total", "Client requests received.", &self.client_requests),
             ("pangea_client_malformed_total", "Client requests that failed to decode.", &self.client_malformed),
             ("pangea_client_unauthorized_total", "Client requests with a wrong token.", &self.client_unauthorized),
+            (
+                "pangea_messages_dropped_total",
+                "Peer messages the transport dropped or that could not be encoded.",
+                &self.messages_dropped,
+            ),
+            (
+                "pangea_invariant_violations_total",
+                "Invariants the node reported broken.",
+                &self.invariant_violations,
+            ),
         ];
         for (name, help, counter) in counters {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", counter.get());
         }
-        let gauges = [
-            (
-                "pangea_refused_connections_total",
-                "Peer connections refused at the handshake.",
-                &self.refused_connections,
-            ),
-            ("pangea_applied_index", "The last applied log slot.", &self.applied_index),
-            ("pangea_leader", "1 while this node leads.", &self.leader),
-            ("pangea_members", "Members of the configuration in force.", &self.members),
-            ("pangea_members_alive", "Members heard from within the last second.", &self.members_alive),
-            ("pangea_members_unreachable", "Members not heard from within the last second.", &self.members_unreachable),
-        ];
-        for (name, help, gauge) in gauges {
+        let mut gauges = vec![(
+            "pangea_refused_connections_total",
+            "Peer connections refused at the handshake.",
+            self.refused_connections.get(),
+        )];
+        {
+            let held = self.node_gauges.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            gauges.extend(held.iter().map(|(name, (help, value))| (*name, *help, *value)));
+        }
+        for (name, help, value) in gauges {
             let kind = if name.ends_with("_total") { "counter" } else { "gauge" };
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}", gauge.get());
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
         }
         let name = "pangea_command_latency_seconds";
         let _ = writeln!(out, "# HELP {name} Time from a command's arrival to its answer.\n# TYPE {name} histogram");

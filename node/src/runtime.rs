@@ -1,26 +1,25 @@
-//! The node's event loop: one tokio task owns the core [`Replica`] and carries out its effects.
+//! The event loop: one tokio task owns a core state machine — any [`Node`] that is [`Hosted`] —
+//! and moves bytes and time between the transport and it, as `quinn` drives `quinn-proto`.
 //!
-//! Messages from peers come off the QUIC transport and go to [`Node::on_message`] after the same
-//! codec checks the simulator applies; client requests go to [`Node::on_client`]; timers are kept
-//! in a map ordered by deadline and fired from the same loop. The [`Context`] handed to the replica
-//! reads tokio's monotonic clock, the system's wall clock and an RNG seeded from the OS — the only
-//! place where this world differs from the simulator's — and its storage is the redb file.
+//! Peer messages come off the QUIC transport and go to [`Node::on_message`] after the same codec
+//! checks the simulator applies; client requests (inside a [`ClientEnvelope`] carrying the client
+//! token) go to [`Node::on_client`]; timers wait in core's [`TimerTable`] and fire from the same
+//! loop. The node's handlers get core's one [`HandlerContext`], over a [`Host`] that reads tokio's
+//! monotonic clock, the system's wall clock, an RNG seeded from the OS and the redb file — the only
+//! places where this world differs from the simulator's — and what they ask for comes back in
+//! core's [`Effects`] buffer, which this loop carries out. No subsystem logic lives here.
 //!
-//! Peer addresses come from two places: the replicated address records (see
-//! [`crate::wire::address_key`]), which every member writes when it starts, and the source address
-//! of each admitted peer's messages.
+//! Peer addresses come from two places: the node's own replicated directory
+//! ([`Hosted::peer_addresses`]), and the source address of each admitted peer's messages.
 
-use crate::datadir::DataDir;
 use crate::metrics::Metrics;
 use crate::store::RedbStorage;
-use crate::transport::{Inbound, Transport};
-use crate::wire::{
-    ClientEnvelope, ClientReply, ClientRequest, NodeStatus, PeerHealth, RESERVED_PREFIX, log_reply, node_of_address_key,
-};
-use pangea_core::codec::{decode_serde, encode_serde};
-use pangea_core::log::{KvRequest, KvResponse, LogConfig, LogMessage, LogTimer, Replica};
-use pangea_core::storage::{Storage, WriteBatch};
-use pangea_core::{Codec, Context, Duration, Instant, Node, NodeId, RequestId, Rng, TimerId, TraceEvent, WallTime};
+use crate::transport::{Inbound, SendOutcome, Transport};
+use crate::wire::{ClientEnvelope, ClientReply, ClientRequest, RuntimeStatus};
+use pangea_core::effects::{Effect, Effects, Emitted, TimerTable};
+use pangea_core::node::HandlerContext;
+use pangea_core::storage::Storage;
+use pangea_core::{Codec, Context, Host, Instant, Node, NodeId, RequestId, Rng, WallTime};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 use std::collections::BTreeMap;
@@ -28,71 +27,44 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
-/// Storage table of the node's own settings (not the log's).
-pub const NODE_TABLE: &str = "node.meta";
-/// Key of the cluster's initial configuration in [`NODE_TABLE`].
-pub const GENESIS_KEY: &[u8] = b"genesis";
-/// Client requests waiting for the replica's answer; more are refused as busy.
+/// Client requests waiting for the node's answer; more are refused as busy.
 pub const PENDING_MAX: usize = 16_384;
+
+/// What the real runtime needs of a node beyond [`Node`].
+pub trait Hosted: Node {
+    /// Where peers listen, as the node's state knows it (e.g. a replicated directory); addresses
+    /// that do not parse as socket addresses are ignored.
+    fn peer_addresses(&self) -> &BTreeMap<NodeId, String>;
+
+    /// The node's own gauges for Prometheus: (name, help, value).
+    fn gauges(&self) -> Vec<(&'static str, &'static str, u64)> {
+        Vec::new()
+    }
+
+    /// True for the requests whose latency the command histogram records.
+    fn is_command(_request: &Self::Request) -> bool {
+        true
+    }
+}
 
 /// Why the node stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    /// Storage failed where the node cannot go on (reading or writing its own settings).
+    /// Storage failed where the node cannot go on.
     #[error("storage")]
     Storage(#[from] pangea_core::StorageError),
-    /// The log configuration was refused.
-    #[error("log configuration")]
-    Config(#[from] pangea_core::log::LogConfigError),
 }
 
-/// The cluster's initial configuration as stored, if this node has one.
-pub fn stored_genesis(storage: &mut RedbStorage) -> Result<Option<Vec<NodeId>>, pangea_core::StorageError> {
-    match storage.get(NODE_TABLE, GENESIS_KEY)? {
-        None => Ok(None),
-        Some(bytes) => decode_serde(&bytes).map(Some).map_err(|_| pangea_core::StorageError::Corrupt {
-            table: NODE_TABLE.to_owned(),
-            key: GENESIS_KEY.to_vec(),
-        }),
-    }
-}
-
-/// Stores the cluster's initial configuration, durably.
-pub fn store_genesis(storage: &mut RedbStorage, genesis: &[NodeId]) -> Result<(), pangea_core::StorageError> {
-    let mut bytes = Vec::new();
-    encode_serde(&genesis.to_vec(), &mut bytes);
-    let mut batch = WriteBatch::new();
-    batch.put(NODE_TABLE, GENESIS_KEY.to_vec(), bytes);
-    storage.write(batch)?;
-    storage.sync()
-}
-
-/// What the replica asked for while handling one input.
-#[derive(Default)]
-struct Effects {
-    sends: Vec<(NodeId, LogMessage)>,
-    timers: Vec<(TimerId, Duration, LogTimer)>,
-    cancels: Vec<TimerId>,
-    replies: Vec<(RequestId, KvResponse)>,
-}
-
-/// The [`Context`] of the real world.
-struct RealContext<'a> {
-    id: NodeId,
+/// The real world as a node's handler sees it.
+struct RealHost<'a> {
     started: tokio::time::Instant,
     rng: &'a mut ChaCha8Rng,
     storage: &'a mut RedbStorage,
-    effects: &'a mut Effects,
-    next_timer: &'a mut u64,
 }
 
-impl Context<Replica> for RealContext<'_> {
-    fn id(&self) -> NodeId {
-        self.id
-    }
-
+impl Host for RealHost<'_> {
     fn now(&self) -> Instant {
-        Instant::from_nanos(u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX))
+        since(self.started)
     }
 
     fn wall_clock(&self) -> WallTime {
@@ -104,108 +76,80 @@ impl Context<Replica> for RealContext<'_> {
         self.rng
     }
 
-    fn send(&mut self, to: NodeId, message: LogMessage) {
-        self.effects.sends.push((to, message));
-    }
-
-    fn set_timer(&mut self, after: Duration, timer: LogTimer) -> TimerId {
-        *self.next_timer += 1;
-        let id = TimerId(*self.next_timer);
-        self.effects.timers.push((id, after, timer));
-        id
-    }
-
-    fn cancel_timer(&mut self, id: TimerId) {
-        self.effects.cancels.push(id);
-    }
-
-    fn reply(&mut self, request: RequestId, body: KvResponse) {
-        self.effects.replies.push((request, body));
-    }
-
     fn storage(&mut self) -> &mut dyn Storage {
         self.storage
     }
-
-    fn buggify(&mut self, _site: &'static str) -> bool {
-        false
-    }
-
-    fn sometimes(&mut self, _probe: &'static str, _condition: bool) {}
-
-    fn trace(&mut self, event: TraceEvent) {
-        tracing::debug!(kind = event.kind, "{}", event.detail);
-    }
 }
 
-/// A client request waiting for the replica.
+/// Core's monotonic time: nanoseconds since the runtime started.
+fn since(started: tokio::time::Instant) -> Instant {
+    Instant::from_nanos(u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// A client request waiting for the node.
 struct Pending {
     reply: oneshot::Sender<Vec<u8>>,
     arrived: tokio::time::Instant,
     command: bool,
 }
 
-/// The node's event loop and everything it owns.
-pub struct Runtime {
+/// The event loop and everything it owns.
+pub struct Runtime<N: Hosted> {
     id: NodeId,
     listen: SocketAddr,
-    genesis: Vec<NodeId>,
     token: [u8; 32],
-    replica: Replica,
+    node: N,
     storage: RedbStorage,
     rng: ChaCha8Rng,
     transport: Transport,
     metrics: Arc<Metrics>,
     started: tokio::time::Instant,
-    timers: BTreeMap<(tokio::time::Instant, u64), LogTimer>,
-    timer_keys: BTreeMap<u64, tokio::time::Instant>,
-    next_timer: u64,
+    timers: TimerTable<N::Timer>,
+    effects: Effects<N>,
     next_request: u64,
     pending: BTreeMap<RequestId, Pending>,
     /// Where each known peer listens.
     addresses: BTreeMap<NodeId, SocketAddr>,
-    last_heard: BTreeMap<NodeId, tokio::time::Instant>,
-    addresses_seen_at: u64,
+    /// The node's directory when last read.
+    directory_seen: BTreeMap<NodeId, String>,
 }
 
-impl Runtime {
-    /// A runtime for the node in `data_dir`, whose cluster began as `genesis`, on `transport`.
+impl<N: Hosted> Runtime<N> {
+    /// A runtime for `node`, whose identity is `id`, on `storage` and `transport`, advertising
+    /// `listen`, admitting clients that present `token`.
     pub fn new(
-        data_dir: &DataDir,
+        id: NodeId,
+        node: N,
         mut storage: RedbStorage,
-        genesis: Vec<NodeId>,
         transport: Transport,
         listen: SocketAddr,
+        token: [u8; 32],
         metrics: Arc<Metrics>,
-    ) -> Result<Runtime, RuntimeError> {
-        let replica = Replica::new(LogConfig::new(genesis.clone()))?;
+    ) -> Result<Runtime<N>, RuntimeError> {
         let mut seed = [0; 32];
         // The real world's only entropy: the OS. If it fails, a clock-derived seed still spreads
-        // election timeouts apart, which is all the log asks of it.
+        // election timeouts apart, which is all the node asks of it.
         if getrandom::fill(&mut seed).is_err() {
             let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
             seed[..16].copy_from_slice(&nanos.as_nanos().to_le_bytes());
         }
         storage.sync()?;
         Ok(Runtime {
-            id: data_dir.node_id(),
+            id,
             listen,
-            genesis,
-            token: *data_dir.client_token(),
-            replica,
+            token,
+            node,
             storage,
             rng: ChaCha8Rng::from_seed(seed),
             transport,
             metrics,
             started: tokio::time::Instant::now(),
-            timers: BTreeMap::new(),
-            timer_keys: BTreeMap::new(),
-            next_timer: 0,
+            timers: TimerTable::new(),
+            effects: Effects::new(),
             next_request: 0,
             pending: BTreeMap::new(),
             addresses: BTreeMap::new(),
-            last_heard: BTreeMap::new(),
-            addresses_seen_at: u64::MAX,
+            directory_seen: BTreeMap::new(),
         })
     }
 
@@ -215,10 +159,10 @@ impl Runtime {
         mut inbound: mpsc::Receiver<Inbound>,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<(), RuntimeError> {
-        self.handle(|replica, cx| replica.on_start(cx));
+        self.handle(|node, cx| node.on_start(cx));
         tokio::pin!(shutdown);
         loop {
-            let next = self.timers.keys().next().map(|(deadline, _)| *deadline);
+            let next = self.timers.next_deadline().map(|deadline| self.started + deadline_offset(deadline));
             let far = tokio::time::Instant::now() + std::time::Duration::from_secs(3600);
             tokio::select! {
                 biased;
@@ -236,111 +180,121 @@ impl Runtime {
         Ok(())
     }
 
-    /// Hands one input to the replica and carries out its effects.
-    fn handle(&mut self, input: impl FnOnce(&mut Replica, &mut dyn Context<Replica>)) {
-        let mut effects = Effects::default();
+    /// Hands one input to the node and carries out what it asked for.
+    fn handle(&mut self, input: impl FnOnce(&mut N, &mut dyn Context<N>)) {
         {
-            let mut cx = RealContext {
-                id: self.id,
-                started: self.started,
-                rng: &mut self.rng,
-                storage: &mut self.storage,
-                effects: &mut effects,
-                next_timer: &mut self.next_timer,
-            };
-            input(&mut self.replica, &mut cx);
+            let mut host = RealHost { started: self.started, rng: &mut self.rng, storage: &mut self.storage };
+            let mut cx = HandlerContext::new(self.id, &mut host, &mut self.effects);
+            input(&mut self.node, &mut cx);
         }
-        self.apply(effects);
-    }
-
-    fn apply(&mut self, effects: Effects) {
-        let now = tokio::time::Instant::now();
-        for (id, after, timer) in effects.timers {
-            let deadline = now + std::time::Duration::from_nanos(u64::try_from(after.as_nanos()).unwrap_or(u64::MAX));
-            self.timers.insert((deadline, id.0), timer);
-            self.timer_keys.insert(id.0, deadline);
+        let emitted: Vec<Emitted<N>> = self.effects.drain().collect();
+        for Emitted { at, effect } in emitted {
+            self.carry_out(at, effect);
         }
-        for id in effects.cancels {
-            if let Some(deadline) = self.timer_keys.remove(&id.0) {
-                self.timers.remove(&(deadline, id.0));
-            }
-        }
-        for (to, message) in effects.sends {
-            match self.addresses.get(&to) {
-                Some(addr) => {
-                    let _ = self.transport.send(*addr, message.encode());
-                    self.metrics.messages_sent.inc();
-                }
-                None => self.metrics.messages_unroutable.inc(),
-            }
-        }
-        for (request, response) in effects.replies {
-            let Some(pending) = self.pending.remove(&request) else { continue };
-            if pending.command && matches!(response, KvResponse::Done { .. }) {
-                self.metrics.command_latency.observe(pending.arrived.elapsed());
-            }
-            let leader_addr = self.replica.leader().and_then(|leader| self.addr_of(&leader));
-            let _ = pending.reply.send(log_reply(response, leader_addr).encode());
-        }
-        self.metrics.applied_index.set(self.replica.applied_index());
-        self.metrics.leader.set(u64::from(self.replica.is_leader()));
-        self.metrics.members.set(self.replica.members().nodes.len() as u64);
-        self.metrics.refused_connections.set(self.transport.refused());
-        let others = self.replica.members().nodes.iter().filter(|node| **node != self.id);
-        let (mut alive, mut unreachable) = (0, 0);
-        for node in others {
-            let heard = self.last_heard.get(node).is_some_and(|at| now - *at <= std::time::Duration::from_secs(1));
-            if heard {
-                alive += 1;
-            } else {
-                unreachable += 1;
-            }
-        }
-        self.metrics.members_alive.set(alive);
-        self.metrics.members_unreachable.set(unreachable);
-        if self.replica.applied_index() != self.addresses_seen_at {
-            self.addresses_seen_at = self.replica.applied_index();
+        self.update_gauges();
+        if self.node.peer_addresses() != &self.directory_seen {
             self.learn_addresses();
         }
     }
 
-    fn addr_of(&self, node: &NodeId) -> Option<SocketAddr> {
-        if *node == self.id { Some(self.listen) } else { self.addresses.get(node).copied() }
+    fn carry_out(&mut self, at: Instant, effect: Effect<N>) {
+        match effect {
+            Effect::Send { to, message } => self.send(to, &message),
+            Effect::SetTimer { id, after, timer } => self.timers.set(id, at + after, timer),
+            Effect::CancelTimer { id } => {
+                self.timers.cancel(id);
+            }
+            Effect::Reply { request, response } => {
+                let Some(pending) = self.pending.remove(&request) else { return };
+                if pending.command {
+                    self.metrics.command_latency.observe(pending.arrived.elapsed());
+                }
+                let reply = match response.encode() {
+                    Ok(bytes) => ClientReply::Node(bytes),
+                    Err(error) => {
+                        tracing::error!("an answer could not be encoded: {error}");
+                        ClientReply::Refused { why: format!("the answer could not be encoded: {error}") }
+                    }
+                };
+                self.answer(pending.reply, &reply);
+            }
+            Effect::Trace { event } => {
+                if event.is_invariant_violation() {
+                    self.metrics.invariant_violations.inc();
+                    tracing::error!(kind = event.kind, "{}", event.detail);
+                } else {
+                    tracing::debug!(kind = event.kind, "{}", event.detail);
+                }
+            }
+        }
     }
 
-    /// Reads the replicated address records.
-    fn learn_addresses(&mut self) {
-        let prefix = RESERVED_PREFIX.to_vec();
-        for (key, value) in self.replica.store().records().range(prefix..) {
-            if !key.starts_with(RESERVED_PREFIX) {
-                break;
+    /// Encodes and queues `message` for `to`; counts it sent only if the transport took it.
+    fn send(&mut self, to: NodeId, message: &N::Message) {
+        let Some(addr) = self.addresses.get(&to).copied() else {
+            self.metrics.messages_unroutable.inc();
+            return;
+        };
+        let bytes = match message.encode() {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                self.metrics.messages_dropped.inc();
+                tracing::error!(peer = %to, "dropped a message that cannot be encoded: {error}");
+                return;
             }
-            let Some(node) = node_of_address_key(key) else { continue };
-            let Some(addr) = std::str::from_utf8(value).ok().and_then(|text| text.parse().ok()) else { continue };
-            if node != self.id {
-                self.addresses.insert(node, addr);
+        };
+        match self.transport.send(addr, bytes) {
+            SendOutcome::Queued => self.metrics.messages_sent.inc(),
+            outcome @ (SendOutcome::QueueFull | SendOutcome::TooLarge) => {
+                self.metrics.messages_dropped.inc();
+                tracing::debug!(peer = %to, "the transport dropped a message: {outcome:?}");
+            }
+        }
+    }
+
+    fn answer(&self, reply: oneshot::Sender<Vec<u8>>, answer: &ClientReply) {
+        match answer.encode() {
+            Ok(bytes) => {
+                let _ = reply.send(bytes);
+            }
+            Err(error) => {
+                // Dropping `reply` resets the client's stream: it sees an error, not a wrong answer.
+                tracing::error!("a reply could not be encoded: {error}");
+            }
+        }
+    }
+
+    fn update_gauges(&self) {
+        self.metrics.refused_connections.set(self.transport.refused());
+        self.metrics.set_node_gauges(self.node.gauges());
+    }
+
+    /// Reads the node's directory of addresses.
+    fn learn_addresses(&mut self) {
+        self.directory_seen.clone_from(self.node.peer_addresses());
+        for (node, text) in &self.directory_seen {
+            match text.parse::<SocketAddr>() {
+                Ok(addr) if *node != self.id => {
+                    self.addresses.insert(*node, addr);
+                }
+                Ok(_) => {}
+                Err(_) => tracing::warn!(peer = %node, "ignoring an address that does not parse: {text:?}"),
             }
         }
     }
 
     fn fire_timers(&mut self) {
-        let now = tokio::time::Instant::now();
-        while let Some(entry) = self.timers.first_entry() {
-            if entry.key().0 > now {
-                break;
-            }
-            let ((_, id), timer) = entry.remove_entry();
-            self.timer_keys.remove(&id);
-            self.handle(|replica, cx| replica.on_timer(cx, timer));
+        let now = since(self.started);
+        while let Some((_, timer)) = self.timers.pop_due(now) {
+            self.handle(|node, cx| node.on_timer(cx, timer));
         }
     }
 
     fn on_peer(&mut self, from: NodeId, addr: SocketAddr, bytes: &[u8]) {
         self.metrics.messages_received.inc();
-        self.last_heard.insert(from, tokio::time::Instant::now());
         self.addresses.entry(from).or_insert(addr);
-        match LogMessage::decode(bytes) {
-            Ok(message) => self.handle(|replica, cx| replica.on_message(cx, from, message)),
+        match N::Message::decode(bytes) {
+            Ok(message) => self.handle(|node, cx| node.on_message(cx, from, message)),
             Err(error) => {
                 self.metrics.messages_malformed.inc();
                 tracing::warn!(peer = %from, "dropped a malformed message: {error}");
@@ -354,62 +308,60 @@ impl Runtime {
             Ok(envelope) => envelope,
             Err(error) => {
                 self.metrics.client_malformed.inc();
-                let _ = reply.send(ClientReply::Refused { why: format!("malformed request: {error}") }.encode());
+                self.answer(reply, &ClientReply::Refused { why: format!("malformed request: {error}") });
                 return;
             }
         };
         if !tokens_equal(&envelope.token, &self.token) {
             self.metrics.client_unauthorized.inc();
-            let _ = reply.send(ClientReply::Unauthorized.encode());
+            self.answer(reply, &ClientReply::Unauthorized);
             return;
         }
         match envelope.request {
-            ClientRequest::Hello => {
-                let answer = ClientReply::Hello { node: self.id, genesis: self.genesis.clone() };
-                let _ = reply.send(answer.encode());
+            ClientRequest::Runtime => {
+                let status = self.runtime_status();
+                self.answer(reply, &ClientReply::Runtime(status));
             }
-            ClientRequest::Status => {
-                let _ = reply.send(ClientReply::Status(self.status()).encode());
-            }
-            ClientRequest::Log(request) => {
+            ClientRequest::Node(body) => {
+                let request = match N::Request::decode(&body) {
+                    Ok(request) => request,
+                    Err(error) => {
+                        self.metrics.client_malformed.inc();
+                        self.answer(reply, &ClientReply::Refused { why: format!("malformed request: {error}") });
+                        return;
+                    }
+                };
                 if self.pending.len() >= PENDING_MAX {
-                    let _ = reply.send(log_reply(KvResponse::Busy, None).encode());
+                    self.answer(reply, &ClientReply::Busy);
                     return;
                 }
                 self.next_request += 1;
                 let id = RequestId(self.next_request);
-                let command = matches!(request, KvRequest::Command { .. });
+                let command = N::is_command(&request);
                 self.pending.insert(id, Pending { reply, arrived: tokio::time::Instant::now(), command });
-                self.handle(|replica, cx| replica.on_client(cx, id, request));
+                self.handle(|node, cx| node.on_client(cx, id, request));
             }
         }
     }
 
-    fn status(&self) -> NodeStatus {
-        let now = tokio::time::Instant::now();
-        let members = self.replica.members();
-        let mut known: Vec<NodeId> = self.addresses.keys().copied().collect();
-        known.extend(members.nodes.iter().copied());
-        known.sort_unstable();
-        known.dedup();
-        let peers = known
-            .into_iter()
-            .filter(|node| *node != self.id)
-            .map(|node| PeerHealth {
-                node,
-                addr: self.addresses.get(&node).copied(),
-                last_heard_ms: self.last_heard.get(&node).map(|at| (now - *at).as_millis() as u64),
-                member: members.contains(&node),
-            })
-            .collect();
-        NodeStatus {
+    fn runtime_status(&self) -> RuntimeStatus {
+        RuntimeStatus {
             node: self.id,
             listen: self.listen,
-            log: self.replica.status(),
-            peers,
+            uptime_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
             refused_connections: self.transport.refused(),
+            messages_sent: self.metrics.messages_sent.get(),
+            messages_dropped: self.metrics.messages_dropped.get(),
+            messages_unroutable: self.metrics.messages_unroutable.get(),
+            messages_received: self.metrics.messages_received.get(),
+            addresses: self.addresses.iter().map(|(node, addr)| (*node, *addr)).collect(),
         }
     }
+}
+
+/// A core deadline as an offset from the runtime's start.
+fn deadline_offset(deadline: Instant) -> std::time::Duration {
+    std::time::Duration::from_nanos(deadline.as_nanos())
 }
 
 /// Compares tokens without an early exit, so response timing does not reveal a prefix.

@@ -5,12 +5,13 @@
 use crate::api::Client;
 use crate::datadir::{DataDir, DataDirError};
 use crate::metrics::{self, Metrics};
-use crate::runtime::{Runtime, RuntimeError, store_genesis, stored_genesis};
+use crate::runtime::{Runtime, RuntimeError};
 use crate::store::RedbStorage;
 use crate::transport::{Transport, TransportError};
-use crate::wire::address_key;
-use pangea_core::NodeId;
-use pangea_core::log::{KvOp, MemberChange, MemberChangeRefused};
+use pangea_core::codec::{decode_serde, encode_serde};
+use pangea_core::log::{MemberChange, MemberChangeRefused};
+use pangea_core::storage::{Storage, WriteBatch};
+use pangea_core::{NodeId, PangeaConfig, PangeaConfigError, PangeaNode, StorageError};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -58,6 +59,9 @@ pub enum NodeError {
     /// The event loop failed.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    /// The node's settings cannot work.
+    #[error("node configuration: {0}")]
+    Config(#[from] PangeaConfigError),
     /// Shutdown was asked for before the node could learn the cluster from its bootstrap nodes.
     #[error("stopped before any bootstrap node answered")]
     StoppedBeforeJoining,
@@ -106,7 +110,8 @@ pub async fn run_node(options: NodeOptions, shutdown: impl std::future::Future<O
     let mut contacts = options.bootstrap.clone();
     contacts.push(advertise);
     let _registration = AbortOnDrop(tokio::spawn(register(me, advertise, contacts, token)));
-    let runtime = Runtime::new(&data_dir, storage, genesis, transport, advertise, metrics)?;
+    let node = PangeaNode::new(PangeaConfig::new(genesis))?;
+    let runtime = Runtime::new(me, node, storage, transport, advertise, token, metrics)?;
     runtime.run(inbound, shutdown).await?;
     drop(data_dir);
     Ok(())
@@ -131,14 +136,13 @@ async fn learn_genesis(bootstrap: &[SocketAddr], token: [u8; 32]) -> Vec<NodeId>
     }
 }
 
-/// Writes this node's address into the replicated records and makes it a member, retrying until
+/// Writes this node's address into the replicated directory and makes it a member, retrying until
 /// both are done (a node that is a member already just refreshes its address).
 async fn register(me: NodeId, advertise: SocketAddr, contacts: Vec<SocketAddr>, token: [u8; 32]) {
     let mut client = Client::new(contacts, token, Duration::from_secs(10));
-    let record = KvOp::Put { key: address_key(&me), value: advertise.to_string().into_bytes() };
     loop {
-        match client.command(record.clone()).await {
-            Ok(_) => break,
+        match client.register_address(me, advertise.to_string()).await {
+            Ok(()) => break,
             Err(error) => tracing::info!("registering this node's address: {error}"),
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -158,6 +162,31 @@ async fn register(me: NodeId, advertise: SocketAddr, contacts: Vec<SocketAddr>, 
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Storage table of the node's own settings (not any subsystem's).
+pub const NODE_TABLE: &str = "node.meta";
+/// Key of the cluster's initial configuration in [`NODE_TABLE`].
+pub const GENESIS_KEY: &[u8] = b"genesis";
+
+/// The cluster's initial configuration as stored, if this node has one.
+pub fn stored_genesis(storage: &mut RedbStorage) -> Result<Option<Vec<NodeId>>, StorageError> {
+    match storage.get(NODE_TABLE, GENESIS_KEY)? {
+        None => Ok(None),
+        Some(bytes) => decode_serde(&bytes)
+            .map(Some)
+            .map_err(|_| StorageError::Corrupt { table: NODE_TABLE.to_owned(), key: GENESIS_KEY.to_vec() }),
+    }
+}
+
+/// Stores the cluster's initial configuration, durably.
+pub fn store_genesis(storage: &mut RedbStorage, genesis: &[NodeId]) -> Result<(), StorageError> {
+    let mut bytes = Vec::new();
+    encode_serde(&genesis.to_vec(), &mut bytes).map_err(|error| StorageError::Io(error.to_string()))?;
+    let mut batch = WriteBatch::new();
+    batch.put(NODE_TABLE, GENESIS_KEY.to_vec(), bytes);
+    storage.write(batch)?;
+    storage.sync()
 }
 
 /// Aborts a spawned task when dropped, so no task outlives the node.

@@ -1,35 +1,17 @@
-//! What clients and nodes say to a node over QUIC, beyond the core's own messages.
+//! What clients say to a node's runtime over QUIC.
 //!
-//! Peer streams carry [`pangea_core::log::LogMessage`] frames exactly as the simulator delivers
-//! them (same codec, same checks). Client streams carry one [`ClientEnvelope`] and get one
+//! Peer streams carry the node's own message frames exactly as the simulator delivers them (same
+//! codec, same checks). A client stream carries one [`ClientEnvelope`] — the client token and either
+//! a frame of the node's request type or a question for the runtime itself — and gets one
 //! [`ClientReply`], both framed by the core codec (magic, version, family, checksum), so a garbled
-//! or foreign request is refused with a typed error, never misread.
+//! or foreign request is refused with a typed error, never misread. The envelope knows nothing of
+//! the node's types: the runtime is generic, and the node's request and response frames pass
+//! through it as bytes.
 
 use pangea_core::NodeId;
-use pangea_core::log::{KvRequest, KvResponse, ReplicaStatus};
+use pangea_core::family;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
-
-/// Keys beginning with this are the node's own records (members' addresses); clients may read but
-/// not write them.
-pub const RESERVED_PREFIX: &[u8] = b"\0pangea/";
-
-/// The record that holds a member's address: `RESERVED_PREFIX` + `addr/` + the node id's hex.
-#[must_use]
-pub fn address_key(node: &NodeId) -> Vec<u8> {
-    let mut key = RESERVED_PREFIX.to_vec();
-    key.extend_from_slice(b"addr/");
-    key.extend_from_slice(crate::hex::encode(&node.0).as_bytes());
-    key
-}
-
-/// The node id an address record's key names, if it is one.
-#[must_use]
-pub fn node_of_address_key(key: &[u8]) -> Option<NodeId> {
-    let rest = key.strip_prefix(RESERVED_PREFIX)?.strip_prefix(b"addr/".as_slice())?;
-    let text = std::str::from_utf8(rest).ok()?;
-    crate::hex::decode_32(text).map(NodeId)
-}
 
 /// A client's request with its credentials.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,95 +22,58 @@ pub struct ClientEnvelope {
     pub request: ClientRequest,
 }
 
-pangea_core::serde_codec!(ClientEnvelope, family = 20, version = 1);
+pangea_core::serde_codec!(ClientEnvelope, family = family::CLIENT_ENVELOPE, version = 2);
 
 /// What a client asks a node.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ClientRequest {
-    /// A request to the replicated log (commands, membership changes, status).
-    Log(KvRequest),
-    /// "Who are you, and what is the cluster's initial configuration?" (asked by joining nodes).
-    Hello,
-    /// The node's status: its log view, and the health of the peers as it sees them.
-    Status,
+    /// A request for the node: a frame of its request type.
+    Node(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// The runtime's own view: where it listens, what its transport did.
+    Runtime,
 }
 
-/// A node's answer.
+/// A runtime's answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ClientReply {
-    /// The replicated log's answer, with the address of the leader when the node knows it (so a
-    /// client redirected by `NotLeader` knows where to go).
-    Log {
-        /// The answer.
-        response: KvResponse,
-        /// Where the leader listens, if known.
-        leader_addr: Option<SocketAddr>,
-    },
-    /// The answer to [`ClientRequest::Hello`].
-    Hello {
-        /// The answering node.
-        node: NodeId,
-        /// The cluster's initial configuration (epoch 0).
-        genesis: Vec<NodeId>,
-    },
-    /// The answer to [`ClientRequest::Status`].
-    Status(NodeStatus),
+    /// The node's answer: a frame of its response type.
+    Node(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// The answer to [`ClientRequest::Runtime`].
+    Runtime(RuntimeStatus),
     /// The token was wrong: nothing was done.
     Unauthorized,
-    /// The request could not be served (the node is starting or stopping, or the request is
-    /// malformed); nothing was done.
+    /// Too many requests wait for the node: nothing was done.
+    Busy,
+    /// The request could not be served (malformed, or the node is stopping); nothing was done.
     Refused {
         /// Why.
         why: String,
     },
 }
 
-pangea_core::serde_codec!(ClientReply, family = 21, version = 1);
+pangea_core::serde_codec!(ClientReply, family = family::CLIENT_REPLY, version = 2);
 
-/// A node's view of itself and its peers.
+/// A runtime's view of itself and its transport.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NodeStatus {
+pub struct RuntimeStatus {
     /// The node.
     pub node: NodeId,
-    /// Where it listens.
+    /// Where it listens (as advertised).
     pub listen: SocketAddr,
-    /// Its replica's view.
-    pub log: ReplicaStatus,
-    /// Every peer it knows, with its address and health.
-    pub peers: Vec<PeerHealth>,
+    /// Milliseconds since the runtime started.
+    pub uptime_ms: u64,
     /// Peer connections refused at the handshake since start.
     pub refused_connections: u64,
-}
-
-/// One peer as a node sees it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PeerHealth {
-    /// The peer.
-    pub node: NodeId,
-    /// Where it listens, if known.
-    pub addr: Option<SocketAddr>,
-    /// Milliseconds since a message from it arrived, if one ever did.
-    pub last_heard_ms: Option<u64>,
-    /// True when it is a member of the configuration in force.
-    pub member: bool,
-}
-
-impl PeerHealth {
-    /// "alive" when heard within `alive_ms`, "unreachable" when heard before that, "never heard".
-    #[must_use]
-    pub fn state(&self, alive_ms: u64) -> &'static str {
-        match self.last_heard_ms {
-            Some(ms) if ms <= alive_ms => "alive",
-            Some(_) => "unreachable",
-            None => "never heard",
-        }
-    }
-}
-
-/// Converts a log response into the reply a client gets.
-#[must_use]
-pub fn log_reply(response: KvResponse, leader_addr: Option<SocketAddr>) -> ClientReply {
-    ClientReply::Log { response, leader_addr }
+    /// Peer messages the transport took.
+    pub messages_sent: u64,
+    /// Peer messages the transport dropped or that could not be encoded.
+    pub messages_dropped: u64,
+    /// Peer messages without a known address.
+    pub messages_unroutable: u64,
+    /// Peer messages received.
+    pub messages_received: u64,
+    /// Where the runtime sends to each peer it knows.
+    pub addresses: Vec<(NodeId, SocketAddr)>,
 }
 
 #[cfg(test)]
@@ -137,21 +82,14 @@ mod tests {
     use pangea_core::Codec;
 
     #[test]
-    fn address_keys_round_trip_and_foreign_keys_are_not_addresses() {
-        let node = NodeId::for_index(3);
-        assert_eq!(node_of_address_key(&address_key(&node)), Some(node));
-        assert_eq!(node_of_address_key(b"user-key"), None);
-        assert_eq!(node_of_address_key(b"\0pangea/addr/zz"), None);
-    }
-
-    #[test]
     fn garbage_is_a_typed_error() {
         assert!(ClientEnvelope::decode(b"not a frame at all").is_err());
-        let envelope = ClientEnvelope { token: [7; 32], request: ClientRequest::Hello };
-        let mut bytes = envelope.encode();
+        let envelope = ClientEnvelope { token: [7; 32], request: ClientRequest::Node(vec![1, 2, 3]) };
+        let mut bytes = envelope.encode().unwrap();
         assert_eq!(ClientEnvelope::decode(&bytes), Ok(envelope));
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         assert!(ClientEnvelope::decode(&bytes).is_err());
+        assert!(ClientReply::decode(&ClientReply::Busy.encode().unwrap()).is_ok());
     }
 }

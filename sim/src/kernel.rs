@@ -836,19 +836,22 @@ impl<N: Node> Sim<N> {
         // sends and its replies all come that much later.
         let start = self.now + slot.handler_extra;
         let syncs_before = slot.disk.stats().syncs;
-        let Some(mut state) = slot.state.take() else {
+        // The node's state is borrowed in place, beside the rest of its slot (not moved out and
+        // back: a composed node's state is large).
+        let Slot { id, state, rng, disk, effects, skew_nanos, .. } = slot;
+        let Some(state) = state.as_mut() else {
             return;
         };
         {
             let mut host = SimHost {
                 start,
-                skew_nanos: slot.skew_nanos,
-                rng: &mut slot.rng,
-                disk: &mut slot.disk,
+                skew_nanos: *skew_nanos,
+                rng,
+                disk,
                 buggify: &mut self.buggify,
                 coverage: &mut self.coverage,
             };
-            let mut cx = HandlerContext::new(slot.id, &mut host, &mut slot.effects);
+            let mut cx = HandlerContext::new(*id, &mut host, effects);
             match input {
                 Input::Start => state.on_start(&mut cx),
                 Input::Message(from, message) => state.on_message(&mut cx, from, message),
@@ -856,7 +859,6 @@ impl<N: Node> Sim<N> {
                 Input::Client(request, body) => state.on_client(&mut cx, request, body),
             }
         }
-        slot.state = Some(state);
         slot.busy_until = start + slot.disk.take_charged();
         let synced = slot.disk.stats().syncs > syncs_before;
         let busy_until = slot.busy_until;

@@ -1,0 +1,40 @@
+//! `PangeaNode` in the real runtime: where its peers listen (its replicated directory), the gauges
+//! it reports, and which of its requests count as commands.
+
+use crate::runtime::Hosted;
+use pangea_core::health::Health;
+use pangea_core::log::LogRequest;
+use pangea_core::pangea::PangeaRequest;
+use pangea_core::{NodeId, PangeaNode};
+use std::collections::BTreeMap;
+
+impl Hosted for PangeaNode {
+    fn peer_addresses(&self) -> &BTreeMap<NodeId, String> {
+        self.metadata().directory().addresses()
+    }
+
+    fn gauges(&self) -> Vec<(&'static str, &'static str, u64)> {
+        let log = self.log();
+        let members = log.members();
+        let health_of = |node: &NodeId| self.membership().health_of(node);
+        // Members other than this node: the node itself is not tracked, so it has no health.
+        let others: Vec<&NodeId> = members.nodes.iter().filter(|node| health_of(node).is_some()).collect();
+        let alive = others.iter().filter(|node| health_of(node) == Some(Health::Alive)).count() as u64;
+        vec![
+            ("pangea_applied_index", "The last applied log slot.", log.applied_index()),
+            ("pangea_leader", "1 while this node leads.", u64::from(log.is_leader())),
+            ("pangea_members", "Members of the configuration in force.", members.nodes.len() as u64),
+            ("pangea_members_alive", "Other members the health subsystem judges alive.", alive),
+            (
+                "pangea_members_unreachable",
+                "Other members the health subsystem judges suspect or dead.",
+                others.len() as u64 - alive,
+            ),
+            ("pangea_sessions", "Client sessions open in the log.", log.sessions() as u64),
+        ]
+    }
+
+    fn is_command(request: &PangeaRequest) -> bool {
+        matches!(request, PangeaRequest::Log(LogRequest::Command { .. }))
+    }
+}
