@@ -105,6 +105,19 @@ pub enum LogMessage<C> {
         /// The first byte wanted.
         offset: u64,
     },
+    /// "Would you follow me if I stood?" — asked before standing for election, so that a replica
+    /// that restarted or was cut off does not depose a leader the others still follow.
+    PreVote {
+        /// The round the asker would stand in (to match the answers).
+        round: u64,
+    },
+    /// The answer to a [`LogMessage::PreVote`].
+    PreVoteReply {
+        /// The round asked about.
+        round: u64,
+        /// True when the answerer follows no live leader.
+        granted: bool,
+    },
 }
 
 crate::serde_codec!(impl[C: Data] LogMessage<C>, family = family::LOG_MESSAGE, version = 3);

@@ -164,6 +164,7 @@ impl<S: StateMachine> Replica<S> {
         self.yield_to(cx, ballot);
         self.election.leader = Some(leader);
         self.election.last_leader_contact = cx.now();
+        self.election.pre_vote = None;
     }
 
     /// Steps down if this replica stands or leads with a ballot below `ballot`.

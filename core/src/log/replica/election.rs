@@ -28,12 +28,31 @@ pub(super) struct Election {
     pub last_leader_contact: Instant,
     /// This replica's election timeout: the configured one plus a random part.
     pub timeout: Duration,
+    /// A pre-vote under way: asked before standing.
+    pub pre_vote: Option<PreVote>,
 }
 
 impl Election {
     pub fn new(timeout: Duration) -> Election {
-        Election { highest_ballot_seen: Ballot::ZERO, leader: None, last_leader_contact: Instant::ZERO, timeout }
+        Election {
+            highest_ballot_seen: Ballot::ZERO,
+            leader: None,
+            last_leader_contact: Instant::ZERO,
+            timeout,
+            pre_vote: None,
+        }
     }
+}
+
+/// A pre-vote: who would follow this replica if it stood in `round`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PreVote {
+    /// The round it would stand in.
+    pub round: u64,
+    /// Who said yes, itself included.
+    pub granted: std::collections::BTreeSet<NodeId>,
+    /// When it asked.
+    pub started: Instant,
 }
 
 /// A promise a candidate collected: the acceptor's snapshot index and its accepted entries.
@@ -93,6 +112,7 @@ struct Recovery<C> {
 impl<S: StateMachine> Replica<S> {
     pub(super) fn stand_for_election(&mut self, cx: &mut dyn Context<Self>) {
         let me = cx.id();
+        self.election.pre_vote = None;
         let round = self.election.highest_ballot_seen.round.max(self.acceptor.promised.round) + 1;
         let ballot = Ballot { round, node: me };
         self.election.highest_ballot_seen = ballot;
@@ -362,15 +382,77 @@ impl<S: StateMachine> Replica<S> {
         let now = cx.now();
         // Paxos lets anyone propose at any time; standing while a leader is alive is legal (it only
         // costs throughput), and duelling leaders are where acceptor bugs show. A rare fault point
-        // makes it happen.
+        // makes it happen, past the pre-vote.
         let eager =
             self.election.leader.is_some() && cx.buggify("log.election.eager") && random::chance(cx.rng(), 1, 4);
         let silent = now - self.election.last_leader_contact > self.election.timeout;
-        if (eager || silent) && self.is_member(&me) {
-            cx.sometimes("log.eager_election", eager);
+        if eager && self.is_member(&me) {
+            cx.sometimes("log.eager_election", true);
             self.stand_for_election(cx);
+        } else if silent && self.is_member(&me) {
+            // The pre-vote only spares a live leader; standing without it is legal too, and the
+            // elections it starts (a replica back from a partition deposing the leader) are
+            // where election bugs show.
+            if cx.buggify("log.election.skip_pre_vote") {
+                cx.sometimes("log.election_without_pre_vote", true);
+                self.stand_for_election(cx);
+            } else {
+                self.ask_pre_vote(cx);
+            }
         } else if let Some(leader) = self.election.leader {
             self.ask_catch_up(cx, leader);
+        }
+    }
+
+    /// Asks the members whether they would follow this replica (again, once the last round is an
+    /// election timeout old); stands once a quorum would.
+    fn ask_pre_vote(&mut self, cx: &mut dyn Context<Self>) {
+        let me = cx.id();
+        let now = cx.now();
+        if self.election.pre_vote.as_ref().is_some_and(|pre_vote| now - pre_vote.started <= self.election.timeout) {
+            return;
+        }
+        let round = self.election.highest_ballot_seen.round.max(self.acceptor.promised.round) + 1;
+        let granted = std::iter::once(me).collect();
+        self.election.pre_vote = Some(PreVote { round, granted, started: now });
+        for peer in self.targets(me) {
+            cx.send(peer, LogMessage::PreVote { round });
+        }
+        self.maybe_stand_after_pre_vote(cx);
+    }
+
+    /// Answers a pre-vote: yes unless this replica follows a leader it heard from within the
+    /// election timeout, or leads. (Any replica may lead safely; one that is behind recovers the
+    /// slots it lacks from the promises.)
+    pub(super) fn on_pre_vote(&mut self, cx: &mut dyn Context<Self>, from: NodeId, round: u64) {
+        let now = cx.now();
+        let leader_alive = match self.role {
+            super::Role::Leader(_) => true,
+            _ => {
+                self.election.leader.is_some_and(|leader| leader != from)
+                    && now - self.election.last_leader_contact <= self.config.election_timeout
+            }
+        };
+        let granted = !leader_alive;
+        cx.sometimes("log.pre_vote_refused_for_a_live_leader", leader_alive);
+        cx.send(from, LogMessage::PreVoteReply { round, granted });
+    }
+
+    pub(super) fn on_pre_vote_reply(&mut self, cx: &mut dyn Context<Self>, from: NodeId, round: u64, granted: bool) {
+        let Some(pre_vote) = self.election.pre_vote.as_mut() else { return };
+        if pre_vote.round != round || !granted || !matches!(self.role, Role::Follower) {
+            return;
+        }
+        pre_vote.granted.insert(from);
+        self.maybe_stand_after_pre_vote(cx);
+    }
+
+    fn maybe_stand_after_pre_vote(&mut self, cx: &mut dyn Context<Self>) {
+        let Some(pre_vote) = &self.election.pre_vote else { return };
+        let members = &self.learner.members;
+        if members.has_quorum(pre_vote.granted.iter(), self.quorum_of(members)) {
+            cx.sometimes("log.pre_vote_won", true);
+            self.stand_for_election(cx);
         }
     }
 }

@@ -326,6 +326,8 @@ impl<S: StateMachine> Node for Replica<S> {
                 self.on_snapshot_chunk(cx, from, index, total_bytes, digest, offset, data);
             }
             LogMessage::SnapshotRequest { index, offset } => self.on_snapshot_request(cx, from, index, offset),
+            LogMessage::PreVote { round } => self.on_pre_vote(cx, from, round),
+            LogMessage::PreVoteReply { round, granted } => self.on_pre_vote_reply(cx, from, round, granted),
         }
     }
 
