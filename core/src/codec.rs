@@ -227,8 +227,11 @@ pub fn encode_serde_frame<T: Serialize>(family: u8, schema_version: u16, value: 
     if payload_length > FRAME_PAYLOAD_BYTES_MAX {
         return Err(EncodeError::TooLarge { family, bytes: payload_length, limit: FRAME_PAYLOAD_BYTES_MAX });
     }
-    let length = u32::try_from(payload_length)
-        .map_err(|_| EncodeError::TooLarge { family, bytes: payload_length, limit: FRAME_PAYLOAD_BYTES_MAX })?;
+    let length = u32::try_from(payload_length).map_err(|_| EncodeError::TooLarge {
+        family,
+        bytes: payload_length,
+        limit: FRAME_PAYLOAD_BYTES_MAX,
+    })?;
     out[6..10].copy_from_slice(&length.to_le_bytes());
     let checksum = frame_checksum(&out);
     out.extend_from_slice(&checksum);
@@ -348,8 +351,11 @@ pub fn encode_serde<T: Serialize>(value: &T, out: &mut Vec<u8>) -> Result<(), po
 /// encoded, which [`encode_serde`] would report).
 #[must_use]
 pub fn encoded_len<T: Serialize>(value: &T) -> usize {
-    postcard::serialize_with_flavor::<T, postcard::ser_flavors::Size, usize>(value, postcard::ser_flavors::Size::default())
-        .unwrap_or(0)
+    postcard::serialize_with_flavor::<T, postcard::ser_flavors::Size, usize>(
+        value,
+        postcard::ser_flavors::Size::default(),
+    )
+    .unwrap_or(0)
 }
 
 /// Decodes a postcard payload that must be consumed exactly.

@@ -9,8 +9,8 @@
 //! a step limit so that a livelock fails the test instead of hanging it.
 
 use crate::codec::Codec;
-use crate::id::NodeId;
 use crate::effects::{Effect, Effects, Emitted};
+use crate::id::NodeId;
 use crate::node::{Context, HandlerContext, Host, Node, RequestId, TimerId, TraceEvent};
 use crate::storage::{MemoryStorage, Pairs, Storage, StorageError, WriteBatch};
 use crate::time::{Duration, Instant, WallTime};
@@ -154,7 +154,8 @@ impl<N: Node> TestContext<N> {
 
     /// Runs `f` with the one [`Context`] implementation every runtime uses.
     fn handler<R>(&mut self, f: impl FnOnce(&mut HandlerContext<'_, N>) -> R) -> R {
-        let mut host = TestHost { now: self.now, rng: &mut self.rng, storage: &mut self.storage, probes: &mut self.probes };
+        let mut host =
+            TestHost { now: self.now, rng: &mut self.rng, storage: &mut self.storage, probes: &mut self.probes };
         let mut cx = HandlerContext::new(self.id, &mut host, &mut self.effects);
         f(&mut cx)
     }
@@ -478,7 +479,9 @@ impl<N: Node> Cluster<N> {
         });
         for (at, effect) in network {
             match effect {
-                Effect::SetTimer { id, after, timer } => self.schedule(at + after, Event::Timer { node: index, id, timer }),
+                Effect::SetTimer { id, after, timer } => {
+                    self.schedule(at + after, Event::Timer { node: index, id, timer })
+                }
                 Effect::CancelTimer { id } => {
                     self.cancelled.insert((index, id));
                 }

@@ -143,11 +143,7 @@ impl Metrics {
                 "Peer messages the transport dropped or that could not be encoded.",
                 &self.messages_dropped,
             ),
-            (
-                "pangea_invariant_violations_total",
-                "Invariants the node reported broken.",
-                &self.invariant_violations,
-            ),
+            ("pangea_invariant_violations_total", "Invariants the node reported broken.", &self.invariant_violations),
         ];
         for (name, help, counter) in counters {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", counter.get());

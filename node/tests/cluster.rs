@@ -166,12 +166,13 @@ impl Cluster {
                     views.push(view);
                 }
             }
-            let all_alive = views.len() == indexes.len()
-                && views.iter().all(|view| {
-                    view.log.members.nodes.iter().filter(|member| **member != view.node).all(|member| {
-                        view.peers.iter().any(|peer| peer.id == *member && peer.health == Health::Alive)
-                    })
-                });
+            let all_alive =
+                views.len() == indexes.len()
+                    && views.iter().all(|view| {
+                        view.log.members.nodes.iter().filter(|member| **member != view.node).all(|member| {
+                            view.peers.iter().any(|peer| peer.id == *member && peer.health == Health::Alive)
+                        })
+                    });
             if all_alive {
                 return;
             }
@@ -270,7 +271,11 @@ async fn a_node_down_through_300_puts_of_100_kb_values_catches_up_without_a_pani
     }
     for (index, node) in cluster.nodes.iter_mut().enumerate() {
         let child = node.child.as_mut().unwrap();
-        assert!(child.try_wait().unwrap().is_none(), "n{index} exited:\n{}", std::fs::read_to_string(&node.log).unwrap());
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "n{index} exited:\n{}",
+            std::fs::read_to_string(&node.log).unwrap()
+        );
     }
     assert!(!cluster.logs().contains("panicked"), "a node panicked:\n{}", cluster.logs());
 }

@@ -231,9 +231,8 @@ impl RunReport {
         // What the kernel itself saw: messages over their budget, invariants a node reported broken.
         for seen in sim.violations() {
             let checker = match seen.kind {
-                pangea_sim::SimViolationKind::MessageOverBudget { .. } | pangea_sim::SimViolationKind::Unencodable { .. } => {
-                    "message-budget"
-                }
+                pangea_sim::SimViolationKind::MessageOverBudget { .. }
+                | pangea_sim::SimViolationKind::Unencodable { .. } => "message-budget",
                 pangea_sim::SimViolationKind::Invariant { .. } => "invariant",
             };
             violations.push(Violation {

@@ -15,9 +15,11 @@ use crate::network::{DropReason, Network};
 use crate::plan::{Fault, FaultPlan, Latency};
 use crate::rng::{SeedStreams, SimRng};
 use crate::trace::{Trace, TraceHash, TraceKind, digest};
-use pangea_core::random::{below, chance};
 use pangea_core::effects::{Effect, Effects, Emitted, TimerTable};
-use pangea_core::{Codec, Duration, HandlerContext, Host, Instant, Node, NodeId, RequestId, Storage, TimerId, WallTime};
+use pangea_core::random::{below, chance};
+use pangea_core::{
+    Codec, Duration, HandlerContext, Host, Instant, Node, NodeId, RequestId, Storage, TimerId, WallTime,
+};
 use rand_core::Rng;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;

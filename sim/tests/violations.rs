@@ -86,9 +86,7 @@ fn a_message_over_the_budget_is_dropped_and_recorded() {
     assert_eq!(received(&sim), 1, "only the message within the budget arrives");
     let [violation] = sim.violations() else { panic!("{:?}", sim.violations()) };
     assert_eq!(violation.node, 0);
-    let SimViolationKind::MessageOverBudget { family, bytes, limit } = &violation.kind else {
-        panic!("{violation:?}")
-    };
+    let SimViolationKind::MessageOverBudget { family, bytes, limit } = &violation.kind else { panic!("{violation:?}") };
     assert_eq!((*family, *limit), (200, 4096));
     assert!(*bytes > 5000);
 }

@@ -147,7 +147,8 @@ fn oversized_commands_are_refused_before_the_log() {
     let small = Replica::new(config(1), Records::new(limits)).unwrap();
     let mut cluster = Cluster::start(vec![small], LATENCY, 5);
     cluster.drive_for(Duration::from_secs(2), STEPS_MAX);
-    let response = ask(&mut cluster, 2, LogRequest::Command { client: 1, sequence: 1, command: put("k", &"v".repeat(1025)) });
+    let response =
+        ask(&mut cluster, 2, LogRequest::Command { client: 1, sequence: 1, command: put("k", &"v".repeat(1025)) });
     let LogResponse::Invalid(why) = response else { panic!("{response:?}") };
     assert_eq!(why.to_string(), "value too large: 1025 bytes, limit 1024");
 }

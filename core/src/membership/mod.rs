@@ -69,7 +69,14 @@ impl Membership {
     /// A node with `config`, not yet started.
     pub fn new(config: HealthConfig) -> Result<Membership, HealthConfigError> {
         config.validate()?;
-        Ok(Membership { config, peers: BTreeMap::new(), boot: 0, ping_sequence: 0, unsaved: false, notifications: Vec::new() })
+        Ok(Membership {
+            config,
+            peers: BTreeMap::new(),
+            boot: 0,
+            ping_sequence: 0,
+            unsaved: false,
+            notifications: Vec::new(),
+        })
     }
 
     /// The configuration.

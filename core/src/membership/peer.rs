@@ -1,7 +1,7 @@
 //! One tracked peer: its health and its measured round-trip time.
 
-use crate::time::{Duration, Instant};
 pub use crate::health::Health;
+use crate::time::{Duration, Instant};
 
 /// Smoothed round-trip time and its variation, after RFC 6298 (gains 1/8 and 1/4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -286,7 +286,10 @@ mod tests {
         assert_eq!(error.to_string(), "value too large: 9 bytes, limit 8");
         let cas = KvOp::CompareAndSet { key: b"k".to_vec(), expected: None, new: Some(vec![0; 9]) };
         assert!(records.validate(&cas).is_err());
-        assert_eq!(records.validate(&KvOp::Get { key: vec![0; 5] }).unwrap_err().to_string(), "key too large: 5 bytes, limit 4");
+        assert_eq!(
+            records.validate(&KvOp::Get { key: vec![0; 5] }).unwrap_err().to_string(),
+            "key too large: 5 bytes, limit 4"
+        );
         assert_eq!(records.validate(&KvOp::Put { key: b"k".to_vec(), value: vec![0; 8] }), Ok(()));
     }
 }

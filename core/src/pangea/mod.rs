@@ -73,7 +73,9 @@ pub enum PangeaConfigError {
     #[error("log: {0}")]
     Log(#[from] LogConfigError),
     /// The largest record would not fit a log entry.
-    #[error("a record of the largest key and value takes {record_bytes} bytes, over the log's entry limit of {entry_bytes_max}")]
+    #[error(
+        "a record of the largest key and value takes {record_bytes} bytes, over the log's entry limit of {entry_bytes_max}"
+    )]
     RecordsOverEntry {
         /// Bytes of the largest record.
         record_bytes: usize,

@@ -132,7 +132,9 @@ pub fn converged(sim: &Sim<PangeaNode>) -> Result<(), String> {
                 replica.applied_index()
             ));
         }
-        if replica.state() != first.state() || replica.members() != first.members() || replica.sessions() != first.sessions()
+        if replica.state() != first.state()
+            || replica.members() != first.members()
+            || replica.sessions() != first.sessions()
         {
             return Err(format!(
                 "n{first_index} and member n{index} applied {} slots but hold different state",

@@ -48,10 +48,18 @@ pub struct ChangeRecord {
 
 #[derive(Clone, Debug)]
 enum State {
-    Idle { at: Instant },
+    Idle {
+        at: Instant,
+    },
     /// Waiting for `request` (opening a session when `opening`) until `deadline`.
-    Waiting { request: RequestId, deadline: Instant, opening: bool },
-    BackingOff { at: Instant },
+    Waiting {
+        request: RequestId,
+        deadline: Instant,
+        opening: bool,
+    },
+    BackingOff {
+        at: Instant,
+    },
 }
 
 /// The membership driver.

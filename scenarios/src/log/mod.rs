@@ -149,7 +149,11 @@ impl LogScenario {
             #[cfg(feature = "planted-bugs")]
             Some(name) => {
                 log.planted_bug = Some(LogPlantedBug::from_name(name).ok_or_else(|| {
-                    format!("unknown planted bug '{name}' for {} (known: {})", self.name, self.planted_bugs().join(", "))
+                    format!(
+                        "unknown planted bug '{name}' for {} (known: {})",
+                        self.name,
+                        self.planted_bugs().join(", ")
+                    )
                 })?);
             }
             #[cfg(not(feature = "planted-bugs"))]
@@ -192,7 +196,11 @@ impl Scenario for LogScenario {
     }
 
     fn planted_bugs(&self) -> Vec<&'static str> {
-        if cfg!(feature = "planted-bugs") { LogPlantedBug::ALL.iter().map(|(_, name)| *name).collect() } else { Vec::new() }
+        if cfg!(feature = "planted-bugs") {
+            LogPlantedBug::ALL.iter().map(|(_, name)| *name).collect()
+        } else {
+            Vec::new()
+        }
     }
 
     fn workload_knobs(&self) -> WorkloadKnobs {

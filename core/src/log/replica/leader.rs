@@ -133,12 +133,20 @@ impl<C> Default for Clients<C> {
     }
 }
 
+/// An entry and the bytes it takes in a message.
+type SizedEntry<C> = (Entry<C>, usize);
+
 /// Bytes a membership change's entry takes at most (a full configuration of ids).
 const CHANGE_ENTRY_BYTES_MAX: usize = 1024;
 
 impl<S: StateMachine> Replica<S> {
     /// Takes a client's proposal: refused unless leading, checked, queued for the next batch.
-    pub(super) fn on_proposal(&mut self, cx: &mut dyn Context<Self>, request: RequestId, proposal: Proposal<S::Command>) {
+    pub(super) fn on_proposal(
+        &mut self,
+        cx: &mut dyn Context<Self>,
+        request: RequestId,
+        proposal: Proposal<S::Command>,
+    ) {
         if !self.recovered || !self.is_leader() {
             let leader = self.election.leader.filter(|leader| *leader != cx.id());
             cx.reply(request, LogResponse::NotLeader { leader });
@@ -297,7 +305,7 @@ impl<S: StateMachine> Replica<S> {
 
     /// Cuts `slots` (in order) into accept-sized runs of consecutive slots within the budget.
     fn accept_runs(&self, slots: Vec<(u64, Entry<S::Command>, usize)>) -> Vec<(u64, Vec<Entry<S::Command>>)> {
-        let items: Vec<(u64, (Entry<S::Command>, usize))> =
+        let items: Vec<(u64, SizedEntry<S::Command>)> =
             slots.into_iter().map(|(slot, entry, bytes)| (slot, (entry, bytes))).collect();
         contiguous_runs(items, self.config.batch_entries_max, self.config.batch_bytes_max, |(_, bytes)| *bytes)
             .into_iter()

@@ -84,7 +84,13 @@ impl<S: StateMachine> Learner<S> {
 
 impl<S: StateMachine> Replica<S> {
     /// `leader`, leading with `ballot`, says every slot up to `commit_index` is chosen.
-    pub(super) fn learn_commit(&mut self, cx: &mut dyn Context<Self>, leader: NodeId, ballot: Ballot, commit_index: u64) {
+    pub(super) fn learn_commit(
+        &mut self,
+        cx: &mut dyn Context<Self>,
+        leader: NodeId,
+        ballot: Ballot,
+        commit_index: u64,
+    ) {
         self.learner.leader_commit_index = self.learner.leader_commit_index.max(commit_index);
         let mut learned = Vec::new();
         let mut slot = self.learner.commit_index + 1;
@@ -147,10 +153,13 @@ impl<S: StateMachine> Replica<S> {
         let sizes = available.clone().take(self.config.catch_up_entries_max).map(Entry::encoded_len);
         let taken = prefix_within(sizes, self.config.catch_up_entries_max, bytes_max);
         let entries: Vec<Entry<S::Command>> = available.take(taken).cloned().collect();
-        cx.sometimes("log.catch_up_cut_by_bytes", taken > 0 && taken < self.config.catch_up_entries_max && {
-            let next = from_slot + taken as u64;
-            next <= self.learner.commit_index && chosen.contains_key(&next)
-        });
+        cx.sometimes(
+            "log.catch_up_cut_by_bytes",
+            taken > 0 && taken < self.config.catch_up_entries_max && {
+                let next = from_slot + taken as u64;
+                next <= self.learner.commit_index && chosen.contains_key(&next)
+            },
+        );
         if !entries.is_empty() {
             cx.send(from, LogMessage::Chosen { first_slot: from_slot, entries });
         }
