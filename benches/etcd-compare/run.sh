@@ -154,7 +154,7 @@ pangea_formed() { # every node reports 3 members and knows a leader
     local status
     status="$(RUST_LOG=warn "$PANGEA" status --node "$PANGEA_NODES" --token "$TOKEN" --timeout 2)" || return 1
     [ "$(grep -c '^  members: *epoch [0-9]* \[[^ ]* [^ ]* [^ ]*\]$' <<< "$status")" -eq 3 ] || return 1
-    [ "$(grep -c '^  role: *\(leader\|follower of Some\)' <<< "$status")" -eq 3 ]
+    [ "$(grep -c '^  role: *\(leader\|follower of [0-9a-f]\)' <<< "$status")" -eq 3 ]
 }
 wait_until "pangea cluster of 3 members" pangea_formed
 

@@ -9,7 +9,7 @@
 //! a step limit so that a livelock fails the test instead of hanging it.
 
 use crate::codec::Codec;
-use crate::effects::{Effect, Effects, Emitted};
+use crate::effects::{Effect, Effects, Emitted, TimerTable};
 use crate::id::NodeId;
 use crate::node::{Context, HandlerContext, Host, Node, RequestId, TimerId, TraceEvent};
 use crate::storage::{MemoryStorage, Pairs, Storage, StorageError, WriteBatch};
@@ -314,7 +314,8 @@ enum Event<N: Node> {
     /// A message (as encoded bytes, the way it crosses a wire) arriving at node `to`.
     Deliver { from: usize, to: usize, bytes: Vec<u8> },
     /// A timer of node `node` firing.
-    Timer { node: usize, id: TimerId, timer: N::Timer },
+    /// A timer of node `node` firing (its payload waits in that node's [`TimerTable`]).
+    Timer { node: usize, id: TimerId },
 }
 
 /// A few nodes in memory, talking over a network with a fixed latency and no loss, except that a
@@ -326,7 +327,8 @@ pub struct Cluster<N: Node> {
     index_of: BTreeMap<NodeId, usize>,
     cut: BTreeSet<usize>,
     /// Cancelled timers, by (node, timer id), so that they never fire.
-    cancelled: BTreeSet<(usize, TimerId)>,
+    /// Each node's armed timers, as every runtime keeps them.
+    timers: Vec<TimerTable<N::Timer>>,
     /// Pending events in the order they happen; the sequence number breaks ties by scheduling order.
     queue: BTreeMap<(Instant, u64), Event<N>>,
     sequence: u64,
@@ -352,10 +354,11 @@ impl<N: Node> Cluster<N> {
             latency,
             index_of,
             cut: BTreeSet::new(),
-            cancelled: BTreeSet::new(),
+            timers: Vec::new(),
             queue: BTreeMap::new(),
             sequence: 0,
         };
+        cluster.timers = (0..cluster.nodes.len()).map(|_| TimerTable::new()).collect();
         for index in 0..cluster.nodes.len() {
             let (node, cx) = &mut cluster.nodes[index];
             node.on_start(cx);
@@ -382,15 +385,7 @@ impl<N: Node> Cluster<N> {
     /// had synced and written; [`TestStorage`] loses nothing). Its pending timers are void.
     pub fn restart(&mut self, index: usize, fresh: N) {
         let now = self.now;
-        let void: Vec<(usize, TimerId)> = self
-            .queue
-            .values()
-            .filter_map(|event| match event {
-                Event::Timer { node, id, .. } if *node == index => Some((*node, *id)),
-                _ => None,
-            })
-            .collect();
-        self.cancelled.extend(void);
+        self.timers[index].clear();
         let (node, cx) = &mut self.nodes[index];
         cx.crash();
         cx.now = now;
@@ -457,10 +452,9 @@ impl<N: Node> Cluster<N> {
                 node.on_message(cx, from_id, message);
                 self.collect(to);
             }
-            Event::Timer { node: index, id, timer } => {
-                if self.cancelled.remove(&(index, id)) {
-                    return;
-                }
+            Event::Timer { node: index, id } => {
+                // Cancelled, or from before a restart: nothing fires.
+                let Some(timer) = self.timers[index].take(id) else { return };
                 let (node, cx) = &mut self.nodes[index];
                 cx.now = now;
                 node.on_timer(cx, timer);
@@ -480,10 +474,11 @@ impl<N: Node> Cluster<N> {
         for (at, effect) in network {
             match effect {
                 Effect::SetTimer { id, after, timer } => {
-                    self.schedule(at + after, Event::Timer { node: index, id, timer })
+                    self.timers[index].set(id, at + after, timer);
+                    self.schedule(at + after, Event::Timer { node: index, id });
                 }
                 Effect::CancelTimer { id } => {
-                    self.cancelled.insert((index, id));
+                    self.timers[index].cancel(id);
                 }
                 Effect::Send { to, message } => {
                     assert_ne!(to, me, "a node sent a message to itself");

@@ -80,6 +80,74 @@ pub struct RuntimeStatus {
 mod tests {
     use super::*;
     use pangea_core::Codec;
+    use proptest::prelude::*;
+
+    /// Any client request.
+    fn request() -> impl Strategy<Value = ClientRequest> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..2048).prop_map(ClientRequest::Node),
+            Just(ClientRequest::Runtime),
+        ]
+    }
+
+    /// Any runtime status.
+    fn status() -> impl Strategy<Value = RuntimeStatus> {
+        let addr = (any::<[u8; 4]>(), any::<u16>()).prop_map(|(ip, port)| SocketAddr::from((ip, port)));
+        let peers = proptest::collection::vec((any::<[u8; 32]>().prop_map(NodeId), addr.clone()), 0..8);
+        (any::<[u8; 32]>(), addr, any::<[u64; 6]>(), peers).prop_map(|(node, listen, counts, addresses)| {
+            RuntimeStatus {
+                node: NodeId(node),
+                listen,
+                uptime_ms: counts[0],
+                refused_connections: counts[1],
+                messages_sent: counts[2],
+                messages_dropped: counts[3],
+                messages_unroutable: counts[4],
+                messages_received: counts[5],
+                addresses,
+            }
+        })
+    }
+
+    /// Any reply.
+    fn reply() -> impl Strategy<Value = ClientReply> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..2048).prop_map(ClientReply::Node),
+            status().prop_map(ClientReply::Runtime),
+            Just(ClientReply::Unauthorized),
+            Just(ClientReply::Busy),
+            ".{0,64}".prop_map(|why| ClientReply::Refused { why }),
+        ]
+    }
+
+    proptest! {
+        /// Envelopes and replies round-trip; truncated, bit-flipped and arbitrary bytes are refused
+        /// with an error, never a panic.
+        #[test]
+        fn envelopes_and_replies_round_trip_and_damage_is_refused(
+            token in any::<[u8; 32]>(),
+            request in request(),
+            reply in reply(),
+            cut in any::<prop::sample::Index>(),
+            bit in any::<prop::sample::Index>(),
+            junk in proptest::collection::vec(any::<u8>(), 0..512),
+        ) {
+            let envelope = ClientEnvelope { token, request };
+            let frame = envelope.encode().unwrap();
+            prop_assert_eq!(ClientEnvelope::decode(&frame), Ok(envelope));
+            prop_assert!(ClientEnvelope::decode(&frame[..cut.index(frame.len())]).is_err());
+            let mut flipped = frame.clone();
+            let bit = bit.index(frame.len() * 8);
+            flipped[bit / 8] ^= 1 << (bit % 8);
+            prop_assert!(ClientEnvelope::decode(&flipped).is_err());
+            let answer = reply.encode().unwrap();
+            prop_assert_eq!(ClientReply::decode(&answer), Ok(reply));
+            prop_assert!(ClientReply::decode(&answer[..answer.len() - 1]).is_err());
+            prop_assert!(ClientReply::decode(&frame).is_err(), "an envelope is not a reply");
+            prop_assert!(ClientEnvelope::decode(&junk).is_err());
+            prop_assert!(ClientReply::decode(&junk).is_err());
+        }
+    }
 
     #[test]
     fn garbage_is_a_typed_error() {

@@ -142,6 +142,23 @@ impl StateMachine for Metadata {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::log::Snapshot;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Snapshot bytes come from peers: whatever arrives, decoding the image and restoring the
+        /// metadata from it answers with an error or a state, never a panic — and a failed restore
+        /// changes nothing.
+        #[test]
+        fn arbitrary_snapshot_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..1024)) {
+            let _ = Snapshot::decode::<MetadataOutput>(&bytes);
+            let mut metadata = Metadata::default();
+            let before = metadata.clone();
+            if metadata.restore(&bytes).is_err() {
+                prop_assert_eq!(metadata, before);
+            }
+        }
+    }
 
     #[test]
     fn a_snapshot_restores_every_part() {
