@@ -188,37 +188,33 @@ impl<N: Node> TestContext<N> {
         taken
     }
 
+    /// What `pick` selects of the recorded effects, in order, leaving them recorded.
+    fn recorded<T>(&self, pick: impl Fn(&Effect<N>) -> Option<T>) -> Vec<T> {
+        self.effects.iter().filter_map(|emitted| pick(&emitted.effect)).collect()
+    }
+
     /// The messages sent so far: (to, message), in order.
     pub fn sent(&self) -> Vec<(NodeId, N::Message)> {
-        self.effects
-            .iter()
-            .filter_map(|emitted| match &emitted.effect {
-                Effect::Send { to, message } => Some((*to, message.clone())),
-                _ => None,
-            })
-            .collect()
+        self.recorded(|effect| match effect {
+            Effect::Send { to, message } => Some((*to, message.clone())),
+            _ => None,
+        })
     }
 
     /// The replies so far: (request, response), in order.
     pub fn replies(&self) -> Vec<(RequestId, N::Response)> {
-        self.effects
-            .iter()
-            .filter_map(|emitted| match &emitted.effect {
-                Effect::Reply { request, response } => Some((*request, response.clone())),
-                _ => None,
-            })
-            .collect()
+        self.recorded(|effect| match effect {
+            Effect::Reply { request, response } => Some((*request, response.clone())),
+            _ => None,
+        })
     }
 
     /// The trace events so far, in order.
     pub fn traces(&self) -> Vec<TraceEvent> {
-        self.effects
-            .iter()
-            .filter_map(|emitted| match &emitted.effect {
-                Effect::Trace { event } => Some(event.clone()),
-                _ => None,
-            })
-            .collect()
+        self.recorded(|effect| match effect {
+            Effect::Trace { event } => Some(event.clone()),
+            _ => None,
+        })
     }
 
     /// The details of the recorded trace events of `kind`, in order.
