@@ -306,7 +306,7 @@ impl<N: Node> Context<N> for TestContext<N> {
 }
 
 /// Something due to happen in a [`Cluster`].
-enum Event<N: Node> {
+enum Event {
     /// A message (as encoded bytes, the way it crosses a wire) arriving at node `to`.
     Deliver { from: usize, to: usize, bytes: Vec<u8> },
     /// A timer of node `node` firing.
@@ -326,7 +326,7 @@ pub struct Cluster<N: Node> {
     /// Each node's armed timers, as every runtime keeps them.
     timers: Vec<TimerTable<N::Timer>>,
     /// Pending events in the order they happen; the sequence number breaks ties by scheduling order.
-    queue: BTreeMap<(Instant, u64), Event<N>>,
+    queue: BTreeMap<(Instant, u64), Event>,
     sequence: u64,
 }
 
@@ -431,7 +431,7 @@ impl<N: Node> Cluster<N> {
         self.drive_until(self.now + duration, steps_max)
     }
 
-    fn run(&mut self, event: Event<N>) {
+    fn run(&mut self, event: Event) {
         let now = self.now;
         match event {
             Event::Deliver { from, to, bytes } => {
@@ -496,7 +496,7 @@ impl<N: Node> Cluster<N> {
         }
     }
 
-    fn schedule(&mut self, at: Instant, event: Event<N>) {
+    fn schedule(&mut self, at: Instant, event: Event) {
         self.sequence += 1;
         let previous = self.queue.insert((at, self.sequence), event);
         assert!(previous.is_none(), "two events share a sequence number");
