@@ -254,3 +254,32 @@ impl<N: Node> Context<N> for HandlerContext<'_, N> {
         self.effects.push(at, Effect::Trace { event });
     }
 }
+
+/// Declares a subsystem's table of names — its coverage probes or its buggify sites — as one
+/// constant per name and an `ALL` list of them, so that a call site names a constant (a typo does
+/// not compile) and sweeps can tell which names were never reached:
+///
+/// ```
+/// pangea_core::names! {
+///     /// Probes of my subsystem.
+///     pub mod probes {
+///         /// A leader was elected.
+///         LEADER_ELECTED = "mine.leader_elected",
+///     }
+/// }
+/// assert_eq!(probes::ALL, &["mine.leader_elected"]);
+/// ```
+#[macro_export]
+macro_rules! names {
+    ($(#[$meta:meta])* $vis:vis mod $module:ident { $($(#[$doc:meta])* $constant:ident = $name:literal),* $(,)? }) => {
+        $(#[$meta])*
+        $vis mod $module {
+            $(
+                $(#[$doc])*
+                pub const $constant: &str = $name;
+            )*
+            /// Every name of this table, in declaration order.
+            pub const ALL: &[&str] = &[$($constant),*];
+        }
+    };
+}

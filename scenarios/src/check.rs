@@ -18,7 +18,9 @@
 //! Each test is an ordinary `#[test]`, so it runs under `cargo nextest` and is split by its
 //! `--partition` like any other test.
 
+use crate::error::{DeterminismError, ScenarioError};
 use crate::filter::FaultFilter;
+use crate::filter::FilterError;
 use crate::registry::{Scenario, find, scenarios};
 use crate::report::RunOptions;
 use crate::seeds::SeedRange;
@@ -46,15 +48,21 @@ pub enum CheckError {
         /// What is wrong.
         problem: String,
     },
-    /// Options the scenario refuses, or an empty seed range.
+    /// Options the scenario refuses.
+    #[error(transparent)]
+    Options(#[from] ScenarioError),
+    /// A `faults` filter that does not parse.
+    #[error(transparent)]
+    Faults(#[from] FilterError),
+    /// An empty or malformed seed range.
     #[error("{0}")]
-    Invalid(String),
+    Seeds(String),
     /// Seeds failed; the message holds the first failure's report and replay command.
     #[error("{0}")]
     Failed(String),
     /// A seed gave two different runs.
-    #[error("{0}")]
-    NotDeterministic(String),
+    #[error(transparent)]
+    NotDeterministic(DeterminismError),
 }
 
 /// A sweep of one scenario to run as a test; see the module documentation.
@@ -167,8 +175,7 @@ impl Check {
         let seeds = self.seed_list()?;
         let mut template = self.options.clone();
         if let Some(faults) = &self.faults {
-            template.faults =
-                Some(faults.parse::<FaultFilter>().map_err(|error| CheckError::Invalid(error.to_string()))?);
+            template.faults = Some(faults.parse::<FaultFilter>()?);
         }
         let jobs = match self.jobs {
             Some(jobs) => jobs,
@@ -176,7 +183,7 @@ impl Check {
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
         };
         let options = SweepOptions { jobs, template: template.clone(), fail_fast: false, keep_passing: false };
-        let report = sweep_with(scenario, &seeds, &options, &|_, _, _| {}).map_err(CheckError::Invalid)?;
+        let report = sweep_with(scenario, &seeds, &options, &|_, _, _| {})?;
         if report.failed > 0 {
             return Err(CheckError::Failed(self.describe_failures(&report, seeds.len())));
         }
@@ -201,7 +208,7 @@ impl Check {
         }
         let range = match environment::<SeedRange>("PANGEA_SEEDS")? {
             Some(range) => range,
-            None => SeedRange::try_from(self.seeds.clone()).map_err(CheckError::Invalid)?,
+            None => SeedRange::try_from(self.seeds.clone()).map_err(CheckError::Seeds)?,
         };
         Ok(range.iter().collect())
     }
@@ -248,9 +255,12 @@ mod tests {
         assert_eq!(report.runs, 6);
         assert_eq!(report.summary.runs, 6);
         assert!(matches!(check("no-such").seeds(0..1).try_run(), Err(CheckError::UnknownScenario { .. })));
-        assert!(matches!(check("health").seeds(5..5).try_run(), Err(CheckError::Invalid(_))));
-        assert!(matches!(check("health").seeds(0..1).faults("bogus").try_run(), Err(CheckError::Invalid(_))));
-        assert!(matches!(check("health").seeds(0..1).clients(3).try_run(), Err(CheckError::Invalid(_))));
+        assert!(matches!(check("health").seeds(5..5).try_run(), Err(CheckError::Seeds(_))));
+        assert!(matches!(check("health").seeds(0..1).faults("bogus").try_run(), Err(CheckError::Faults(_))));
+        assert!(matches!(
+            check("health").seeds(0..1).clients(3).try_run(),
+            Err(CheckError::Options(ScenarioError::NoClients { .. }))
+        ));
         let calm = check("health").seeds(0..4).faults("none").jobs(1).run();
         let timed = crate::coverage::TIMED_FAULT_KINDS;
         assert!(calm.summary.faults.keys().all(|kind| !timed.contains(&kind.as_str())), "{:?}", calm.summary.faults);

@@ -116,6 +116,18 @@ impl CoverageSummary {
         }
     }
 
+    /// Makes every name of `probes` and `sites` (a scenario's tables, see
+    /// [`crate::Scenario::probes`]) count, so that one no run ever reached is reported as missed too,
+    /// not only one reached and never held or fired.
+    pub fn expect(&mut self, probes: &[&str], sites: &[&str]) {
+        for probe in probes {
+            self.probes.entry((*probe).to_owned()).or_default();
+        }
+        for site in sites {
+            self.buggify.entry((*site).to_owned()).or_default();
+        }
+    }
+
     /// Adds another summary's counts to these.
     pub fn merge(&mut self, other: &CoverageSummary) {
         self.runs += other.runs;
@@ -155,13 +167,13 @@ impl CoverageSummary {
         timed.chain(standing).copied().collect()
     }
 
-    /// Buggify sites that were reached but never fired.
+    /// Buggify sites that never fired (reached or not).
     #[must_use]
     pub fn buggify_never_fired(&self) -> Vec<&str> {
         self.buggify.iter().filter(|(_, tally)| tally.fired == 0).map(|(site, _)| site.as_str()).collect()
     }
 
-    /// Probes that were evaluated but never held.
+    /// Probes that never held (evaluated or not).
     #[must_use]
     pub fn probes_never_held(&self) -> Vec<&str> {
         self.probes.iter().filter(|(_, tally)| tally.held == 0).map(|(probe, _)| probe.as_str()).collect()

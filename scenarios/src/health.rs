@@ -19,10 +19,12 @@
 //! nature, not a bug), so the safety phase checks no accuracy; the liveness phase checks that such
 //! judgements are undone once the network is healthy.
 
-use crate::registry::Scenario;
+use crate::error::ScenarioError;
+use crate::registry::{Scenario, bug_names, checked_nodes, plan_of, planted_bug};
 use crate::report::{FailureKind, RunOptions, RunReport, Violation};
 use pangea_core::log::LogConfig;
-use pangea_core::membership::{Health, HealthConfig, Membership};
+use pangea_core::membership::names as membership_names;
+use pangea_core::membership::{Health, HealthConfig, Membership, MembershipPlantedBug};
 use pangea_core::{Duration, Instant, NodeId, PangeaConfig, PangeaNode};
 use pangea_sim::{FaultPlan, NodeStatus, Sim, SimConfig};
 
@@ -87,46 +89,35 @@ impl Scenario for HealthScenario {
     }
 
     fn planted_bugs(&self) -> Vec<&'static str> {
-        if cfg!(feature = "planted-bugs") { vec!["never-dead"] } else { Vec::new() }
+        bug_names(&MembershipPlantedBug::ALL)
     }
 
-    fn run(&self, options: &RunOptions) -> Result<RunReport, String> {
-        let nodes = options.nodes.unwrap_or(self.default_nodes());
-        let (least, most) = self.nodes_range();
-        if !(least..=most).contains(&nodes) {
-            return Err(format!("health runs with {least} to {most} nodes, not {nodes}"));
-        }
+    fn probes(&self) -> Vec<&'static str> {
+        membership_names::probes::ALL.to_vec()
+    }
+
+    fn buggify_sites(&self) -> Vec<&'static str> {
+        membership_names::sites::ALL.to_vec()
+    }
+
+    fn run(&self, options: &RunOptions) -> Result<RunReport, ScenarioError> {
+        let nodes = checked_nodes(self, options)?;
         #[cfg_attr(not(feature = "planted-bugs"), allow(unused_mut))]
         let mut config = health_config();
-        match options.planted.as_deref() {
-            None => {}
+        if let Some(name) = options.planted.as_deref() {
+            let _bug = planted_bug(self.name(), name, &MembershipPlantedBug::ALL)?;
             #[cfg(feature = "planted-bugs")]
-            Some("never-dead") => config.planted_bug = Some(pangea_core::membership::PlantedBug::NeverMarkDead),
-            Some(other) => {
-                let known = self.planted_bugs();
-                return Err(if known.is_empty() {
-                    format!(
-                        "no bugs can be planted in this build (asked for '{other}'); build with --features planted-bugs"
-                    )
-                } else {
-                    format!("unknown planted bug '{other}' for health (known: {})", known.join(", "))
-                });
+            {
+                config.planted_bug = Some(_bug);
             }
         }
-        config.validate().map_err(|error| error.to_string())?;
-        let plan = match &options.plan {
-            Some(plan) => {
-                plan.validate(nodes).map_err(|error| format!("the fault plan cannot run: {error}"))?;
-                plan.clone()
-            }
-            None => self.plan(options.seed, nodes),
-        };
+        let plan = plan_of(self, options, nodes)?;
         let seed_node = NodeId::for_index(0);
         let mut log = LogConfig::new(vec![seed_node]);
         log.heartbeat_interval = Duration::from_secs(1);
         log.election_timeout = Duration::from_secs(3);
         let node_config = PangeaConfig { health: config, log, ..PangeaConfig::new(Vec::new()) };
-        node_config.validate().map_err(|error| error.to_string())?;
+        node_config.validate().map_err(|error| ScenarioError::Config(error.to_string()))?;
         let factory = move |index: u32| {
             let mut node_config = node_config.clone();
             if index != 0 {

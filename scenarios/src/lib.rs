@@ -15,6 +15,7 @@
 
 pub mod check;
 pub mod coverage;
+pub mod error;
 pub mod export;
 pub mod filter;
 pub mod health;
@@ -30,9 +31,10 @@ pub mod sweep;
 
 pub use check::{Check, CheckError, check};
 pub use coverage::CoverageSummary;
+pub use error::{DeterminismError, ScenarioError};
 pub use export::{ExportError, TraceFormat, export};
 pub use filter::{FaultFilter, FilterError};
-pub use registry::{Scenario, WorkloadKnobs, find, scenarios};
+pub use registry::{Scenario, WorkloadKnobs, checked_nodes, find, plan_of, planted_bug, scenarios};
 pub use replay::{ReplayError, ReplayFile, ReplayVerdict};
 pub use report::{FailureKind, Outcome, RunOptions, RunReport, Violation};
 pub use results::{SeedResult, SweepSummary};

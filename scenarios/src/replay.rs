@@ -71,7 +71,7 @@ pub enum ReplayError {
     },
     /// The scenario refused the file's options (node count, planted bug, plan).
     #[error("the replay file cannot run: {0}")]
-    Run(String),
+    Run(#[from] crate::error::ScenarioError),
 }
 
 /// The failure a replay file records.

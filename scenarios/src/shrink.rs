@@ -31,8 +31,8 @@ use thiserror::Error;
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum ShrinkError {
     /// The scenario refused the options.
-    #[error("{0}")]
-    Invalid(String),
+    #[error(transparent)]
+    Invalid(#[from] crate::error::ScenarioError),
     /// The run to shrink passes.
     #[error("{scenario} seed {seed} passes: there is no failure to shrink")]
     Passes {
@@ -636,7 +636,7 @@ mod tests {
         fn workload_knobs(&self) -> crate::registry::WorkloadKnobs {
             crate::registry::WorkloadKnobs { clients: Some(8), operations: Some(1_000) }
         }
-        fn run(&self, options: &RunOptions) -> Result<RunReport, String> {
+        fn run(&self, options: &RunOptions) -> Result<RunReport, crate::error::ScenarioError> {
             let nodes = options.nodes.unwrap_or(5);
             let plan = options.plan.clone().unwrap_or_else(|| self.plan(options.seed, nodes));
             let windows = windows(&plan);

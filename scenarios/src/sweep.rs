@@ -1,7 +1,8 @@
 //! Running many seeds: sweeps across threads, crash containment, and the determinism check.
 
 use crate::coverage::CoverageSummary;
-use crate::registry::Scenario;
+use crate::error::{DeterminismError, ScenarioError};
+use crate::registry::{Scenario, checked_nodes};
 use crate::report::{FailureKind, Outcome, RunOptions, RunReport, Violation};
 use pangea_core::Instant;
 use pangea_sim::Coverage;
@@ -15,18 +16,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 ///
 /// # Errors
 /// Options the scenario cannot run.
-pub fn resolve_options(scenario: &dyn Scenario, options: &RunOptions) -> Result<RunOptions, String> {
-    let nodes = options.nodes.unwrap_or(scenario.default_nodes());
-    let (least, most) = scenario.nodes_range();
-    if !(least..=most).contains(&nodes) {
-        return Err(format!("{} runs with {least} to {most} nodes, not {nodes}", scenario.name()));
-    }
+pub fn resolve_options(scenario: &dyn Scenario, options: &RunOptions) -> Result<RunOptions, ScenarioError> {
+    let nodes = checked_nodes(scenario, options)?;
     let workload = scenario.workload_knobs();
     if options.clients.is_some() && workload.clients.is_none() {
-        return Err(format!("{} has no clients to set (it ignores --clients)", scenario.name()));
+        return Err(ScenarioError::NoClients { scenario: scenario.name().to_owned() });
     }
     if options.operations.is_some() && workload.operations.is_none() {
-        return Err(format!("{} counts no operations (it ignores --operations)", scenario.name()));
+        return Err(ScenarioError::NoOperations { scenario: scenario.name().to_owned() });
     }
     let mut resolved = options.clone();
     if let (Some(filter), None) = (&options.faults, &options.plan) {
@@ -40,7 +37,7 @@ pub fn resolve_options(scenario: &dyn Scenario, options: &RunOptions) -> Result<
 ///
 /// # Errors
 /// Invalid options.
-pub fn run_guarded(scenario: &dyn Scenario, options: &RunOptions) -> Result<RunReport, String> {
+pub fn run_guarded(scenario: &dyn Scenario, options: &RunOptions) -> Result<RunReport, ScenarioError> {
     let resolved = resolve_options(scenario, options)?;
     let mut report = match catch_unwind(AssertUnwindSafe(|| scenario.run(&resolved))) {
         Ok(result) => result?,
@@ -130,7 +127,7 @@ pub fn sweep(
     template: &RunOptions,
     fail_fast: bool,
     progress: &(dyn Fn(u64, u64, &RunReport) + Sync),
-) -> Result<SweepReport, String> {
+) -> Result<SweepReport, ScenarioError> {
     let options = SweepOptions { jobs, template: template.clone(), fail_fast, keep_passing: true };
     sweep_with(scenario, seeds, &options, progress)
 }
@@ -144,7 +141,7 @@ pub fn sweep_with(
     seeds: &[u64],
     options: &SweepOptions,
     progress: &(dyn Fn(u64, u64, &RunReport) + Sync),
-) -> Result<SweepReport, String> {
+) -> Result<SweepReport, ScenarioError> {
     // Check the options once, before any thread starts.
     resolve_options(scenario, &RunOptions { seed: seeds.first().copied().unwrap_or(0), ..options.template.clone() })?;
     let next = AtomicU64::new(0);
@@ -152,7 +149,7 @@ pub fn sweep_with(
     let failed = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
     let collected: Mutex<SweepReport> = Mutex::new(SweepReport::default());
-    let error: Mutex<Option<String>> = Mutex::new(None);
+    let error: Mutex<Option<ScenarioError>> = Mutex::new(None);
     std::thread::scope(|scope| {
         for _ in 0..options.jobs.max(1) {
             scope.spawn(|| {
@@ -200,6 +197,7 @@ pub fn sweep_with(
     }
     let mut report = collected.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     report.reports.sort_by_key(|report| report.seed);
+    report.summary.expect(&scenario.probes(), &scenario.buggify_sites());
     Ok(report)
 }
 
@@ -207,22 +205,22 @@ pub fn sweep_with(
 ///
 /// # Errors
 /// A description of the difference, or invalid options.
-pub fn determinism_check(scenario: &dyn Scenario, options: &RunOptions) -> Result<RunReport, String> {
+pub fn determinism_check(scenario: &dyn Scenario, options: &RunOptions) -> Result<RunReport, DeterminismError> {
     let first = run_guarded(scenario, options)?;
     let second = run_guarded(scenario, options)?;
+    let hash = |report: &RunReport| report.trace_hash.map_or_else(|| "none".to_owned(), |hash| hash.to_string());
     if first.trace_hash != second.trace_hash || first.trace_len != second.trace_len {
-        return Err(format!(
-            "{} seed {} is not deterministic: trace {:?} ({} records) then {:?} ({} records)",
-            scenario.name(),
-            options.seed,
-            first.trace_hash,
-            first.trace_len,
-            second.trace_hash,
-            second.trace_len
-        ));
+        return Err(DeterminismError::Diverged {
+            scenario: scenario.name().to_owned(),
+            seed: options.seed,
+            first: hash(&first),
+            first_records: first.trace_len,
+            second: hash(&second),
+            second_records: second.trace_len,
+        });
     }
     if first.outcome != second.outcome {
-        return Err(format!("{} seed {}: same trace, different outcomes", scenario.name(), options.seed));
+        return Err(DeterminismError::OutcomesDiffer { scenario: scenario.name().to_owned(), seed: options.seed });
     }
     Ok(first)
 }

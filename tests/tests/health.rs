@@ -2,7 +2,7 @@
 //! default run, a long one behind `--ignored`. `PANGEA_SEED=17` runs one seed, `PANGEA_SEEDS=0..5000`
 //! another range; a failure prints the seed's report and the command that replays it.
 
-use pangea_scenarios::{RunOptions, check, find};
+use pangea_scenarios::{RunOptions, ScenarioError, check, find};
 
 #[test]
 fn health_passes_a_short_sweep() {
@@ -42,8 +42,15 @@ fn a_run_reports_convergence_and_its_plan() {
 #[test]
 fn invalid_options_are_errors_not_panics() {
     let health = find("health").unwrap();
-    assert!(health.run(&RunOptions { nodes: Some(1), ..RunOptions::seed(0) }).is_err());
-    assert!(health.run(&RunOptions { nodes: Some(10_000), ..RunOptions::seed(0) }).is_err());
+    for nodes in [1, 10_000] {
+        let error = health.run(&RunOptions { nodes: Some(nodes), ..RunOptions::seed(0) }).unwrap_err();
+        assert!(matches!(error, ScenarioError::NodeCount { least: 2, most: 64, .. }), "{error}");
+        assert_eq!(error.to_string(), format!("health runs with 2 to 64 nodes, not {nodes}"));
+    }
     let error = health.run(&RunOptions { planted: Some("no-such-bug".into()), ..RunOptions::seed(0) }).unwrap_err();
-    assert!(error.contains("no-such-bug") || error.contains("planted"), "{error}");
+    // Without the feature nothing can be planted; with it, the name is unknown.
+    assert!(
+        matches!(&error, ScenarioError::PlantingNotBuilt { bug } | ScenarioError::UnknownBug { bug, .. } if bug == "no-such-bug"),
+        "{error}"
+    );
 }

@@ -38,6 +38,7 @@ mod config;
 mod entry;
 pub mod members;
 mod messages;
+pub mod names;
 mod replica;
 pub mod sessions;
 mod snapshot;

@@ -27,15 +27,20 @@ pub struct HealthConfig {
     /// A deliberately planted bug, to prove the simulator catches it. Exists only in builds with
     /// the `planted-bugs` feature.
     #[cfg(feature = "planted-bugs")]
-    pub planted_bug: Option<PlantedBug>,
+    pub planted_bug: Option<MembershipPlantedBug>,
 }
 
-/// Bugs that can be planted in the membership subsystem (builds with `planted-bugs` only).
-#[cfg(feature = "planted-bugs")]
+/// Bugs that can be planted in the membership subsystem. They take effect only in builds with the
+/// `planted-bugs` feature.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum PlantedBug {
+pub enum MembershipPlantedBug {
     /// A silent peer is never declared dead: it stays suspect forever.
     NeverMarkDead,
+}
+
+impl MembershipPlantedBug {
+    /// Every bug with its command-line name, in one table.
+    pub const ALL: [(MembershipPlantedBug, &'static str); 1] = [(MembershipPlantedBug::NeverMarkDead, "never-dead")];
 }
 
 impl Default for HealthConfig {
@@ -81,6 +86,18 @@ pub enum HealthConfigError {
 }
 
 impl HealthConfig {
+    /// Is `bug` planted? Always false without the `planted-bugs` feature.
+    #[must_use]
+    #[allow(unused_variables)]
+    pub fn planted(&self, bug: MembershipPlantedBug) -> bool {
+        #[cfg(feature = "planted-bugs")]
+        {
+            self.planted_bug == Some(bug)
+        }
+        #[cfg(not(feature = "planted-bugs"))]
+        false
+    }
+
     /// Checks that the timeouts are ordered and the limits positive.
     pub fn validate(&self) -> Result<(), HealthConfigError> {
         if self.ping_interval.is_zero() {

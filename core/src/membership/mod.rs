@@ -11,17 +11,17 @@
 
 mod config;
 mod messages;
+pub mod names;
 mod peer;
 #[cfg(test)]
 mod tests;
 
-#[cfg(feature = "planted-bugs")]
-pub use config::PlantedBug;
-pub use config::{HealthConfig, HealthConfigError};
+pub use config::{HealthConfig, HealthConfigError, MembershipPlantedBug};
 pub use messages::{MembershipMessage, MembershipRequest, MembershipResponse, PeerView};
 pub use peer::{Health, Peer, RttEstimate};
 
 use crate::id::NodeId;
+use crate::membership::names::{probes, sites};
 use crate::node::{Context, Node, RequestId, TraceEvent};
 use crate::random;
 use crate::storage::{StorageError, WriteBatch};
@@ -137,7 +137,7 @@ impl Membership {
             learned |= self.learn(*node, me, now);
         }
         if learned {
-            cx.sometimes("membership.tracked_for_another_part", true);
+            cx.sometimes(probes::TRACKED_FOR_ANOTHER_PART, true);
             self.unsaved = true;
             self.save(cx, false);
         }
@@ -188,7 +188,7 @@ impl Membership {
                 }
             }
         }
-        cx.sometimes("membership.restart_restored_peers", self.boot > 1 && restored > 0);
+        cx.sometimes(probes::RESTART_RESTORED_PEERS, self.boot > 1 && restored > 0);
 
         let bootstrap = self.config.bootstrap.clone();
         for peer in bootstrap {
@@ -227,9 +227,9 @@ impl Membership {
         match result {
             Ok(()) => self.unsaved = false,
             Err(error) => {
-                cx.sometimes("membership.save_failed", true);
+                cx.sometimes(probes::SAVE_FAILED, true);
                 if matches!(error, StorageError::Full { .. }) {
-                    cx.sometimes("membership.disk_full", true);
+                    cx.sometimes(probes::DISK_FULL, true);
                 }
                 cx.trace(TraceEvent::new("storage_error", format!("saving peers: {error}")));
                 self.unsaved = true;
@@ -244,7 +244,7 @@ impl Membership {
         };
         peer.last_heard = Some(now);
         if peer.health != Health::Alive {
-            cx.sometimes("membership.peer_recovered_from_dead", peer.health == Health::Dead);
+            cx.sometimes(probes::PEER_RECOVERED_FROM_DEAD, peer.health == Health::Dead);
             let old = peer.health;
             peer.health = Health::Alive;
             peer.health_since = now;
@@ -268,7 +268,7 @@ impl Membership {
 
     /// Up to `gossip_peers_max` peers that are not dead, starting at a random point of the table.
     fn gossip(&self, cx: &mut dyn Context<Self>) -> Vec<NodeId> {
-        if cx.buggify("membership.gossip.empty") {
+        if cx.buggify(sites::GOSSIP_EMPTY) {
             return Vec::new();
         }
         let candidates: Vec<NodeId> =
@@ -290,10 +290,7 @@ impl Membership {
         let now = cx.now();
         let suspect_after = self.config.suspect_after;
         let dead_after = self.config.dead_after;
-        #[cfg(feature = "planted-bugs")]
-        let never_dead = self.config.planted_bug == Some(PlantedBug::NeverMarkDead);
-        #[cfg(not(feature = "planted-bugs"))]
-        let never_dead = false;
+        let never_dead = self.config.planted(MembershipPlantedBug::NeverMarkDead);
         for (id, peer) in &mut self.peers {
             let silence = peer.silence(now);
             let judged = if silence >= dead_after && !never_dead {
@@ -308,8 +305,8 @@ impl Membership {
                 let old = peer.health;
                 peer.health = judged;
                 peer.health_since = now;
-                cx.sometimes("membership.peer_suspected", judged == Health::Suspect);
-                cx.sometimes("membership.peer_dead", judged == Health::Dead);
+                cx.sometimes(probes::PEER_SUSPECTED, judged == Health::Suspect);
+                cx.sometimes(probes::PEER_DEAD, judged == Health::Dead);
                 cx.trace(TraceEvent::new("peer_health", format!("{} {old:?}->{judged:?}", id.short())));
                 self.notifications.push(MembershipNotification::HealthChanged { peer: *id, health: judged });
             }
@@ -340,7 +337,7 @@ impl Membership {
 
     fn next_tick(&self, cx: &mut dyn Context<Self>) -> Duration {
         let interval = self.config.ping_interval;
-        if cx.buggify("membership.tick.early") {
+        if cx.buggify(sites::TICK_EARLY) {
             // An early tick is always legal: it only pings more often.
             return random::duration_between(cx.rng(), interval / 4, interval);
         }
@@ -390,7 +387,7 @@ impl Node for Membership {
                         }
                     }
                 }
-                cx.sometimes("membership.stale_pong", echo_boot != self.boot);
+                cx.sometimes(probes::STALE_PONG, echo_boot != self.boot);
             }
         }
     }

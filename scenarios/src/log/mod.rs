@@ -1,4 +1,4 @@
-//! The replicated-log scenarios: concurrent clients against a multi-Paxos records store under
+//! The replicated-log scenarios: concurrent clients against `PangeaNode`'s multi-Paxos metadata log under
 //! faults, checked for linearizability, agreement, durability, convergence and liveness.
 //!
 //! Every run has a safety phase of [`SAFETY`] under the seed's faults, during which clients issue
@@ -27,9 +27,12 @@ pub use checkers::{Agreement, converged};
 pub use membership::{ChangeOutcome, ChangeRecord, MemberChanger};
 pub use workload::{Completion, Operation, Workload, WorkloadConfig};
 
-use crate::registry::{Scenario, WorkloadKnobs};
+use crate::error::ScenarioError;
+use crate::registry::{Scenario, WorkloadKnobs, bug_names, checked_nodes, plan_of, planted_bug};
 use crate::report::{FailureKind, RunOptions, RunReport, Violation};
+use pangea_core::log::names as log_names;
 use pangea_core::log::{LogConfig, LogPlantedBug};
+use pangea_core::membership::names as membership_names;
 use pangea_core::metadata::records::{KvOp, RecordLimits};
 use pangea_core::{Duration, Instant, NodeId, PangeaConfig, PangeaNode};
 use pangea_sim::{FaultPlan, Sim, SimConfig, SwarmProfile};
@@ -59,6 +62,9 @@ pub enum LogVariant {
     /// Everything, while replicas are added and removed.
     Membership,
 }
+
+/// Most concurrent clients a log scenario runs.
+pub const CLIENTS_MAX: u32 = 64;
 
 /// Processes of `log-membership` beyond its initial members: spares to add.
 pub const SPARES: u32 = 2;
@@ -136,7 +142,7 @@ impl LogScenario {
         if self.variant == LogVariant::Membership { nodes - SPARES } else { nodes }
     }
 
-    fn node_config(&self, nodes: u32, planted: Option<&str>) -> Result<PangeaConfig, String> {
+    fn node_config(&self, nodes: u32, planted: Option<&str>) -> Result<PangeaConfig, ScenarioError> {
         let members = (0..self.initial_members(nodes)).map(NodeId::for_index).collect();
         let mut log = LogConfig::new(members).with_message_budget(SIM_MESSAGE_BYTES_MAX);
         // Small enough that runs take snapshots and ship them to lagging replicas, and that the
@@ -144,28 +150,16 @@ impl LogScenario {
         log.snapshot_threshold = 200;
         log.inflight_slots_max = 4;
         log.batch_entries_max = 3;
-        match planted {
-            None => {}
+        if let Some(name) = planted {
+            let _bug = planted_bug(self.name, name, &LogPlantedBug::ALL)?;
             #[cfg(feature = "planted-bugs")]
-            Some(name) => {
-                log.planted_bug = Some(LogPlantedBug::from_name(name).ok_or_else(|| {
-                    format!(
-                        "unknown planted bug '{name}' for {} (known: {})",
-                        self.name,
-                        self.planted_bugs().join(", ")
-                    )
-                })?);
-            }
-            #[cfg(not(feature = "planted-bugs"))]
-            Some(other) => {
-                return Err(format!(
-                    "no bugs can be planted in this build (asked for '{other}'); build with --features planted-bugs"
-                ));
+            {
+                log.planted_bug = Some(_bug);
             }
         }
         let records = RecordLimits { key_bytes_max: 1024, value_bytes_max: SIM_VALUE_BYTES_MAX };
         let config = PangeaConfig { log, records, ..PangeaConfig::new(Vec::new()) };
-        config.validate().map_err(|error| error.to_string())?;
+        config.validate().map_err(|error| ScenarioError::Config(error.to_string()))?;
         Ok(config)
     }
 }
@@ -196,11 +190,15 @@ impl Scenario for LogScenario {
     }
 
     fn planted_bugs(&self) -> Vec<&'static str> {
-        if cfg!(feature = "planted-bugs") {
-            LogPlantedBug::ALL.iter().map(|(_, name)| *name).collect()
-        } else {
-            Vec::new()
-        }
+        bug_names(&LogPlantedBug::ALL)
+    }
+
+    fn probes(&self) -> Vec<&'static str> {
+        log_names::probes::ALL.iter().chain(membership_names::probes::ALL).copied().collect()
+    }
+
+    fn buggify_sites(&self) -> Vec<&'static str> {
+        log_names::sites::ALL.iter().chain(membership_names::sites::ALL).copied().collect()
     }
 
     fn workload_knobs(&self) -> WorkloadKnobs {
@@ -208,30 +206,21 @@ impl Scenario for LogScenario {
         WorkloadKnobs { clients: Some(defaults.clients), operations: Some(defaults.operations_max) }
     }
 
-    fn run(&self, options: &RunOptions) -> Result<RunReport, String> {
-        let nodes = options.nodes.unwrap_or(self.default_nodes());
+    fn run(&self, options: &RunOptions) -> Result<RunReport, ScenarioError> {
+        let nodes = checked_nodes(self, options)?;
         let defaults = WorkloadConfig::default();
         let workload = WorkloadConfig {
             clients: options.clients.unwrap_or(defaults.clients),
             operations_max: options.operations.unwrap_or(defaults.operations_max),
             ..defaults
         };
-        if workload.clients == 0 || workload.clients > 64 {
-            return Err(format!("{} runs with 1 to 64 clients, not {}", self.name, workload.clients));
-        }
-        let (least, most) = self.nodes_range();
-        if !(least..=most).contains(&nodes) {
-            return Err(format!("{} runs with {least} to {most} nodes, not {nodes}", self.name));
+        if workload.clients == 0 || workload.clients > CLIENTS_MAX {
+            let scenario = self.name.to_owned();
+            return Err(ScenarioError::ClientCount { scenario, most: CLIENTS_MAX, clients: workload.clients });
         }
         let config = self.node_config(nodes, options.planted.as_deref())?;
         let workload = WorkloadConfig { value_bytes_max: config.records.value_bytes_max, ..workload };
-        let plan = match &options.plan {
-            Some(plan) => {
-                plan.validate(nodes).map_err(|error| format!("the fault plan cannot run: {error}"))?;
-                plan.clone()
-            }
-            None => self.plan(options.seed, nodes),
-        };
+        let plan = plan_of(self, options, nodes)?;
         let mut sim_config = SimConfig::new(options.seed, nodes, plan.clone());
         sim_config.keep_trace = options.keep_trace;
         // Clients reach the replicas over links like the replicas' own (lossy when those are), so a

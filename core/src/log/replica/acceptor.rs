@@ -8,6 +8,7 @@ use crate::log::batch::prefix_within;
 use crate::log::config::LogPlantedBug;
 use crate::log::entry::Entry;
 use crate::log::messages::LogMessage;
+use crate::log::names::probes;
 use crate::log::replica::election::PromiseReceived;
 use crate::log::state_machine::StateMachine;
 use crate::node::Context;
@@ -46,7 +47,7 @@ impl<S: StateMachine> Replica<S> {
                     self.yield_to(cx, ballot);
                     self.election.last_leader_contact = cx.now();
                 }
-                cx.sometimes("log.promise_paged", more_from.is_some());
+                cx.sometimes(probes::PROMISE_PAGED, more_from.is_some());
                 let message = LogMessage::Promise {
                     ballot,
                     snapshot_index: promise.snapshot_index,
@@ -114,7 +115,7 @@ impl<S: StateMachine> Replica<S> {
             return false;
         }
         let Some(slots) = slot_range(first_slot, entries.len()) else {
-            cx.sometimes("log.malformed_accept_ignored", true);
+            cx.sometimes(probes::MALFORMED_ACCEPT_IGNORED, true);
             return false;
         };
         let previous = self.acceptor.promised;

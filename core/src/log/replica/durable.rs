@@ -11,6 +11,7 @@ use crate::codec::{decode_serde, encode_serde};
 use crate::log::ballot::Ballot;
 use crate::log::config::LogPlantedBug;
 use crate::log::entry::Entry;
+use crate::log::names::{probes, sites};
 use crate::log::snapshot::Snapshot;
 use crate::log::state_machine::StateMachine;
 use crate::log::{ACCEPTOR_TABLE, CHOSEN_TABLE, SNAPSHOT_TABLE};
@@ -33,7 +34,10 @@ impl<S: StateMachine> Replica<S> {
             Ok(()) => {
                 self.recovered = true;
                 let learner = &self.learner;
-                cx.sometimes("log.recovered_state", learner.commit_index > 0 || self.acceptor.promised != Ballot::ZERO);
+                cx.sometimes(
+                    probes::RECOVERED_STATE,
+                    learner.commit_index > 0 || self.acceptor.promised != Ballot::ZERO,
+                );
                 let detail = format!(
                     "promised {} accepted {} snapshot {} commit {}",
                     self.acceptor.promised,
@@ -46,7 +50,7 @@ impl<S: StateMachine> Replica<S> {
                 self.notify(LogNotification::MembersChanged(members));
             }
             Err(error) => {
-                cx.sometimes("log.recovery_failed", true);
+                cx.sometimes(probes::RECOVERY_FAILED, true);
                 cx.trace(TraceEvent::new("storage_error", format!("recovering the log: {error}")));
             }
         }
@@ -129,7 +133,7 @@ impl<S: StateMachine> Replica<S> {
     }
 
     fn drop_chosen_key(&mut self, cx: &mut dyn Context<Self>, key: Vec<u8>) -> Result<(), StorageError> {
-        cx.sometimes("log.corrupt_chosen_entry_dropped", true);
+        cx.sometimes(probes::CORRUPT_CHOSEN_ENTRY_DROPPED, true);
         cx.trace(TraceEvent::new("storage_error", "dropped a corrupt chosen entry; it will be learned again"));
         let mut batch = WriteBatch::new();
         batch.remove(CHOSEN_TABLE, key);
@@ -159,7 +163,7 @@ impl<S: StateMachine> Replica<S> {
         };
         let skip_sync = self.planted(LogPlantedBug::SkipSync);
         let result = batch().and_then(|batch| cx.storage().write(batch)).and_then(|()| {
-            if cx.buggify("log.acceptor.sync_skipped_is_not_allowed") {
+            if cx.buggify(sites::ACCEPTOR_SYNC_SKIPPED_IS_NOT_ALLOWED) {
                 // A fault point that must never weaken durability: it only makes the sync happen twice.
                 cx.storage().sync()?;
             }
@@ -171,7 +175,7 @@ impl<S: StateMachine> Replica<S> {
                 true
             }
             Err(error) => {
-                cx.sometimes("log.acceptor_write_failed", true);
+                cx.sometimes(probes::ACCEPTOR_WRITE_FAILED, true);
                 cx.trace(TraceEvent::new("storage_error", format!("acceptor state: {error}")));
                 false
             }

@@ -11,6 +11,7 @@ use crate::log::config::LogPlantedBug;
 use crate::log::entry::{Command, Entry};
 use crate::log::members::Members;
 use crate::log::messages::{LogMessage, LogResponse};
+use crate::log::names::{probes, sites};
 use crate::log::state_machine::StateMachine;
 use crate::node::{Context, TraceEvent};
 use crate::random;
@@ -187,7 +188,7 @@ impl<S: StateMachine> Replica<S> {
             .take(counted)
             .all(|members| members.has_quorum(candidate.promises.keys(), super::quorum_size(members, small)));
         if satisfied {
-            cx.sometimes("log.election_spanned_configurations", recovery.chain.len() > 1);
+            cx.sometimes(probes::ELECTION_SPANNED_CONFIGURATIONS, recovery.chain.len() > 1);
             self.become_leader(cx, recovery);
         } else {
             // The promises revealed a configuration change: its new members must promise too.
@@ -266,7 +267,7 @@ impl<S: StateMachine> Replica<S> {
             let entry = match values.remove(&slot) {
                 Some(entry) => entry,
                 None => {
-                    cx.sometimes("log.gap_filled_with_noop", true);
+                    cx.sometimes(probes::GAP_FILLED_WITH_NOOP, true);
                     self.new_entry(cx, Command::Noop)
                 }
             };
@@ -280,8 +281,8 @@ impl<S: StateMachine> Replica<S> {
             }
         }
         debug_assert_eq!(Some(&members), chain.last(), "the recovery walk and the chain disagree");
-        cx.sometimes("log.leader_recovered_slots", !inflight.is_empty());
-        cx.sometimes("log.leader_recovered_member_change", reconfig_at.is_some());
+        cx.sometimes(probes::LEADER_RECOVERED_SLOTS, !inflight.is_empty());
+        cx.sometimes(probes::LEADER_RECOVERED_MEMBER_CHANGE, reconfig_at.is_some());
         cx.trace(TraceEvent::new(
             "log_role",
             format!("leader with ballot {ballot}, re-proposing slots {}..={last}, members {members}", base + 1),
@@ -303,11 +304,11 @@ impl<S: StateMachine> Replica<S> {
             reconfig_at,
         });
         self.election.leader = Some(me);
-        cx.sometimes("log.leader_elected", true);
+        cx.sometimes(probes::LEADER_ELECTED, true);
         if let Some((holder, index)) = snapshot_ahead
             && holder != me
         {
-            cx.sometimes("log.new_leader_behind_snapshot", true);
+            cx.sometimes(probes::NEW_LEADER_BEHIND_SNAPSHOT, true);
             self.learner.leader_commit_index = self.learner.leader_commit_index.max(index);
             self.learner.catch_up_source = Some(holder);
             self.learner.catch_up_asked_at = None;
@@ -325,7 +326,7 @@ impl<S: StateMachine> Replica<S> {
             Role::Follower => return,
         };
         if mine == ballot && promised > ballot {
-            cx.sometimes("log.preempted", true);
+            cx.sometimes(probes::PREEMPTED, true);
             self.step_down(cx, &format!("preempted by ballot {promised}"));
             self.election.last_leader_contact = cx.now();
         }
@@ -333,7 +334,7 @@ impl<S: StateMachine> Replica<S> {
 
     pub(super) fn step_down(&mut self, cx: &mut dyn Context<Self>, why: &str) {
         if let Role::Leader(leader) = &self.role {
-            cx.sometimes("log.leader_stepped_down", true);
+            cx.sometimes(probes::LEADER_STEPPED_DOWN, true);
             // Commands already proposed may still be chosen: their clients must retry to learn.
             let keys: Vec<PendingKey> =
                 leader.inflight.values().filter_map(|slot| PendingKey::of(&slot.entry)).collect();
@@ -360,7 +361,7 @@ impl<S: StateMachine> Replica<S> {
         let now = cx.now();
         let Role::Candidate(candidate) = &self.role else { return };
         if now - candidate.started > self.election.timeout {
-            cx.sometimes("log.election_retried", true);
+            cx.sometimes(probes::ELECTION_RETRIED, true);
             self.stand_for_election(cx);
             return;
         }
@@ -384,17 +385,17 @@ impl<S: StateMachine> Replica<S> {
         // costs throughput), and duelling leaders are where acceptor bugs show. A rare fault point
         // makes it happen, past the pre-vote.
         let eager =
-            self.election.leader.is_some() && cx.buggify("log.election.eager") && random::chance(cx.rng(), 1, 4);
+            self.election.leader.is_some() && cx.buggify(sites::ELECTION_EAGER) && random::chance(cx.rng(), 1, 4);
         let silent = now - self.election.last_leader_contact > self.election.timeout;
         if eager && self.is_member(&me) {
-            cx.sometimes("log.eager_election", true);
+            cx.sometimes(probes::EAGER_ELECTION, true);
             self.stand_for_election(cx);
         } else if silent && self.is_member(&me) {
             // The pre-vote only spares a live leader; standing without it is legal too, and the
             // elections it starts (a replica back from a partition deposing the leader) are
             // where election bugs show.
-            if cx.buggify("log.election.skip_pre_vote") {
-                cx.sometimes("log.election_without_pre_vote", true);
+            if cx.buggify(sites::ELECTION_SKIP_PRE_VOTE) {
+                cx.sometimes(probes::ELECTION_WITHOUT_PRE_VOTE, true);
                 self.stand_for_election(cx);
             } else {
                 self.ask_pre_vote(cx);
@@ -434,7 +435,7 @@ impl<S: StateMachine> Replica<S> {
             }
         };
         let granted = !leader_alive;
-        cx.sometimes("log.pre_vote_refused_for_a_live_leader", leader_alive);
+        cx.sometimes(probes::PRE_VOTE_REFUSED_FOR_A_LIVE_LEADER, leader_alive);
         cx.send(from, LogMessage::PreVoteReply { round, granted });
     }
 
@@ -451,7 +452,7 @@ impl<S: StateMachine> Replica<S> {
         let Some(pre_vote) = &self.election.pre_vote else { return };
         let members = &self.learner.members;
         if members.has_quorum(pre_vote.granted.iter(), self.quorum_of(members)) {
-            cx.sometimes("log.pre_vote_won", true);
+            cx.sometimes(probes::PRE_VOTE_WON, true);
             self.stand_for_election(cx);
         }
     }

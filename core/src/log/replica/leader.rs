@@ -12,6 +12,7 @@ use crate::log::config::LogPlantedBug;
 use crate::log::entry::{Command, Entry, EntryId};
 use crate::log::members::{MemberChange, Members};
 use crate::log::messages::{LogMessage, LogResponse};
+use crate::log::names::{probes, sites};
 use crate::log::state_machine::{InvalidCommand, Part, StateMachine};
 use crate::node::{Context, RequestId, TimerId};
 use crate::time::{Duration, Instant};
@@ -159,7 +160,7 @@ impl<S: StateMachine> Replica<S> {
                 (bytes > limit).then_some(InvalidCommand::TooLarge { part: Part::Command, bytes, limit })
             });
             if let Some(why) = invalid {
-                cx.sometimes("log.invalid_command_refused", true);
+                cx.sometimes(probes::INVALID_COMMAND_REFUSED, true);
                 cx.reply(request, LogResponse::Invalid(why));
                 return;
             }
@@ -200,7 +201,7 @@ impl<S: StateMachine> Replica<S> {
         let full = self.clients.queue.len() >= self.config.queued_commands_max
             || self.clients.queued_bytes.saturating_add(bytes) > self.config.queued_bytes_max;
         if full {
-            cx.sometimes("log.queue_full", true);
+            cx.sometimes(probes::QUEUE_FULL, true);
             cx.reply(request, LogResponse::Busy);
             return;
         }
@@ -208,7 +209,7 @@ impl<S: StateMachine> Replica<S> {
         self.clients.queued_bytes += bytes;
         self.clients.queue.push_back(Queued { key, what, bytes });
         if self.clients.flush_timer.is_none() {
-            let delay = if cx.buggify("log.batch.flush_now") { Duration::ZERO } else { self.config.batch_delay };
+            let delay = if cx.buggify(sites::BATCH_FLUSH_NOW) { Duration::ZERO } else { self.config.batch_delay };
             self.clients.flush_timer = Some(cx.set_timer(delay, super::LogTimer::Flush));
         }
     }
@@ -239,7 +240,7 @@ impl<S: StateMachine> Replica<S> {
                     leader.reconfig_at = None;
                     leader.next_members = members_now;
                 } else {
-                    cx.sometimes("log.pipeline_held_for_member_change", !self.clients.queue.is_empty());
+                    cx.sometimes(probes::PIPELINE_HELD_FOR_MEMBER_CHANGE, !self.clients.queue.is_empty());
                     return;
                 }
             }
@@ -247,13 +248,13 @@ impl<S: StateMachine> Replica<S> {
             let bytes_room = self.config.queued_bytes_max.saturating_sub(leader.inflight_bytes);
             let room = if bytes_room == 0 { 0 } else { slots_room };
             if room == 0 || self.clients.queue.is_empty() {
-                cx.sometimes("log.pipeline_full", room == 0 && !self.clients.queue.is_empty());
+                cx.sometimes(probes::PIPELINE_FULL, room == 0 && !self.clients.queue.is_empty());
                 return;
             }
             let entries_max = (room as usize).min(self.config.batch_entries_max);
             let sizes = self.clients.queue.iter().map(|queued| queued.bytes);
             let mut take = prefix_within(sizes, entries_max, self.config.batch_bytes_max.min(bytes_room));
-            if take > 1 && cx.buggify("log.batch.tiny") {
+            if take > 1 && cx.buggify(sites::BATCH_TINY) {
                 take = 1;
             }
             if let Some(change) =
@@ -263,7 +264,7 @@ impl<S: StateMachine> Replica<S> {
             }
             let batch: Vec<Queued<S::Command>> = self.clients.queue.drain(..take).collect();
             self.clients.queued_bytes -= batch.iter().map(|queued| queued.bytes).sum::<usize>();
-            cx.sometimes("log.batched_commands", batch.len() > 1);
+            cx.sometimes(probes::BATCHED_COMMANDS, batch.len() > 1);
             let now = cx.now();
             let Role::Leader(leader) = &self.role else { return };
             let members = leader.next_members.clone();
@@ -277,7 +278,7 @@ impl<S: StateMachine> Replica<S> {
                             self.new_entry(cx, Command::Reconfigure { client, sequence, epoch, members: nodes })
                         }
                         Err(why) => {
-                            cx.sometimes("log.member_change_refused", true);
+                            cx.sometimes(probes::MEMBER_CHANGE_REFUSED, true);
                             let refusal = LogResponse::ChangeRefused { why, members: members.clone() };
                             self.answer(cx, queued.key, refusal);
                             continue;
@@ -372,7 +373,7 @@ impl<S: StateMachine> Replica<S> {
         let mut sends = Vec::new();
         for peer in &targets {
             if !all && self.judged_dead(peer) {
-                cx.sometimes("log.resend_skipped_dead_peer", true);
+                cx.sometimes(probes::RESEND_SKIPPED_DEAD_PEER, true);
                 continue;
             }
             let missing = pick(&|state| state.members.contains(peer) && !state.acks.contains(peer));

@@ -12,6 +12,7 @@ use crate::log::config::LogPlantedBug;
 use crate::log::entry::{Command, Entry};
 use crate::log::members::Members;
 use crate::log::messages::{LogMessage, LogResponse};
+use crate::log::names::probes;
 use crate::log::sessions::{Outcome, Sessions, Verdict};
 use crate::log::snapshot::{Snapshot, SnapshotImage};
 use crate::log::state_machine::StateMachine;
@@ -134,7 +135,7 @@ impl<S: StateMachine> Replica<S> {
         let recently = learner.catch_up_asked_at.is_some_and(|at| now - at < self.config.heartbeat_interval);
         if !recently {
             self.learner.catch_up_asked_at = Some(now);
-            cx.sometimes("log.catch_up_requested", true);
+            cx.sometimes(probes::CATCH_UP_REQUESTED, true);
             cx.send(from, LogMessage::CatchUp { from_slot: self.learner.commit_index + 1 });
         }
     }
@@ -167,7 +168,7 @@ impl<S: StateMachine> Replica<S> {
 
     pub(super) fn on_chosen(&mut self, cx: &mut dyn Context<Self>, first_slot: u64, entries: Vec<Entry<S::Command>>) {
         let Some(slots) = slot_range(first_slot, entries.len()) else {
-            cx.sometimes("log.malformed_chosen_ignored", true);
+            cx.sometimes(probes::MALFORMED_CHOSEN_IGNORED, true);
             return;
         };
         let mut learned = Vec::new();
@@ -188,7 +189,7 @@ impl<S: StateMachine> Replica<S> {
                 None => {}
             }
         }
-        cx.sometimes("log.caught_up_entries", !learned.is_empty());
+        cx.sometimes(probes::CAUGHT_UP_ENTRIES, !learned.is_empty());
         self.persist_chosen(cx, &learned);
         self.learner.catch_up_asked_at = None;
         self.advance(cx);
@@ -216,12 +217,12 @@ impl<S: StateMachine> Replica<S> {
     /// Applies the chosen entry of `slot` and answers whoever waits for it here.
     fn apply_entry(&mut self, cx: &mut dyn Context<Self>, slot: u64, entry: &Entry<S::Command>) {
         let expired = self.learner.sessions.expire_idle(slot, self.config.session_idle_slots_max);
-        cx.sometimes("log.session_expired_idle", expired > 0);
+        cx.sometimes(probes::SESSION_EXPIRED_IDLE, expired > 0);
         match &entry.command {
             Command::Noop => {}
             Command::OpenSession => {
                 let (client, dropped) = self.learner.sessions.open(slot, self.config.sessions_max);
-                cx.sometimes("log.session_evicted", dropped > 0);
+                cx.sometimes(probes::SESSION_EVICTED, dropped > 0);
                 self.answer(cx, PendingKey::Open(entry.id), LogResponse::SessionOpened { client });
             }
             Command::Client { client, sequence, command } => {
@@ -231,8 +232,8 @@ impl<S: StateMachine> Replica<S> {
                     Verdict::Duplicate(_) | Verdict::Stale if retry_twice => Verdict::Fresh,
                     verdict => verdict,
                 };
-                cx.sometimes("log.duplicate_command_suppressed", matches!(verdict, Verdict::Duplicate(_)));
-                cx.sometimes("log.expired_session_refused", verdict == Verdict::Expired);
+                cx.sometimes(probes::DUPLICATE_COMMAND_SUPPRESSED, matches!(verdict, Verdict::Duplicate(_)));
+                cx.sometimes(probes::EXPIRED_SESSION_REFUSED, verdict == Verdict::Expired);
                 let sessions = &mut self.learner.sessions;
                 let response = match verdict {
                     Verdict::Fresh => {
@@ -284,8 +285,8 @@ impl<S: StateMachine> Replica<S> {
             }
             None => false,
         };
-        cx.sometimes("log.members_changed", changed);
-        cx.sometimes("log.stale_member_change_ignored", !changed);
+        cx.sometimes(probes::MEMBERS_CHANGED, changed);
+        cx.sometimes(probes::STALE_MEMBER_CHANGE_IGNORED, !changed);
         let members = self.learner.members.clone();
         let computed = Outcome::Members { changed, members };
         let retry_twice = self.planted(LogPlantedBug::ApplyRetryTwice);
@@ -324,7 +325,7 @@ impl<S: StateMachine> Replica<S> {
         }
         let settled = leader.reconfig_at.is_none_or(|slot| slot <= applied_index);
         if !self.learner.members.contains(&me) && settled {
-            cx.sometimes("log.removed_leader_stepped_down", true);
+            cx.sometimes(probes::REMOVED_LEADER_STEPPED_DOWN, true);
             self.step_down(cx, "removed from the configuration");
             self.election.last_leader_contact = now;
         }

@@ -6,6 +6,7 @@
 use super::Replica;
 use crate::id::NodeId;
 use crate::log::messages::LogMessage;
+use crate::log::names::probes;
 use crate::log::snapshot::{Snapshot, SnapshotImage};
 use crate::log::state_machine::StateMachine;
 use crate::node::{Context, TraceEvent};
@@ -57,7 +58,7 @@ impl<S: StateMachine> Replica<S> {
         if !self.persist_snapshot(cx, &snapshot, "taking a snapshot") {
             return;
         }
-        cx.sometimes("log.snapshot_taken", true);
+        cx.sometimes(probes::SNAPSHOT_TAKEN, true);
         cx.trace(TraceEvent::new("snapshot_taken", format!("up to slot {}", snapshot.index)));
         self.learner.snapshot = snapshot;
         self.compact(cx);
@@ -70,8 +71,8 @@ impl<S: StateMachine> Replica<S> {
             return;
         }
         let digest = snapshot.digest();
-        cx.sometimes("log.snapshot_sent", offset == 0);
-        cx.sometimes("log.snapshot_chunk_sent_later", offset > 0);
+        cx.sometimes(probes::SNAPSHOT_SENT, offset == 0);
+        cx.sometimes(probes::SNAPSHOT_CHUNK_SENT_LATER, offset > 0);
         let data = snapshot.chunk(offset, self.config.snapshot_chunk_bytes_max);
         let message = LogMessage::SnapshotChunk {
             index: snapshot.index,
@@ -104,7 +105,7 @@ impl<S: StateMachine> Replica<S> {
             return;
         }
         if total_bytes > self.config.snapshot_bytes_max {
-            cx.sometimes("log.snapshot_too_large_refused", true);
+            cx.sometimes(probes::SNAPSHOT_TOO_LARGE_REFUSED, true);
             cx.trace(TraceEvent::new(
                 "snapshot_refused",
                 format!("{total_bytes} bytes from {from}, over the limit of {}", self.config.snapshot_bytes_max),
@@ -141,7 +142,7 @@ impl<S: StateMachine> Replica<S> {
         }
         let fits = offset.checked_add(data.len() as u64).is_some_and(|end| end <= total_bytes);
         if !fits || (data.is_empty() && offset < total_bytes) {
-            cx.sometimes("log.malformed_snapshot_chunk", true);
+            cx.sometimes(probes::MALFORMED_SNAPSHOT_CHUNK, true);
             self.learner.incoming = None;
             return;
         }
@@ -162,7 +163,7 @@ impl<S: StateMachine> Replica<S> {
     /// Installs a fully arrived snapshot, if it is what its sender said it was.
     fn install_incoming(&mut self, cx: &mut dyn Context<Self>, incoming: IncomingSnapshot) {
         if *blake3::hash(&incoming.bytes).as_bytes() != incoming.digest {
-            cx.sometimes("log.snapshot_digest_mismatch", true);
+            cx.sometimes(probes::SNAPSHOT_DIGEST_MISMATCH, true);
             cx.trace(TraceEvent::new("snapshot_refused", format!("snapshot {} failed its digest", incoming.index)));
             return;
         }
@@ -180,7 +181,7 @@ impl<S: StateMachine> Replica<S> {
         if !self.persist_snapshot(cx, &snapshot, "installing a snapshot") {
             return;
         }
-        cx.sometimes("log.snapshot_installed", true);
+        cx.sometimes(probes::SNAPSHOT_INSTALLED, true);
         cx.trace(TraceEvent::new("snapshot_installed", format!("up to slot {}", snapshot.index)));
         self.learner.install(snapshot, image, state);
         self.compact(cx);
@@ -199,13 +200,13 @@ impl<S: StateMachine> Replica<S> {
         }
         incoming.stalled += 1;
         if incoming.stalled > SNAPSHOT_STALLED_HEARTBEATS_MAX {
-            cx.sometimes("log.snapshot_transfer_abandoned", true);
+            cx.sometimes(probes::SNAPSHOT_TRANSFER_ABANDONED, true);
             self.learner.incoming = None;
             return;
         }
         incoming.asked_at = now;
         let (from, index, offset) = (incoming.from, incoming.index, incoming.bytes.len() as u64);
-        cx.sometimes("log.snapshot_chunk_asked_again", true);
+        cx.sometimes(probes::SNAPSHOT_CHUNK_ASKED_AGAIN, true);
         cx.send(from, LogMessage::SnapshotRequest { index, offset });
     }
 }
