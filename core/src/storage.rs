@@ -120,6 +120,33 @@ pub trait Storage {
     fn sync(&mut self) -> Result<(), StorageError>;
 }
 
+/// Every pair of `table` in `[start, end)`, in key order, paging through [`RANGE_PAIRS_MAX`] at a
+/// time; the first error ends the read.
+///
+/// # Errors
+/// The storage's error on any page.
+pub fn read_all(
+    storage: &mut dyn Storage,
+    table: &str,
+    start: &[u8],
+    end: Option<&[u8]>,
+) -> Result<Pairs, StorageError> {
+    let mut out = Vec::new();
+    let mut from = start.to_vec();
+    loop {
+        let page = storage.range(table, &from, end, RANGE_PAIRS_MAX)?;
+        let full = page.len() == RANGE_PAIRS_MAX;
+        if let Some((last, _)) = page.last() {
+            from = last.clone();
+            from.push(0);
+        }
+        out.extend(page);
+        if !full {
+            return Ok(out);
+        }
+    }
+}
+
 /// Ordered tables in memory, as [`Storage`] and as the building block of simulated disks.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Tables {

@@ -162,6 +162,8 @@ impl Membership {
         // Saturates rather than overflowing (and panicking) on a stored counter at the end of its range.
         self.boot = previous_boot.saturating_add(1);
 
+        // Peers are soft state: page by page, keeping what was read before an error (unlike
+        // `storage::read_all`, which gives all or nothing).
         let mut start = PEER_PREFIX.to_vec();
         let mut restored = 0_usize;
         'pages: loop {

@@ -16,7 +16,7 @@ use crate::log::snapshot::Snapshot;
 use crate::log::state_machine::StateMachine;
 use crate::log::{ACCEPTOR_TABLE, CHOSEN_TABLE, SNAPSHOT_TABLE};
 use crate::node::{Context, TraceEvent};
-use crate::storage::{Pairs, RANGE_PAIRS_MAX, StorageError, WriteBatch};
+use crate::storage::{StorageError, WriteBatch, read_all};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
@@ -62,7 +62,7 @@ impl<S: StateMachine> Replica<S> {
             None => Ballot::ZERO,
         };
         let mut accepted = BTreeMap::new();
-        for (key, value) in read_all(cx, ACCEPTOR_TABLE, &[ACCEPTED_PREFIX], Some(&[ACCEPTED_PREFIX + 1]))? {
+        for (key, value) in read_all(cx.storage(), ACCEPTOR_TABLE, &[ACCEPTED_PREFIX], Some(&[ACCEPTED_PREFIX + 1]))? {
             let slot = slot_of(ACCEPTOR_TABLE, &key[1..])?;
             let pair: (Ballot, Entry<S::Command>) = decode_value(ACCEPTOR_TABLE, &key, &value)?;
             accepted.insert(slot, pair);
@@ -101,7 +101,7 @@ impl<S: StateMachine> Replica<S> {
         snapshot_index: u64,
     ) -> Result<BTreeMap<u64, Entry<S::Command>>, StorageError> {
         for _ in 0..CORRUPT_CHOSEN_DROPPED_MAX {
-            let pairs = match read_all(cx, CHOSEN_TABLE, &(snapshot_index + 1).to_be_bytes(), None) {
+            let pairs = match read_all(cx.storage(), CHOSEN_TABLE, &(snapshot_index + 1).to_be_bytes(), None) {
                 Ok(pairs) => pairs,
                 Err(StorageError::Corrupt { key, .. }) => {
                     self.drop_chosen_key(cx, key)?;
@@ -263,27 +263,4 @@ fn encode_value<T: Serialize>(value: &T) -> Result<Vec<u8>, StorageError> {
 
 fn decode_value<T: DeserializeOwned>(table: &str, key: &[u8], bytes: &[u8]) -> Result<T, StorageError> {
     decode_serde(bytes).map_err(|_| StorageError::Corrupt { table: table.to_owned(), key: key.to_vec() })
-}
-
-/// Every pair of `table` in `[start, end)`, paging through the storage's range limit.
-fn read_all<S: StateMachine>(
-    cx: &mut dyn Context<Replica<S>>,
-    table: &str,
-    start: &[u8],
-    end: Option<&[u8]>,
-) -> Result<Pairs, StorageError> {
-    let mut out = Vec::new();
-    let mut from = start.to_vec();
-    loop {
-        let page = cx.storage().range(table, &from, end, RANGE_PAIRS_MAX)?;
-        let full = page.len() == RANGE_PAIRS_MAX;
-        if let Some((last, _)) = page.last() {
-            from = last.clone();
-            from.push(0);
-        }
-        out.extend(page);
-        if !full {
-            return Ok(out);
-        }
-    }
 }
