@@ -4,10 +4,21 @@
 use std::collections::BTreeMap;
 
 use super::events::{Events, HEAD};
-use super::memo::{at_most, memo_key};
+use super::memo::{UnknownRun, at_most, memo_key};
 use super::prepare::Prepared;
-use super::register::{ValueId, step};
+use super::register::{ValueId, register_after};
 use super::search::{Found, Searched};
+
+/// An operation the depth-first search placed, with what undoing it and placing the next one need.
+#[derive(Clone, Copy, Debug)]
+struct Placement {
+    /// The operation's position.
+    op: usize,
+    /// The register's value before it.
+    before: ValueId,
+    /// If it is unknown, the register's value before the run of unknown operations it ends.
+    before_run: Option<ValueId>,
+}
 
 /// Searches depth first, exploring at most `states_max` configurations: quick to find a linearization
 /// when there is one, but it may meet a configuration before one that dominates it, and then explore
@@ -46,9 +57,8 @@ pub(super) fn search_depth_first(prepared: &Prepared, states_max: u64) -> Search
     let mut memo: BTreeMap<Box<[u32]>, Vec<Box<[u32]>>> = BTreeMap::new();
     let mut key = Vec::new();
     let mut counts = Vec::new();
-    // The placed operations, latest last, each with the register's value before it and, if it ends a
-    // run of unknown operations, the value before the run.
-    let mut stack: Vec<(usize, ValueId, Option<ValueId>)> = Vec::new();
+    // The placed operations, latest last.
+    let mut stack: Vec<Placement> = Vec::new();
     let mut state = initial;
     let mut explored = 0u64;
     let mut node = events.next[HEAD];
@@ -70,7 +80,7 @@ pub(super) fn search_depth_first(prepared: &Prepared, states_max: u64) -> Search
             // is that of the earliest-completing operation not placed: all before it are.
             frontier = frontier.max(events.completion_rank[node]);
             // Undo the latest placement.
-            let Some((op, before, _)) = stack.pop() else {
+            let Some(Placement { op, before, .. }) = stack.pop() else {
                 return Searched { found: Found::NotLinearizable, explored, frontier };
             };
             state = before;
@@ -94,20 +104,21 @@ pub(super) fn search_depth_first(prepared: &Prepared, states_max: u64) -> Search
         }
         let twin_placed = twin[op].is_none_or(|twin| placed[twin / 64] & (1u64 << (twin % 64)) != 0);
         // After unknown operations, only one that needs them (see `Prepared`).
-        let (needs_run, run) = match stack.last() {
-            Some(&(_, before, Some(run))) => {
-                let needs =
-                    step(before, &live[op]).is_none() && (!live[op].is_completed() || step(run, &live[op]).is_none());
-                (needs, (!live[op].is_completed()).then_some(run))
+        let (needs_run, before_run) = match stack.last() {
+            Some(&Placement { before, before_run: Some(before_run), .. }) => {
+                let needs = register_after(before, &live[op]).is_none()
+                    && (!live[op].is_completed() || register_after(before_run, &live[op]).is_none());
+                (needs, (!live[op].is_completed()).then_some(before_run))
             }
             _ => (true, (!live[op].is_completed()).then_some(state)),
         };
-        if let Some(after) = step(state, &live[op]).filter(|_| twin_placed && needs_run) {
+        if let Some(after) = register_after(state, &live[op]).filter(|_| twin_placed && needs_run) {
             match class[op] {
                 Some(class) => placed_in_class[class] += 1,
                 None => placed_completed[op / 64] |= 1u64 << (op % 64),
             }
-            memo_key(&placed_completed, &completed_ops, after, run.map(|run| (state, run)), &mut key);
+            let unknown_run = before_run.map(|before_run| UnknownRun { before_latest: state, before_run });
+            memo_key(&placed_completed, &completed_ops, after, unknown_run, &mut key);
             counts.clear();
             for (class, &count) in placed_in_class.iter().enumerate().filter(|(_, count)| **count > 0) {
                 counts.extend([class as u32, count]);
@@ -128,7 +139,7 @@ pub(super) fn search_depth_first(prepared: &Prepared, states_max: u64) -> Search
                     }
                 }
                 placed[op / 64] |= 1u64 << (op % 64);
-                stack.push((op, state, run));
+                stack.push(Placement { op, before: state, before_run });
                 state = after;
                 events.lift(op);
                 if live[op].is_completed() {

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::{Completion, Entry, Evidence, EvidenceOp, Op, Outcome, Value, Verdict};
+use super::{CitedEntry, Evidence, HistoryEntry, HistoryOp, OpCompletion, OpOutcome, Value, Verdict};
 
 impl fmt::Debug for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -17,28 +17,28 @@ impl fmt::Display for Value {
     }
 }
 
-impl fmt::Display for Op {
+impl fmt::Display for HistoryOp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Op::Put { value } => write!(f, "put {value}"),
-            Op::Get => f.write_str("get"),
-            Op::Remove => f.write_str("remove"),
-            Op::CompareAndSet { expected, new } => {
-                write!(f, "compare-and-set {} to {}", shown(expected.as_ref()), shown(new.as_ref()))
+            HistoryOp::Put { value } => write!(f, "put {value}"),
+            HistoryOp::Get => f.write_str("get"),
+            HistoryOp::Remove => f.write_str("remove"),
+            HistoryOp::CompareAndSet { expected, new } => {
+                write!(f, "compare-and-set {} to {}", ValueOrAbsent(expected.as_ref()), ValueOrAbsent(new.as_ref()))
             }
         }
     }
 }
 
-impl fmt::Display for Outcome {
+impl fmt::Display for OpOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Outcome::Read(value) => write!(f, "{}", shown(value.as_ref())),
-            Outcome::Ok => f.write_str("ok"),
-            Outcome::CompareAndSet { succeeded, found } => {
+            OpOutcome::Read(value) => write!(f, "{}", ValueOrAbsent(value.as_ref())),
+            OpOutcome::Ok => f.write_str("ok"),
+            OpOutcome::CompareAndSet { succeeded, found } => {
                 f.write_str(if *succeeded { "swapped" } else { "not swapped" })?;
                 match found {
-                    Some(found) => write!(f, " (found {})", shown(found.as_ref())),
+                    Some(found) => write!(f, " (found {})", ValueOrAbsent(found.as_ref())),
                     None => Ok(()),
                 }
             }
@@ -46,15 +46,15 @@ impl fmt::Display for Outcome {
     }
 }
 
-impl fmt::Display for Entry {
+impl fmt::Display for HistoryEntry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "client {}: {}", self.client, self.op)?;
         match &self.completion {
-            Completion::Completed { at, outcome } => {
+            OpCompletion::Completed { at, outcome } => {
                 write!(f, " -> {outcome}  [invoked {} ns, completed {at} ns]", self.invoked_at)
             }
-            Completion::Unknown => write!(f, " -> unknown (no answer)  [invoked {} ns]", self.invoked_at),
-            Completion::Failed => write!(f, " -> failed  [invoked {} ns]", self.invoked_at),
+            OpCompletion::Unknown => write!(f, " -> unknown (no answer)  [invoked {} ns]", self.invoked_at),
+            OpCompletion::Failed => write!(f, " -> failed  [invoked {} ns]", self.invoked_at),
         }
     }
 }
@@ -87,7 +87,7 @@ impl fmt::Display for Verdict {
     }
 }
 
-impl fmt::Display for EvidenceOp {
+impl fmt::Display for CitedEntry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "#{} {}", self.index, self.entry)
     }
@@ -160,13 +160,9 @@ impl fmt::Display for KeyName<'_> {
 }
 
 /// A value or its absence, printed.
-struct Shown<'a>(Option<&'a Value>);
+struct ValueOrAbsent<'a>(Option<&'a Value>);
 
-fn shown(value: Option<&Value>) -> Shown<'_> {
-    Shown(value)
-}
-
-impl fmt::Display for Shown<'_> {
+impl fmt::Display for ValueOrAbsent<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
             Some(value) => write!(f, "{value}"),

@@ -8,15 +8,15 @@ use super::partition::KeyHistory;
 use super::prepare::{needs_unwritable, writable};
 use super::register::{Action, SearchOp, ValueId};
 use super::search::{Found, search};
-use super::{Completion, Entry, Op, Outcome, Value};
+use super::{HistoryEntry, HistoryOp, OpCompletion, OpOutcome, Value};
 
-/// An entry of the history, with its position there.
+/// An entry of the history cited in [`Evidence`], with its position there.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EvidenceOp {
+pub struct CitedEntry {
     /// Position of the entry in the history given to the checker.
     pub index: usize,
     /// The entry.
-    pub entry: Entry,
+    pub entry: HistoryEntry,
 }
 
 /// Why a key's history is not linearizable.
@@ -27,7 +27,7 @@ pub struct EvidenceOp {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Evidence {
     /// The operations that cannot be ordered, by invocation time; all completed.
-    pub ops: Vec<EvidenceOp>,
+    pub ops: Vec<CitedEntry>,
     /// Position in the history of the culprit, the one of `ops` that completed last: the history of
     /// the key up to the culprit's completion is not linearizable.
     pub culprit: usize,
@@ -40,7 +40,7 @@ pub struct Evidence {
     pub earliest: bool,
     /// Failed operations on the key that wrote a value some operation of `ops` saw or expected: the
     /// value cannot have come from them.
-    pub failed: Vec<EvidenceOp>,
+    pub failed: Vec<CitedEntry>,
     /// How many entries of the history are on the key.
     pub key_entries: usize,
     /// How many of them were invoked by the culprit's completion.
@@ -49,7 +49,7 @@ pub struct Evidence {
 
 /// The operations of `ops` (in invocation order) invoked by `cut`, those marked in `strong` as they
 /// are, the others weakened (their completion forgotten; reads dropped).
-fn view(ops: &[SearchOp], cut: u64, strong: &[bool]) -> Vec<SearchOp> {
+fn weakened_prefix(ops: &[SearchOp], cut: u64, strong: &[bool]) -> Vec<SearchOp> {
     ops.iter()
         .zip(strong)
         .take_while(|(op, _)| op.invoked_at <= cut)
@@ -65,7 +65,8 @@ struct Budget {
 }
 
 impl Budget {
-    fn check(&mut self, ops: &[SearchOp]) -> Found {
+    /// Searches `ops` within what is left of the budget, and charges what the search explored.
+    fn search(&mut self, ops: &[SearchOp]) -> Found {
         if self.states == 0 {
             return Found::Exhausted;
         }
@@ -81,7 +82,7 @@ impl Budget {
 /// weakening that leaves the history not linearizable; weakening only adds freedom, so an operation
 /// that could not be weakened never can be later, and the result is minimal — unless the budget runs
 /// out, which the returned flag says.
-fn shrink(ops: &[SearchOp], cut: u64, strong: &mut [bool], pinned: usize, budget: &mut Budget) -> bool {
+fn shrink_core(ops: &[SearchOp], cut: u64, strong: &mut [bool], pinned: usize, budget: &mut Budget) -> bool {
     // Reads are tried first, writes last: an explanation in terms of the writes that produced the
     // values reads well.
     let mut candidates: Vec<usize> =
@@ -100,7 +101,7 @@ fn shrink(ops: &[SearchOp], cut: u64, strong: &mut [bool], pinned: usize, budget
             for &position in &candidates[start..end] {
                 strong[position] = false;
             }
-            let found = budget.check(&view(ops, cut, strong));
+            let found = budget.search(&weakened_prefix(ops, cut, strong));
             if found == Found::NotLinearizable {
                 candidates.drain(start..end);
             } else {
@@ -125,7 +126,13 @@ fn shrink(ops: &[SearchOp], cut: u64, strong: &mut [bool], pinned: usize, budget
 /// strong operations is cheap, where shrinking from the whole prefix would start with expensive ones.
 /// Likely relevant: first the writes of the values the culprit saw or expected, then the others,
 /// latest completion first. `None` if the budget runs out before such a set is found.
-fn grow(ops: &[SearchOp], cut: u64, candidates: &[bool], culprit: usize, budget: &mut Budget) -> Option<Vec<bool>> {
+fn grow_core(
+    ops: &[SearchOp],
+    cut: u64,
+    candidates: &[bool],
+    culprit: usize,
+    budget: &mut Budget,
+) -> Option<Vec<bool>> {
     let seen: Vec<ValueId> = match ops[culprit].action {
         Action::Read(value) => vec![value],
         Action::CompareAndSet { expected, result, .. } => {
@@ -151,7 +158,7 @@ fn grow(ops: &[SearchOp], cut: u64, candidates: &[bool], culprit: usize, budget:
         for &position in &order[..count] {
             strong[position] = true;
         }
-        match budget.check(&view(ops, cut, &strong)) {
+        match budget.search(&weakened_prefix(ops, cut, &strong)) {
             Found::NotLinearizable => return Some(strong),
             Found::Exhausted => return None,
             Found::Linearizable if count == order.len() => return None,
@@ -167,8 +174,13 @@ fn grow(ops: &[SearchOp], cut: u64, candidates: &[bool], culprit: usize, budget:
 /// linearizable, so the answer is monotonic): it is at least one completion past `frontier`, and
 /// usually exactly that, so the search gallops forward from there, then bisects. The operation
 /// completing at its end is the culprit. Then it grows a set of operations around the culprit that
-/// is not linearizable (see [`grow`]), and shrinks that set to a minimal one.
-pub(super) fn explain(history: &[Entry], key_history: &KeyHistory, frontier: usize, states_max: u64) -> Evidence {
+/// is not linearizable (see [`grow_core`]), and shrinks that set to a minimal one.
+pub(super) fn explain(
+    history: &[HistoryEntry],
+    key_history: &KeyHistory,
+    frontier: usize,
+    states_max: u64,
+) -> Evidence {
     let ops = &key_history.ops;
     let mut completions: Vec<usize> = (0..ops.len()).filter(|&position| ops[position].is_completed()).collect();
     completions.sort_by_key(|&position| (ops[position].completed_at, ops[position].invoked_at, position));
@@ -184,7 +196,7 @@ pub(super) fn explain(history: &[Entry], key_history: &KeyHistory, frontier: usi
     // The first `linearizable` completions are linearizable, the first `not_linearizable` are not.
     let (mut linearizable, mut not_linearizable) = (frontier, completions.len());
     let mut earliest = true;
-    let mut step = 1;
+    let mut stride = 1;
     // An operation that needs a value nothing writes cannot be placed; the search stopped at it at
     // once, without telling how far it got. Most likely the history went wrong there.
     let writable = writable(ops);
@@ -193,7 +205,7 @@ pub(super) fn explain(history: &[Entry], key_history: &KeyHistory, frontier: usi
         if not_linearizable - linearizable > 1 {
             let count = not_linearizable - 1;
             let prefix: Vec<bool> = rank.iter().map(|&order| order < count).collect();
-            match prefix_budget.check(&view(ops, completed_at(completions[count - 1]), &prefix)) {
+            match prefix_budget.search(&weakened_prefix(ops, completed_at(completions[count - 1]), &prefix)) {
                 Found::Linearizable => linearizable = count,
                 Found::NotLinearizable => not_linearizable = count,
                 Found::Exhausted => earliest = false,
@@ -201,17 +213,17 @@ pub(super) fn explain(history: &[Entry], key_history: &KeyHistory, frontier: usi
         }
     }
     while earliest && not_linearizable - linearizable > 1 {
-        let count = linearizable + step.min((not_linearizable - linearizable) / 2);
+        let count = linearizable + stride.min((not_linearizable - linearizable) / 2);
         let prefix: Vec<bool> = rank.iter().map(|&order| order < count).collect();
-        match prefix_budget.check(&view(ops, completed_at(completions[count - 1]), &prefix)) {
+        match prefix_budget.search(&weakened_prefix(ops, completed_at(completions[count - 1]), &prefix)) {
             Found::Linearizable => {
                 linearizable = count;
-                step = step.saturating_mul(2);
+                stride = stride.saturating_mul(2);
             }
             Found::NotLinearizable => {
                 not_linearizable = count;
                 // Past the galloping: bisect.
-                step = usize::MAX / 2;
+                stride = usize::MAX / 2;
             }
             Found::Exhausted => {
                 earliest = false;
@@ -222,23 +234,23 @@ pub(super) fn explain(history: &[Entry], key_history: &KeyHistory, frontier: usi
     let culprit = completions[not_linearizable - 1];
     let cut = completed_at(culprit);
     let in_prefix: Vec<bool> = rank.iter().map(|&order| order < not_linearizable).collect();
-    let mut strong = grow(ops, cut, &in_prefix, culprit, &mut shrink_budget).unwrap_or(in_prefix);
-    let minimal = shrink(ops, cut, &mut strong, culprit, &mut shrink_budget);
+    let mut strong = grow_core(ops, cut, &in_prefix, culprit, &mut shrink_budget).unwrap_or(in_prefix);
+    let minimal = shrink_core(ops, cut, &mut strong, culprit, &mut shrink_budget);
 
-    let cite = |index: usize| EvidenceOp { index, entry: history[index].clone() };
-    let core: Vec<EvidenceOp> = (0..ops.len())
+    let cite = |index: usize| CitedEntry { index, entry: history[index].clone() };
+    let core: Vec<CitedEntry> = (0..ops.len())
         .filter(|&position| strong[position])
         .map(|position| cite(key_history.indices[position]))
         .collect();
     // Failed writes of values the core saw or expected.
     let mut seen: BTreeSet<&Value> = BTreeSet::new();
     for op in &core {
-        if let Op::CompareAndSet { expected: Some(expected), .. } = &op.entry.op {
+        if let HistoryOp::CompareAndSet { expected: Some(expected), .. } = &op.entry.op {
             seen.insert(expected);
         }
         match &op.entry.completion {
-            Completion::Completed { outcome: Outcome::Read(Some(value)), .. }
-            | Completion::Completed { outcome: Outcome::CompareAndSet { found: Some(Some(value)), .. }, .. } => {
+            OpCompletion::Completed { outcome: OpOutcome::Read(Some(value)), .. }
+            | OpCompletion::Completed { outcome: OpOutcome::CompareAndSet { found: Some(Some(value)), .. }, .. } => {
                 seen.insert(value);
             }
             _ => {}
@@ -250,10 +262,10 @@ pub(super) fn explain(history: &[Entry], key_history: &KeyHistory, frontier: usi
         .filter(|&&index| {
             let entry = &history[index];
             let written = match &entry.op {
-                Op::Put { value } | Op::CompareAndSet { new: Some(value), .. } => Some(value),
+                HistoryOp::Put { value } | HistoryOp::CompareAndSet { new: Some(value), .. } => Some(value),
                 _ => None,
             };
-            entry.completion == Completion::Failed
+            entry.completion == OpCompletion::Failed
                 && entry.invoked_at <= cut
                 && written.is_some_and(|value| seen.contains(value))
         })

@@ -23,9 +23,9 @@ impl From<&str> for Value {
     }
 }
 
-/// An operation on one key.
+/// An operation on one key, as its client asked for it; what it returned is an [`OpOutcome`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Op {
+pub enum HistoryOp {
     /// Store `value` under the key.
     Put {
         /// The value to store.
@@ -44,28 +44,28 @@ pub enum Op {
     },
 }
 
-impl Op {
+impl HistoryOp {
     /// A put of `value`.
     #[must_use]
-    pub fn put(value: impl Into<Value>) -> Op {
-        Op::Put { value: value.into() }
+    pub fn put(value: impl Into<Value>) -> HistoryOp {
+        HistoryOp::Put { value: value.into() }
     }
 
     /// A compare-and-set from `expected` to `new` (`None`: absent).
     #[must_use]
-    pub fn compare_and_set(expected: Option<Value>, new: Option<Value>) -> Op {
-        Op::CompareAndSet { expected, new }
+    pub fn compare_and_set(expected: Option<Value>, new: Option<Value>) -> HistoryOp {
+        HistoryOp::CompareAndSet { expected, new }
     }
 }
 
 /// What a completed operation returned.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// A [`Op::Get`] read this value; `None`: the key was absent.
+pub enum OpOutcome {
+    /// A [`HistoryOp::Get`] read this value; `None`: the key was absent.
     Read(Option<Value>),
-    /// A [`Op::Put`] or [`Op::Remove`] was acknowledged.
+    /// A [`HistoryOp::Put`] or [`HistoryOp::Remove`] was acknowledged.
     Ok,
-    /// What a [`Op::CompareAndSet`] did.
+    /// What a [`HistoryOp::CompareAndSet`] did.
     CompareAndSet {
         /// Whether the key held the expected value, so the new one was stored.
         succeeded: bool,
@@ -75,29 +75,29 @@ pub enum Outcome {
     },
 }
 
-impl Outcome {
+impl OpOutcome {
     /// A read of `value` (`None`: absent).
     #[must_use]
-    pub fn read(value: Option<Value>) -> Outcome {
-        Outcome::Read(value)
+    pub fn read(value: Option<Value>) -> OpOutcome {
+        OpOutcome::Read(value)
     }
 
     /// A compare-and-set that succeeded or not, not saying what it found.
     #[must_use]
-    pub fn compare_and_set(succeeded: bool) -> Outcome {
-        Outcome::CompareAndSet { succeeded, found: None }
+    pub fn compare_and_set(succeeded: bool) -> OpOutcome {
+        OpOutcome::CompareAndSet { succeeded, found: None }
     }
 }
 
 /// How an operation ended, as far as its client knows.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Completion {
+pub enum OpCompletion {
     /// The client got an answer.
     Completed {
         /// When the answer arrived, in nanoseconds; not before the invocation.
         at: u64,
         /// The answer.
-        outcome: Outcome,
+        outcome: OpOutcome,
     },
     /// No answer (a timeout, a lost connection): the operation may have taken effect at any point
     /// after its invocation, or never.
@@ -108,42 +108,42 @@ pub enum Completion {
 
 /// One operation of a client history.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Entry {
+pub struct HistoryEntry {
     /// The client that issued it.
     pub client: u64,
     /// The key it is on.
     pub key: Vec<u8>,
     /// What it asked for.
-    pub op: Op,
+    pub op: HistoryOp,
     /// When it was invoked, in nanoseconds.
     pub invoked_at: u64,
     /// How it ended.
-    pub completion: Completion,
+    pub completion: OpCompletion,
 }
 
-impl Entry {
+impl HistoryEntry {
     /// An operation that completed at `at` with `outcome`.
     #[must_use]
     pub fn completed(
         client: u64,
         key: impl Into<Vec<u8>>,
-        op: Op,
+        op: HistoryOp,
         invoked_at: u64,
         at: u64,
-        outcome: Outcome,
-    ) -> Entry {
-        Entry { client, key: key.into(), op, invoked_at, completion: Completion::Completed { at, outcome } }
+        outcome: OpOutcome,
+    ) -> HistoryEntry {
+        HistoryEntry { client, key: key.into(), op, invoked_at, completion: OpCompletion::Completed { at, outcome } }
     }
 
     /// An operation whose client never learnt how it ended.
     #[must_use]
-    pub fn unknown(client: u64, key: impl Into<Vec<u8>>, op: Op, invoked_at: u64) -> Entry {
-        Entry { client, key: key.into(), op, invoked_at, completion: Completion::Unknown }
+    pub fn unknown(client: u64, key: impl Into<Vec<u8>>, op: HistoryOp, invoked_at: u64) -> HistoryEntry {
+        HistoryEntry { client, key: key.into(), op, invoked_at, completion: OpCompletion::Unknown }
     }
 
     /// An operation that definitely did not take effect.
     #[must_use]
-    pub fn failed(client: u64, key: impl Into<Vec<u8>>, op: Op, invoked_at: u64) -> Entry {
-        Entry { client, key: key.into(), op, invoked_at, completion: Completion::Failed }
+    pub fn failed(client: u64, key: impl Into<Vec<u8>>, op: HistoryOp, invoked_at: u64) -> HistoryEntry {
+        HistoryEntry { client, key: key.into(), op, invoked_at, completion: OpCompletion::Failed }
     }
 }

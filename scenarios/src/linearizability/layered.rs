@@ -4,14 +4,20 @@
 
 use std::collections::BTreeMap;
 
-use super::memo::{KEY_BEFORE, KEY_HOLES, KEY_IN_RUN, KEY_RUN, KEY_STATE, KEY_UPPER, at_most};
+use super::memo::{KEY_BEFORE_LATEST, KEY_BEFORE_RUN, KEY_HOLES, KEY_IN_RUN, KEY_STATE, KEY_UPPER, at_most};
 use super::prepare::Prepared;
-use super::register::step;
+use super::register::register_after;
 use super::search::{Found, Searched};
 
-/// A configuration: its key, and how many unknown operations of each class of twins it placed (see
-/// [`Layer`]).
-pub(super) type Configuration = (Box<[u32]>, Box<[u32]>);
+/// A configuration as a layer holds it (see [`Layer`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Configuration {
+    /// The register's value, what the latest placements restrict, and which completed operations
+    /// are placed, laid out as the `KEY_*` constants say.
+    pub(super) key: Box<[u32]>,
+    /// How many unknown operations of each class of twins it placed, as sorted (class, count) pairs.
+    pub(super) counts: Box<[u32]>,
+}
 
 /// The configurations of one layer: those that placed the same number of completed operations.
 ///
@@ -25,12 +31,14 @@ pub(super) type Configuration = (Box<[u32]>, Box<[u32]>);
 /// explored twice.
 #[derive(Default)]
 pub(super) struct Layer {
+    /// Per key, the counts of the configurations met that no other dominates.
     fronts: BTreeMap<Box<[u32]>, Vec<Box<[u32]>>>,
     /// Configurations to expand, by how many unknown operations they placed.
-    queue: BTreeMap<u32, Vec<Configuration>>,
+    to_expand: BTreeMap<u32, Vec<Configuration>>,
 }
 
 impl Layer {
+    /// Adds a configuration met, unless one met before dominates it; forgets those it dominates.
     pub(super) fn offer(&mut self, key: &[u32], counts: &[u32]) {
         match self.fronts.get_mut(key) {
             Some(front) => {
@@ -45,20 +53,20 @@ impl Layer {
             }
         }
         let unknown: u32 = counts.chunks_exact(2).map(|pair| pair[1]).sum();
-        self.queue.entry(unknown).or_default().push((key.into(), counts.into()));
+        self.to_expand.entry(unknown).or_default().push(Configuration { key: key.into(), counts: counts.into() });
     }
 
     /// The next configuration to expand, skipping those dominated since they were offered.
     pub(super) fn next(&mut self) -> Option<Configuration> {
         loop {
-            let mut entry = self.queue.first_entry()?;
+            let mut entry = self.to_expand.first_entry()?;
             let configuration = entry.get_mut().pop();
             if entry.get().is_empty() {
                 entry.remove();
             }
-            let Some((key, counts)) = configuration else { continue };
-            if self.fronts.get(&key).is_some_and(|front| front.contains(&counts)) {
-                return Some((key, counts));
+            let Some(configuration) = configuration else { continue };
+            if self.fronts.get(&configuration.key).is_some_and(|front| front.contains(&configuration.counts)) {
+                return Some(configuration);
             }
         }
     }
@@ -104,7 +112,7 @@ pub(super) fn search_layered(prepared: &Prepared, states_max: u64) -> Searched {
     let mut key = Vec::new();
     let mut counts = Vec::new();
     for placed_completed in 0..total {
-        while let Some((current, current_counts)) = layer.next() {
+        while let Some(Configuration { key: current, counts: current_counts }) = layer.next() {
             if explored == states_max {
                 return Searched { found: Found::Exhausted, explored, frontier };
             }
@@ -130,15 +138,15 @@ pub(super) fn search_layered(prepared: &Prepared, states_max: u64) -> Searched {
                 let op = &live[position];
                 // After unknown operations, only one that needs them (see `Prepared`).
                 let needs_run = current[KEY_IN_RUN] == 0
-                    || (step(current[KEY_BEFORE], op).is_none()
-                        && (!op.is_completed() || step(current[KEY_RUN], op).is_none()));
-                let Some(after) = step(state, op).filter(|_| needs_run) else { continue };
+                    || (register_after(current[KEY_BEFORE_LATEST], op).is_none()
+                        && (!op.is_completed() || register_after(current[KEY_BEFORE_RUN], op).is_none()));
+                let Some(after) = register_after(state, op).filter(|_| needs_run) else { continue };
                 key.clear();
                 key.push(after);
                 match class[position] {
                     Some(placed_class) => {
-                        let run = if current[KEY_IN_RUN] == 0 { state } else { current[KEY_RUN] };
-                        key.extend_from_slice(&[1, state, run]);
+                        let before_run = if current[KEY_IN_RUN] == 0 { state } else { current[KEY_BEFORE_RUN] };
+                        key.extend_from_slice(&[1, state, before_run]);
                         key.extend_from_slice(&current[KEY_UPPER..]);
                         counts.clear();
                         counts.extend_from_slice(&current_counts);

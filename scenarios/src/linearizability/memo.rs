@@ -5,14 +5,24 @@
 
 use super::register::ValueId;
 
+/// What the latest placement restricts when it is of an unknown operation: the operation placed next
+/// must need it (see [`Prepared`](super::prepare::Prepared)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct UnknownRun {
+    /// The register's value before the latest placement.
+    pub(super) before_latest: ValueId,
+    /// The register's value before the run of unknown operations the latest placement ends.
+    pub(super) before_run: ValueId,
+}
+
 /// Where a configuration's key keeps what.
 pub(super) const KEY_STATE: usize = 0;
 /// 1 if the latest placement is of an unknown operation, else 0.
 pub(super) const KEY_IN_RUN: usize = 1;
 /// The register's value before the latest placement, if it is of an unknown operation.
-pub(super) const KEY_BEFORE: usize = 2;
+pub(super) const KEY_BEFORE_LATEST: usize = 2;
 /// The register's value before the run of unknown operations the latest placement ends, if any.
-pub(super) const KEY_RUN: usize = 3;
+pub(super) const KEY_BEFORE_RUN: usize = 3;
 /// One past the highest placed completed operation.
 pub(super) const KEY_UPPER: usize = 4;
 /// From here: the completed operations below the upper one not placed, in order.
@@ -28,13 +38,13 @@ pub(super) fn memo_key(
     placed: &[u64],
     completed: &[u64],
     state: ValueId,
-    unknown_run: Option<(ValueId, ValueId)>,
+    unknown_run: Option<UnknownRun>,
     key: &mut Vec<u32>,
 ) {
     key.clear();
     key.push(state);
     key.extend_from_slice(&match unknown_run {
-        Some((before, run)) => [1, before, run],
+        Some(UnknownRun { before_latest, before_run }) => [1, before_latest, before_run],
         None => [0, 0, 0],
     });
     let Some(top) = placed.iter().rposition(|&word| word != 0) else {

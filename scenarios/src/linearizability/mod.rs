@@ -81,8 +81,8 @@ use evidence::explain;
 use partition::partition;
 use search::{Found, search};
 
-pub use evidence::{Evidence, EvidenceOp};
-pub use history::{Completion, Entry, Op, Outcome, Value};
+pub use evidence::{CitedEntry, Evidence};
+pub use history::{HistoryEntry, HistoryOp, OpCompletion, OpOutcome, Value};
 
 /// The default for [`CheckConfig::states_max`]: a few seconds of search for one key at worst.
 pub const STATES_MAX_DEFAULT: u64 = 1_000_000;
@@ -121,9 +121,9 @@ pub enum HistoryError {
         /// Position of the entry in the history.
         index: usize,
         /// The operation.
-        op: Op,
+        op: HistoryOp,
         /// The outcome recorded for it.
-        outcome: Outcome,
+        outcome: OpOutcome,
     },
     /// A compare-and-set says it succeeded but found another value than the expected one, or failed
     /// but found the expected one.
@@ -208,18 +208,18 @@ pub struct KeyReport {
 /// # Examples
 ///
 /// ```
-/// use pangea_scenarios::linearizability::{check, CheckConfig, Entry, Op, Outcome, Verdict};
+/// use pangea_scenarios::linearizability::{check, CheckConfig, HistoryEntry, HistoryOp, OpOutcome, Verdict};
 ///
 /// // A read that returns the old value after a newer write completed.
 /// let history = vec![
-///     Entry::completed(1, "k", Op::put("a"), 0, 10, Outcome::Ok),
-///     Entry::completed(2, "k", Op::put("b"), 20, 30, Outcome::Ok),
-///     Entry::completed(3, "k", Op::Get, 40, 50, Outcome::read(Some("a".into()))),
+///     HistoryEntry::completed(1, "k", HistoryOp::put("a"), 0, 10, OpOutcome::Ok),
+///     HistoryEntry::completed(2, "k", HistoryOp::put("b"), 20, 30, OpOutcome::Ok),
+///     HistoryEntry::completed(3, "k", HistoryOp::Get, 40, 50, OpOutcome::read(Some("a".into()))),
 /// ];
 /// let verdict = check(&history, &CheckConfig::default()).unwrap();
 /// assert!(matches!(verdict, Verdict::NotLinearizable { .. }));
 /// ```
-pub fn check(history: &[Entry], config: &CheckConfig) -> Result<Verdict, HistoryError> {
+pub fn check(history: &[HistoryEntry], config: &CheckConfig) -> Result<Verdict, HistoryError> {
     let keys = partition(history)?;
     let mut bad = Vec::new();
     let mut unknown = Vec::new();
@@ -247,7 +247,10 @@ pub fn check(history: &[Entry], config: &CheckConfig) -> Result<Verdict, History
 /// # Errors
 ///
 /// A history the checker cannot read (see [`HistoryError`]).
-pub fn check_by_key(history: &[Entry], config: &CheckConfig) -> Result<BTreeMap<Vec<u8>, KeyReport>, HistoryError> {
+pub fn check_by_key(
+    history: &[HistoryEntry],
+    config: &CheckConfig,
+) -> Result<BTreeMap<Vec<u8>, KeyReport>, HistoryError> {
     let keys = partition(history)?;
     let mut reports = BTreeMap::new();
     for (key, key_history) in &keys {

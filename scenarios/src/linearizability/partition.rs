@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::register::{ABSENT, Action, CasResult, OTHER, SearchOp, ValueId};
-use super::{Completion, Entry, HistoryError, Op, Outcome, Value};
+use super::{HistoryEntry, HistoryError, HistoryOp, OpCompletion, OpOutcome, Value};
 
 /// The part of a history on one key.
 pub(super) struct KeyHistory {
@@ -37,7 +37,7 @@ impl<'a> Interner<'a> {
 }
 
 /// Splits the history by key, validating each entry.
-pub(super) fn partition(history: &[Entry]) -> Result<BTreeMap<&[u8], KeyHistory>, HistoryError> {
+pub(super) fn partition(history: &[HistoryEntry]) -> Result<BTreeMap<&[u8], KeyHistory>, HistoryError> {
     let mut keys: BTreeMap<&[u8], (KeyHistory, Interner<'_>)> = BTreeMap::new();
     for (index, entry) in history.iter().enumerate() {
         let (key_history, interner) = keys.entry(entry.key.as_slice()).or_insert_with(|| {
@@ -46,9 +46,9 @@ pub(super) fn partition(history: &[Entry]) -> Result<BTreeMap<&[u8], KeyHistory>
         key_history.entries.push(index);
         let too_large = || HistoryError::TooLarge { key: entry.key.clone() };
         let (completed_at, outcome) = match &entry.completion {
-            Completion::Failed => continue,
-            Completion::Unknown => (None, None),
-            Completion::Completed { at, outcome } => {
+            OpCompletion::Failed => continue,
+            OpCompletion::Unknown => (None, None),
+            OpCompletion::Completed { at, outcome } => {
                 if *at < entry.invoked_at {
                     return Err(HistoryError::CompletedBeforeInvoked {
                         index,
@@ -60,15 +60,17 @@ pub(super) fn partition(history: &[Entry]) -> Result<BTreeMap<&[u8], KeyHistory>
             }
         };
         let action = match (&entry.op, outcome) {
-            (Op::Get, None) => continue,
-            (Op::Get, Some(Outcome::Read(value))) => Action::Read(interner.id(value.as_ref()).ok_or_else(too_large)?),
-            (Op::Put { value }, None | Some(Outcome::Ok)) => {
+            (HistoryOp::Get, None) => continue,
+            (HistoryOp::Get, Some(OpOutcome::Read(value))) => {
+                Action::Read(interner.id(value.as_ref()).ok_or_else(too_large)?)
+            }
+            (HistoryOp::Put { value }, None | Some(OpOutcome::Ok)) => {
                 Action::Write(interner.id(Some(value)).ok_or_else(too_large)?)
             }
-            (Op::Remove, None | Some(Outcome::Ok)) => Action::Write(ABSENT),
-            (Op::CompareAndSet { expected, new }, None | Some(Outcome::CompareAndSet { .. })) => {
+            (HistoryOp::Remove, None | Some(OpOutcome::Ok)) => Action::Write(ABSENT),
+            (HistoryOp::CompareAndSet { expected, new }, None | Some(OpOutcome::CompareAndSet { .. })) => {
                 let result = match outcome {
-                    Some(Outcome::CompareAndSet { succeeded, found }) => {
+                    Some(OpOutcome::CompareAndSet { succeeded, found }) => {
                         let found = match found {
                             Some(found) => {
                                 if (found == expected) != *succeeded {

@@ -58,7 +58,7 @@ impl SearchOp {
 /// The register's sequential specification: the value after `op` runs on `state`, or `None` if `op`
 /// cannot run there with its recorded outcome — or, for an unknown operation, if running it would
 /// change nothing (the same as leaving it out, which is always allowed).
-pub(super) fn step(state: ValueId, op: &SearchOp) -> Option<ValueId> {
+pub(super) fn register_after(state: ValueId, op: &SearchOp) -> Option<ValueId> {
     match op.action {
         Action::Write(value) => (op.is_completed() || value != state).then_some(value),
         Action::Read(value) => (value == state).then_some(state),

@@ -4,7 +4,7 @@
 mod oracle;
 
 use super::evidence::explain;
-use super::layered::Layer;
+use super::layered::{Configuration, Layer};
 use super::memo::{KEY_UPPER, at_most};
 use super::partition::partition;
 use super::*;
@@ -16,39 +16,47 @@ fn value(text: &str) -> Option<Value> {
     Some(Value::from(text))
 }
 
-fn put(client: u64, key: &str, text: &str, invoked_at: u64, at: u64) -> Entry {
-    Entry::completed(client, key, Op::put(text), invoked_at, at, Outcome::Ok)
+fn put(client: u64, key: &str, text: &str, invoked_at: u64, at: u64) -> HistoryEntry {
+    HistoryEntry::completed(client, key, HistoryOp::put(text), invoked_at, at, OpOutcome::Ok)
 }
 
-fn get(client: u64, key: &str, read: Option<&str>, invoked_at: u64, at: u64) -> Entry {
-    Entry::completed(client, key, Op::Get, invoked_at, at, Outcome::Read(read.and_then(value)))
+fn get(client: u64, key: &str, read: Option<&str>, invoked_at: u64, at: u64) -> HistoryEntry {
+    HistoryEntry::completed(client, key, HistoryOp::Get, invoked_at, at, OpOutcome::Read(read.and_then(value)))
 }
 
-fn remove(client: u64, key: &str, invoked_at: u64, at: u64) -> Entry {
-    Entry::completed(client, key, Op::Remove, invoked_at, at, Outcome::Ok)
+fn remove(client: u64, key: &str, invoked_at: u64, at: u64) -> HistoryEntry {
+    HistoryEntry::completed(client, key, HistoryOp::Remove, invoked_at, at, OpOutcome::Ok)
 }
 
-fn cas(client: u64, key: &str, from: Option<&str>, to: Option<&str>, swapped: bool, invoked_at: u64, at: u64) -> Entry {
-    let op = Op::compare_and_set(from.and_then(value), to.and_then(value));
-    Entry::completed(client, key, op, invoked_at, at, Outcome::compare_and_set(swapped))
+fn cas(
+    client: u64,
+    key: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    swapped: bool,
+    invoked_at: u64,
+    at: u64,
+) -> HistoryEntry {
+    let op = HistoryOp::compare_and_set(from.and_then(value), to.and_then(value));
+    HistoryEntry::completed(client, key, op, invoked_at, at, OpOutcome::compare_and_set(swapped))
 }
 
 /// The same operation, but its client never learnt how it ended.
-fn timed_out(entry: Entry) -> Entry {
-    Entry { completion: Completion::Unknown, ..entry }
+fn timed_out(entry: HistoryEntry) -> HistoryEntry {
+    HistoryEntry { completion: OpCompletion::Unknown, ..entry }
 }
 
 /// The same operation, but it was rejected.
-fn rejected(entry: Entry) -> Entry {
-    Entry { completion: Completion::Failed, ..entry }
+fn rejected(entry: HistoryEntry) -> HistoryEntry {
+    HistoryEntry { completion: OpCompletion::Failed, ..entry }
 }
 
-fn verdict(history: &[Entry]) -> Verdict {
+fn verdict(history: &[HistoryEntry]) -> Verdict {
     check(history, &CheckConfig::default()).expect("a well-formed history")
 }
 
 /// The evidence of a history that must not be linearizable, after checking that it names `key`.
-fn violation(history: &[Entry], key: &str) -> Evidence {
+fn violation(history: &[HistoryEntry], key: &str) -> Evidence {
     match verdict(history) {
         Verdict::NotLinearizable { key: bad, evidence, .. } => {
             assert_eq!(bad, key.as_bytes(), "wrong key in {evidence}");
@@ -192,14 +200,14 @@ fn timed_out_write_cannot_be_seen_before_its_invocation_or_undone() {
 fn timed_out_compare_and_set_may_take_effect() {
     let history = [
         put(1, "k", "a", 0, 10),
-        timed_out(Entry::unknown(2, "k", Op::compare_and_set(value("a"), value("b")), 20)),
+        timed_out(HistoryEntry::unknown(2, "k", HistoryOp::compare_and_set(value("a"), value("b")), 20)),
         get(3, "k", Some("b"), 100, 110),
     ];
     assert_eq!(verdict(&history), Verdict::Linearizable);
     // It cannot swap from a value the key does not hold.
     let history = [
         put(1, "k", "a", 0, 10),
-        Entry::unknown(2, "k", Op::compare_and_set(value("x"), value("b")), 20),
+        HistoryEntry::unknown(2, "k", HistoryOp::compare_and_set(value("x"), value("b")), 20),
         get(3, "k", Some("b"), 100, 110),
     ];
     assert_eq!(cited(&violation(&history, "k")), [2]);
@@ -259,11 +267,11 @@ fn compare_and_set_on_absent_and_to_absent() {
 
 #[test]
 fn compare_and_set_reporting_what_it_found() {
-    let found = |found: Option<&str>| Outcome::CompareAndSet { succeeded: false, found: Some(found.and_then(value)) };
-    let op = || Op::compare_and_set(value("x"), value("y"));
-    let history = [put(1, "k", "a", 0, 10), Entry::completed(2, "k", op(), 20, 30, found(Some("a")))];
+    let found = |found: Option<&str>| OpOutcome::CompareAndSet { succeeded: false, found: Some(found.and_then(value)) };
+    let op = || HistoryOp::compare_and_set(value("x"), value("y"));
+    let history = [put(1, "k", "a", 0, 10), HistoryEntry::completed(2, "k", op(), 20, 30, found(Some("a")))];
     assert_eq!(verdict(&history), Verdict::Linearizable);
-    let history = [put(1, "k", "a", 0, 10), Entry::completed(2, "k", op(), 20, 30, found(Some("b")))];
+    let history = [put(1, "k", "a", 0, 10), HistoryEntry::completed(2, "k", op(), 20, 30, found(Some("b")))];
     assert_eq!(cited(&violation(&history, "k")), [1]);
 }
 
@@ -338,7 +346,7 @@ fn every_bad_key_is_named() {
 
 /// Five clients each write their own value and then read, all overlapping, and one read sees a
 /// value that was overwritten before it began: the search must try many orders to be sure.
-fn hard_history(clients: u64) -> Vec<Entry> {
+fn hard_history(clients: u64) -> Vec<HistoryEntry> {
     let mut history = Vec::new();
     for client in 0..clients {
         history.push(put(client, "k", &format!("v{client}"), client, 1_000 + client));
@@ -390,7 +398,7 @@ fn tiny_explanation_budget_still_gives_true_evidence() {
         let evidence = explain(&bad, key_history, 0, states_max);
         assert!(evidence.ops.iter().any(|op| op.index == evidence.culprit));
         assert!(evidence.ops.len() >= full.ops.len());
-        let Completion::Completed { at: cut, .. } = bad[evidence.culprit].completion else { panic!() };
+        let OpCompletion::Completed { at: cut, .. } = bad[evidence.culprit].completion else { panic!() };
         assert!(!verdict(&weaken_all_but(&bad, &cited(&evidence), cut)).is_linearizable(), "{evidence}");
         if states_max == 0 {
             assert!(!evidence.minimal && !evidence.earliest);
@@ -419,7 +427,7 @@ fn culprit_is_the_first_completion_that_breaks_the_history() {
     assert_eq!(evidence.prefix_entries, 4);
 }
 
-fn evidence_of(history: &[Entry]) -> Evidence {
+fn evidence_of(history: &[HistoryEntry]) -> Evidence {
     match verdict(history) {
         Verdict::NotLinearizable { evidence, .. } => *evidence,
         other => panic!("{other}"),
@@ -452,7 +460,7 @@ fn a_layer_expands_only_configurations_nothing_dominates() {
     // Incomparable with [2, 1]: kept.
     layer.offer(key, &[1, 1]);
     let mut expanded = Vec::new();
-    while let Some((key, counts)) = layer.next() {
+    while let Some(Configuration { key, counts }) = layer.next() {
         expanded.push((key[KEY_UPPER], counts.to_vec()));
     }
     expanded.sort();
@@ -461,7 +469,7 @@ fn a_layer_expands_only_configurations_nothing_dominates() {
     let mut layer = Layer::default();
     layer.offer(key, &[]);
     layer.offer(key, &[2, 1]);
-    assert_eq!(layer.next().map(|(_, counts)| counts.to_vec()), Some(vec![]));
+    assert_eq!(layer.next().map(|configuration| configuration.counts.to_vec()), Some(vec![]));
     assert_eq!(layer.next(), None);
 }
 
@@ -477,16 +485,17 @@ fn events_at_the_same_instant_are_concurrent() {
 #[test]
 fn malformed_histories_are_errors() {
     let config = CheckConfig::default();
-    let backwards = [Entry::completed(1, "k", Op::Get, 10, 5, Outcome::Read(None))];
+    let backwards = [HistoryEntry::completed(1, "k", HistoryOp::Get, 10, 5, OpOutcome::Read(None))];
     assert_eq!(
         check(&backwards, &config),
         Err(HistoryError::CompletedBeforeInvoked { index: 0, invoked_at: 10, completed_at: 5 })
     );
-    let mismatch = [get(1, "k", None, 0, 1), Entry::completed(1, "k", Op::put("a"), 0, 1, Outcome::Read(None))];
+    let mismatch =
+        [get(1, "k", None, 0, 1), HistoryEntry::completed(1, "k", HistoryOp::put("a"), 0, 1, OpOutcome::Read(None))];
     assert!(matches!(check(&mismatch, &config), Err(HistoryError::OutcomeMismatch { index: 1, .. })));
-    let op = Op::compare_and_set(value("a"), value("b"));
-    let outcome = Outcome::CompareAndSet { succeeded: true, found: Some(value("c")) };
-    let inconsistent = [Entry::completed(1, "k", op, 0, 1, outcome)];
+    let op = HistoryOp::compare_and_set(value("a"), value("b"));
+    let outcome = OpOutcome::CompareAndSet { succeeded: true, found: Some(value("c")) };
+    let inconsistent = [HistoryEntry::completed(1, "k", op, 0, 1, outcome)];
     let error = check(&inconsistent, &config).unwrap_err();
     assert_eq!(error, HistoryError::InconsistentCompareAndSet { index: 0, succeeded: true });
     assert!(error.to_string().contains("entry 0"), "{error}");
@@ -498,7 +507,7 @@ fn explanation_reads_well() {
         put(1, "k", "a", 0, 10),
         put(2, "k", "b", 20, 30),
         get(3, "k", Some("a"), 40, 50),
-        Entry::completed(4, vec![0xff, 0x00], Op::Get, 0, 1, Outcome::Read(Some(Value(vec![1, 2])))),
+        HistoryEntry::completed(4, vec![0xff, 0x00], HistoryOp::Get, 0, 1, OpOutcome::Read(Some(Value(vec![1, 2])))),
     ];
     let text = verdict(&history).to_string();
     let expected = "\

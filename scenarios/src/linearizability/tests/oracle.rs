@@ -12,7 +12,9 @@ use crate::linearizability::layered::search_layered;
 use crate::linearizability::partition::partition;
 use crate::linearizability::prepare::Prepared;
 use crate::linearizability::search::Found;
-use crate::linearizability::{CheckConfig, Completion, Entry, KeyVerdict, Op, Outcome, Value, Verdict, check_by_key};
+use crate::linearizability::{
+    CheckConfig, HistoryEntry, HistoryOp, KeyVerdict, OpCompletion, OpOutcome, Value, Verdict, check_by_key,
+};
 
 /// A small deterministic generator (SplitMix64), so the big tests need no dependency.
 struct SplitMix(u64);
@@ -57,7 +59,7 @@ struct Timed {
 
 /// Runs the operations on a model store in the order of their linearization points and records
 /// what their clients saw: a linearizable history by construction.
-fn run_model(mut timed: Vec<Timed>, unique_values: bool) -> Vec<Entry> {
+fn run_model(mut timed: Vec<Timed>, unique_values: bool) -> Vec<HistoryEntry> {
     timed.sort_by_key(|op| op.point);
     let mut store: BTreeMap<Vec<u8>, Value> = BTreeMap::new();
     let mut history = Vec::new();
@@ -71,9 +73,9 @@ fn run_model(mut timed: Vec<Timed>, unique_values: bool) -> Vec<Entry> {
         };
         let takes_effect = op.plan.fate == 0 || op.plan.fate > 2;
         let (request, outcome, effect) = match op.plan.kind % 4 {
-            0 => (Op::Get, Outcome::Read(current.clone()), None),
-            1 => (Op::Put { value: written.clone() }, Outcome::Ok, Some(Some(written))),
-            2 => (Op::Remove, Outcome::Ok, Some(None)),
+            0 => (HistoryOp::Get, OpOutcome::Read(current.clone()), None),
+            1 => (HistoryOp::Put { value: written.clone() }, OpOutcome::Ok, Some(Some(written))),
+            2 => (HistoryOp::Remove, OpOutcome::Ok, Some(None)),
             _ => {
                 let expected = if op.plan.value % 2 == 0 {
                     current.clone()
@@ -85,7 +87,7 @@ fn run_model(mut timed: Vec<Timed>, unique_values: bool) -> Vec<Entry> {
                 let new = (op.plan.value != 7).then_some(written);
                 let succeeded = expected == current;
                 let effect = succeeded.then(|| new.clone());
-                (Op::CompareAndSet { expected, new }, Outcome::compare_and_set(succeeded), effect)
+                (HistoryOp::CompareAndSet { expected, new }, OpOutcome::compare_and_set(succeeded), effect)
             }
         };
         if takes_effect && let Some(effect) = effect {
@@ -95,11 +97,11 @@ fn run_model(mut timed: Vec<Timed>, unique_values: bool) -> Vec<Entry> {
             };
         }
         let completion = match op.plan.fate {
-            0 | 1 => Completion::Unknown,
-            2 => Completion::Failed,
-            _ => Completion::Completed { at: op.completed_at, outcome },
+            0 | 1 => OpCompletion::Unknown,
+            2 => OpCompletion::Failed,
+            _ => OpCompletion::Completed { at: op.completed_at, outcome },
         };
-        history.push(Entry { client: op.client, key, op: request, invoked_at: op.invoked_at, completion });
+        history.push(HistoryEntry { client: op.client, key, op: request, invoked_at: op.invoked_at, completion });
     }
     // Hand the checker the history in invocation order, as a recorder would.
     history.sort_by_key(|entry| entry.invoked_at);
@@ -108,7 +110,7 @@ fn run_model(mut timed: Vec<Timed>, unique_values: bool) -> Vec<Entry> {
 
 /// A history from plans: each operation's linearization point is 1000 ns after the previous
 /// one; its interval stretches `before` and `after` around it (sequential when both are small).
-fn history_from(plans: &[(Plan, u64, u64, u64)], unique_values: bool) -> Vec<Entry> {
+fn history_from(plans: &[(Plan, u64, u64, u64)], unique_values: bool) -> Vec<HistoryEntry> {
     let timed = plans
         .iter()
         .enumerate()
@@ -122,7 +124,7 @@ fn history_from(plans: &[(Plan, u64, u64, u64)], unique_values: bool) -> Vec<Ent
 
 /// `count` operations by `clients` clients on `keys` keys: each client runs one operation at a
 /// time, with a random latency, and the operation takes effect at a random point of its interval.
-fn concurrent_history(seed: u64, count: usize, keys: u8, clients: u64) -> Vec<Entry> {
+fn concurrent_history(seed: u64, count: usize, keys: u8, clients: u64) -> Vec<HistoryEntry> {
     let mut random = SplitMix(seed);
     let mut free_at = vec![0u64; clients as usize];
     let mut timed = Vec::with_capacity(count);
@@ -161,31 +163,31 @@ fn generated_concurrent_histories_are_linearizable() {
 
 /// Replaces the outcome of the `which`-th completed get (counting around) with a value nothing
 /// wrote; returns its position, or `None` if there is no completed get.
-fn corrupt_a_read(history: &mut [Entry], which: usize) -> Option<usize> {
+fn corrupt_a_read(history: &mut [HistoryEntry], which: usize) -> Option<usize> {
     let reads: Vec<usize> = (0..history.len())
         .filter(|&index| {
-            history[index].op == Op::Get && matches!(history[index].completion, Completion::Completed { .. })
+            history[index].op == HistoryOp::Get && matches!(history[index].completion, OpCompletion::Completed { .. })
         })
         .collect();
     let index = *reads.get(which % reads.len().max(1))?;
-    if let Completion::Completed { outcome, .. } = &mut history[index].completion {
-        *outcome = Outcome::Read(value("never written"));
+    if let OpCompletion::Completed { outcome, .. } = &mut history[index].completion {
+        *outcome = OpOutcome::Read(value("never written"));
     }
     Some(index)
 }
 
 /// Makes the `which`-th completed get (counting around) that can be made stale return the first
 /// value put on its key, long overwritten; returns its position.
-fn make_a_read_stale(history: &mut [Entry], which: usize) -> Option<usize> {
+fn make_a_read_stale(history: &mut [HistoryEntry], which: usize) -> Option<usize> {
     let reads: Vec<usize> = (0..history.len())
         .filter(|&index| {
-            history[index].op == Op::Get && matches!(history[index].completion, Completion::Completed { .. })
+            history[index].op == HistoryOp::Get && matches!(history[index].completion, OpCompletion::Completed { .. })
         })
         .collect();
     for attempt in 0..reads.len() {
         let index = reads[(which + attempt) % reads.len()];
         let first_put = history.iter().find_map(|entry| match (&entry.op, &entry.completion) {
-            (Op::Put { value }, Completion::Completed { at, .. })
+            (HistoryOp::Put { value }, OpCompletion::Completed { at, .. })
                 if entry.key == history[index].key && at + 20_000 < history[index].invoked_at =>
             {
                 Some(value.clone())
@@ -193,7 +195,7 @@ fn make_a_read_stale(history: &mut [Entry], which: usize) -> Option<usize> {
             _ => None,
         });
         let Some(first_put) = first_put else { continue };
-        if let Completion::Completed { outcome: Outcome::Read(read), .. } = &mut history[index].completion
+        if let OpCompletion::Completed { outcome: OpOutcome::Read(read), .. } = &mut history[index].completion
             && read.as_ref() != Some(&first_put)
         {
             *read = Some(first_put);
@@ -240,33 +242,33 @@ fn two_thousand_operations_on_twenty_keys_by_five_clients() {
 
 /// An independent oracle for small histories on one key: tries every order of every subset of
 /// the unknown operations, on the entries themselves.
-fn brute_force(entries: &[Entry]) -> bool {
-    let ops: Vec<&Entry> = entries
+fn brute_force(entries: &[HistoryEntry]) -> bool {
+    let ops: Vec<&HistoryEntry> = entries
         .iter()
         .filter(|entry| match entry.completion {
-            Completion::Failed => false,
-            Completion::Unknown => entry.op != Op::Get,
-            Completion::Completed { .. } => true,
+            OpCompletion::Failed => false,
+            OpCompletion::Unknown => entry.op != HistoryOp::Get,
+            OpCompletion::Completed { .. } => true,
         })
         .collect();
     assert!(ops.len() <= 16);
-    let completed_at = |entry: &Entry| match entry.completion {
-        Completion::Completed { at, .. } => Some(at),
+    let completed_at = |entry: &HistoryEntry| match entry.completion {
+        OpCompletion::Completed { at, .. } => Some(at),
         _ => None,
     };
-    fn apply(state: &Option<Value>, entry: &Entry) -> Option<Option<Value>> {
+    fn apply(state: &Option<Value>, entry: &HistoryEntry) -> Option<Option<Value>> {
         match (&entry.op, &entry.completion) {
-            (Op::Put { value }, _) => Some(Some(value.clone())),
-            (Op::Remove, _) => Some(None),
-            (Op::Get, Completion::Completed { outcome: Outcome::Read(read), .. }) => {
+            (HistoryOp::Put { value }, _) => Some(Some(value.clone())),
+            (HistoryOp::Remove, _) => Some(None),
+            (HistoryOp::Get, OpCompletion::Completed { outcome: OpOutcome::Read(read), .. }) => {
                 (read == state).then(|| state.clone())
             }
-            (Op::CompareAndSet { expected, new }, Completion::Unknown) => {
+            (HistoryOp::CompareAndSet { expected, new }, OpCompletion::Unknown) => {
                 Some(if expected == state { new.clone() } else { state.clone() })
             }
             (
-                Op::CompareAndSet { expected, new },
-                Completion::Completed { outcome: Outcome::CompareAndSet { succeeded, found }, .. },
+                HistoryOp::CompareAndSet { expected, new },
+                OpCompletion::Completed { outcome: OpOutcome::CompareAndSet { succeeded, found }, .. },
             ) => {
                 if found.as_ref().is_some_and(|found| found != state) || (expected == state) != *succeeded {
                     None
@@ -302,14 +304,14 @@ fn brute_force(entries: &[Entry]) -> bool {
 /// The history with every entry of `key` but those in `keep` weakened: completed ones become
 /// unknown (reads are dropped), failed ones stay failed; and the entries invoked after `cut` are
 /// dropped.
-pub(super) fn weaken_all_but(history: &[Entry], keep: &[usize], cut: u64) -> Vec<Entry> {
+pub(super) fn weaken_all_but(history: &[HistoryEntry], keep: &[usize], cut: u64) -> Vec<HistoryEntry> {
     history
         .iter()
         .enumerate()
         .filter(|(_, entry)| entry.invoked_at <= cut)
         .filter_map(|(index, entry)| match &entry.completion {
-            Completion::Completed { .. } if !keep.contains(&index) => {
-                (entry.op != Op::Get).then(|| timed_out(entry.clone()))
+            OpCompletion::Completed { .. } if !keep.contains(&index) => {
+                (entry.op != HistoryOp::Get).then(|| timed_out(entry.clone()))
             }
             _ => Some(entry.clone()),
         })
@@ -318,12 +320,12 @@ pub(super) fn weaken_all_but(history: &[Entry], keep: &[usize], cut: u64) -> Vec
 
 /// The completed entries of a history as (completion, invocation, index), in the order the checker
 /// ranks completions.
-fn completion_order(history: &[Entry]) -> Vec<(u64, u64, usize)> {
+fn completion_order(history: &[HistoryEntry]) -> Vec<(u64, u64, usize)> {
     let mut completed: Vec<(u64, u64, usize)> = history
         .iter()
         .enumerate()
         .filter_map(|(index, entry)| match entry.completion {
-            Completion::Completed { at, .. } => Some((at, entry.invoked_at, index)),
+            OpCompletion::Completed { at, .. } => Some((at, entry.invoked_at, index)),
             _ => None,
         })
         .collect();
@@ -332,7 +334,7 @@ fn completion_order(history: &[Entry]) -> Vec<(u64, u64, usize)> {
 }
 
 /// Whether the history cut at the `count`-th completion is linearizable, by brute force.
-fn first_completions_linearizable(history: &[Entry], completed: &[(u64, u64, usize)], count: usize) -> bool {
+fn first_completions_linearizable(history: &[HistoryEntry], completed: &[(u64, u64, usize)], count: usize) -> bool {
     if count == 0 {
         return true;
     }
@@ -340,57 +342,57 @@ fn first_completions_linearizable(history: &[Entry], completed: &[(u64, u64, usi
     brute_force(&weaken_all_but(history, &first, completed[count - 1].0))
 }
 
-fn small_entry() -> impl Strategy<Value = Entry> {
+fn small_entry() -> impl Strategy<Value = HistoryEntry> {
     let text = prop_oneof![Just(None), Just(value("a")), Just(value("b")), Just(value("c"))];
     ((0u64..60, 0u64..40, 0u8..4, 0u8..10), (text.clone(), text.clone(), text, any::<bool>(), any::<bool>())).prop_map(
         |((invoked_at, latency, kind, fate), (first, second, read, succeeded, reports))| {
             let op = match kind {
-                0 => Op::Get,
-                1 => Op::Put { value: first.clone().unwrap_or_else(|| Value::from("a")) },
-                2 => Op::Remove,
-                _ => Op::CompareAndSet { expected: first.clone(), new: second },
+                0 => HistoryOp::Get,
+                1 => HistoryOp::Put { value: first.clone().unwrap_or_else(|| Value::from("a")) },
+                2 => HistoryOp::Remove,
+                _ => HistoryOp::CompareAndSet { expected: first.clone(), new: second },
             };
             let outcome = match &op {
-                Op::Get => Outcome::Read(read),
-                Op::Put { .. } | Op::Remove => Outcome::Ok,
-                Op::CompareAndSet { .. } => {
+                HistoryOp::Get => OpOutcome::Read(read),
+                HistoryOp::Put { .. } | HistoryOp::Remove => OpOutcome::Ok,
+                HistoryOp::CompareAndSet { .. } => {
                     // A consistent report: a success found the expected value, a failure another.
                     let found = if succeeded { Some(first) } else { (read != first).then_some(read) };
-                    Outcome::CompareAndSet { succeeded, found: found.filter(|_| reports) }
+                    OpOutcome::CompareAndSet { succeeded, found: found.filter(|_| reports) }
                 }
             };
             let completion = match fate {
-                0 | 1 => Completion::Unknown,
-                2 => Completion::Failed,
-                _ => Completion::Completed { at: invoked_at + latency, outcome },
+                0 | 1 => OpCompletion::Unknown,
+                2 => OpCompletion::Failed,
+                _ => OpCompletion::Completed { at: invoked_at + latency, outcome },
             };
-            Entry { client: u64::from(kind), key: b"k".to_vec(), op, invoked_at, completion }
+            HistoryEntry { client: u64::from(kind), key: b"k".to_vec(), op, invoked_at, completion }
         },
     )
 }
 
 /// Entries with few values and many unknown ones, so that many are twins (unknown operations with
 /// the same action), which the searches treat specially.
-fn twin_heavy_entry() -> impl Strategy<Value = Entry> {
+fn twin_heavy_entry() -> impl Strategy<Value = HistoryEntry> {
     let text = prop_oneof![Just(None), Just(value("a")), Just(value("b"))];
     ((0u64..40, 0u64..30, 0u8..6, 0u8..4), (text.clone(), text.clone(), text, any::<bool>())).prop_map(
         |((invoked_at, latency, kind, fate), (first, second, read, succeeded))| {
             let op = match kind {
-                0 => Op::Get,
-                1 | 2 => Op::Put { value: first.clone().unwrap_or_else(|| Value::from("b")) },
-                3 => Op::Remove,
-                _ => Op::CompareAndSet { expected: first, new: second },
+                0 => HistoryOp::Get,
+                1 | 2 => HistoryOp::Put { value: first.clone().unwrap_or_else(|| Value::from("b")) },
+                3 => HistoryOp::Remove,
+                _ => HistoryOp::CompareAndSet { expected: first, new: second },
             };
             let outcome = match &op {
-                Op::Get => Outcome::Read(read),
-                Op::Put { .. } | Op::Remove => Outcome::Ok,
-                Op::CompareAndSet { .. } => Outcome::compare_and_set(succeeded),
+                HistoryOp::Get => OpOutcome::Read(read),
+                HistoryOp::Put { .. } | HistoryOp::Remove => OpOutcome::Ok,
+                HistoryOp::CompareAndSet { .. } => OpOutcome::compare_and_set(succeeded),
             };
             let completion = match fate {
-                0 | 1 => Completion::Unknown,
-                _ => Completion::Completed { at: invoked_at + latency, outcome },
+                0 | 1 => OpCompletion::Unknown,
+                _ => OpCompletion::Completed { at: invoked_at + latency, outcome },
             };
-            Entry { client: u64::from(kind), key: b"k".to_vec(), op, invoked_at, completion }
+            HistoryEntry { client: u64::from(kind), key: b"k".to_vec(), op, invoked_at, completion }
         },
     )
 }
@@ -422,7 +424,7 @@ proptest! {
         let Verdict::NotLinearizable { evidence, .. } = result else { return Ok(()) };
         let keep = cited(&evidence);
         prop_assert!(keep.contains(&evidence.culprit));
-        let Completion::Completed { at: cut, .. } = history[evidence.culprit].completion else {
+        let OpCompletion::Completed { at: cut, .. } = history[evidence.culprit].completion else {
             return Err(TestCaseError::fail("the culprit did not complete"));
         };
         // The claim: the cited operations cannot be ordered, whatever the others did.
