@@ -402,34 +402,36 @@ fn drive(sim: &mut Sim<PangeaNode>, seed: u64, config: WorkloadConfig, mut chang
 /// the search could not decide within its budget are a note, never a failure).
 #[must_use]
 pub fn history_violations(history: &[Operation]) -> (Vec<Violation>, Vec<String>) {
-    use crate::linearizability::{self as lin, CheckConfig, Op, Outcome as LinOutcome, Value, Verdict};
+    use crate::linearizability::{
+        self as lin, CheckConfig, HistoryEntry, HistoryOp, OpCompletion, OpOutcome, Value, Verdict,
+    };
     use pangea_core::metadata::records::KvResult;
     let value = |bytes: &Option<Vec<u8>>| bytes.clone().map(Value);
-    let entries: Vec<lin::Entry> = history
+    let entries: Vec<HistoryEntry> = history
         .iter()
         .map(|operation| {
             let (key, op) = match &operation.op {
-                KvOp::Put { key, value: stored } => (key, Op::Put { value: Value(stored.clone()) }),
-                KvOp::Get { key } => (key, Op::Get),
-                KvOp::Remove { key } => (key, Op::Remove),
+                KvOp::Put { key, value: stored } => (key, HistoryOp::Put { value: Value(stored.clone()) }),
+                KvOp::Get { key } => (key, HistoryOp::Get),
+                KvOp::Remove { key } => (key, HistoryOp::Remove),
                 KvOp::CompareAndSet { key, expected, new } => {
-                    (key, Op::CompareAndSet { expected: value(expected), new: value(new) })
+                    (key, HistoryOp::CompareAndSet { expected: value(expected), new: value(new) })
                 }
             };
             let completion = match &operation.completion {
-                Completion::Done { at, result } => lin::Completion::Completed {
+                Completion::Done { at, result } => OpCompletion::Completed {
                     at: at.as_nanos(),
                     outcome: match result {
-                        KvResult::Done => LinOutcome::Ok,
-                        KvResult::Value(read) => LinOutcome::Read(value(read)),
+                        KvResult::Done => OpOutcome::Ok,
+                        KvResult::Value(read) => OpOutcome::Read(value(read)),
                         KvResult::CompareAndSet { succeeded, found } => {
-                            LinOutcome::CompareAndSet { succeeded: *succeeded, found: Some(value(found)) }
+                            OpOutcome::CompareAndSet { succeeded: *succeeded, found: Some(value(found)) }
                         }
                     },
                 },
-                Completion::Unknown => lin::Completion::Unknown,
+                Completion::Unknown => OpCompletion::Unknown,
             };
-            lin::Entry {
+            HistoryEntry {
                 client: operation.client,
                 key: key.clone(),
                 op,
@@ -445,9 +447,9 @@ pub fn history_violations(history: &[Operation]) -> (Vec<Violation>, Vec<String>
                 Verdict::NotLinearizable { evidence, .. } => evidence
                     .ops
                     .iter()
-                    .find(|op| op.index == evidence.culprit)
-                    .and_then(|op| match op.entry.completion {
-                        lin::Completion::Completed { at, .. } => Some(Instant::from_nanos(at)),
+                    .find(|cited| cited.index == evidence.culprit)
+                    .and_then(|cited| match cited.entry.completion {
+                        OpCompletion::Completed { at, .. } => Some(Instant::from_nanos(at)),
                         _ => None,
                     })
                     .unwrap_or(Instant::ZERO),
