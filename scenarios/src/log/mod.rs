@@ -466,14 +466,50 @@ pub fn history_violations(history: &[Operation]) -> (Vec<Violation>, Vec<String>
         }
         Ok(verdict @ Verdict::Unknown { .. }) => (Vec::new(), vec![format!("linearizability {verdict}")]),
         Err(error) => {
-            let violation = Violation {
-                checker: "history",
-                kind: FailureKind::Crash,
-                at: Instant::ZERO,
-                node: None,
-                message: format!("the workload recorded an unreadable history: {error}"),
+            // An answer the sequential model forbids outright (a compare-and-set that reports
+            // success and another value, a put answered with a read) is the system's fault; a
+            // history the harness recorded wrong (answered before asked, too large) is the harness's.
+            let (checker, kind, message) = match &error {
+                lin::HistoryError::OutcomeMismatch { .. } | lin::HistoryError::InconsistentCompareAndSet { .. } => {
+                    ("linearizability", FailureKind::Correctness, format!("an answer the model forbids: {error}"))
+                }
+                lin::HistoryError::CompletedBeforeInvoked { .. } | lin::HistoryError::TooLarge { .. } => {
+                    ("history", FailureKind::Crash, format!("the workload recorded an unreadable history: {error}"))
+                }
             };
+            let violation = Violation { checker, kind, at: Instant::ZERO, node: None, message };
             (vec![violation], Vec::new())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pangea_core::metadata::records::KvResult;
+
+    fn operation(op: KvOp, completion: Completion) -> Operation {
+        Operation { client: 1, sequence: 1, op, invoked_at: Instant::from_nanos(1), completion }
+    }
+
+    #[test]
+    fn an_answer_the_model_forbids_is_a_correctness_failure_of_the_system() {
+        let cas = KvOp::CompareAndSet { key: b"k".to_vec(), expected: None, new: Some(b"v".to_vec()) };
+        let impossible = KvResult::CompareAndSet { succeeded: true, found: Some(b"other".to_vec()) };
+        let history = [operation(cas, Completion::Done { at: Instant::from_nanos(2), result: impossible })];
+        let (violations, _) = history_violations(&history);
+        let [violation] = violations.as_slice() else { panic!("{violations:?}") };
+        assert_eq!((violation.checker, violation.kind), ("linearizability", FailureKind::Correctness), "{violation}");
+    }
+
+    #[test]
+    fn a_history_recorded_wrong_is_the_harness_crashing() {
+        let get = KvOp::Get { key: b"k".to_vec() };
+        let answered_early = Completion::Done { at: Instant::ZERO, result: KvResult::Value(None) };
+        let mut entry = operation(get, answered_early);
+        entry.invoked_at = Instant::from_nanos(5);
+        let (violations, _) = history_violations(&[entry]);
+        let [violation] = violations.as_slice() else { panic!("{violations:?}") };
+        assert_eq!((violation.checker, violation.kind), ("history", FailureKind::Crash), "{violation}");
     }
 }
