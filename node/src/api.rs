@@ -4,11 +4,19 @@
 //! A [`Client`] knows some nodes' addresses and the cluster's client token. Commands go through the
 //! replicated log in a session the client opens there on first use; each command gets the next
 //! sequence number of the session and keeps it across retries, so a command that times out and is
-//! sent again is applied at most once. A `NotLeader` answer names the leader; the client finds its
-//! address in the cluster's directory (asking a node's status when it does not know it yet) and goes
-//! there next. Other failures move it on to the next known address, with a short pause, until the
-//! command's deadline passes. Keys and values over the records' limits are refused before anything
-//! is sent, with the same typed error the node would give.
+//! sent again (or is sent to two nodes at once) is applied at most once. Keys and values over the
+//! records' limits are refused before anything is sent, with the same typed error the node would
+//! give.
+//!
+//! Finding the leader without waiting on a dead node: a client that knows no leader asks every
+//! known node at once and takes the first final answer (followers answer `NotLeader` at once and
+//! do nothing). Once a node has given a final answer, the client goes to it first; if it has not
+//! answered within [`HEDGE_AFTER`], or fails sooner, the others are asked too. A `NotLeader` answer
+//! names the leader; the client finds its address in the cluster's directory (asking that node's
+//! status when it does not know it yet) and asks it too. So one unreachable node costs a fresh
+//! client nothing and a client that believed it to lead one [`HEDGE_AFTER`], not an
+//! [`ATTEMPT_TIMEOUT`] per operation. When no node gives a final answer, the client pauses
+//! [`RETRY_PAUSE`] and starts again, until the call's deadline.
 
 use crate::client::{ClientConn, ClientError};
 use crate::wire::{ClientEnvelope, ClientReply, ClientRequest, RuntimeStatus};
@@ -19,22 +27,42 @@ use pangea_core::metadata::{MetadataAnswer, MetadataCommand, MetadataOutput, Met
 use pangea_core::pangea::{MetadataRequest, MetadataResponse, NodeRequest, NodeResponse, NodeView};
 use pangea_core::pangea::{PangeaRequest, PangeaResponse};
 use pangea_core::{Codec, NodeId};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
 
-/// How long one attempt may take.
+/// The longest one request to one node may take (less when the call's deadline is nearer).
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
-/// Pause before trying again after a failed attempt.
+/// Pause before asking again after no node gave a final answer.
 pub const RETRY_PAUSE: Duration = Duration::from_millis(50);
+/// How long the node that answered last has to answer before the other nodes are asked too.
+/// Healthy commands take milliseconds; a node that takes this long is probably gone, and asking
+/// the others twice is harmless (followers answer `NotLeader`, the session deduplicates).
+pub const HEDGE_AFTER: Duration = Duration::from_millis(200);
+
+/// Why one request to one node got no answer.
+#[derive(Clone, Debug, Error)]
+#[error("{addr}: {why}")]
+pub struct NoAnswer {
+    /// The node's address.
+    pub addr: SocketAddr,
+    /// What went wrong ("did not answer within 2s", "cannot connect: …").
+    pub why: String,
+}
 
 /// Why a client call failed.
 #[derive(Debug, Error)]
 pub enum ApiError {
-    /// No node answered within the deadline.
-    #[error("no answer from the cluster within {0:?} (last problem: {1})")]
+    /// No node gave a final answer within the call's deadline.
+    #[error("no answer from the cluster within {within} (last problem: {last})", within = seconds(*.0), last = .1)]
     Timeout(Duration, String),
+    /// The node asked got no answer (a call to one node, such as [`Client::status`]).
+    #[error(transparent)]
+    Unreachable(#[from] NoAnswer),
     /// The node refused the client token.
     #[error("the node refused the client token (check --token or PANGEA_TOKEN)")]
     Unauthorized,
@@ -55,11 +83,97 @@ pub enum ApiError {
     NoAddress,
 }
 
+/// `duration` for people: "1s", "1.5s", "250ms" (rounded up to the millisecond, so a limit just
+/// under a second still reads as the second it came from).
+#[must_use]
+pub fn seconds(duration: Duration) -> String {
+    let millis = duration.as_micros().div_ceil(1000);
+    format!("{:?}", Duration::from_millis(u64::try_from(millis).unwrap_or(u64::MAX)))
+}
+
+/// An error and its sources, as one line.
+fn with_sources(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// What came of one request to one node.
+struct Attempt {
+    addr: SocketAddr,
+    /// A connection this attempt opened, worth keeping when it answered.
+    opened: Option<ClientConn>,
+    outcome: Result<ClientReply, Failed>,
+}
+
+/// Why an attempt got no answer, and whether its request may have reached the node.
+struct Failed {
+    no_answer: NoAnswer,
+    maybe_delivered: bool,
+}
+
+/// Sends `envelope` to `addr` (over `cached`, or a new connection) and waits at most `limit` for
+/// the answer.
+async fn attempt(addr: SocketAddr, cached: Option<ClientConn>, envelope: Arc<[u8]>, limit: Duration) -> Attempt {
+    let started = Instant::now();
+    let failed = |why: String, maybe_delivered| Failed { no_answer: NoAnswer { addr, why }, maybe_delivered };
+    let late = || format!("did not answer within {}", seconds(limit));
+    let (connection, opened) = match cached {
+        Some(connection) => (connection, None),
+        None => match tokio::time::timeout(limit, ClientConn::connect(addr, None)).await {
+            Ok(Ok(connection)) => (connection.clone(), Some(connection)),
+            Ok(Err(error)) => return Attempt { addr, opened: None, outcome: Err(failed(with_sources(&error), false)) },
+            Err(_) => return Attempt { addr, opened: None, outcome: Err(failed(late(), false)) },
+        },
+    };
+    let left = limit.saturating_sub(started.elapsed());
+    let outcome = match tokio::time::timeout(left, connection.request(&envelope)).await {
+        Ok(Ok(answer)) => ClientReply::decode(&answer)
+            .map_err(|error| failed(format!("sent an answer that does not decode: {error}"), true)),
+        Ok(Err(error @ ClientError::TooLarge(_))) => Err(failed(error.to_string(), false)),
+        Ok(Err(error)) => Err(failed(with_sources(&error), true)),
+        Err(_) => Err(failed(late(), true)),
+    };
+    Attempt { addr, opened, outcome }
+}
+
+/// The attempts of one round of a log request: each known node asked at most once.
+struct Round {
+    envelope: Arc<[u8]>,
+    deadline: Instant,
+    in_flight: JoinSet<Attempt>,
+    asked: BTreeSet<SocketAddr>,
+}
+
+impl Round {
+    /// Asks `addr` unless it was asked in this round already or the deadline has passed.
+    fn ask(&mut self, addr: SocketAddr, cached: Option<ClientConn>) {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || !self.asked.insert(addr) {
+            return;
+        }
+        self.in_flight.spawn(attempt(addr, cached, Arc::clone(&self.envelope), left.min(ATTEMPT_TIMEOUT)));
+    }
+}
+
+/// A final answer to a log request, and whether another attempt of the same request may have
+/// taken effect (one that got no answer, or that was still under way).
+struct Settled {
+    response: MetadataResponse,
+    maybe_applied_elsewhere: bool,
+}
+
 /// A client of a cluster.
 pub struct Client {
     token: [u8; 32],
     addresses: Vec<SocketAddr>,
-    target: usize,
+    /// The node that gave the last final answer: asked first next time.
+    leader: Option<SocketAddr>,
     connections: BTreeMap<SocketAddr, ClientConn>,
     /// The session opened in the log, once there is one.
     session: Option<u64>,
@@ -78,7 +192,7 @@ impl Client {
         Client {
             token,
             addresses,
-            target: 0,
+            leader: None,
             connections: BTreeMap::new(),
             session: None,
             sequence: 0,
@@ -94,60 +208,51 @@ impl Client {
         &self.addresses
     }
 
-    /// One request to the runtime at `addr`, within [`ATTEMPT_TIMEOUT`].
-    pub async fn ask(&mut self, addr: SocketAddr, request: ClientRequest) -> Result<ClientReply, String> {
+    /// The node that gave the last final answer, which the next command goes to first.
+    #[must_use]
+    pub fn leader(&self) -> Option<SocketAddr> {
+        self.leader
+    }
+
+    fn envelope(&self, request: ClientRequest) -> Result<Arc<[u8]>, ApiError> {
         let envelope = ClientEnvelope { token: self.token, request };
-        let bytes = envelope.encode().map_err(|error| error.to_string())?;
-        let attempt = async {
-            let connection = match self.connections.entry(addr) {
-                std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
-                std::collections::btree_map::Entry::Vacant(entry) => {
-                    entry.insert(ClientConn::connect(addr, None).await.map_err(|error| error.to_string())?)
-                }
-            };
-            match connection.request(&bytes).await {
-                Ok(answer) => ClientReply::decode(&answer).map_err(|error| format!("undecodable answer: {error}")),
-                Err(error @ (ClientError::Connection(_) | ClientError::Frame(_) | ClientError::NoResponse)) => {
-                    self.connections.remove(&addr);
-                    Err(error.to_string())
-                }
-                Err(error) => Err(error.to_string()),
+        envelope.encode().map(Arc::from).map_err(|error| ApiError::Refused(error.to_string()))
+    }
+
+    /// Keeps the connection an attempt opened if the node answered, and forgets the one it used if
+    /// it did not.
+    fn keep_connection(&mut self, attempt: &mut Attempt) {
+        match (&attempt.outcome, attempt.opened.take()) {
+            (Ok(_), Some(opened)) => {
+                self.connections.insert(attempt.addr, opened);
             }
-        };
-        match tokio::time::timeout(ATTEMPT_TIMEOUT, attempt).await {
-            Ok(result) => result,
-            Err(_) => {
-                self.connections.remove(&addr);
-                Err(format!("{addr} did not answer within {ATTEMPT_TIMEOUT:?}"))
+            (Ok(_), None) => {}
+            (Err(_), _) => {
+                self.connections.remove(&attempt.addr);
             }
         }
+    }
+
+    /// One request to the runtime at `addr`, within [`ATTEMPT_TIMEOUT`] (or the client's deadline,
+    /// if shorter).
+    pub async fn ask(&mut self, addr: SocketAddr, request: ClientRequest) -> Result<ClientReply, ApiError> {
+        let envelope = self.envelope(request)?;
+        let cached = self.connections.get(&addr).cloned();
+        let mut done = attempt(addr, cached, envelope, self.deadline.min(ATTEMPT_TIMEOUT)).await;
+        self.keep_connection(&mut done);
+        done.outcome.map_err(|failed| ApiError::Unreachable(failed.no_answer))
     }
 
     /// One request to the node at `addr`: its answer, or why there is none.
     pub async fn ask_node(&mut self, addr: SocketAddr, request: PangeaRequest) -> Result<PangeaResponse, ApiError> {
         let bytes = request.encode().map_err(|error| ApiError::Refused(error.to_string()))?;
-        match self.ask(addr, ClientRequest::Node(bytes)).await {
-            Ok(ClientReply::Node(bytes)) => PangeaResponse::decode(&bytes)
+        match self.ask(addr, ClientRequest::Node(bytes)).await? {
+            ClientReply::Node(bytes) => PangeaResponse::decode(&bytes)
                 .map_err(|error| ApiError::Unexpected(format!("an answer that does not decode: {error}"))),
-            Ok(ClientReply::Unauthorized) => Err(ApiError::Unauthorized),
-            Ok(ClientReply::Busy) => Err(ApiError::Refused(format!("{addr} is busy"))),
-            Ok(ClientReply::Refused { why }) => Err(ApiError::Refused(why)),
-            Ok(ClientReply::Runtime(_)) => Err(ApiError::Unexpected("a runtime status".to_owned())),
-            Err(problem) => Err(ApiError::Timeout(ATTEMPT_TIMEOUT, problem)),
-        }
-    }
-
-    fn current(&self) -> Result<SocketAddr, ApiError> {
-        self.addresses.get(self.target % self.addresses.len().max(1)).copied().ok_or(ApiError::NoAddress)
-    }
-
-    fn go_to(&mut self, addr: SocketAddr) {
-        match self.addresses.iter().position(|known| *known == addr) {
-            Some(index) => self.target = index,
-            None => {
-                self.addresses.push(addr);
-                self.target = self.addresses.len() - 1;
-            }
+            ClientReply::Unauthorized => Err(ApiError::Unauthorized),
+            ClientReply::Busy => Err(ApiError::Refused(format!("{addr} is busy"))),
+            ClientReply::Refused { why } => Err(ApiError::Refused(why)),
+            ClientReply::Runtime(_) => Err(ApiError::Unexpected("a runtime status".to_owned())),
         }
     }
 
@@ -171,50 +276,146 @@ impl Client {
     }
 
     /// Sends a log request until a final answer, following the leader, within the deadline.
-    /// Returns the answer and how many attempts reached a node.
-    async fn log_request(&mut self, request: MetadataRequest) -> Result<(MetadataResponse, u32), ApiError> {
-        let started = tokio::time::Instant::now();
+    async fn log_request(&mut self, request: MetadataRequest) -> Result<Settled, ApiError> {
+        if self.addresses.is_empty() {
+            return Err(ApiError::NoAddress);
+        }
+        let body = PangeaRequest::Log(request).encode().map_err(|error| ApiError::Refused(error.to_string()))?;
+        let envelope = self.envelope(ClientRequest::Node(body))?;
+        let deadline = Instant::now() + self.deadline;
         let mut last_problem = String::from("none");
-        let mut attempts = 0;
-        while started.elapsed() < self.deadline {
-            let addr = self.current()?;
-            match self.ask_node(addr, PangeaRequest::Log(request.clone())).await {
-                Ok(PangeaResponse::Log(response)) => {
-                    attempts += 1;
-                    match response {
-                        LogResponse::NotLeader { leader } | LogResponse::Unknown { leader } => {
-                            last_problem = match leader {
-                                Some(leader) => format!("{addr} is not the leader; {} is", leader.short()),
-                                None => format!("{addr} is not the leader and knows none"),
-                            };
-                            match leader {
-                                Some(leader) => match self.address_of(leader, addr).await {
-                                    Some(leader_addr) if leader_addr != addr => {
-                                        self.go_to(leader_addr);
-                                        continue;
-                                    }
-                                    _ => self.target += 1,
-                                },
-                                None => self.target += 1,
-                            }
-                        }
-                        LogResponse::Busy => {
-                            last_problem = format!("{addr} is busy");
-                        }
-                        LogResponse::Invalid(why) => return Err(ApiError::Invalid(why)),
-                        done => return Ok((done, attempts)),
-                    }
-                }
-                Ok(other) => return Err(ApiError::Unexpected(format!("{other:?}"))),
-                Err(ApiError::Unauthorized) => return Err(ApiError::Unauthorized),
-                Err(problem) => {
-                    last_problem = problem.to_string();
-                    self.target += 1;
-                }
+        let mut maybe_applied = false;
+        while Instant::now() < deadline {
+            let round =
+                Round { envelope: Arc::clone(&envelope), deadline, in_flight: JoinSet::new(), asked: BTreeSet::new() };
+            if let Some(response) = self.round(round, &mut last_problem, &mut maybe_applied).await? {
+                return Ok(Settled { response, maybe_applied_elsewhere: maybe_applied });
             }
-            tokio::time::sleep(RETRY_PAUSE).await;
+            tokio::time::sleep_until((Instant::now() + RETRY_PAUSE).min(deadline)).await;
         }
         Err(ApiError::Timeout(self.deadline, last_problem))
+    }
+
+    /// One round: the node believed to lead first (the others after [`HEDGE_AFTER`] or when it
+    /// fails), or every node at once when none is believed to; leaders named in `NotLeader`
+    /// answers too. Ends with the first final answer, or with `None` when every node asked has
+    /// answered without one.
+    async fn round(
+        &mut self,
+        mut round: Round,
+        last_problem: &mut String,
+        maybe_applied: &mut bool,
+    ) -> Result<Option<MetadataResponse>, ApiError> {
+        let mut hedge_at = match self.leader {
+            Some(leader) => {
+                round.ask(leader, self.connections.get(&leader).cloned());
+                Some(Instant::now() + HEDGE_AFTER)
+            }
+            None => {
+                self.ask_the_rest(&mut round);
+                None
+            }
+        };
+        loop {
+            if round.in_flight.is_empty() {
+                if hedge_at.take().is_none() {
+                    return Ok(None);
+                }
+                self.ask_the_rest(&mut round);
+                continue;
+            }
+            let hedge = async {
+                match hedge_at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let mut done = tokio::select! {
+                () = hedge => {
+                    hedge_at = None;
+                    self.ask_the_rest(&mut round);
+                    continue;
+                }
+                Some(joined) = round.in_flight.join_next() => match joined {
+                    Ok(done) => done,
+                    // An attempt only panics on a bug; count it as a request that may have gone.
+                    Err(_) => {
+                        *maybe_applied = true;
+                        continue;
+                    }
+                },
+            };
+            self.keep_connection(&mut done);
+            let addr = done.addr;
+            let reply = match done.outcome {
+                Ok(reply) => reply,
+                Err(failed) => {
+                    *maybe_applied |= failed.maybe_delivered;
+                    *last_problem = failed.no_answer.to_string();
+                    self.forget_leader(addr);
+                    continue;
+                }
+            };
+            let response = match reply {
+                ClientReply::Node(bytes) => match PangeaResponse::decode(&bytes) {
+                    Ok(PangeaResponse::Log(response)) => response,
+                    Ok(other) => return Err(ApiError::Unexpected(format!("{other:?}"))),
+                    Err(error) => {
+                        *last_problem = format!("{addr} sent an answer that does not decode: {error}");
+                        continue;
+                    }
+                },
+                ClientReply::Unauthorized => return Err(ApiError::Unauthorized),
+                ClientReply::Busy => {
+                    *last_problem = format!("{addr} is busy");
+                    continue;
+                }
+                ClientReply::Refused { why } => {
+                    *last_problem = format!("{addr} refused the request: {why}");
+                    continue;
+                }
+                ClientReply::Runtime(_) => return Err(ApiError::Unexpected("a runtime status".to_owned())),
+            };
+            match response {
+                LogResponse::NotLeader { leader } | LogResponse::Unknown { leader } => {
+                    *maybe_applied |= matches!(response, LogResponse::Unknown { .. });
+                    self.forget_leader(addr);
+                    *last_problem = match leader {
+                        Some(leader) => format!("{addr} is not the leader; {} is", leader.short()),
+                        None => format!("{addr} is not the leader and knows none"),
+                    };
+                    if let Some(leader) = leader
+                        && let Some(leader_addr) = self.address_of(leader, addr).await
+                    {
+                        round.ask(leader_addr, self.connections.get(&leader_addr).cloned());
+                    }
+                }
+                LogResponse::Busy => *last_problem = format!("{addr} is busy"),
+                LogResponse::Invalid(why) => return Err(ApiError::Invalid(why)),
+                done => {
+                    // Attempts still under way may reach a node; dropping the round stops them.
+                    *maybe_applied |= !round.in_flight.is_empty();
+                    self.leader = Some(addr);
+                    if !self.addresses.contains(&addr) {
+                        self.addresses.push(addr);
+                    }
+                    return Ok(Some(done));
+                }
+            }
+        }
+    }
+
+    /// Asks every known node this round has not asked yet.
+    fn ask_the_rest(&self, round: &mut Round) {
+        for addr in &self.addresses {
+            round.ask(*addr, self.connections.get(addr).cloned());
+        }
+    }
+
+    fn forget_leader(&mut self, addr: SocketAddr) {
+        if self.leader == Some(addr) {
+            self.leader = None;
+        }
     }
 
     /// This client's session in the log, opened on first use.
@@ -222,29 +423,29 @@ impl Client {
         if let Some(session) = self.session {
             return Ok(session);
         }
-        match self.log_request(LogRequest::OpenSession).await? {
-            (LogResponse::SessionOpened { client }, _) => {
+        match self.log_request(LogRequest::OpenSession).await?.response {
+            LogResponse::SessionOpened { client } => {
                 self.session = Some(client);
                 self.sequence = 0;
                 Ok(client)
             }
-            (other, _) => Err(ApiError::Unexpected(format!("{other:?}"))),
+            other => Err(ApiError::Unexpected(format!("{other:?}"))),
         }
     }
 
     /// Sends the request `make` builds for the next sequence number of the session, until a final
-    /// answer. A session that expired is opened again when the command had reached no node before
-    /// (so it was certainly not applied); otherwise its outcome is unknown.
+    /// answer. A session that expired is opened again when no other attempt of the command may have
+    /// taken effect (so it was certainly not applied); otherwise its outcome is unknown.
     async fn sequenced(&mut self, make: impl Fn(u64, u64) -> MetadataRequest) -> Result<MetadataResponse, ApiError> {
         let mut reopened = false;
         loop {
             let client = self.session().await?;
             self.sequence += 1;
-            let (response, attempts) = self.log_request(make(client, self.sequence)).await?;
-            match response {
+            let settled = self.log_request(make(client, self.sequence)).await?;
+            match settled.response {
                 LogResponse::SessionExpired { .. } => {
                     self.session = None;
-                    if attempts > 1 || reopened {
+                    if settled.maybe_applied_elsewhere || reopened {
                         return Err(ApiError::OutcomeUnknown(
                             "the client's session expired while the command was being retried".to_owned(),
                         ));
@@ -313,11 +514,10 @@ impl Client {
             other => return Err(ApiError::Unexpected(format!("{other:?}"))),
         };
         self.learn_directory(&view);
-        match self.ask(addr, ClientRequest::Runtime).await {
-            Ok(ClientReply::Runtime(runtime)) => Ok((view, runtime)),
-            Ok(ClientReply::Unauthorized) => Err(ApiError::Unauthorized),
-            Ok(other) => Err(ApiError::Unexpected(format!("{other:?}"))),
-            Err(problem) => Err(ApiError::Timeout(ATTEMPT_TIMEOUT, problem)),
+        match self.ask(addr, ClientRequest::Runtime).await? {
+            ClientReply::Runtime(runtime) => Ok((view, runtime)),
+            ClientReply::Unauthorized => Err(ApiError::Unauthorized),
+            other => Err(ApiError::Unexpected(format!("{other:?}"))),
         }
     }
 

@@ -40,8 +40,9 @@ pub enum ClientError {
     TooLarge(usize),
 }
 
-/// A client's connection to one node.
-#[derive(Debug)]
+/// A client's connection to one node. Clones share the connection (requests on it run side by
+/// side, each on its own stream).
+#[derive(Clone, Debug)]
 pub struct ClientConn {
     // Kept so that the socket lives as long as the connection.
     _endpoint: quinn::Endpoint,

@@ -94,9 +94,12 @@ pub enum DataDirError {
     /// The identity could not be generated.
     #[error(transparent)]
     Identity(#[from] IdentityError),
-    /// The OS refused a file operation or randomness.
-    #[error("I/O error on {path}: {source}")]
+    /// The OS refused a file operation or randomness (the OS's error is the source, so that a
+    /// report shows it once).
+    #[error("cannot {action} {path}")]
     Io {
+        /// What was being done, as a verb phrase ("create the directory").
+        action: &'static str,
         /// The file or directory.
         path: PathBuf,
         /// The OS's error.
@@ -150,7 +153,11 @@ impl DataDir {
     /// lock. Refuses with [`DataDirError::AlreadyInitialized`] when a node is already there.
     pub fn init(path: impl AsRef<Path>, options: InitOptions) -> Result<DataDir, DataDirError> {
         let path = path.as_ref().to_path_buf();
-        fs::create_dir_all(&path).map_err(|source| DataDirError::Io { path: path.clone(), source })?;
+        fs::create_dir_all(&path).map_err(|source| DataDirError::Io {
+            action: "create the directory",
+            path: path.clone(),
+            source,
+        })?;
         let lock = lock(&path)?;
         for name in [META_FILE, KEY_FILE, CERTIFICATE_FILE] {
             if path.join(name).exists() {
@@ -186,8 +193,11 @@ impl DataDir {
             // A leftover from an interrupted earlier call is ours to replace.
             let _ = fs::remove_file(&temporary);
             write_new(&temporary, &text, false)?;
-            fs::rename(&temporary, self.path.join(META_FILE))
-                .map_err(|source| DataDirError::Io { path: temporary.clone(), source })?;
+            fs::rename(&temporary, self.path.join(META_FILE)).map_err(|source| DataDirError::Io {
+                action: "rename into place",
+                path: temporary.clone(),
+                source,
+            })?;
             sync_dir(&self.path)
         });
         if written.is_err() {
@@ -306,23 +316,27 @@ fn lock(path: &Path) -> Result<File, DataDirError> {
         .truncate(false)
         .write(true)
         .open(&lock_path)
-        .map_err(|source| DataDirError::Io { path: lock_path.clone(), source })?;
+        .map_err(|source| DataDirError::Io { action: "open the lock file", path: lock_path.clone(), source })?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(TryLockError::WouldBlock) => Err(DataDirError::Locked { path: path.to_path_buf() }),
-        Err(TryLockError::Error(source)) => Err(DataDirError::Io { path: lock_path, source }),
+        Err(TryLockError::Error(source)) => Err(DataDirError::Io { action: "lock", path: lock_path, source }),
     }
 }
 
 fn random_32(path: &Path) -> Result<[u8; 32], DataDirError> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|error| DataDirError::Io { path: path.to_path_buf(), source: error.into() })?;
+    getrandom::fill(&mut bytes).map_err(|error| DataDirError::Io {
+        action: "draw random bytes for",
+        path: path.to_path_buf(),
+        source: error.into(),
+    })?;
     Ok(bytes)
 }
 
 /// Writes a file that must not exist yet, and syncs it; `secret` makes it owner-only.
 fn write_new(path: &Path, bytes: &[u8], secret: bool) -> Result<(), DataDirError> {
-    let io_error = |source| DataDirError::Io { path: path.to_path_buf(), source };
+    let io_error = |source| DataDirError::Io { action: "write", path: path.to_path_buf(), source };
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -344,16 +358,18 @@ fn write_new(path: &Path, bytes: &[u8], secret: bool) -> Result<(), DataDirError
 
 fn sync_dir(path: &Path) -> Result<(), DataDirError> {
     #[cfg(unix)]
-    File::open(path)
-        .and_then(|dir| dir.sync_all())
-        .map_err(|source| DataDirError::Io { path: path.to_path_buf(), source })?;
+    File::open(path).and_then(|dir| dir.sync_all()).map_err(|source| DataDirError::Io {
+        action: "sync",
+        path: path.to_path_buf(),
+        source,
+    })?;
     #[cfg(not(unix))]
     let _ = path;
     Ok(())
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, DataDirError> {
-    fs::read(path).map_err(|source| DataDirError::Io { path: path.to_path_buf(), source })
+    fs::read(path).map_err(|source| DataDirError::Io { action: "read", path: path.to_path_buf(), source })
 }
 
 fn text(path: &Path, what: &str) -> Result<String, DataDirError> {

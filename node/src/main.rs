@@ -1,9 +1,11 @@
 //! `pangea`: run a node, set one up, and talk to a cluster.
 //!
-//! Exit codes: 0 success; 1 the operation failed (cluster unreachable, command refused);
-//! 2 bad usage or an unusable data directory (missing, locked, newer, corrupt).
+//! Exit codes: 0 success; 1 the operation failed (cluster unreachable, command refused, key
+//! absent); 2 bad usage (a malformed argument, a host name that does not resolve, a value over the
+//! limits, a file that cannot be read) or an unusable data directory (missing, locked, newer,
+//! corrupt). Output into a closed pipe (`pangea get KEY | head -c 20`) ends the program quietly.
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
 use pangea_core::NodeId;
 use pangea_core::health::Health;
@@ -11,21 +13,31 @@ use pangea_core::log::MemberChange;
 use pangea_core::metadata::records::{KvOp, KvResult};
 use pangea_core::pangea::NodeView;
 use pangea_node::api::{ApiError, Client};
-use pangea_node::bench::{BenchOptions, run_bench};
+use pangea_node::bench::{BenchError, BenchOptions, run_bench};
 use pangea_node::datadir::{DataDir, DataDirError, InitOptions};
 use pangea_node::hex;
 use pangea_node::identity::{Admission, ClusterKey};
 use pangea_node::server::{NodeError, NodeOptions, run_node};
 use pangea_node::wire::RuntimeStatus;
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
+use std::fmt;
+use std::io::Write as _;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+const EXIT_CODES: &str = "\
+Exit codes: 0 success, 1 the operation failed (cluster unreachable, command refused, key absent), \
+2 bad usage or an unusable data directory.";
+
+const ADDRESS_HELP: &str = "\
+HOST:PORT, with an IP address or a host name (resolved once, at start, to its first IPv4 address, \
+or its first address if it has none)";
+
 /// Pangea's node, and a client of a Pangea cluster.
 #[derive(Parser)]
-#[command(name = "pangea", version, about, long_about = None)]
+#[command(name = "pangea", version, about, long_about = None, after_help = EXIT_CODES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -66,18 +78,23 @@ enum Command {
         /// The node's data directory, made by `pangea init`.
         #[arg(long)]
         data_dir: PathBuf,
-        /// Address to listen on for peers and clients (UDP, QUIC).
-        #[arg(long, default_value = "127.0.0.1:7100")]
-        listen: SocketAddr,
-        /// Address peers and clients should use (default: the listen address).
-        #[arg(long)]
-        advertise: Option<SocketAddr>,
-        /// A node of the cluster to join (repeatable). Leave out for the first node.
-        #[arg(long)]
-        bootstrap: Vec<SocketAddr>,
-        /// Serve Prometheus metrics over HTTP on this address.
-        #[arg(long)]
-        metrics: Option<SocketAddr>,
+        #[arg(long, default_value = "127.0.0.1:7100", value_parser = HostPort::parse, value_name = "HOST:PORT",
+            help = "Address to listen on for peers and clients (UDP, QUIC)", long_help = address_help(
+                "Address to listen on for peers and clients (UDP, QUIC)"))]
+        listen: HostPort,
+        #[arg(long, value_parser = HostPort::parse, value_name = "HOST:PORT",
+            help = "Address peers and clients should use (default: the listen address)", long_help = address_help(
+                "Address peers and clients should use (default: the listen address); a host name is stored as \
+                 the address it resolves to"))]
+        advertise: Option<HostPort>,
+        #[arg(long, value_parser = HostPort::parse, value_name = "HOST:PORT",
+            help = "A node of the cluster to join (repeatable); leave out for the first node",
+            long_help = address_help("A node of the cluster to join (repeatable); leave out for the first node"))]
+        bootstrap: Vec<HostPort>,
+        #[arg(long, value_parser = HostPort::parse, value_name = "HOST:PORT",
+            help = "Serve Prometheus metrics over HTTP on this address, at /metrics",
+            long_help = address_help("Serve Prometheus metrics over HTTP on this address, at /metrics"))]
+        metrics: Option<HostPort>,
     },
     /// Store VALUE (or the contents of --file) under KEY, through the replicated log. Values are
     /// limited to 1 MiB and keys to 4 KiB; larger ones are refused (exit 2).
@@ -128,25 +145,102 @@ enum Command {
     },
 }
 
+fn address_help(what: &str) -> String {
+    format!("{what}.\n\n{ADDRESS_HELP}.")
+}
+
+/// A `HOST:PORT` argument as given, and the socket address it resolved to.
+#[derive(Clone, Debug)]
+struct HostPort {
+    given: String,
+    addr: SocketAddr,
+}
+
+impl HostPort {
+    /// Reads `text` as a socket address, or as a host name and port that it resolves (preferring
+    /// IPv4, so that `localhost` means the same to a node and to its clients).
+    fn parse(text: &str) -> Result<HostPort, String> {
+        if let Ok(addr) = text.parse::<SocketAddr>() {
+            return Ok(HostPort { given: text.to_owned(), addr });
+        }
+        let shape = "expected HOST:PORT, e.g. 127.0.0.1:7100 or localhost:7100";
+        let Some((host, port)) = text.rsplit_once(':') else {
+            return Err(format!("{shape} (no port)"));
+        };
+        if host.is_empty() {
+            return Err(format!("{shape} (no host)"));
+        }
+        let port: u16 = port.parse().map_err(|_| format!("{shape} ('{port}' is not a port number)"))?;
+        let found: Vec<SocketAddr> = (host, port)
+            .to_socket_addrs()
+            .map_err(|error| format!("cannot resolve the host name '{host}': {error}"))?
+            .collect();
+        let addr = found
+            .iter()
+            .find(|addr| addr.is_ipv4())
+            .or(found.first())
+            .copied()
+            .ok_or_else(|| format!("the host name '{host}' resolves to no address"))?;
+        Ok(HostPort { given: text.to_owned(), addr })
+    }
+}
+
+impl fmt::Display for HostPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.given)
+    }
+}
+
 /// How to reach the cluster.
 #[derive(Args, Clone)]
 struct ClientArgs {
-    /// A node's address (repeatable); the client follows the leader from there.
-    #[arg(long = "node", env = "PANGEA_NODE", value_delimiter = ',', default_value = "127.0.0.1:7100")]
-    nodes: Vec<SocketAddr>,
+    #[arg(long = "node", env = "PANGEA_NODE", value_delimiter = ',', default_value = "127.0.0.1:7100",
+        value_parser = HostPort::parse, value_name = "HOST:PORT",
+        help = "Nodes' addresses (comma-separated or repeated); the client asks them all and follows the leader",
+        long_help = address_help(
+            "Nodes' addresses (comma-separated or repeated); the client asks them all at once and follows the leader"))]
+    nodes: Vec<HostPort>,
     /// The cluster's client token (64 hex digits, printed by `pangea init`).
     #[arg(long, env = "PANGEA_TOKEN", hide_env_values = true)]
     token: String,
     /// Give up after this many seconds.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..), value_name = "SECONDS")]
     timeout: u64,
 }
 
 impl ClientArgs {
-    fn client(&self) -> Result<Client> {
-        let token = hex::decode_32(&self.token).context("--token must be 64 hex digits")?;
-        Ok(Client::new(self.nodes.clone(), token, Duration::from_secs(self.timeout)))
+    fn token(&self) -> Result<[u8; 32]> {
+        hex_32(&self.token, "the client token (--token or PANGEA_TOKEN)")
     }
+
+    fn addresses(&self) -> Vec<SocketAddr> {
+        self.nodes.iter().map(|node| node.addr).collect()
+    }
+
+    fn deadline(&self) -> Duration {
+        Duration::from_secs(self.timeout)
+    }
+
+    fn client(&self) -> Result<Client> {
+        Ok(Client::new(self.addresses(), self.token()?, self.deadline()))
+    }
+}
+
+/// A mistake in the command line that clap cannot see (exit 2, as clap's own).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Usage(String);
+
+/// 32 bytes from the 64 hex digits of the argument described as `what`; the text itself is not
+/// repeated, since it may be most of a secret.
+fn hex_32(text: &str, what: &str) -> Result<[u8; 32]> {
+    hex::decode_32(text).ok_or_else(|| {
+        let got = match text.chars().count() {
+            64 => "a character that is not a hex digit".to_owned(),
+            count => format!("{count} characters"),
+        };
+        Usage(format!("{what} must be 64 hex digits, as `pangea init` printed it; got {got}")).into()
+    })
 }
 
 fn main() -> ExitCode {
@@ -162,64 +256,75 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
+            complain(format_args!("error: cannot start the async runtime: {error}"));
             return ExitCode::from(1);
         }
     };
     match runtime.block_on(execute(cli.command)) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
-            let usage = error.chain().any(|cause| {
-                cause.downcast_ref::<DataDirError>().is_some()
-                    || matches!(cause.downcast_ref::<ApiError>(), Some(ApiError::Invalid(_)))
-                    || matches!(
-                        cause.downcast_ref::<NodeError>(),
-                        Some(NodeError::DataDir(_) | NodeError::NoAdvertise(_))
-                    )
-            });
-            ExitCode::from(if usage { 2 } else { 1 })
+            complain(format_args!("error: {error:#}"));
+            ExitCode::from(exit_code(&error))
         }
     }
+}
+
+/// 2 for bad usage and unusable data directories, 1 for everything else.
+fn exit_code(error: &anyhow::Error) -> u8 {
+    let usage = error.chain().any(|cause| {
+        cause.is::<Usage>()
+            || cause.is::<DataDirError>()
+            || matches!(cause.downcast_ref::<ApiError>(), Some(ApiError::Invalid(_)))
+            || matches!(cause.downcast_ref::<BenchError>(), Some(BenchError::Options(_)))
+            || matches!(cause.downcast_ref::<NodeError>(), Some(NodeError::DataDir(_) | NodeError::NoAdvertise(_)))
+    });
+    if usage { 2 } else { 1 }
+}
+
+/// Writes `bytes` to standard output. A closed pipe ends the program quietly (exit 0): the
+/// reader has what it wanted.
+fn write_out(bytes: &[u8]) {
+    let mut out = std::io::stdout().lock();
+    if let Err(error) = out.write_all(bytes).and_then(|()| out.flush()) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        complain(format_args!("error: cannot write to standard output: {error}"));
+        std::process::exit(1);
+    }
+}
+
+/// Writes one line to standard error; if that fails there is nobody left to tell.
+fn complain(line: fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// Prints one line to standard output through [`write_out`].
+macro_rules! say {
+    ($($argument:tt)*) => { write_out(format!("{}\n", format_args!($($argument)*)).as_bytes()) };
 }
 
 async fn execute(command: Command) -> Result<ExitCode> {
     match command {
         Command::Init { data_dir, cluster_key, client_token, pin, pinned } => {
-            let admission = if pinned || !pin.is_empty() {
-                Some(Admission::Pinned(parse_ids(&pin)?))
-            } else {
-                match cluster_key {
-                    Some(text) => Some(Admission::ClusterKey(ClusterKey(
-                        hex::decode_32(&text).context("--cluster-key must be 64 hex digits")?,
-                    ))),
-                    None => None,
-                }
-            };
-            let client_token = match client_token {
-                Some(text) => Some(hex::decode_32(&text).context("--client-token must be 64 hex digits")?),
-                None => None,
-            };
-            let dir = DataDir::init(&data_dir, InitOptions { admission, client_token })?;
-            println!("node id:      {}", hex::encode(&dir.node_id().0));
-            match dir.admission() {
-                Admission::ClusterKey(key) => println!("cluster key:  {}", hex::encode(&key.0)),
-                Admission::Pinned(ids) => println!("pinned peers: {}", ids.len()),
-            }
-            println!("client token: {}", hex::encode(dir.client_token()));
-            println!("data dir:     {}", data_dir.display());
-            Ok(ExitCode::SUCCESS)
+            init(data_dir, cluster_key, client_token, &pin, pinned)
         }
         Command::Pin { data_dir, ids } => {
-            let mut dir = DataDir::open(&data_dir)?;
             let ids = parse_ids(&ids)?;
+            let mut dir = DataDir::open(&data_dir)?;
             let count = ids.len();
             dir.set_pinned_peers(ids)?;
-            println!("{count} peers pinned");
+            say!("{count} peers pinned");
             Ok(ExitCode::SUCCESS)
         }
         Command::Node { data_dir, listen, advertise, bootstrap, metrics } => {
-            let options = NodeOptions { data_dir, listen, advertise, bootstrap, metrics };
+            let options = NodeOptions {
+                data_dir,
+                listen: listen.addr,
+                advertise: advertise.map(|advertise| advertise.addr),
+                bootstrap: bootstrap.iter().map(|node| node.addr).collect(),
+                metrics: metrics.map(|metrics| metrics.addr),
+            };
             run_node(options, shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
@@ -231,86 +336,151 @@ async fn execute(command: Command) -> Result<ExitCode> {
                     std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes).context("reading standard input")?;
                     bytes
                 }
-                (None, Some(path)) => std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
-                (None, None) => bail!("give a value or --file"),
+                (None, Some(path)) => {
+                    std::fs::read(&path).map_err(|error| Usage(format!("cannot read {}: {error}", path.display())))?
+                }
+                // clap requires one of the two.
+                (None, None) => return Err(Usage("give a value or --file".to_owned()).into()),
             };
             let op = KvOp::Put { key: key.into_bytes(), value };
             client.client()?.command(op).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Get { client, key } => match client.client()?.command(KvOp::Get { key: key.into_bytes() }).await? {
-            KvResult::Value(Some(value)) => {
-                println!("{}", String::from_utf8_lossy(&value));
+            KvResult::Value(Some(mut value)) => {
+                // The stored bytes as they are, binary or not.
+                value.push(b'\n');
+                write_out(&value);
                 Ok(ExitCode::SUCCESS)
             }
             KvResult::Value(None) => {
-                eprintln!("not found");
+                complain(format_args!("not found"));
                 Ok(ExitCode::from(1))
             }
-            other => bail!("unexpected result {other:?}"),
+            other => Err(ApiError::Unexpected(format!("{other:?}")).into()),
         },
         Command::Remove { client, key } => {
             client.client()?.command(KvOp::Remove { key: key.into_bytes() }).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Status { client } => {
-            let mut api = client.client()?;
-            let mut failed = false;
-            for addr in client.nodes.clone() {
-                match api.status(addr).await {
-                    Ok((view, runtime)) => print_status(&view, &runtime),
-                    Err(error) => {
-                        failed = true;
-                        println!("{addr}: unreachable ({error})");
-                    }
-                }
-            }
-            Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
-        }
+        Command::Status { client } => status(&client).await,
         Command::RemoveMember { client, id } => {
-            let node = NodeId(hex::decode_32(&id).context("the id must be 64 hex digits")?);
+            let node = NodeId(hex::decode_32(&id).ok_or_else(|| {
+                Usage(format!("'{id}' is not a node id: give the 64 hex digits of the `node` line of `pangea status`"))
+            })?);
             match client.client()?.change_members(MemberChange::Remove(node)).await? {
                 Ok((_, members)) => {
-                    println!("members now: {members}");
+                    say!("members now: {members}");
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(why) => {
-                    eprintln!("refused: {why}");
+                    complain(format_args!("refused: {why}"));
                     Ok(ExitCode::from(1))
                 }
             }
         }
         Command::Bench { client, options } => {
-            let token = hex::decode_32(&client.token).context("--token must be 64 hex digits")?;
-            let report = run_bench(&client.nodes, token, &options).await?;
-            println!("{report}");
+            let report = run_bench(&client.addresses(), client.token()?, &options).await?;
+            say!("{report}");
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
+fn init(
+    data_dir: PathBuf,
+    cluster_key: Option<String>,
+    client_token: Option<String>,
+    pin: &[String],
+    pinned: bool,
+) -> Result<ExitCode> {
+    let admission = if pinned || !pin.is_empty() {
+        Some(Admission::Pinned(parse_ids(pin)?))
+    } else {
+        match cluster_key {
+            Some(text) => Some(Admission::ClusterKey(ClusterKey(hex_32(&text, "--cluster-key")?))),
+            None => None,
+        }
+    };
+    let client_token = match client_token {
+        Some(text) => Some(hex_32(&text, "--client-token")?),
+        None => None,
+    };
+    let dir = DataDir::init(&data_dir, InitOptions { admission, client_token })?;
+    say!("node id:      {}", hex::encode(&dir.node_id().0));
+    match dir.admission() {
+        Admission::ClusterKey(key) => say!("cluster key:  {}", hex::encode(&key.0)),
+        Admission::Pinned(ids) => say!("pinned peers: {}", ids.len()),
+    }
+    say!("client token: {}", hex::encode(dir.client_token()));
+    say!("data dir:     {}", data_dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Asks every given node at once and prints their views in the order given; exit 1 if any did
+/// not answer.
+async fn status(client: &ClientArgs) -> Result<ExitCode> {
+    let token = client.token()?;
+    let asks: Vec<_> = client
+        .nodes
+        .iter()
+        .map(|node| {
+            let addr = node.addr;
+            let deadline = client.deadline();
+            tokio::spawn(async move { Client::new(vec![addr], token, deadline).status(addr).await })
+        })
+        .collect();
+    let mut failed = false;
+    for (node, ask) in client.nodes.iter().zip(asks) {
+        match ask.await {
+            Ok(Ok((view, runtime))) => print_status(&view, &runtime),
+            Ok(Err(ApiError::Unreachable(no_answer))) => {
+                failed = true;
+                say!("{node}: {}", no_answer.why);
+            }
+            Ok(Err(error)) => {
+                failed = true;
+                say!("{node}: {error}");
+            }
+            Err(error) => {
+                failed = true;
+                say!("{node}: the request failed: {error}");
+            }
+        }
+    }
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
 fn parse_ids(texts: &[String]) -> Result<BTreeSet<NodeId>> {
     texts
         .iter()
-        .map(|text| hex::decode_32(text).map(NodeId).with_context(|| format!("{text:?} is not a 64-hex-digit node id")))
+        .map(|text| {
+            hex::decode_32(text)
+                .map(NodeId)
+                .ok_or_else(|| Usage(format!("'{text}' is not a node id (64 hex digits)")).into())
+        })
         .collect()
 }
 
 fn print_status(view: &NodeView, runtime: &RuntimeStatus) {
     let log = &view.log;
-    println!("node {} at {}", hex::encode(&view.node.0), runtime.listen);
+    say!("node {} at {}", hex::encode(&view.node.0), runtime.listen);
     let role = match (log.leading, log.leader) {
         (true, _) => "leader".to_owned(),
         (false, Some(leader)) => format!("follower of {}", leader.short()),
         (false, None) => "follower (no leader known)".to_owned(),
     };
-    println!("  role:       {role}");
-    println!("  members:    {}", log.members);
-    println!(
+    say!("  role:       {role}");
+    say!("  members:    {}", log.members);
+    say!(
         "  log:        committed {} applied {} snapshot {} promised {}, {} client sessions",
-        log.commit_index, log.applied_index, log.snapshot_index, log.promised, log.sessions
+        log.commit_index,
+        log.applied_index,
+        log.snapshot_index,
+        log.promised,
+        log.sessions
     );
-    println!(
+    say!(
         "  transport:  up {}s, {} messages sent, {} dropped, {} received, {} peer connections refused",
         runtime.uptime_ms / 1000,
         runtime.messages_sent,
@@ -329,7 +499,7 @@ fn print_status(view: &NodeView, runtime: &RuntimeStatus) {
             Health::Dead => "dead",
         };
         let rtt = peer.rtt_micros.map_or_else(String::new, |micros| format!(", rtt {:.1} ms", micros as f64 / 1000.0));
-        println!("  peer {} {addr} {member}, {health}{rtt}", peer.id.short());
+        say!("  peer {} {addr} {member}, {health}{rtt}", peer.id.short());
     }
 }
 

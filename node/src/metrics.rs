@@ -1,45 +1,59 @@
-//! Prometheus metrics: counters, gauges and one latency histogram, kept in atomics by the event
-//! loop and served as the text exposition format on `--metrics ADDR` (`GET /metrics`, or any path).
+//! Prometheus metrics: counters, gauges and one latency histogram, kept by the event loop in a
+//! [`prometheus_client`] registry and served as the Prometheus text exposition format (version
+//! 0.0.4) on `--metrics ADDR`, at `GET /metrics`, by a small [`hyper`] HTTP/1.1 server.
 //!
-//! Hand-written rather than a metrics crate: a dozen atomics and one histogram need no registry.
+//! The metric names are part of the node's interface (dashboards and alerts use them): they are
+//! listed once, in [`Metrics::new`], and a unit test pins the exposition.
 
-use std::fmt::Write as _;
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 /// A monotonically increasing count.
-#[derive(Debug, Default)]
-pub struct Counter(AtomicU64);
+#[derive(Clone, Debug, Default)]
+pub struct Counter(prometheus_client::metrics::counter::Counter);
 
 impl Counter {
     /// Adds one.
     pub fn inc(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
+        self.0.inc();
     }
 
     /// The count.
     #[must_use]
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.0.get()
     }
 }
 
-/// A value that goes up and down.
-#[derive(Debug, Default)]
-pub struct Gauge(AtomicU64);
+/// A count kept elsewhere (the transport counts refused connections) and copied in by the event
+/// loop; exposed as a counter, since it only grows.
+#[derive(Clone, Debug, Default)]
+pub struct CopiedCounter(prometheus_client::metrics::counter::Counter);
 
-impl Gauge {
-    /// Sets the value.
-    pub fn set(&self, value: u64) {
-        self.0.store(value, Ordering::Relaxed);
+impl CopiedCounter {
+    /// Sets the count to `total`; a smaller total than the one held is ignored, so the exposed
+    /// value never goes down.
+    pub fn set(&self, total: u64) {
+        let held = self.0.get();
+        if total > held {
+            self.0.inc_by(total - held);
+        }
     }
 
-    /// The value.
+    /// The count.
     #[must_use]
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.0.get()
     }
 }
 
@@ -47,34 +61,49 @@ impl Gauge {
 pub const LATENCY_BUCKETS_US: [u64; 14] =
     [100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 5_000_000];
 
-/// A latency histogram with fixed buckets.
-#[derive(Debug, Default)]
-pub struct Histogram {
-    buckets: [AtomicU64; LATENCY_BUCKETS_US.len()],
-    count: AtomicU64,
-    sum_us: AtomicU64,
+/// A latency histogram with the fixed buckets [`LATENCY_BUCKETS_US`], in seconds.
+#[derive(Clone, Debug)]
+pub struct Histogram(prometheus_client::metrics::histogram::Histogram);
+
+impl Default for Histogram {
+    fn default() -> Histogram {
+        let bounds_seconds = LATENCY_BUCKETS_US.iter().map(|micros| *micros as f64 / 1e6);
+        Histogram(prometheus_client::metrics::histogram::Histogram::new(bounds_seconds))
+    }
 }
 
 impl Histogram {
     /// Records one observation.
-    pub fn observe(&self, elapsed: std::time::Duration) {
-        let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-        if let Some(index) = LATENCY_BUCKETS_US.iter().position(|bound| us <= *bound) {
-            self.buckets[index].fetch_add(1, Ordering::Relaxed);
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_us.fetch_add(us, Ordering::Relaxed);
+    pub fn observe(&self, elapsed: Duration) {
+        self.0.observe(elapsed.as_secs_f64());
     }
+}
 
-    /// Observations so far.
-    #[must_use]
-    pub fn count(&self) -> u64 {
-        self.count.load(Ordering::Relaxed)
+/// The node's own gauges, by name: (help, value). Their names come from the node
+/// ([`crate::runtime::Hosted::gauges`]), so they are encoded at each scrape rather than registered
+/// one by one.
+#[derive(Debug, Default)]
+struct NodeGauges(Mutex<BTreeMap<&'static str, (&'static str, u64)>>);
+
+impl NodeGauges {
+    fn held(&self) -> std::sync::MutexGuard<'_, BTreeMap<&'static str, (&'static str, u64)>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Collector for NodeGauges {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        for (name, (help, value)) in self.held().iter() {
+            let gauge = ConstGauge::new(*value);
+            let metric = encoder.encode_descriptor(name, help, None, gauge.metric_type())?;
+            gauge.encode(metric)?;
+        }
+        Ok(())
     }
 }
 
 /// Everything the node measures.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Metrics {
     /// Peer messages sent.
     pub messages_sent: Counter,
@@ -94,18 +123,81 @@ pub struct Metrics {
     pub client_malformed: Counter,
     /// Client requests with a wrong token.
     pub client_unauthorized: Counter,
-    /// Peer connections refused at the handshake.
-    pub refused_connections: Gauge,
-    /// The node's own gauges, by name: (help, value).
-    node_gauges: std::sync::Mutex<std::collections::BTreeMap<&'static str, (&'static str, u64)>>,
+    /// Peer connections refused at the handshake (counted by the transport).
+    pub refused_connections: CopiedCounter,
     /// Time from a command's arrival to its answer.
     pub command_latency: Histogram,
+    node_gauges: Arc<NodeGauges>,
+    registry: Registry,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
 }
 
 impl Metrics {
+    /// Every metric at zero, registered under its exposed name. Counters are registered without
+    /// their `_total` suffix and help texts without their final period, which the registry adds.
+    #[must_use]
+    pub fn new() -> Metrics {
+        let metrics = Metrics {
+            messages_sent: Counter::default(),
+            messages_unroutable: Counter::default(),
+            messages_dropped: Counter::default(),
+            invariant_violations: Counter::default(),
+            messages_received: Counter::default(),
+            messages_malformed: Counter::default(),
+            client_requests: Counter::default(),
+            client_malformed: Counter::default(),
+            client_unauthorized: Counter::default(),
+            refused_connections: CopiedCounter::default(),
+            command_latency: Histogram::default(),
+            node_gauges: Arc::new(NodeGauges::default()),
+            registry: Registry::default(),
+        };
+        let mut registry = Registry::default();
+        let counters = [
+            ("pangea_messages_sent", "Peer messages sent", &metrics.messages_sent),
+            (
+                "pangea_messages_unroutable",
+                "Peer messages dropped for want of an address",
+                &metrics.messages_unroutable,
+            ),
+            ("pangea_messages_received", "Peer messages received", &metrics.messages_received),
+            ("pangea_messages_malformed", "Peer messages that failed the codec's checks", &metrics.messages_malformed),
+            ("pangea_client_requests", "Client requests received", &metrics.client_requests),
+            ("pangea_client_malformed", "Client requests that failed to decode", &metrics.client_malformed),
+            ("pangea_client_unauthorized", "Client requests with a wrong token", &metrics.client_unauthorized),
+            (
+                "pangea_messages_dropped",
+                "Peer messages the transport dropped or that could not be encoded",
+                &metrics.messages_dropped,
+            ),
+            ("pangea_invariant_violations", "Invariants the node reported broken", &metrics.invariant_violations),
+        ];
+        for (name, help, counter) in counters {
+            registry.register(name, help, counter.0.clone());
+        }
+        registry.register(
+            "pangea_refused_connections",
+            "Peer connections refused at the handshake",
+            metrics.refused_connections.0.clone(),
+        );
+        registry.register(
+            "pangea_command_latency_seconds",
+            "Time from a command's arrival to its answer",
+            metrics.command_latency.0.clone(),
+        );
+        // A registry encodes its collectors after its metrics, so the node's gauges come last.
+        registry.register_collector(Box::new(Arc::clone(&metrics.node_gauges)));
+        Metrics { registry, ..metrics }
+    }
+
     /// Sets the node's own gauges (see [`crate::runtime::Hosted::gauges`]).
     pub fn set_node_gauges(&self, gauges: Vec<(&'static str, &'static str, u64)>) {
-        let mut held = self.node_gauges.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut held = self.node_gauges.held();
         for (name, help, value) in gauges {
             held.insert(name, (help, value));
         }
@@ -114,92 +206,144 @@ impl Metrics {
     /// The node gauge called `name`, if the node reported one.
     #[must_use]
     pub fn node_gauge(&self, name: &str) -> Option<u64> {
-        let held = self.node_gauges.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        held.get(name).map(|(_, value)| *value)
+        self.node_gauges.held().get(name).map(|(_, value)| *value)
     }
 
     /// The text exposition.
     #[must_use]
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let counters = [
-            ("pangea_messages_sent_total", "Peer messages sent.", &self.messages_sent),
-            (
-                "pangea_messages_unroutable_total",
-                "Peer messages dropped for want of an address.",
-                &self.messages_unroutable,
-            ),
-            ("pangea_messages_received_total", "Peer messages received.", &self.messages_received),
-            (
-                "pangea_messages_malformed_total",
-                "Peer messages that failed the codec's checks.",
-                &self.messages_malformed,
-            ),
-            ("pangea_client_requests_total", "Client requests received.", &self.client_requests),
-            ("pangea_client_malformed_total", "Client requests that failed to decode.", &self.client_malformed),
-            ("pangea_client_unauthorized_total", "Client requests with a wrong token.", &self.client_unauthorized),
-            (
-                "pangea_messages_dropped_total",
-                "Peer messages the transport dropped or that could not be encoded.",
-                &self.messages_dropped,
-            ),
-            ("pangea_invariant_violations_total", "Invariants the node reported broken.", &self.invariant_violations),
-        ];
-        for (name, help, counter) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", counter.get());
-        }
-        let mut gauges = vec![(
-            "pangea_refused_connections_total",
-            "Peer connections refused at the handshake.",
-            self.refused_connections.get(),
-        )];
-        {
-            let held = self.node_gauges.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            gauges.extend(held.iter().map(|(name, (help, value))| (*name, *help, *value)));
-        }
-        for (name, help, value) in gauges {
-            let kind = if name.ends_with("_total") { "counter" } else { "gauge" };
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
-        }
-        let name = "pangea_command_latency_seconds";
-        let _ = writeln!(out, "# HELP {name} Time from a command's arrival to its answer.\n# TYPE {name} histogram");
-        let mut cumulative = 0;
-        for (bound, bucket) in LATENCY_BUCKETS_US.iter().zip(&self.command_latency.buckets) {
-            cumulative += bucket.load(Ordering::Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{le=\"{}\"}} {cumulative}", *bound as f64 / 1e6);
-        }
-        let count = self.command_latency.count();
-        let sum = self.command_latency.sum_us.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}\n{name}_sum {sum}\n{name}_count {count}");
+        // Writing into a String cannot fail, and every metric here encodes.
+        let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry);
         out
     }
 }
 
-/// Serves `metrics` over HTTP on `listener` until the task is dropped. Each connection gets one
-/// response and is closed.
+/// How long a client may take to send its request's head.
+const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Serves `metrics` over HTTP/1.1 on `listener` until the task is dropped: `GET /metrics` (or
+/// `HEAD`) answers the text exposition, any other path 404 and any other method 405.
 pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>) {
     loop {
-        let Ok((mut stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else { continue };
         let metrics = Arc::clone(&metrics);
         tokio::spawn(async move {
-            let mut request = [0_u8; 1024];
-            // The request line is all we need; a slow or silent client gets nothing after 5 s.
-            let read = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut request)).await;
-            if !matches!(read, Ok(Ok(n)) if n > 0) {
-                return;
-            }
-            let body = metrics.render();
-            let response = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = stream.write_all(response.as_bytes()).await;
-            let _ = stream.shutdown().await;
+            let service = hyper::service::service_fn(move |request| {
+                let response = respond(&metrics, &request);
+                async move { Ok::<_, std::convert::Infallible>(response) }
+            });
+            // A client that goes away or sends garbage only ends its own connection.
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(REQUEST_HEAD_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     }
+}
+
+fn respond(metrics: &Metrics, request: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let (status, content_type, body) = match (request.method(), request.uri().path()) {
+        (&Method::GET | &Method::HEAD, "/metrics") => {
+            (StatusCode::OK, prometheus_client::encoding::prometheus_text::CONTENT_TYPE, metrics.render())
+        }
+        (_, "/metrics") => (StatusCode::METHOD_NOT_ALLOWED, "text/plain", "only GET /metrics\n".to_owned()),
+        _ => (StatusCode::NOT_FOUND, "text/plain", "metrics are at /metrics\n".to_owned()),
+    };
+    let mut response = Response::new(Full::from(body));
+    *response.status_mut() = status;
+    if let Ok(value) = hyper::header::HeaderValue::from_str(content_type) {
+        response.headers_mut().insert(hyper::header::CONTENT_TYPE, value);
+    }
+    response
 }
 
 /// Binds the metrics listener.
 pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(addr).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// The exposition, name by name and line by line, as the hand-written one before it wrote it
+    /// (which put the node's gauges before the histogram).
+    #[test]
+    fn the_exposition_keeps_every_name_type_and_bucket() {
+        let metrics = Metrics::new();
+        metrics.messages_sent.inc();
+        metrics.messages_sent.inc();
+        metrics.refused_connections.set(3);
+        metrics.refused_connections.set(1);
+        metrics
+            .set_node_gauges(vec![("pangea_leader", "1 while this node leads.", 1), ("pangea_members", "Members.", 3)]);
+        metrics.command_latency.observe(Duration::from_micros(300));
+        metrics.command_latency.observe(Duration::from_secs(7));
+        let mut expected = String::new();
+        for (name, help, value) in [
+            ("pangea_messages_sent_total", "Peer messages sent.", 2),
+            ("pangea_messages_unroutable_total", "Peer messages dropped for want of an address.", 0),
+            ("pangea_messages_received_total", "Peer messages received.", 0),
+            ("pangea_messages_malformed_total", "Peer messages that failed the codec's checks.", 0),
+            ("pangea_client_requests_total", "Client requests received.", 0),
+            ("pangea_client_malformed_total", "Client requests that failed to decode.", 0),
+            ("pangea_client_unauthorized_total", "Client requests with a wrong token.", 0),
+            ("pangea_messages_dropped_total", "Peer messages the transport dropped or that could not be encoded.", 0),
+            ("pangea_invariant_violations_total", "Invariants the node reported broken.", 0),
+            ("pangea_refused_connections_total", "Peer connections refused at the handshake.", 3),
+        ] {
+            expected.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"));
+        }
+        let name = "pangea_command_latency_seconds";
+        expected.push_str(&format!(
+            "# HELP {name} Time from a command's arrival to its answer.\n# TYPE {name} histogram\n"
+        ));
+        let bounds = ["0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1"];
+        let bounds = bounds.iter().chain(&["0.25", "0.5", "1", "5", "+Inf"]);
+        for (index, bound) in bounds.enumerate() {
+            // 300 µs falls in the third bucket (at most 500 µs), 7 s in none but +Inf.
+            let cumulative = match index {
+                0 | 1 => 0,
+                2..=13 => 1,
+                _ => 2,
+            };
+            expected.push_str(&format!("{name}_bucket{{le=\"{bound}\"}} {cumulative}\n"));
+        }
+        expected.push_str(&format!("{name}_sum 7.0003\n{name}_count 2\n"));
+        expected
+            .push_str("# HELP pangea_leader 1 while this node leads.\n# TYPE pangea_leader gauge\npangea_leader 1\n");
+        expected.push_str("# HELP pangea_members Members.\n# TYPE pangea_members gauge\npangea_members 3\n");
+        assert_eq!(metrics.render(), expected);
+        assert_eq!(metrics.node_gauge("pangea_members"), Some(3));
+        assert_eq!(metrics.node_gauge("pangea_sessions"), None);
+    }
+
+    async fn http(addr: SocketAddr, request: &str) -> String {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        answer
+    }
+
+    #[tokio::test]
+    async fn the_server_answers_get_metrics_and_refuses_other_paths() {
+        let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let metrics = Arc::new(Metrics::new());
+        metrics.client_requests.inc();
+        let server = tokio::spawn(serve(listener, Arc::clone(&metrics)));
+        let answer = http(addr, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(answer.contains("content-type: text/plain; version=0.0.4; charset=utf-8\r\n"), "{answer}");
+        assert!(answer.contains("\npangea_client_requests_total 1\n"), "{answer}");
+        let answer = http(addr, "GET /other HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+        assert!(answer.starts_with("HTTP/1.1 404 Not Found\r\n"), "{answer}");
+        let answer = http(addr, "garbage\r\n\r\n").await;
+        assert!(answer.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{answer}");
+        server.abort();
+    }
 }

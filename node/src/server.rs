@@ -46,7 +46,7 @@ pub enum NodeError {
     #[error("QUIC endpoint")]
     Transport(#[from] TransportError),
     /// The metrics listener could not start.
-    #[error("metrics listener on {addr}: {source}")]
+    #[error("cannot serve metrics on {addr}")]
     Metrics {
         /// The address asked for.
         addr: SocketAddr,

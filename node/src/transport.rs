@@ -71,7 +71,7 @@ pub enum TransportError {
     #[error("QUIC configuration: {0}")]
     Quic(String),
     /// The UDP socket could not be bound.
-    #[error("cannot bind {addr}: {source}")]
+    #[error("cannot bind {addr}")]
     Bind {
         /// The address asked for.
         addr: SocketAddr,

@@ -4,198 +4,18 @@
 //! conditions (a status, an answer) with deadlines, never for fixed times. The processes are killed
 //! when a test ends, pass or fail.
 
+mod common;
+
+use common::{BIN, Cluster, DEADLINE, Node, field, free_addr, pangea};
 use pangea_core::NodeId;
 use pangea_core::health::Health;
 use pangea_core::metadata::records::{KvOp, KvResult};
 use pangea_node::api::{ApiError, Client};
 use pangea_node::hex;
-use std::net::{SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::net::UdpSocket;
+use std::path::Path;
+use std::process::{Command, Output};
 use std::time::Duration;
-
-const BIN: &str = env!("CARGO_BIN_EXE_pangea");
-/// Longest wait for any condition.
-const DEADLINE: Duration = Duration::from_secs(30);
-
-/// A free UDP port on loopback (the OS picks it; the socket is closed before the node binds it).
-fn free_addr() -> SocketAddr {
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket.local_addr().unwrap()
-}
-
-fn pangea(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).env("RUST_LOG", "warn").output().unwrap()
-}
-
-/// The value after `label:` in `pangea init`'s output.
-fn field(output: &str, label: &str) -> String {
-    output
-        .lines()
-        .find_map(|line| line.strip_prefix(label).map(|rest| rest.trim().to_owned()))
-        .unwrap_or_else(|| panic!("no {label} in {output}"))
-}
-
-struct Node {
-    dir: PathBuf,
-    addr: SocketAddr,
-    child: Option<Child>,
-    log: PathBuf,
-}
-
-impl Node {
-    fn start(&mut self, bootstrap: Option<SocketAddr>) {
-        let log = std::fs::File::create(&self.log).unwrap();
-        let mut command = Command::new(BIN);
-        command
-            .args(["node", "--data-dir", self.dir.to_str().unwrap(), "--listen", &self.addr.to_string()])
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log);
-        if let Some(bootstrap) = bootstrap {
-            command.args(["--bootstrap", &bootstrap.to_string()]);
-        }
-        self.child = Some(command.spawn().unwrap());
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-struct Cluster {
-    _temp: tempfile::TempDir,
-    token: [u8; 32],
-    key: String,
-    nodes: Vec<Node>,
-}
-
-impl Cluster {
-    /// Initialises `count` data directories sharing one cluster key and token, and starts node 0
-    /// alone and the others with node 0 as their bootstrap.
-    fn start(count: usize) -> Cluster {
-        let temp = tempfile::tempdir().unwrap();
-        let first = temp.path().join("n0");
-        let output = pangea(&["init", "--data-dir", first.to_str().unwrap()]);
-        assert!(output.status.success(), "{output:?}");
-        let text = String::from_utf8(output.stdout).unwrap();
-        let key = field(&text, "cluster key:");
-        let token_hex = field(&text, "client token:");
-        let token = hex::decode_32(&token_hex).unwrap();
-        let mut nodes = Vec::new();
-        for index in 0..count {
-            let dir = temp.path().join(format!("n{index}"));
-            if index > 0 {
-                let output = pangea(&[
-                    "init",
-                    "--data-dir",
-                    dir.to_str().unwrap(),
-                    "--cluster-key",
-                    &key,
-                    "--client-token",
-                    &token_hex,
-                ]);
-                assert!(output.status.success(), "{output:?}");
-            }
-            let log = temp.path().join(format!("n{index}.log"));
-            nodes.push(Node { dir, addr: free_addr(), child: None, log });
-        }
-        let mut cluster = Cluster { _temp: temp, token, key, nodes };
-        let bootstrap = cluster.nodes[0].addr;
-        for index in 0..count {
-            cluster.nodes[index].start((index > 0).then_some(bootstrap));
-        }
-        cluster
-    }
-
-    fn addrs(&self) -> Vec<SocketAddr> {
-        self.nodes.iter().map(|node| node.addr).collect()
-    }
-
-    fn client(&self, addrs: Vec<SocketAddr>) -> Client {
-        Client::new(addrs, self.token, Duration::from_secs(20))
-    }
-
-    fn logs(&self) -> String {
-        let mut all = String::new();
-        for node in &self.nodes {
-            all.push_str(&format!("--- {}\n", node.log.display()));
-            all.push_str(&std::fs::read_to_string(&node.log).unwrap_or_default());
-        }
-        all
-    }
-
-    /// Waits until every node in `indexes` reports `members` members and a leader.
-    async fn wait_for_members(&self, indexes: &[usize], members: usize) {
-        let mut client = self.client(self.addrs());
-        let started = tokio::time::Instant::now();
-        loop {
-            let mut ready = true;
-            for index in indexes {
-                match client.status(self.nodes[*index].addr).await {
-                    Ok((view, _)) if view.log.members.nodes.len() == members && view.log.leader.is_some() => {}
-                    _ => ready = false,
-                }
-            }
-            if ready {
-                return;
-            }
-            assert!(started.elapsed() < DEADLINE, "the cluster did not form:\n{}", self.logs());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Waits until every node in `indexes` judges every other member alive (the membership
-    /// subsystem's view, as `pangea status` shows it).
-    async fn wait_for_all_alive(&self, indexes: &[usize]) {
-        let mut client = self.client(self.addrs());
-        let started = tokio::time::Instant::now();
-        loop {
-            let mut views = Vec::new();
-            for index in indexes {
-                if let Ok((view, _)) = client.status(self.nodes[*index].addr).await {
-                    views.push(view);
-                }
-            }
-            let all_alive =
-                views.len() == indexes.len()
-                    && views.iter().all(|view| {
-                        view.log.members.nodes.iter().filter(|member| **member != view.node).all(|member| {
-                            view.peers.iter().any(|peer| peer.id == *member && peer.health == Health::Alive)
-                        })
-                    });
-            if all_alive {
-                return;
-            }
-            assert!(started.elapsed() < DEADLINE, "not every node sees every member alive: {views:#?}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Waits until node `index` has applied `key = value` locally.
-    async fn wait_for_value(&self, index: usize, key: &[u8], value: &[u8]) {
-        let mut client = self.client(vec![self.nodes[index].addr]);
-        let started = tokio::time::Instant::now();
-        loop {
-            if let Ok((Some(found), _)) = client.stale_get(self.nodes[index].addr, key).await
-                && found == value
-            {
-                return;
-            }
-            assert!(started.elapsed() < DEADLINE, "n{index} never applied {key:?}:\n{}", self.logs());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
 
 fn put(key: &str, value: &str) -> KvOp {
     KvOp::Put { key: key.as_bytes().to_vec(), value: value.as_bytes().to_vec() }
@@ -293,7 +113,7 @@ async fn a_value_over_the_limit_is_refused_with_a_typed_error() {
     assert_eq!(error.to_string(), format!("value too large: {} bytes, limit {limit}", limit + 1));
     let largest = KvOp::Put { key: b"largest".to_vec(), value: vec![7; limit] };
     client.command(largest).await.unwrap();
-    let file = cluster._temp.path().join("huge.bin");
+    let file = cluster.temp.path().join("huge.bin");
     std::fs::write(&file, vec![b'x'; limit + 1]).unwrap();
     let token = hex::encode(&cluster.token);
     let node = cluster.nodes[0].addr.to_string();
@@ -452,4 +272,94 @@ async fn unusable_data_directories_exit_with_code_2_and_are_left_alone() {
     let refused = node_exit(&corrupt);
     assert_eq!(refused.status.code(), Some(2), "{refused:?}");
     assert_eq!(std::fs::read(corrupt.join("node.crt")).unwrap(), b"not a certificate");
+}
+
+/// `count` puts through `client` (or a fresh client of `addrs` for each put, as `pangea put` is,
+/// when `client` is `None`); how long they took.
+async fn time_puts(
+    cluster: &Cluster,
+    addrs: &[std::net::SocketAddr],
+    client: Option<&mut Client>,
+    label: &str,
+    count: usize,
+) -> Duration {
+    let started = tokio::time::Instant::now();
+    let mut client = client;
+    for index in 0..count {
+        let op = put(&format!("{label}-{index}"), "v");
+        let result = match client.as_deref_mut() {
+            Some(client) => client.command(op).await,
+            None => cluster.client(addrs.to_vec()).command(op).await,
+        };
+        result.unwrap_or_else(|error| panic!("{label} put {index}: {error}\n{}", cluster.logs()));
+    }
+    started.elapsed()
+}
+
+/// The issue a new user met: with `--node a,b,c` and `a` cut off, every `pangea put` waited about
+/// 2 s on `a`. A client given all three addresses now asks them at once when it knows no leader,
+/// and goes to the last node that answered first otherwise, so a node that does not answer (here
+/// SIGSTOPped: its socket is there, nothing replies, as behind a partition) costs a small multiple
+/// of the healthy latency, not an attempt timeout per operation. Measured for a fresh client per put
+/// (as the CLI is) and one client reused, with a stopped follower listed first, and then with the
+/// stopped leader listed first (once the others have elected a new one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_does_not_wait_on_a_stopped_node_listed_first() {
+    const PUTS: usize = 20;
+    let cluster = Cluster::start(3);
+    cluster.wait_for_members(&[0, 1, 2], 3).await;
+    let leader = cluster.wait_for_leader(&[0, 1, 2]).await;
+    let listed_first = |first: usize| -> Vec<std::net::SocketAddr> {
+        (0..3).map(|offset| cluster.nodes[(first + offset) % 3].addr).collect()
+    };
+    // Healthy, in the order the follower case will use.
+    let follower = (leader + 1) % 3;
+    let addrs = listed_first(follower);
+    let healthy_fresh = time_puts(&cluster, &addrs, None, "healthy-fresh", PUTS).await;
+    let mut reused = cluster.client(addrs.clone());
+    let healthy_reused = time_puts(&cluster, &addrs, Some(&mut reused), "healthy-reused", PUTS).await;
+    // A follower listed first, stopped.
+    cluster.nodes[follower].signal("STOP");
+    let follower_fresh = time_puts(&cluster, &addrs, None, "follower-fresh", PUTS).await;
+    let mut reused = cluster.client(addrs.clone());
+    let follower_reused = time_puts(&cluster, &addrs, Some(&mut reused), "follower-reused", PUTS).await;
+    cluster.nodes[follower].signal("CONT");
+    // The leader listed first, stopped; a client that knew it as the leader, and fresh ones, once
+    // the other two have a new leader (the election is the cluster's time, not the client's).
+    let addrs = listed_first(leader);
+    let mut knew_the_leader = cluster.client(addrs.clone());
+    knew_the_leader.command(put("before-stop", "v")).await.unwrap();
+    assert_eq!(knew_the_leader.leader(), Some(cluster.nodes[leader].addr));
+    cluster.nodes[leader].signal("STOP");
+    let others: Vec<usize> = (0..3).filter(|index| *index != leader).collect();
+    cluster.wait_for_leader(&others).await;
+    let leader_fresh = time_puts(&cluster, &addrs, None, "leader-fresh", PUTS).await;
+    let leader_reused = time_puts(&cluster, &addrs, Some(&mut knew_the_leader), "leader-reused", PUTS).await;
+    let per_put = |total: Duration| format!("{:.1} ms", total.as_secs_f64() * 1e3 / PUTS as f64);
+    eprintln!(
+        "per put: healthy {} fresh, {} reused; follower stopped {} fresh, {} reused; leader stopped {} fresh, {} \
+         reused",
+        per_put(healthy_fresh),
+        per_put(healthy_reused),
+        per_put(follower_fresh),
+        per_put(follower_reused),
+        per_put(leader_fresh),
+        per_put(leader_reused)
+    );
+    // Waiting on the stopped node would cost an attempt timeout (2 s) per put, 40 s in all; the
+    // bound is a few times the healthy time plus slack for a loaded machine, far below that. The
+    // reused client that knew the stopped leader pays one hedge delay once.
+    let bound = |healthy: Duration| healthy * 5 + Duration::from_secs(2);
+    for (case, healthy, down) in [
+        ("follower stopped, fresh clients", healthy_fresh, follower_fresh),
+        ("follower stopped, one client", healthy_reused, follower_reused),
+        ("leader stopped, fresh clients", healthy_fresh, leader_fresh),
+        ("leader stopped, the client that knew it", healthy_reused, leader_reused),
+    ] {
+        assert!(
+            down < bound(healthy),
+            "{case}: {PUTS} puts took {down:?}, against {healthy:?} with every node up (bound {:?})",
+            bound(healthy)
+        );
+    }
 }
