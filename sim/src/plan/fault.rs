@@ -1,6 +1,7 @@
 //! The faults a plan schedules: partitions of every shape, node faults and their ends, and a fault at
 //! a moment of virtual time.
 
+use super::{FaultKind, NodeFaultKind};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -215,47 +216,61 @@ impl Fault {
         }
     }
 
-    /// A short stable name of the fault's kind, for coverage counts.
+    /// The kind of fault window this fault belongs to: the one it starts, or the one it ends (a
+    /// restart ends a `crash` window, a freed disk a `disk_full` one). `None` for heals: a heal ends
+    /// whichever partition is current, and the end of the safety phase ends everything.
+    #[must_use]
+    pub fn kind(&self) -> Option<FaultKind> {
+        match self {
+            Fault::Partition { partition } => Some(FaultKind::Partition(partition.shape())),
+            Fault::Crash { .. } | Fault::Restart { .. } => Some(FaultKind::Node(NodeFaultKind::Crash)),
+            Fault::Pause { .. } | Fault::Resume { .. } => Some(FaultKind::Node(NodeFaultKind::Pause)),
+            Fault::Slow { .. } => Some(FaultKind::Node(NodeFaultKind::Slow)),
+            Fault::ClockJump { .. } => Some(FaultKind::Node(NodeFaultKind::ClockJump)),
+            Fault::DiskFull { .. } | Fault::DiskFreed { .. } => Some(FaultKind::Node(NodeFaultKind::DiskFull)),
+            Fault::Heal | Fault::HealAll => None,
+        }
+    }
+
+    /// True for a fault that only undoes earlier ones: a heal, restart, resume, freed disk, or the
+    /// end of the safety phase. (A slow node's return to normal speed and a clock's jump back are
+    /// faults of their kind, as their starts are.)
+    #[must_use]
+    pub fn undoes(&self) -> bool {
+        match self {
+            Fault::Heal | Fault::Restart { .. } | Fault::Resume { .. } | Fault::DiskFreed { .. } | Fault::HealAll => {
+                true
+            }
+            Fault::Partition { .. }
+            | Fault::Crash { .. }
+            | Fault::Pause { .. }
+            | Fault::Slow { .. }
+            | Fault::ClockJump { .. }
+            | Fault::DiskFull { .. } => false,
+        }
+    }
+
+    /// A short stable name for coverage counts: for a fault that starts or changes a window, the
+    /// name of its kind in [`FAULT_KINDS`](super::FAULT_KINDS); for one that
+    /// [`undoes`](Fault::undoes) earlier ones, a name of its own: `heal`, `restart`, `resume`,
+    /// `disk_freed`, `heal_all`.
     #[must_use]
     pub fn kind_name(&self) -> &'static str {
         match self {
-            Fault::Partition { partition } => match partition {
-                Partition::Isolate { .. } => "partition.isolate",
-                Partition::Halves { .. } => "partition.halves",
-                Partition::MajorityMinority { .. } => "partition.majority_minority",
-                Partition::Bridge { .. } => "partition.bridge",
-                Partition::Ring { .. } => "partition.ring",
-                Partition::OneWay { .. } => "partition.one_way",
-            },
             Fault::Heal => "heal",
-            Fault::Crash { .. } => "crash",
             Fault::Restart { .. } => "restart",
-            Fault::Pause { .. } => "pause",
             Fault::Resume { .. } => "resume",
-            Fault::Slow { .. } => "slow",
-            Fault::ClockJump { .. } => "clock_jump",
-            Fault::DiskFull { .. } => "disk_full",
             Fault::DiskFreed { .. } => "disk_freed",
             Fault::HealAll => "heal_all",
+            Fault::Partition { partition } => FaultKind::Partition(partition.shape()).name(),
+            Fault::Crash { .. } => FaultKind::Node(NodeFaultKind::Crash).name(),
+            Fault::Pause { .. } => FaultKind::Node(NodeFaultKind::Pause).name(),
+            Fault::Slow { .. } => FaultKind::Node(NodeFaultKind::Slow).name(),
+            Fault::ClockJump { .. } => FaultKind::Node(NodeFaultKind::ClockJump).name(),
+            Fault::DiskFull { .. } => FaultKind::Node(NodeFaultKind::DiskFull).name(),
         }
     }
 }
-
-/// The kinds of timed fault a swarm plan can draw (window starts; their ends — heal, restart,
-/// resume, disk freed — are not listed), by [`Fault::kind_name`].
-pub const TIMED_FAULT_KINDS: &[&str] = &[
-    "partition.isolate",
-    "partition.halves",
-    "partition.majority_minority",
-    "partition.bridge",
-    "partition.ring",
-    "partition.one_way",
-    "crash",
-    "pause",
-    "slow",
-    "clock_jump",
-    "disk_full",
-];
 
 /// A fault at a moment of virtual time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -269,6 +284,35 @@ pub struct TimedFault {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kind_names_are_the_table_names_of_their_kinds() {
+        let isolate = Partition::Isolate { node: 0 };
+        let faults = [
+            Fault::Partition { partition: isolate.clone() },
+            Fault::Partition { partition: Partition::Ring { order: vec![0, 1, 2, 3] } },
+            Fault::Heal,
+            Fault::Crash { node: 1 },
+            Fault::Restart { node: 1 },
+            Fault::Pause { node: 1 },
+            Fault::Resume { node: 1 },
+            Fault::Slow { node: 1, handler_extra_us: 5 },
+            Fault::Slow { node: 1, handler_extra_us: 0 },
+            Fault::ClockJump { node: 1, by_ms: -3 },
+            Fault::DiskFull { node: 1 },
+            Fault::DiskFreed { node: 1 },
+            Fault::HealAll,
+        ];
+        for fault in faults {
+            match (fault.undoes(), fault.kind()) {
+                (false, Some(kind)) => assert_eq!(fault.kind_name(), kind.name(), "{fault}"),
+                (true, _) => assert!(FaultKind::from_name(fault.kind_name()).is_none(), "{fault}"),
+                (false, None) => panic!("{fault} neither undoes a fault nor has a kind"),
+            }
+        }
+        assert_eq!(Fault::Restart { node: 2 }.kind(), Some(FaultKind::Node(NodeFaultKind::Crash)));
+        assert_eq!(Fault::Partition { partition: isolate }.kind_name(), "partition.isolate");
+    }
 
     #[test]
     fn partitions_block_what_they_claim() {

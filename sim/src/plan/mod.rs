@@ -8,15 +8,21 @@
 //! seed, enabling each kind of fault or not, at its own rates (swarm testing).
 //!
 //! The files, by concept: this one holds [`FaultPlan`] itself; `standing` the standing faults'
-//! rates and latencies; `fault` the timed faults and partition shapes; `swarm` the draw from a
-//! seed; `validate` the checks of a plan written by hand.
+//! rates and latencies; `fault` the timed faults and partitions; `kind` the kinds of fault and
+//! their one table of names ([`FAULT_KINDS`]); `swarm` the draw from a seed; `validate` the checks
+//! of a plan written by hand.
 
 mod fault;
+mod kind;
 mod standing;
 mod swarm;
 mod validate;
 
-pub use fault::{Fault, Partition, TIMED_FAULT_KINDS, TimedFault};
+pub use fault::{Fault, Partition, TimedFault};
+pub use kind::{
+    FAULT_KINDS, FaultKind, FaultKindInfo, NODE_FAULT_KINDS, NodeFaultKind, PartitionShape, StandingFaultKind,
+    TIMED_FAULT_KINDS,
+};
 pub use standing::{DiskFaults, Latency, LinkLatency, NetworkFaults, PPM};
 pub use swarm::SwarmProfile;
 
@@ -106,15 +112,11 @@ impl FaultPlan {
         if self.buggify {
             kinds.push("buggify".to_owned());
         }
-        let mut timed: Vec<&'static str> = self.events.iter().map(|event| event.fault.kind_name()).collect();
+        let mut timed: Vec<&'static str> =
+            self.events.iter().filter(|event| !event.fault.undoes()).map(|event| event.fault.kind_name()).collect();
         timed.sort_unstable();
         timed.dedup();
-        kinds.extend(
-            timed
-                .into_iter()
-                .filter(|kind| !matches!(*kind, "heal" | "restart" | "resume" | "disk_freed"))
-                .map(str::to_owned),
-        );
+        kinds.extend(timed.into_iter().map(str::to_owned));
         kinds
     }
 }

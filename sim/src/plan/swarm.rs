@@ -1,7 +1,7 @@
 //! The swarm draw: a fault plan drawn from a seed, each kind of fault enabled or not at rates of its
 //! own (swarm testing), restricted to what a scenario's [`SwarmProfile`] allows.
 
-use super::{Fault, FaultPlan, Latency, LinkLatency, Partition, TimedFault};
+use super::{Fault, FaultPlan, Latency, LinkLatency, NODE_FAULT_KINDS, NodeFaultKind, Partition, TimedFault};
 use crate::rng::SeedStreams;
 use pangea_core::Duration;
 use pangea_core::random::{below, chance};
@@ -12,8 +12,9 @@ use rand_core::Rng;
 pub struct SwarmProfile {
     /// Partitions of every shape.
     pub partitions: bool,
-    /// Timed node faults allowed, by kind name: `crash`, `pause`, `slow`, `clock_jump`, `disk_full`.
-    pub node_faults: &'static [&'static str],
+    /// Timed node faults allowed. When the draw enables none of them, it takes them all, and then
+    /// their order matters: it picks from them by index.
+    pub node_faults: &'static [NodeFaultKind],
     /// Standing network faults: loss, duplication, reordering, corruption, slow links.
     pub network: bool,
     /// Standing disk faults: torn writes, read errors, slow syncs.
@@ -31,7 +32,7 @@ impl SwarmProfile {
     /// Every kind of fault.
     pub const ALL: SwarmProfile = SwarmProfile {
         partitions: true,
-        node_faults: &["crash", "pause", "slow", "clock_jump", "disk_full"],
+        node_faults: &NODE_FAULT_KINDS,
         network: true,
         disk: true,
         disk_rot: true,
@@ -149,7 +150,7 @@ impl FaultPlan {
         // Timed faults: one timeline of partitions, and node-fault timelines (two for five or more
         // nodes, so that two nodes can be down at once).
         let partitions = two_thirds(rng) && profile.partitions;
-        let mut node_kinds: Vec<&'static str> = ["crash", "pause", "slow", "clock_jump", "disk_full"]
+        let mut node_kinds: Vec<NodeFaultKind> = NODE_FAULT_KINDS
             .into_iter()
             .filter(|_| two_thirds(rng))
             .filter(|kind| profile.node_faults.contains(kind))
@@ -183,17 +184,17 @@ impl FaultPlan {
                     let node = below(rng, u64::from(nodes)) as u32;
                     let kind = node_kinds[below(rng, node_kinds.len() as u64) as usize];
                     let (start, end) = match kind {
-                        "crash" => (Fault::Crash { node }, Fault::Restart { node }),
-                        "pause" => (Fault::Pause { node }, Fault::Resume { node }),
-                        "slow" => (
+                        NodeFaultKind::Crash => (Fault::Crash { node }, Fault::Restart { node }),
+                        NodeFaultKind::Pause => (Fault::Pause { node }, Fault::Resume { node }),
+                        NodeFaultKind::Slow => (
                             Fault::Slow { node, handler_extra_us: 1_000 + below(rng, 50_000) },
                             Fault::Slow { node, handler_extra_us: 0 },
                         ),
-                        "clock_jump" => {
+                        NodeFaultKind::ClockJump => {
                             let by_ms = below(rng, 120_001) as i64 - 60_000;
                             (Fault::ClockJump { node, by_ms }, Fault::ClockJump { node, by_ms: -by_ms })
                         }
-                        _ => (Fault::DiskFull { node }, Fault::DiskFreed { node }),
+                        NodeFaultKind::DiskFull => (Fault::DiskFull { node }, Fault::DiskFreed { node }),
                     };
                     plan.events.push(TimedFault { at_ms: at, fault: start });
                     plan.events.push(TimedFault { at_ms: at + length, fault: end });
@@ -204,7 +205,7 @@ impl FaultPlan {
         // Stable sort: simultaneous faults keep the order they were drawn in.
         plan.events.sort_by_key(|event| event.at_ms);
         // Drawn last, so that adding it changed no earlier draw of any seed.
-        if profile.node_faults.contains(&"crash") && half(rng) {
+        if profile.node_faults.contains(&NodeFaultKind::Crash) && half(rng) {
             plan.crash_after_sync_ppm = 1 + ppm_up_to(rng, 50_000);
         }
         plan
