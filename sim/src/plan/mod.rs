@@ -25,6 +25,7 @@ pub use kind::{
 };
 pub use standing::{DiskFaults, Latency, LinkLatency, NetworkFaults, PPM};
 pub use swarm::SwarmProfile;
+pub use validate::{FaultPlanError, NodeMention};
 
 use pangea_core::Duration;
 use serde::{Deserialize, Serialize};
