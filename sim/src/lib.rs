@@ -24,6 +24,9 @@ pub mod trace;
 pub use coverage::Coverage;
 pub use disk::SimDisk;
 pub use kernel::{NodeStatus, Reply, Sim, SimConfig, SimStats, SimViolation, SimViolationKind};
-pub use plan::{DiskFaults, Fault, FaultPlan, Latency, NetworkFaults, Partition, SwarmProfile, TimedFault};
+pub use plan::{
+    DiskFaults, Fault, FaultKind, FaultPlan, FaultPlanError, Latency, NetworkFaults, Partition, SwarmProfile,
+    TimedFault,
+};
 pub use rng::{SeedStreams, SimRng};
 pub use trace::{Trace, TraceHash, TraceKind, TraceRecord};

@@ -22,13 +22,6 @@ const EXIT_CODES: &str = "\
 Exit codes: 0 pass, 1 correctness failure, 2 usage error (bad input), 3 liveness failure,
 4 crash (a panic in node code, or a runaway run), 5 a replay that did not reproduce its run.";
 
-const FAULTS_HELP: &str = "\
-Keep only these kinds of fault in the plan each seed draws, comma-separated: partition (or one \
-shape: partition.isolate, partition.halves, partition.majority_minority, partition.bridge, \
-partition.ring, partition.one_way), crash, pause, slow, clock_jump, disk_full, drop, duplicate, \
-reorder, corrupt, latency (tails and slow links), disk (rot, read errors, torn writes, slow syncs), \
-clock_skew, buggify. `none` runs calm, `all` is the full swarm.";
-
 /// Deterministic simulation of Pangea clusters under faults.
 ///
 /// Each scenario runs a cluster of simulated nodes on virtual time, injects the faults its seed
@@ -58,7 +51,7 @@ struct Selection {
     /// draws. Edit a printed plan to pin or remove faults.
     #[arg(long, value_name = "FILE")]
     plan: Option<PathBuf>,
-    #[arg(long, value_name = "KINDS", conflicts_with = "plan", help = "Keep only these kinds of fault (see --help)", long_help = FAULTS_HELP)]
+    #[arg(long, value_name = "KINDS", conflicts_with = "plan", help = "Keep only these kinds of fault (see --help)", long_help = FaultFilter::help())]
     faults: Option<FaultFilter>,
     /// Number of clients (scenarios with clients only; `list` shows which).
     #[arg(long)]
@@ -135,7 +128,7 @@ enum Command {
         /// Number of nodes (default: the scenario's).
         #[arg(long)]
         nodes: Option<u32>,
-        #[arg(long, value_name = "KINDS", help = "Keep only these kinds of fault (see --help)", long_help = FAULTS_HELP)]
+        #[arg(long, value_name = "KINDS", help = "Keep only these kinds of fault (see --help)", long_help = FaultFilter::help())]
         faults: Option<FaultFilter>,
     },
     /// Run many seeds of one or more scenarios in parallel, with a progress bar, a line per seed

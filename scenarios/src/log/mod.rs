@@ -120,6 +120,8 @@ pub const LOG_SCENARIOS: [LogScenario; 5] = [
 
 impl LogScenario {
     fn profile(&self) -> SwarmProfile {
+        use pangea_sim::plan::NodeFaultKind;
+
         let none = SwarmProfile {
             partitions: false,
             node_faults: &[],
@@ -131,8 +133,14 @@ impl LogScenario {
         };
         match self.variant {
             LogVariant::Partitions => SwarmProfile { partitions: true, network: true, ..none },
-            LogVariant::Crashes => SwarmProfile { node_faults: &["crash", "disk_full"], disk: true, ..none },
-            LogVariant::ClockSkew => SwarmProfile { node_faults: &["clock_jump", "pause"], clock_skew: true, ..none },
+            LogVariant::Crashes => {
+                SwarmProfile { node_faults: &[NodeFaultKind::Crash, NodeFaultKind::DiskFull], disk: true, ..none }
+            }
+            LogVariant::ClockSkew => SwarmProfile {
+                node_faults: &[NodeFaultKind::ClockJump, NodeFaultKind::Pause],
+                clock_skew: true,
+                ..none
+            },
             LogVariant::Swarm | LogVariant::Membership => SwarmProfile { disk_rot: false, ..SwarmProfile::ALL },
         }
     }

@@ -1,0 +1,131 @@
+//! How faults apply to a run: partitions and heals, crashes and restarts, pauses and resumes, slow
+//! nodes, clock jumps, full disks, the end of the safety phase, the crash-after-sync fault, and the
+//! tracking of which node has been unable to hear which since when.
+
+use super::queue::Event;
+use super::{NodeStatus, Sim};
+use crate::plan::Fault;
+use crate::trace::TraceKind;
+use pangea_core::random::{below, chance};
+use pangea_core::{Duration, Instant, Node};
+
+impl<N: Node> Sim<N> {
+    pub(super) fn apply_fault(&mut self, fault: Fault) {
+        let now = self.now;
+        let nodes = self.nodes();
+        if let Some(node) = fault.node()
+            && node >= nodes
+        {
+            self.trace.record(now, None, TraceKind::Fault { description: format!("ignored (no such node): {fault}") });
+            return;
+        }
+        *self.coverage.faults.entry(fault.kind_name().to_owned()).or_default() += 1;
+        self.trace.record(now, fault.node(), TraceKind::Fault { description: fault.to_string() });
+        match fault {
+            Fault::Partition { partition } => self.network.partition_with(partition),
+            Fault::Heal => self.network.heal(),
+            Fault::Crash { node } => self.crash(node),
+            Fault::Restart { node } => {
+                if self.status(node) == NodeStatus::Crashed {
+                    self.start_node(node);
+                }
+            }
+            Fault::Pause { node } => {
+                let slot = &mut self.slots[node as usize];
+                if slot.status == NodeStatus::Up {
+                    slot.status = NodeStatus::Paused;
+                    slot.up_since = None;
+                    self.stats.pauses += 1;
+                    self.trace.record(now, Some(node), TraceKind::Pause);
+                }
+            }
+            Fault::Resume { node } => self.resume(node),
+            Fault::Slow { node, handler_extra_us } => {
+                self.slots[node as usize].handler_extra = Duration::from_micros(handler_extra_us);
+            }
+            Fault::ClockJump { node, by_ms } => {
+                self.slots[node as usize].skew_nanos += i128::from(by_ms) * 1_000_000;
+            }
+            Fault::DiskFull { node } => self.slots[node as usize].disk.set_full(true),
+            Fault::DiskFreed { node } => self.slots[node as usize].disk.set_full(false),
+            Fault::HealAll => {
+                self.network.heal();
+                self.network.calm();
+                for node in 0..nodes {
+                    match self.status(node) {
+                        NodeStatus::Crashed => self.start_node(node),
+                        NodeStatus::Paused => self.resume(node),
+                        NodeStatus::Up => {}
+                    }
+                    let slot = &mut self.slots[node as usize];
+                    slot.handler_extra = Duration::ZERO;
+                    slot.disk.set_full(false);
+                    slot.disk.calm();
+                }
+            }
+        }
+        self.update_cuts();
+    }
+
+    /// The crash-after-sync fault: crash the node the moment its synced input is done, and restart
+    /// it a little later. Never in the liveness phase.
+    pub(super) fn maybe_crash_after_sync(&mut self, index: u32, at: Instant) {
+        let ppm = self.plan.crash_after_sync_ppm;
+        let heal_at = Instant::from_nanos(self.plan.heal_at_ms.saturating_mul(1_000_000));
+        if ppm == 0 || at >= heal_at || !chance(&mut self.crash_rng, u64::from(ppm), u64::from(crate::plan::PPM)) {
+            return;
+        }
+        let down_for = Duration::from_millis(1 + below(&mut self.crash_rng, 500));
+        self.schedule(at, Event::Fault(Box::new(Fault::Crash { node: index })));
+        self.schedule((at + down_for).min(heal_at), Event::Fault(Box::new(Fault::Restart { node: index })));
+    }
+
+    pub(super) fn crash(&mut self, node: u32) {
+        let now = self.now;
+        let slot = &mut self.slots[node as usize];
+        if slot.status == NodeStatus::Crashed {
+            return;
+        }
+        slot.state = None;
+        slot.status = NodeStatus::Crashed;
+        slot.timers.clear();
+        slot.deferred.clear();
+        slot.disk.crash();
+        slot.busy_until = now;
+        slot.up_since = None;
+        self.stats.crashes += 1;
+        self.trace.record(now, Some(node), TraceKind::Crash);
+    }
+
+    pub(super) fn resume(&mut self, node: u32) {
+        let now = self.now;
+        let slot = &mut self.slots[node as usize];
+        if slot.status != NodeStatus::Paused {
+            return;
+        }
+        slot.status = NodeStatus::Up;
+        slot.up_since = Some(now);
+        let deferred = std::mem::take(&mut slot.deferred);
+        self.trace.record(now, Some(node), TraceKind::Resume);
+        for (arrived, event) in deferred {
+            self.schedule_arrived(now, arrived, event);
+        }
+    }
+
+    pub(super) fn update_cuts(&mut self) {
+        let nodes = self.nodes();
+        let now = self.now;
+        for observer in 0..nodes {
+            for target in 0..nodes {
+                let cut =
+                    self.slots[target as usize].status != NodeStatus::Up || self.network.is_blocked(target, observer);
+                let cell = &mut self.cut_since[(observer * nodes + target) as usize];
+                match (cut, *cell) {
+                    (true, None) => *cell = Some(now),
+                    (false, Some(_)) => *cell = None,
+                    _ => {}
+                }
+            }
+        }
+    }
+}
