@@ -5,6 +5,7 @@
 use crate::filter::FaultFilter;
 use crate::report::RunReport;
 use pangea_sim::FaultPlan;
+use pangea_sim::plan::{FAULT_KINDS, FaultKind};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -12,8 +13,7 @@ use std::collections::BTreeMap;
 pub use pangea_sim::plan::TIMED_FAULT_KINDS;
 
 /// Standing fault kinds, named as `--faults` names them.
-pub const STANDING_FAULT_KINDS: &[&str] =
-    &["drop", "duplicate", "reorder", "corrupt", "latency", "disk", "clock_skew", "buggify"];
+pub use pangea_sim::plan::STANDING_FAULT_KINDS;
 
 /// Runs and occurrences of one thing.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -66,27 +66,11 @@ pub struct CoverageSummary {
 /// The standing faults `plan` enables, by `--faults` name.
 #[must_use]
 pub fn standing_kinds(plan: &FaultPlan) -> Vec<&'static str> {
-    let network = &plan.network;
-    let disk = &plan.disk;
-    let mut kinds = Vec::new();
-    for (name, on) in [
-        ("drop", network.drop_ppm > 0),
-        ("duplicate", network.duplicate_ppm > 0),
-        ("reorder", network.reorder_ppm > 0),
-        ("corrupt", network.corrupt_ppm > 0),
-        ("latency", network.latency.tail_ppm > 0 || !network.links.is_empty()),
-        (
-            "disk",
-            disk.read_corrupt_ppm > 0 || disk.read_error_ppm > 0 || disk.torn_writes || disk.sync_latency.tail_ppm > 0,
-        ),
-        ("clock_skew", plan.clock_skew_ms.iter().any(|skew| *skew != 0)),
-        ("buggify", plan.buggify),
-    ] {
-        if on {
-            kinds.push(name);
-        }
-    }
-    kinds
+    FAULT_KINDS
+        .iter()
+        .filter(|info| matches!(info.kind, FaultKind::Standing(kind) if kind.is_on(plan)))
+        .map(|info| info.name)
+        .collect()
 }
 
 impl CoverageSummary {
@@ -157,7 +141,9 @@ impl CoverageSummary {
     /// Fault kinds (timed and standing) that no run applied, leaving out those `filter` removed.
     #[must_use]
     pub fn faults_never_applied(&self, filter: Option<&FaultFilter>) -> Vec<&'static str> {
-        let wanted = |kind: &str| filter.is_none_or(|filter| filter.keeps(kind));
+        let wanted = |name: &str| {
+            filter.is_none_or(|filter| FaultKind::from_name(name).is_some_and(|kind| filter.keeps_kind(kind)))
+        };
         let timed = TIMED_FAULT_KINDS
             .iter()
             .filter(|kind| wanted(kind) && self.faults.get(**kind).is_none_or(|tally| tally.count == 0));

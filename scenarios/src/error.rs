@@ -59,7 +59,7 @@ pub enum ScenarioError {
     },
     /// A pinned fault plan that cannot run with this many nodes.
     #[error("the fault plan cannot run: {0}")]
-    Plan(String),
+    Plan(#[from] pangea_sim::FaultPlanError),
     /// The scenario's node configuration is invalid (a bug in the scenario).
     #[error("the scenario's node configuration cannot work: {0}")]
     Config(String),

@@ -98,19 +98,6 @@ impl FaultFilter {
         self.kept.iter().any(|kept| kept.keeps(kind))
     }
 
-    /// True if the filter keeps the kind called `name` (a name in [`FAULT_KINDS`]).
-    ///
-    /// # Panics
-    /// If `name` names no kind of fault: a typo in the caller, which would otherwise pass for a kind
-    /// the filter removed.
-    #[must_use]
-    pub fn keeps(&self, name: &str) -> bool {
-        match FaultKind::from_name(name) {
-            Some(kind) => self.keeps_kind(kind),
-            None => panic!("'{name}' is not a kind of fault (see pangea_sim::plan::FAULT_KINDS)"),
-        }
-    }
-
     /// True if the filter keeps the timed fault `fault` (a window's end goes with its start; heals
     /// are kept, see [`FaultFilter::apply`]).
     fn keeps_timed(&self, fault: &Fault) -> bool {
@@ -251,14 +238,7 @@ mod tests {
             let is_partition = matches!(info.kind, FaultKind::Partition(_));
             assert_eq!(every.keeps_kind(info.kind), is_partition, "{}", info.name);
             assert_eq!(ring.keeps_kind(info.kind), info.kind == FaultKind::Partition(PartitionShape::Ring));
-            assert_eq!(ring.keeps(info.name), ring.keeps_kind(info.kind));
         }
-    }
-
-    #[test]
-    #[should_panic(expected = "'crashes' is not a kind of fault")]
-    fn asking_about_an_unknown_kind_is_a_bug() {
-        let _ = "all".parse::<FaultFilter>().unwrap().keeps("crashes");
     }
 
     #[test]

@@ -95,7 +95,7 @@ pub fn checked_nodes(scenario: &dyn Scenario, options: &RunOptions) -> Result<u3
 pub fn plan_of(scenario: &dyn Scenario, options: &RunOptions, nodes: u32) -> Result<FaultPlan, ScenarioError> {
     match &options.plan {
         Some(plan) => {
-            plan.validate(nodes).map_err(|error| ScenarioError::Plan(error.to_string()))?;
+            plan.validate(nodes)?;
             Ok(plan.clone())
         }
         None => Ok(scenario.plan(options.seed, nodes)),

@@ -103,128 +103,152 @@ enum Command {
     List,
     /// Run one seed of a scenario and print its outcome, fault plan and trace hash.
     #[command(after_help = EXIT_CODES)]
-    Run {
-        /// Scenario name (see `pangea-sim list`).
-        scenario: String,
-        /// The seed that determines the run.
-        #[arg(long)]
-        seed: u64,
-        #[command(flatten)]
-        selection: Selection,
-        /// Print every trace record before the report.
-        #[arg(long)]
-        trace: bool,
-        /// Save the run as a replay file (for `replay`, `shrink` and `trace`).
-        #[arg(long, value_name = "FILE")]
-        save: Option<PathBuf>,
-    },
+    Run(RunArgs),
     /// Print, as JSON, the fault plan a seed draws; `run --plan FILE` takes it back.
-    Plan {
-        /// Scenario name (see `pangea-sim list`).
-        scenario: String,
-        /// The seed.
-        #[arg(long)]
-        seed: u64,
-        /// Number of nodes (default: the scenario's).
-        #[arg(long)]
-        nodes: Option<u32>,
-        #[arg(long, value_name = "KINDS", help = "Keep only these kinds of fault (see --help)", long_help = FaultFilter::help())]
-        faults: Option<FaultFilter>,
-    },
+    Plan(PlanArgs),
     /// Run many seeds of one or more scenarios in parallel, with a progress bar, a line per seed
     /// (or only failures with -q), a coverage summary, and optional JSON and JUnit results.
     #[command(after_help = EXIT_CODES)]
-    Sweep {
-        /// Scenario names (see `pangea-sim list`).
-        #[arg(required_unless_present = "all", conflicts_with = "all")]
-        scenarios: Vec<String>,
-        /// Sweep every scenario.
-        #[arg(long)]
-        all: bool,
-        /// Seeds: `A..B` (B excluded), `A..=B`, or one seed.
-        #[arg(long, value_name = "RANGE")]
-        seeds: SeedRange,
-        /// Run only shard I of N of the seeds (1-based, interleaved): `--shard 2/4`. N machines with
-        /// shards 1/N..N/N together run every seed once.
-        #[arg(long, value_name = "I/N")]
-        shard: Option<Shard>,
-        /// Worker threads (default: the number of cores).
-        #[arg(long, short)]
-        jobs: Option<usize>,
-        #[command(flatten)]
-        selection: Selection,
-        /// Start no new seed after the first failure.
-        #[arg(long)]
-        fail_fast: bool,
-        /// Print only failures and the summary.
-        #[arg(long, short)]
-        quiet: bool,
-        /// Do not draw the progress bar (it is drawn on standard error, and only on a terminal).
-        #[arg(long)]
-        no_progress: bool,
-        /// Write every seed's result, and the coverage, as JSON.
-        #[arg(long, value_name = "FILE")]
-        json: Option<PathBuf>,
-        /// Write the results as JUnit XML (a test case per seed).
-        #[arg(long, value_name = "FILE")]
-        junit: Option<PathBuf>,
-        /// Save a replay file for each failing seed in this folder.
-        #[arg(long, value_name = "DIR")]
-        save_failures: Option<PathBuf>,
-    },
+    Sweep(SweepArgs),
     /// Reproduce a run exactly, from a replay file or a scenario and seed, and check that it leaves
     /// the same trace hash (and, for a file, the same failure).
     #[command(after_help = EXIT_CODES)]
-    Replay {
-        /// A replay file (from `run --save`, `sweep --save-failures` or `shrink`), or, with --seed, a
-        /// scenario name.
-        target: String,
-        /// Replay this seed of the scenario named by TARGET.
-        #[arg(long)]
-        seed: Option<u64>,
-        #[command(flatten)]
-        selection: Selection,
-        /// The trace hash the run must leave (hex; the 16 digits runs print are enough).
-        #[arg(long, value_name = "HEX")]
-        expect_hash: Option<String>,
-        /// Print every trace record before the report.
-        #[arg(long)]
-        trace: bool,
-    },
+    Replay(ReplayArgs),
     /// Minimise a failing run — fewer faults, shorter fault windows, an earlier heal, fewer nodes,
     /// clients and operations — while it still fails the same checker; save it as a replay file.
-    Shrink {
-        /// A replay file, or, with --seed, a scenario name.
-        target: String,
-        /// Shrink this seed of the scenario named by TARGET.
-        #[arg(long)]
-        seed: Option<u64>,
-        #[command(flatten)]
-        selection: Selection,
-        /// Where to save the minimal run (default: pangea-sim-out/SCENARIO-seed-N.shrunk.json).
-        #[arg(long, short, value_name = "FILE")]
-        output: Option<PathBuf>,
-        /// Most candidate runs to try.
-        #[arg(long, default_value_t = ShrinkOptions::default().runs_max)]
-        runs_max: u32,
-    },
+    Shrink(ShrinkArgs),
     /// Export a run's trace: `chrome` (Perfetto / chrome://tracing: a track per node, messages as
     /// flows, faults as instants), `html` (a self-contained space-time diagram), or `jsonl`.
-    Trace {
-        /// A replay file, or, with --seed, a scenario name.
-        target: String,
-        /// Export this seed of the scenario named by TARGET.
-        #[arg(long)]
-        seed: Option<u64>,
-        #[command(flatten)]
-        selection: Selection,
-        /// chrome, html or jsonl.
-        #[arg(long, short, default_value = "html")]
-        format: TraceFormat,
-        /// Where to write it (default: pangea-sim-out/SCENARIO-seed-N.EXT; `-` for standard output).
-        #[arg(long, short, value_name = "FILE")]
-        output: Option<PathBuf>,
-    },
+    Trace(TraceArgs),
+}
+
+/// The arguments of `pangea-sim run`.
+#[derive(Args)]
+struct RunArgs {
+    /// Scenario name (see `pangea-sim list`).
+    scenario: String,
+    /// The seed that determines the run.
+    #[arg(long)]
+    seed: u64,
+    #[command(flatten)]
+    selection: Selection,
+    /// Print every trace record before the report.
+    #[arg(long)]
+    trace: bool,
+    /// Save the run as a replay file (for `replay`, `shrink` and `trace`).
+    #[arg(long, value_name = "FILE")]
+    save: Option<PathBuf>,
+}
+
+/// The arguments of `pangea-sim plan`.
+#[derive(Args)]
+struct PlanArgs {
+    /// Scenario name (see `pangea-sim list`).
+    scenario: String,
+    /// The seed.
+    #[arg(long)]
+    seed: u64,
+    /// Number of nodes (default: the scenario's).
+    #[arg(long)]
+    nodes: Option<u32>,
+    #[arg(long, value_name = "KINDS", help = "Keep only these kinds of fault (see --help)", long_help = FaultFilter::help())]
+    faults: Option<FaultFilter>,
+}
+
+/// The arguments of `pangea-sim sweep`.
+#[derive(Args)]
+struct SweepArgs {
+    /// Scenario names (see `pangea-sim list`).
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    scenarios: Vec<String>,
+    /// Sweep every scenario.
+    #[arg(long)]
+    all: bool,
+    /// Seeds: `A..B` (B excluded), `A..=B`, or one seed.
+    #[arg(long, value_name = "RANGE")]
+    seeds: SeedRange,
+    /// Run only shard I of N of the seeds (1-based, interleaved): `--shard 2/4`. N machines with
+    /// shards 1/N..N/N together run every seed once.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<Shard>,
+    /// Worker threads (default: the number of cores).
+    #[arg(long, short)]
+    jobs: Option<usize>,
+    #[command(flatten)]
+    selection: Selection,
+    /// Start no new seed after the first failure.
+    #[arg(long)]
+    fail_fast: bool,
+    /// Print only failures and the summary.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Do not draw the progress bar (it is drawn on standard error, and only on a terminal).
+    #[arg(long)]
+    no_progress: bool,
+    /// Write every seed's result, and the coverage, as JSON.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Write the results as JUnit XML (a test case per seed).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Save a replay file for each failing seed in this folder.
+    #[arg(long, value_name = "DIR")]
+    save_failures: Option<PathBuf>,
+}
+
+/// The arguments of `pangea-sim replay`.
+#[derive(Args)]
+struct ReplayArgs {
+    /// A replay file (from `run --save`, `sweep --save-failures` or `shrink`), or, with --seed, a
+    /// scenario name.
+    target: String,
+    /// Replay this seed of the scenario named by TARGET.
+    #[arg(long)]
+    seed: Option<u64>,
+    #[command(flatten)]
+    selection: Selection,
+    /// The trace hash the run must leave (hex; the 16 digits runs print are enough).
+    #[arg(long, value_name = "HEX")]
+    expect_hash: Option<String>,
+    /// Print every trace record before the report.
+    #[arg(long)]
+    trace: bool,
+}
+
+/// The arguments of `pangea-sim shrink`.
+#[derive(Args)]
+struct ShrinkArgs {
+    /// A replay file, or, with --seed, a scenario name.
+    target: String,
+    /// Shrink this seed of the scenario named by TARGET.
+    #[arg(long)]
+    seed: Option<u64>,
+    #[command(flatten)]
+    selection: Selection,
+    /// Where to save the minimal run (default: pangea-sim-out/SCENARIO-seed-N.shrunk.json).
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Most candidate runs to try.
+    #[arg(long, default_value_t = ShrinkOptions::default().runs_max)]
+    runs_max: u32,
+}
+
+/// The arguments of `pangea-sim trace`.
+#[derive(Args)]
+struct TraceArgs {
+    /// A replay file, or, with --seed, a scenario name.
+    target: String,
+    /// Export this seed of the scenario named by TARGET.
+    #[arg(long)]
+    seed: Option<u64>,
+    #[command(flatten)]
+    selection: Selection,
+    /// chrome, html or jsonl.
+    #[arg(long, short, default_value = "html")]
+    format: TraceFormat,
+    /// Where to write it (default: pangea-sim-out/SCENARIO-seed-N.EXT; `-` for standard output).
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 /// Writes one line to standard output; a closed pipe (`pangea-sim ... | head`) ends the program
@@ -322,247 +346,247 @@ fn exit_for<'a>(kinds: impl IntoIterator<Item = Option<FailureKind>> + 'a) -> Ex
 fn execute(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::List => list(),
-        Command::Plan { scenario, seed, nodes, faults } => {
-            let scenario = scenario_named(&scenario)?;
-            let options = RunOptions { seed, nodes, faults, ..RunOptions::default() };
-            let resolved = pangea_scenarios::resolve_options(scenario, &options).map_err(anyhow::Error::msg)?;
-            let nodes = nodes.unwrap_or(scenario.default_nodes());
-            let plan = resolved.plan.unwrap_or_else(|| scenario.plan(seed, nodes));
-            say!("{}", serde_json::to_string_pretty(&plan)?);
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Run { scenario, seed, selection, trace, save } => {
-            let scenario = scenario_named(&scenario)?;
-            let options = RunOptions { keep_trace: trace, ..selection.options(seed)? };
-            let started = WallInstant::now();
-            let report = run_guarded(scenario, &options).map_err(anyhow::Error::msg)?;
-            let wall = started.elapsed();
-            print_run(&report, wall.as_secs_f64());
-            if let Some(path) = save {
-                ReplayFile::from_report(&report).save(&path)?;
-                say!(
-                    "  saved {}; replay it with: {} replay {}",
-                    path.display(),
-                    report.command_prefix(),
-                    path.display()
-                );
-            }
-            Ok(exit_for([report.outcome.failure_kind()]))
-        }
-        Command::Sweep {
-            scenarios: names,
-            all,
-            seeds,
-            shard,
-            jobs,
-            selection,
-            fail_fast,
-            quiet,
-            no_progress,
-            json,
-            junit,
-            save_failures,
-        } => {
-            let chosen: Vec<&'static dyn Scenario> =
-                if all { scenarios() } else { names.iter().map(|name| scenario_named(name)).collect::<Result<_>>()? };
-            let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
-            if jobs == 0 {
-                bail!("--jobs must be at least 1");
-            }
-            if let Some(directory) = &save_failures {
-                std::fs::create_dir_all(directory)
-                    .with_context(|| format!("cannot create the folder {}", directory.display()))?;
-            }
-            let shard = shard.unwrap_or(Shard::ALL);
-            let seed_list = shard.seeds(&seeds);
-            if seed_list.is_empty() {
-                bail!("shard {shard} of seeds {seeds} holds no seed (there are fewer seeds than shards)");
-            }
-            let sweep = SweepRequest {
-                jobs,
-                template: selection.options(0)?,
-                fail_fast,
-                quiet,
-                progress: !no_progress,
-                save_failures,
-            };
-            let started = WallInstant::now();
-            let outcome = run_sweep(&chosen, &seed_list, &sweep)?;
-            let wall = started.elapsed().as_secs_f64();
-            if chosen.len() > 1 {
-                say!(
-                    "{} seeds of {} scenarios in {wall:.2}s ({:.1} seeds/s on {jobs} jobs): {} passed, {} failed",
-                    outcome.runs,
-                    chosen.len(),
-                    outcome.runs as f64 / wall.max(1e-9),
-                    outcome.runs - outcome.failed,
-                    outcome.failed
-                );
-            }
-            let kinds: Vec<Option<FailureKind>> = outcome.results.iter().map(|result| result.kind).collect();
-            let summary = SweepSummary {
-                format: SWEEP_FORMAT,
-                version: 1,
-                scenarios: chosen.iter().map(|scenario| scenario.name().to_owned()).collect(),
-                seeds: seeds.to_string(),
-                shard: shard.to_string(),
-                jobs,
-                wall_seconds: wall,
-                seeds_per_second: outcome.runs as f64 / wall.max(1e-9),
-                runs: outcome.runs,
-                passed: outcome.runs - outcome.failed,
-                failed: outcome.failed,
-                stopped_early: outcome.runs < (seed_list.len() * chosen.len()) as u64,
-                results: outcome.results,
-                coverage: outcome.coverage,
-            };
-            if let Some(path) = json {
-                let text = serde_json::to_string_pretty(&summary)? + "\n";
-                std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
-            }
-            if let Some(path) = junit {
-                std::fs::write(&path, summary.junit()).with_context(|| format!("cannot write {}", path.display()))?;
-            }
-            Ok(exit_for(kinds))
-        }
-        Command::Replay { target: name, seed, selection, expect_hash, trace } => {
-            let target = target(&name, seed, &selection)?;
-            let options = RunOptions { keep_trace: trace, ..target.options.clone() };
-            let started = WallInstant::now();
-            let report = run_guarded(target.scenario, &options).map_err(|message| target.refused(message))?;
-            print_run(&report, started.elapsed().as_secs_f64());
-            let actual = report.trace_hash.as_ref().map(hash_to_hex);
-            let (expected_hash, expected_failure) = match &target.file {
-                Some(file) => (
-                    file.trace_hash.clone(),
-                    Some(file.failure.as_ref().map(|failure| (failure.kind, failure.checker.clone()))),
-                ),
-                None => (expect_hash.clone(), None),
-            };
-            let hash_matched = match (&expected_hash, &report.trace_hash) {
-                (None, _) => None,
-                (Some(expected), Some(actual)) => Some(hash_matches(actual, expected)),
-                (Some(_), None) => Some(false),
-            };
-            if let Some(hash) = &expected_hash
-                && !hash.chars().all(|character| character.is_ascii_hexdigit())
-            {
-                bail!("--expect-hash {hash} is not hex");
-            }
-            let actual_failure =
-                report.first_violation().map(|violation| (violation.kind, violation.checker.to_owned()));
-            let outcome_matched = expected_failure.as_ref().is_none_or(|expected| *expected == actual_failure);
-            if let Some(expected) = &expected_failure {
-                let recorded = expected.as_ref().map_or_else(
-                    || "a pass".to_owned(),
-                    |(kind, checker)| format!("{} failure of [{checker}]", kind.name()),
-                );
-                say!(
-                    "replay: recorded {recorded}; the outcome {}",
-                    if outcome_matched { "reproduced" } else { "DIFFERS" }
-                );
-            }
-            let actual = actual.unwrap_or_else(|| "none".to_owned());
-            match (hash_matched, &expected_hash) {
-                (Some(true), _) => say!("replay: trace hash matched: {actual}"),
-                (Some(false), Some(expected)) => say!(
-                    "replay: trace hash MISMATCH: expected {expected}, got {actual} (the code, the build or the file changed the run)"
-                ),
-                _ => say!("replay: trace hash {actual} (no hash to compare with; pass --expect-hash)"),
-            }
-            let diverged = !outcome_matched || hash_matched == Some(false);
-            Ok(match report.outcome.failure_kind() {
-                Some(kind) => code(kind.exit_code()),
-                None if diverged => code(EXIT_DIVERGED),
-                None => ExitCode::SUCCESS,
-            })
-        }
-        Command::Shrink { target: name, seed, selection, output, runs_max } => {
-            let target = target(&name, seed, &selection)?;
-            let started = WallInstant::now();
-            let limits = ShrinkOptions { runs_max, ..ShrinkOptions::default() };
-            let mut on_step = |step: &pangea_scenarios::shrink::ShrinkStep| {
-                say!("  {:<64} -> {} trace records, {} events", step.what, step.size.trace_records, step.size.events);
-            };
-            say!("shrinking {} seed {}", target.scenario.name(), target.options.seed);
-            let outcome = match shrink(target.scenario, &target.options, limits, &mut on_step) {
-                Ok(outcome) => outcome,
-                Err(pangea_scenarios::ShrinkError::Invalid(message)) => return Err(target.refused(message)),
-                Err(error) => return Err(error.into()),
-            };
-            let file = outcome.replay_file();
-            let before = file.shrunk_from.expect("a shrunk file records its origin");
-            let after = pangea_scenarios::replay::RunSize::of(&outcome.shrunk);
-            say!(
-                "shrunk in {} runs ({:.2}s): {} -> {} trace records ({:.1}%), {} -> {} events ({:.1}%)",
-                outcome.runs,
-                started.elapsed().as_secs_f64(),
-                before.trace_records,
-                after.trace_records,
-                100.0 * outcome.ratio(),
-                before.events,
-                after.events,
-                100.0 * after.events as f64 / before.events.max(1) as f64
-            );
-            say!("  before: {before}");
-            say!("  after:  {after}");
-            let path = output.unwrap_or_else(|| {
-                Path::new(OUTPUT_FOLDER)
-                    .join(format!("{}-seed-{}.shrunk.json", outcome.shrunk.scenario, outcome.shrunk.seed))
-            });
-            create_parent(&path)?;
-            file.save(&path)?;
-            let mut shown = outcome.shrunk.clone();
-            shown.replay_file = Some(path.display().to_string());
-            say!("{}", shown.render().trim_end());
-            say!("saved {}", path.display());
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Trace { target: name, seed, selection, format, output } => {
-            let target = target(&name, seed, &selection)?;
-            let options = RunOptions { keep_trace: true, ..target.options.clone() };
-            let report = run_guarded(target.scenario, &options).map_err(|message| target.refused(message))?;
-            let text = export(&report, format)?;
-            let path = output.unwrap_or_else(|| {
-                Path::new(OUTPUT_FOLDER).join(format!(
-                    "{}-seed-{}.{}",
-                    report.scenario,
-                    report.seed,
-                    format.extension()
-                ))
-            });
-            if path == Path::new("-") {
-                use std::io::Write;
-                let mut out = std::io::stdout().lock();
-                if let Err(error) = out.write_all(text.as_bytes())
-                    && error.kind() != std::io::ErrorKind::BrokenPipe
-                {
-                    return Err(error).context("cannot write to standard output");
-                }
-                return Ok(ExitCode::SUCCESS);
-            }
-            create_parent(&path)?;
-            std::fs::write(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
-            let outcome = report
-                .outcome
-                .failure_kind()
-                .map_or_else(|| "pass".to_owned(), |kind| format!("FAIL ({})", kind.name()));
-            let open = match format {
-                TraceFormat::Chrome => "open it at ui.perfetto.dev (Open trace file) or chrome://tracing",
-                TraceFormat::Html => "open it in a browser",
-                TraceFormat::Jsonl => "one JSON object per line",
-            };
-            say!(
-                "wrote {} ({} trace records, {} seed {}: {outcome}, trace {}); {open}",
-                path.display(),
-                report.trace_len,
-                report.scenario,
-                report.seed,
-                report.trace_hash.map_or_else(|| "none".to_owned(), |hash| hash.to_string())
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Plan(args) => plan_command(args),
+        Command::Run(args) => run_command(args),
+        Command::Sweep(args) => sweep_command(args),
+        Command::Replay(args) => replay_command(args),
+        Command::Shrink(args) => shrink_command(args),
+        Command::Trace(args) => trace_command(args),
     }
+}
+
+/// `pangea-sim plan`.
+fn plan_command(args: PlanArgs) -> Result<ExitCode> {
+    let PlanArgs { scenario, seed, nodes, faults } = args;
+    let scenario = scenario_named(&scenario)?;
+    let options = RunOptions { seed, nodes, faults, ..RunOptions::default() };
+    let resolved = pangea_scenarios::resolve_options(scenario, &options).map_err(anyhow::Error::msg)?;
+    let nodes = nodes.unwrap_or(scenario.default_nodes());
+    let plan = resolved.plan.unwrap_or_else(|| scenario.plan(seed, nodes));
+    say!("{}", serde_json::to_string_pretty(&plan)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `pangea-sim run`.
+fn run_command(args: RunArgs) -> Result<ExitCode> {
+    let RunArgs { scenario, seed, selection, trace, save } = args;
+    let scenario = scenario_named(&scenario)?;
+    let options = RunOptions { keep_trace: trace, ..selection.options(seed)? };
+    let started = WallInstant::now();
+    let report = run_guarded(scenario, &options).map_err(anyhow::Error::msg)?;
+    let wall = started.elapsed();
+    print_run(&report, wall.as_secs_f64());
+    if let Some(path) = save {
+        ReplayFile::from_report(&report).save(&path)?;
+        say!("  saved {}; replay it with: {} replay {}", path.display(), report.command_prefix(), path.display());
+    }
+    Ok(exit_for([report.outcome.failure_kind()]))
+}
+
+/// `pangea-sim sweep`.
+fn sweep_command(args: SweepArgs) -> Result<ExitCode> {
+    let SweepArgs {
+        scenarios: names,
+        all,
+        seeds,
+        shard,
+        jobs,
+        selection,
+        fail_fast,
+        quiet,
+        no_progress,
+        json,
+        junit,
+        save_failures,
+    } = args;
+    let chosen: Vec<&'static dyn Scenario> =
+        if all { scenarios() } else { names.iter().map(|name| scenario_named(name)).collect::<Result<_>>()? };
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    if jobs == 0 {
+        bail!("--jobs must be at least 1");
+    }
+    if let Some(directory) = &save_failures {
+        std::fs::create_dir_all(directory)
+            .with_context(|| format!("cannot create the folder {}", directory.display()))?;
+    }
+    let shard = shard.unwrap_or(Shard::ALL);
+    let seed_list = shard.seeds(&seeds);
+    if seed_list.is_empty() {
+        bail!("shard {shard} of seeds {seeds} holds no seed (there are fewer seeds than shards)");
+    }
+    let sweep =
+        SweepRequest { jobs, template: selection.options(0)?, fail_fast, quiet, progress: !no_progress, save_failures };
+    let started = WallInstant::now();
+    let outcome = run_sweep(&chosen, &seed_list, &sweep)?;
+    let wall = started.elapsed().as_secs_f64();
+    if chosen.len() > 1 {
+        say!(
+            "{} seeds of {} scenarios in {wall:.2}s ({:.1} seeds/s on {jobs} jobs): {} passed, {} failed",
+            outcome.runs,
+            chosen.len(),
+            outcome.runs as f64 / wall.max(1e-9),
+            outcome.runs - outcome.failed,
+            outcome.failed
+        );
+    }
+    let kinds: Vec<Option<FailureKind>> = outcome.results.iter().map(|result| result.kind).collect();
+    let summary = SweepSummary {
+        format: SWEEP_FORMAT,
+        version: 1,
+        scenarios: chosen.iter().map(|scenario| scenario.name().to_owned()).collect(),
+        seeds: seeds.to_string(),
+        shard: shard.to_string(),
+        jobs,
+        wall_seconds: wall,
+        seeds_per_second: outcome.runs as f64 / wall.max(1e-9),
+        runs: outcome.runs,
+        passed: outcome.runs - outcome.failed,
+        failed: outcome.failed,
+        stopped_early: outcome.runs < (seed_list.len() * chosen.len()) as u64,
+        results: outcome.results,
+        coverage: outcome.coverage,
+    };
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&summary)? + "\n";
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(path) = junit {
+        std::fs::write(&path, summary.junit()).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(exit_for(kinds))
+}
+
+/// `pangea-sim replay`.
+fn replay_command(args: ReplayArgs) -> Result<ExitCode> {
+    let ReplayArgs { target: name, seed, selection, expect_hash, trace } = args;
+    let target = target(&name, seed, &selection)?;
+    let options = RunOptions { keep_trace: trace, ..target.options.clone() };
+    let started = WallInstant::now();
+    let report = run_guarded(target.scenario, &options).map_err(|message| target.refused(message))?;
+    print_run(&report, started.elapsed().as_secs_f64());
+    let actual = report.trace_hash.as_ref().map(hash_to_hex);
+    let (expected_hash, expected_failure) = match &target.file {
+        Some(file) => (
+            file.trace_hash.clone(),
+            Some(file.failure.as_ref().map(|failure| (failure.kind, failure.checker.clone()))),
+        ),
+        None => (expect_hash.clone(), None),
+    };
+    let hash_matched = match (&expected_hash, &report.trace_hash) {
+        (None, _) => None,
+        (Some(expected), Some(actual)) => Some(hash_matches(actual, expected)),
+        (Some(_), None) => Some(false),
+    };
+    if let Some(hash) = &expected_hash
+        && !hash.chars().all(|character| character.is_ascii_hexdigit())
+    {
+        bail!("--expect-hash {hash} is not hex");
+    }
+    let actual_failure = report.first_violation().map(|violation| (violation.kind, violation.checker.to_owned()));
+    let outcome_matched = expected_failure.as_ref().is_none_or(|expected| *expected == actual_failure);
+    if let Some(expected) = &expected_failure {
+        let recorded = expected
+            .as_ref()
+            .map_or_else(|| "a pass".to_owned(), |(kind, checker)| format!("{} failure of [{checker}]", kind.name()));
+        say!("replay: recorded {recorded}; the outcome {}", if outcome_matched { "reproduced" } else { "DIFFERS" });
+    }
+    let actual = actual.unwrap_or_else(|| "none".to_owned());
+    match (hash_matched, &expected_hash) {
+        (Some(true), _) => say!("replay: trace hash matched: {actual}"),
+        (Some(false), Some(expected)) => say!(
+            "replay: trace hash MISMATCH: expected {expected}, got {actual} (the code, the build or the file changed the run)"
+        ),
+        _ => say!("replay: trace hash {actual} (no hash to compare with; pass --expect-hash)"),
+    }
+    let diverged = !outcome_matched || hash_matched == Some(false);
+    Ok(match report.outcome.failure_kind() {
+        Some(kind) => code(kind.exit_code()),
+        None if diverged => code(EXIT_DIVERGED),
+        None => ExitCode::SUCCESS,
+    })
+}
+
+/// `pangea-sim shrink`.
+fn shrink_command(args: ShrinkArgs) -> Result<ExitCode> {
+    let ShrinkArgs { target: name, seed, selection, output, runs_max } = args;
+    let target = target(&name, seed, &selection)?;
+    let started = WallInstant::now();
+    let limits = ShrinkOptions { runs_max, ..ShrinkOptions::default() };
+    let mut on_step = |step: &pangea_scenarios::shrink::ShrinkStep| {
+        say!("  {:<64} -> {} trace records, {} events", step.what, step.size.trace_records, step.size.events);
+    };
+    say!("shrinking {} seed {}", target.scenario.name(), target.options.seed);
+    let outcome = match shrink(target.scenario, &target.options, limits, &mut on_step) {
+        Ok(outcome) => outcome,
+        Err(pangea_scenarios::ShrinkError::Invalid(message)) => return Err(target.refused(message)),
+        Err(error) => return Err(error.into()),
+    };
+    let file = outcome.replay_file();
+    let before = file.shrunk_from.expect("a shrunk file records its origin");
+    let after = pangea_scenarios::replay::RunSize::of(&outcome.shrunk);
+    say!(
+        "shrunk in {} runs ({:.2}s): {} -> {} trace records ({:.1}%), {} -> {} events ({:.1}%)",
+        outcome.runs,
+        started.elapsed().as_secs_f64(),
+        before.trace_records,
+        after.trace_records,
+        100.0 * outcome.ratio(),
+        before.events,
+        after.events,
+        100.0 * after.events as f64 / before.events.max(1) as f64
+    );
+    say!("  before: {before}");
+    say!("  after:  {after}");
+    let path = output.unwrap_or_else(|| {
+        Path::new(OUTPUT_FOLDER).join(format!("{}-seed-{}.shrunk.json", outcome.shrunk.scenario, outcome.shrunk.seed))
+    });
+    create_parent(&path)?;
+    file.save(&path)?;
+    let mut shown = outcome.shrunk.clone();
+    shown.replay_file = Some(path.display().to_string());
+    say!("{}", shown.render().trim_end());
+    say!("saved {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `pangea-sim trace`.
+fn trace_command(args: TraceArgs) -> Result<ExitCode> {
+    let TraceArgs { target: name, seed, selection, format, output } = args;
+    let target = target(&name, seed, &selection)?;
+    let options = RunOptions { keep_trace: true, ..target.options.clone() };
+    let report = run_guarded(target.scenario, &options).map_err(|message| target.refused(message))?;
+    let text = export(&report, format)?;
+    let path = output.unwrap_or_else(|| {
+        Path::new(OUTPUT_FOLDER).join(format!("{}-seed-{}.{}", report.scenario, report.seed, format.extension()))
+    });
+    if path == Path::new("-") {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        if let Err(error) = out.write_all(text.as_bytes())
+            && error.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            return Err(error).context("cannot write to standard output");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    create_parent(&path)?;
+    std::fs::write(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+    let outcome =
+        report.outcome.failure_kind().map_or_else(|| "pass".to_owned(), |kind| format!("FAIL ({})", kind.name()));
+    let open = match format {
+        TraceFormat::Chrome => "open it at ui.perfetto.dev (Open trace file) or chrome://tracing",
+        TraceFormat::Html => "open it in a browser",
+        TraceFormat::Jsonl => "one JSON object per line",
+    };
+    say!(
+        "wrote {} ({} trace records, {} seed {}: {outcome}, trace {}); {open}",
+        path.display(),
+        report.trace_len,
+        report.scenario,
+        report.seed,
+        report.trace_hash.map_or_else(|| "none".to_owned(), |hash| hash.to_string())
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn list() -> Result<ExitCode> {

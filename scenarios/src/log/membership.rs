@@ -102,7 +102,7 @@ impl MemberChanger {
     }
 
     /// Takes the replies meant for it, then acts if it is time to.
-    pub fn step(&mut self, sim: &mut Sim<PangeaNode>, replies: Vec<Reply<PangeaResponse>>) {
+    pub fn act(&mut self, sim: &mut Sim<PangeaNode>, replies: Vec<Reply<PangeaResponse>>) {
         for reply in replies {
             if matches!(self.state, State::Waiting { request, .. } if request == reply.request) {
                 match reply.body {

@@ -247,7 +247,7 @@ impl Scenario for LogScenario {
 
 /// One time step: the simulation, then the clients, then (every [`CHECK_EVERY`]) the replica
 /// checkers.
-fn step(
+fn advance(
     sim: &mut Sim<PangeaNode>,
     workload: &mut Workload,
     changer: &mut Option<MemberChanger>,
@@ -255,9 +255,9 @@ fn step(
     next_check: &mut Instant,
 ) -> Result<(), String> {
     sim.run_for(STEP).map_err(|error| error.to_string())?;
-    let others = workload.step(sim);
+    let others = workload.act(sim);
     if let Some(changer) = changer {
-        changer.step(sim, others);
+        changer.act(sim, others);
     }
     if sim.now() >= *next_check {
         agreement.check(sim);
@@ -266,13 +266,18 @@ fn step(
     Ok(())
 }
 
-/// What a drive found.
-struct Drive {
+/// What driving a run found: violations, and notes for a person.
+struct DriveOutcome {
     violations: Vec<Violation>,
     notes: Vec<String>,
 }
 
-fn drive(sim: &mut Sim<PangeaNode>, seed: u64, config: WorkloadConfig, mut changer: Option<MemberChanger>) -> Drive {
+fn drive(
+    sim: &mut Sim<PangeaNode>,
+    seed: u64,
+    config: WorkloadConfig,
+    mut changer: Option<MemberChanger>,
+) -> DriveOutcome {
     let heal_at = Instant::from_nanos(sim.plan().heal_at_ms * 1_000_000);
     let keys = config.keys;
     let mut workload = Workload::new(config, seed, sim.nodes(), heal_at);
@@ -286,7 +291,7 @@ fn drive(sim: &mut Sim<PangeaNode>, seed: u64, config: WorkloadConfig, mut chang
     let probe_deadline = heal_at + LIVENESS_BOUND;
     let mut budget_error = None;
     loop {
-        if let Err(error) = step(sim, &mut workload, &mut changer, &mut agreement, &mut next_check) {
+        if let Err(error) = advance(sim, &mut workload, &mut changer, &mut agreement, &mut next_check) {
             budget_error = Some(error);
             break;
         }
@@ -324,7 +329,7 @@ fn drive(sim: &mut Sim<PangeaNode>, seed: u64, config: WorkloadConfig, mut chang
         let deadline = sim.now() + LIVENESS_BOUND;
         while sim.now() < deadline && (reads.iter().any(|read| !workload.is_done(*read)) || workload.outstanding() > 0)
         {
-            if let Err(error) = step(sim, &mut workload, &mut changer, &mut agreement, &mut next_check) {
+            if let Err(error) = advance(sim, &mut workload, &mut changer, &mut agreement, &mut next_check) {
                 budget_error = Some(error);
                 break;
             }
@@ -402,7 +407,7 @@ fn drive(sim: &mut Sim<PangeaNode>, seed: u64, config: WorkloadConfig, mut chang
         workload.history.len(),
         workload.history.len() - done
     ));
-    Drive { violations, notes }
+    DriveOutcome { violations, notes }
 }
 
 /// Checks the client history for linearizability (which, with the final reads of every key, also

@@ -163,7 +163,7 @@ impl Workload {
 
     /// Handles answers and timers up to the simulator's current time; returns the replies meant
     /// for someone else.
-    pub fn step(&mut self, sim: &mut Sim<PangeaNode>) -> Vec<Reply<PangeaResponse>> {
+    pub fn act(&mut self, sim: &mut Sim<PangeaNode>) -> Vec<Reply<PangeaResponse>> {
         let mut others = Vec::new();
         for reply in sim.take_replies() {
             let Some(client) = self.waiting.remove(&reply.request) else {

@@ -4,7 +4,7 @@
 //! through the simulated network, timers, replies to clients, trace events.
 
 use super::host::SimHost;
-use super::node::{Input, Slot};
+use super::node::{Input, VirtualNode};
 use super::queue::{Event, Scheduled};
 use super::{CLIENT, NodeStatus, Reply, Sim, SimViolation, SimViolationKind, VIOLATIONS_MAX};
 use crate::network::DropReason;
@@ -38,8 +38,8 @@ impl<N: Node> Sim<N> {
     /// Schedules an input that reached its node at `arrived` but must wait until `at`.
     pub(super) fn schedule_arrived(&mut self, at: Instant, arrived: Instant, event: Event) {
         self.seq += 1;
-        let slot = self.waiting.insert(event);
-        self.queue.push(Scheduled { at, arrived, seq: self.seq, slot });
+        let entry = self.waiting.insert(event);
+        self.queue.push(Scheduled { at, arrived, seq: self.seq, entry });
     }
 
     pub(super) fn dispatch(&mut self, event: Event, arrived: Instant) {
@@ -57,10 +57,10 @@ impl<N: Node> Sim<N> {
             other => other,
         };
         let node = event.node().unwrap_or(0);
-        let slot = &mut self.slots[node as usize];
+        let vnode = &mut self.nodes[node as usize];
         // Inputs for a crashed node are lost; timers of an earlier incarnation are void.
         if let Event::Timer { incarnation, .. } = event
-            && (slot.status == NodeStatus::Crashed || incarnation != slot.starts)
+            && (vnode.status == NodeStatus::Crashed || incarnation != vnode.starts)
         {
             return;
         }
@@ -79,7 +79,7 @@ impl<N: Node> Sim<N> {
             }
             other => other,
         };
-        match slot.status {
+        match vnode.status {
             NodeStatus::Crashed => {
                 let sender = match event {
                     Event::Deliver { from, .. } => Some(from),
@@ -97,13 +97,13 @@ impl<N: Node> Sim<N> {
                 return;
             }
             NodeStatus::Paused => {
-                slot.deferred.push((arrived, event));
+                vnode.deferred.push((arrived, event));
                 return;
             }
             NodeStatus::Up => {}
         }
-        if slot.busy_until > now {
-            let busy_until = slot.busy_until;
+        if vnode.busy_until > now {
+            let busy_until = vnode.busy_until;
             self.schedule_arrived(busy_until, arrived, event);
             return;
         }
@@ -112,7 +112,7 @@ impl<N: Node> Sim<N> {
                 Ok(message) => {
                     self.stats.delivered += 1;
                     self.trace.record(now, Some(to), TraceKind::Deliver { from, digest });
-                    let sender = self.slots[from as usize].id;
+                    let sender = self.nodes[from as usize].id;
                     self.invoke(to, Input::Message(sender, message));
                 }
                 Err(_) => {
@@ -121,7 +121,7 @@ impl<N: Node> Sim<N> {
                 }
             },
             Event::Timer { node, id, .. } => {
-                if let Some(timer) = self.slots[node as usize].timers.take(id) {
+                if let Some(timer) = self.nodes[node as usize].timers.take(id) {
                     self.stats.timers += 1;
                     self.trace.record(now, Some(node), TraceKind::Timer { id: id.0 });
                     self.invoke(node, Input::Timer(timer));
@@ -148,29 +148,29 @@ impl<N: Node> Sim<N> {
     pub(super) fn start_node(&mut self, index: u32) {
         let state = (self.factory)(index);
         let now = self.now;
-        let slot = &mut self.slots[index as usize];
-        slot.state = Some(state);
-        slot.status = NodeStatus::Up;
-        slot.starts += 1;
-        slot.up_since = Some(now);
-        slot.busy_until = now;
-        slot.timers.clear();
-        slot.deferred.clear();
+        let vnode = &mut self.nodes[index as usize];
+        vnode.state = Some(state);
+        vnode.status = NodeStatus::Up;
+        vnode.starts += 1;
+        vnode.up_since = Some(now);
+        vnode.busy_until = now;
+        vnode.timers.clear();
+        vnode.deferred.clear();
         self.stats.starts += 1;
-        let incarnation = slot.starts;
+        let incarnation = vnode.starts;
         self.trace.record(now, Some(index), TraceKind::Start { incarnation });
         self.invoke(index, Input::Start);
     }
 
     pub(super) fn invoke(&mut self, index: u32, input: Input<N>) {
-        let slot = &mut self.slots[index as usize];
+        let vnode = &mut self.nodes[index as usize];
         // A slow node spends its extra time before it gets anything done: its clock reading, its
         // sends and its replies all come that much later.
-        let start = self.now + slot.handler_extra;
-        let syncs_before = slot.disk.stats().syncs;
-        // The node's state is borrowed in place, beside the rest of its slot (not moved out and
+        let start = self.now + vnode.handler_extra;
+        let syncs_before = vnode.disk.stats().syncs;
+        // The node's state is borrowed in place, beside the rest of its virtual node (not moved out and
         // back: a composed node's state is large).
-        let Slot { id, state, rng, disk, effects, skew_nanos, .. } = slot;
+        let VirtualNode { id, state, rng, disk, effects, skew_nanos, .. } = vnode;
         let Some(state) = state.as_mut() else {
             return;
         };
@@ -191,11 +191,11 @@ impl<N: Node> Sim<N> {
                 Input::Client(request, body) => state.on_client(&mut cx, request, body),
             }
         }
-        slot.busy_until = start + slot.disk.take_charged();
-        let synced = slot.disk.stats().syncs > syncs_before;
-        let busy_until = slot.busy_until;
-        let incarnation = slot.starts;
-        let emitted: Vec<Emitted<N>> = slot.effects.drain().collect();
+        vnode.busy_until = start + vnode.disk.take_charged();
+        let synced = vnode.disk.stats().syncs > syncs_before;
+        let busy_until = vnode.busy_until;
+        let incarnation = vnode.starts;
+        let emitted: Vec<Emitted<N>> = vnode.effects.drain().collect();
         for Emitted { at, effect } in emitted {
             self.carry_out(index, incarnation, at, effect);
         }
@@ -276,11 +276,11 @@ impl<N: Node> Sim<N> {
             }
             Effect::SetTimer { id, after, timer } => {
                 let deadline = at + after;
-                self.slots[index as usize].timers.set(id, deadline, timer);
+                self.nodes[index as usize].timers.set(id, deadline, timer);
                 self.schedule(deadline, Event::Timer { node: index, id, incarnation });
             }
             Effect::CancelTimer { id } => {
-                self.slots[index as usize].timers.cancel(id);
+                self.nodes[index as usize].timers.cancel(id);
             }
             Effect::Reply { request, response } => {
                 let bytes = match response.encode() {

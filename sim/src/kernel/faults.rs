@@ -31,23 +31,23 @@ impl<N: Node> Sim<N> {
                 }
             }
             Fault::Pause { node } => {
-                let slot = &mut self.slots[node as usize];
-                if slot.status == NodeStatus::Up {
-                    slot.status = NodeStatus::Paused;
-                    slot.up_since = None;
+                let vnode = &mut self.nodes[node as usize];
+                if vnode.status == NodeStatus::Up {
+                    vnode.status = NodeStatus::Paused;
+                    vnode.up_since = None;
                     self.stats.pauses += 1;
                     self.trace.record(now, Some(node), TraceKind::Pause);
                 }
             }
             Fault::Resume { node } => self.resume(node),
             Fault::Slow { node, handler_extra_us } => {
-                self.slots[node as usize].handler_extra = Duration::from_micros(handler_extra_us);
+                self.nodes[node as usize].handler_extra = Duration::from_micros(handler_extra_us);
             }
             Fault::ClockJump { node, by_ms } => {
-                self.slots[node as usize].skew_nanos += i128::from(by_ms) * 1_000_000;
+                self.nodes[node as usize].skew_nanos += i128::from(by_ms) * 1_000_000;
             }
-            Fault::DiskFull { node } => self.slots[node as usize].disk.set_full(true),
-            Fault::DiskFreed { node } => self.slots[node as usize].disk.set_full(false),
+            Fault::DiskFull { node } => self.nodes[node as usize].disk.set_full(true),
+            Fault::DiskFreed { node } => self.nodes[node as usize].disk.set_full(false),
             Fault::HealAll => {
                 self.network.heal();
                 self.network.calm();
@@ -57,10 +57,10 @@ impl<N: Node> Sim<N> {
                         NodeStatus::Paused => self.resume(node),
                         NodeStatus::Up => {}
                     }
-                    let slot = &mut self.slots[node as usize];
-                    slot.handler_extra = Duration::ZERO;
-                    slot.disk.set_full(false);
-                    slot.disk.calm();
+                    let vnode = &mut self.nodes[node as usize];
+                    vnode.handler_extra = Duration::ZERO;
+                    vnode.disk.set_full(false);
+                    vnode.disk.calm();
                 }
             }
         }
@@ -82,30 +82,30 @@ impl<N: Node> Sim<N> {
 
     pub(super) fn crash(&mut self, node: u32) {
         let now = self.now;
-        let slot = &mut self.slots[node as usize];
-        if slot.status == NodeStatus::Crashed {
+        let vnode = &mut self.nodes[node as usize];
+        if vnode.status == NodeStatus::Crashed {
             return;
         }
-        slot.state = None;
-        slot.status = NodeStatus::Crashed;
-        slot.timers.clear();
-        slot.deferred.clear();
-        slot.disk.crash();
-        slot.busy_until = now;
-        slot.up_since = None;
+        vnode.state = None;
+        vnode.status = NodeStatus::Crashed;
+        vnode.timers.clear();
+        vnode.deferred.clear();
+        vnode.disk.crash();
+        vnode.busy_until = now;
+        vnode.up_since = None;
         self.stats.crashes += 1;
         self.trace.record(now, Some(node), TraceKind::Crash);
     }
 
     pub(super) fn resume(&mut self, node: u32) {
         let now = self.now;
-        let slot = &mut self.slots[node as usize];
-        if slot.status != NodeStatus::Paused {
+        let vnode = &mut self.nodes[node as usize];
+        if vnode.status != NodeStatus::Paused {
             return;
         }
-        slot.status = NodeStatus::Up;
-        slot.up_since = Some(now);
-        let deferred = std::mem::take(&mut slot.deferred);
+        vnode.status = NodeStatus::Up;
+        vnode.up_since = Some(now);
+        let deferred = std::mem::take(&mut vnode.deferred);
         self.trace.record(now, Some(node), TraceKind::Resume);
         for (arrived, event) in deferred {
             self.schedule_arrived(now, arrived, event);
@@ -118,7 +118,7 @@ impl<N: Node> Sim<N> {
         for observer in 0..nodes {
             for target in 0..nodes {
                 let cut =
-                    self.slots[target as usize].status != NodeStatus::Up || self.network.is_blocked(target, observer);
+                    self.nodes[target as usize].status != NodeStatus::Up || self.network.is_blocked(target, observer);
                 let cell = &mut self.cut_since[(observer * nodes + target) as usize];
                 match (cut, *cell) {
                     (true, None) => *cell = Some(now),

@@ -53,7 +53,7 @@ impl IdIndex {
 }
 
 /// One virtual node as the kernel keeps it: its state (none while crashed) and all around it.
-pub(super) struct Slot<N: Node> {
+pub(super) struct VirtualNode<N: Node> {
     pub(super) id: NodeId,
     pub(super) state: Option<N>,
     pub(super) status: NodeStatus,
@@ -61,7 +61,7 @@ pub(super) struct Slot<N: Node> {
     pub(super) disk: SimDisk,
     pub(super) rng: SimRng,
     pub(super) timers: TimerTable<N::Timer>,
-    /// What the node's handlers asked for; lives as long as the slot, so timer ids keep counting.
+    /// What the node's handlers asked for; lives as long as the virtual node, so timer ids keep counting.
     pub(super) effects: Effects<N>,
     pub(super) busy_until: Instant,
     pub(super) handler_extra: Duration,

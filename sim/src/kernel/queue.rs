@@ -52,7 +52,7 @@ pub(super) struct Scheduled {
     /// When the event first reached its node: `at`, unless it waited for a busy or paused node.
     pub(super) arrived: Instant,
     pub(super) seq: u64,
-    pub(super) slot: u32,
+    pub(super) entry: u32,
 }
 
 /// Events waiting in the queue, stored out of line; freed places are reused.
@@ -65,9 +65,9 @@ pub(super) struct EventSlab {
 impl EventSlab {
     pub(super) fn insert(&mut self, event: Event) -> u32 {
         match self.free.pop() {
-            Some(slot) => {
-                self.events[slot as usize] = Some(event);
-                slot
+            Some(entry) => {
+                self.events[entry as usize] = Some(event);
+                entry
             }
             None => {
                 self.events.push(Some(event));
@@ -76,9 +76,9 @@ impl EventSlab {
         }
     }
 
-    pub(super) fn take(&mut self, slot: u32) -> Event {
-        self.free.push(slot);
-        self.events[slot as usize].take().expect("a queued event is taken once")
+    pub(super) fn take(&mut self, entry: u32) -> Event {
+        self.free.push(entry);
+        self.events[entry as usize].take().expect("a queued event is taken once")
     }
 }
 

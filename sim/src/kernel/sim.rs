@@ -2,7 +2,7 @@
 //! scheduled), its getters, and the driving API scenarios use: run until a deadline, step, apply a
 //! fault, send a client request.
 
-use super::node::{IdIndex, Slot};
+use super::node::{IdIndex, VirtualNode};
 use super::queue::{Event, EventSlab, Scheduled};
 use super::{CLIENT, NodeStatus, Reply, SimConfig, SimError, SimStats, SimViolation};
 use crate::coverage::{Buggify, Coverage};
@@ -22,7 +22,7 @@ pub struct Sim<N: Node> {
     pub(super) seq: u64,
     pub(super) queue: BinaryHeap<Scheduled>,
     pub(super) waiting: EventSlab,
-    pub(super) slots: Vec<Slot<N>>,
+    pub(super) nodes: Vec<VirtualNode<N>>,
     pub(super) index_of: IdIndex,
     pub(super) network: Network,
     pub(super) factory: Box<dyn FnMut(u32) -> N>,
@@ -57,8 +57,8 @@ impl<N: Node> Sim<N> {
         assert!(config.nodes > 0, "a simulation needs at least one node");
         let streams = SeedStreams::new(config.seed);
         let nodes = config.nodes;
-        let slots = (0..nodes)
-            .map(|index| Slot {
+        let virtual_nodes = (0..nodes)
+            .map(|index| VirtualNode {
                 id: NodeId::for_index(index),
                 state: None,
                 status: NodeStatus::Crashed,
@@ -74,14 +74,14 @@ impl<N: Node> Sim<N> {
                 up_since: None,
             })
             .collect::<Vec<_>>();
-        let index_of = IdIndex::new(slots.iter().map(|slot| slot.id).collect());
+        let index_of = IdIndex::new(virtual_nodes.iter().map(|node| node.id).collect());
         let mut sim = Sim {
             streams,
             now: Instant::ZERO,
             seq: 0,
             queue: BinaryHeap::new(),
             waiting: EventSlab::default(),
-            slots,
+            nodes: virtual_nodes,
             index_of,
             network: Network::new(nodes, config.plan.network.clone(), streams.stream("net")),
             factory: Box::new(factory),
@@ -132,7 +132,7 @@ impl<N: Node> Sim<N> {
     /// How many nodes.
     #[must_use]
     pub fn nodes(&self) -> u32 {
-        self.slots.len() as u32
+        self.nodes.len() as u32
     }
 
     /// The plan the run follows.
@@ -144,7 +144,7 @@ impl<N: Node> Sim<N> {
     /// Node `index`'s identity.
     #[must_use]
     pub fn id_of(&self, index: u32) -> NodeId {
-        self.slots[index as usize].id
+        self.nodes[index as usize].id
     }
 
     /// The index of the node with identity `id`.
@@ -156,25 +156,25 @@ impl<N: Node> Sim<N> {
     /// Node `index`'s state, unless it is crashed.
     #[must_use]
     pub fn node(&self, index: u32) -> Option<&N> {
-        self.slots[index as usize].state.as_ref()
+        self.nodes[index as usize].state.as_ref()
     }
 
     /// Whether node `index` runs.
     #[must_use]
     pub fn status(&self, index: u32) -> NodeStatus {
-        self.slots[index as usize].status
+        self.nodes[index as usize].status
     }
 
     /// How many times node `index` has started.
     #[must_use]
     pub fn starts(&self, index: u32) -> u64 {
-        self.slots[index as usize].starts
+        self.nodes[index as usize].starts
     }
 
     /// Since when node `index` has been up without interruption (crash or pause), if it is up.
     #[must_use]
     pub fn up_since(&self, index: u32) -> Option<Instant> {
-        self.slots[index as usize].up_since
+        self.nodes[index as usize].up_since
     }
 
     /// Since when `observer` has continuously been unable to hear from `target`: `target` is not up
@@ -189,7 +189,7 @@ impl<N: Node> Sim<N> {
     /// Node `index`'s disk.
     #[must_use]
     pub fn disk(&self, index: u32) -> &SimDisk {
-        &self.slots[index as usize].disk
+        &self.nodes[index as usize].disk
     }
 
     /// The network.
@@ -201,7 +201,7 @@ impl<N: Node> Sim<N> {
     /// Node `index`'s wall-clock skew in nanoseconds.
     #[must_use]
     pub fn clock_skew_nanos(&self, index: u32) -> i128 {
-        self.slots[index as usize].skew_nanos
+        self.nodes[index as usize].skew_nanos
     }
 
     /// The trace so far.
@@ -257,10 +257,10 @@ impl<N: Node> Sim<N> {
 
     /// Processes the next event, if any. False when the queue is empty.
     pub fn step(&mut self) -> Result<bool, SimError> {
-        let Some(Scheduled { at, arrived, slot, .. }) = self.queue.pop() else {
+        let Some(Scheduled { at, arrived, entry, .. }) = self.queue.pop() else {
             return Ok(false);
         };
-        let event = self.waiting.take(slot);
+        let event = self.waiting.take(entry);
         if self.stats.events >= self.events_max {
             return Err(SimError::EventBudgetExhausted { events_max: self.events_max, at });
         }

@@ -187,6 +187,49 @@ pub const TIMED_FAULT_KINDS: &[&str] = &{
     names
 };
 
+const fn standing_count() -> usize {
+    FAULT_KINDS.len() - timed_count()
+}
+
+/// The names of the kinds of standing fault, in [`FAULT_KINDS`] order.
+pub const STANDING_FAULT_KINDS: &[&str] = &{
+    let mut names = [""; standing_count()];
+    let mut count = 0;
+    let mut index = 0;
+    while index < FAULT_KINDS.len() {
+        if !FAULT_KINDS[index].kind.is_timed() {
+            names[count] = FAULT_KINDS[index].name;
+            count += 1;
+        }
+        index += 1;
+    }
+    names
+};
+
+impl StandingFaultKind {
+    /// True when `plan` enables this kind of standing fault.
+    #[must_use]
+    pub fn is_on(self, plan: &super::FaultPlan) -> bool {
+        let network = &plan.network;
+        let disk = &plan.disk;
+        match self {
+            StandingFaultKind::Drop => network.drop_ppm > 0,
+            StandingFaultKind::Duplicate => network.duplicate_ppm > 0,
+            StandingFaultKind::Reorder => network.reorder_ppm > 0,
+            StandingFaultKind::Corrupt => network.corrupt_ppm > 0,
+            StandingFaultKind::Latency => network.latency.tail_ppm > 0 || !network.links.is_empty(),
+            StandingFaultKind::Disk => {
+                disk.read_corrupt_ppm > 0
+                    || disk.read_error_ppm > 0
+                    || disk.torn_writes
+                    || disk.sync_latency.tail_ppm > 0
+            }
+            StandingFaultKind::ClockSkew => plan.clock_skew_ms.iter().any(|skew| *skew != 0),
+            StandingFaultKind::Buggify => plan.buggify,
+        }
+    }
+}
+
 /// Every kind of node fault, in [`FAULT_KINDS`] order (the order the swarm draws them in).
 pub const NODE_FAULT_KINDS: [NodeFaultKind; node_count()] = {
     let mut kinds = [NodeFaultKind::Crash; node_count()];

@@ -20,8 +20,8 @@ mod validate;
 
 pub use fault::{Fault, Partition, TimedFault};
 pub use kind::{
-    FAULT_KINDS, FaultKind, FaultKindInfo, NODE_FAULT_KINDS, NodeFaultKind, PartitionShape, StandingFaultKind,
-    TIMED_FAULT_KINDS,
+    FAULT_KINDS, FaultKind, FaultKindInfo, NODE_FAULT_KINDS, NodeFaultKind, PartitionShape, STANDING_FAULT_KINDS,
+    StandingFaultKind, TIMED_FAULT_KINDS,
 };
 pub use standing::{DiskFaults, Latency, LinkLatency, NetworkFaults, PPM};
 pub use swarm::SwarmProfile;
