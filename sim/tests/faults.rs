@@ -2,6 +2,9 @@
 //! happens, and that it has the effect the simulator claims, observed through a small probe node
 //! (messages it received, times it handled inputs, what its storage answered) and through the
 //! simulator's counters and trace.
+//!
+//! Longer than the project's usual file on purpose: one test per fault of the model, all sharing the
+//! probe node and its helpers above them, so that the fault model reads as one list.
 
 use pangea_core::node::state_digest;
 use pangea_core::{Context, Duration, Instant, Node, NodeId, RequestId, Storage, StorageError, WriteBatch};

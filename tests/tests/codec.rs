@@ -13,6 +13,9 @@
 //!   `WrongFamily`, a composite a family none of its parts owns with `UnknownFamily`.
 //!
 //! Valid frames around made-up payloads are sealed with the frame checksum, XXH3-64 (`twox-hash`).
+//!
+//! Longer than the project's usual file on purpose: the strategies for every message type and the
+//! checks they all go through belong together, so that a new decoder is added in one place.
 
 use pangea_core::codec::{FRAME_CHECKSUM_BYTES, FRAME_HEADER_BYTES, FRAME_MAGIC, FRAME_VERSION};
 use pangea_core::family;
