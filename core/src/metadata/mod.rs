@@ -172,4 +172,19 @@ mod tests {
         assert!(restored.restore(b"garbage").is_err());
         assert_eq!(restored, metadata, "a failed restore changes nothing");
     }
+
+    /// The directory used to live under reserved record keys (`\0pangea/addr/…`), a claim nothing
+    /// enforced. It is now a part of its own: no record key, whatever its bytes, reaches it.
+    #[test]
+    fn no_record_key_reaches_the_directory() {
+        let mut metadata = Metadata::default();
+        let node = NodeId::for_index(1);
+        metadata.apply(&MetadataCommand::Directory(DirectoryOp::Register { node, address: "127.0.0.1:1".into() }));
+        let directory = metadata.directory().clone();
+        for key in [b"\0pangea/addr/1".to_vec(), format!("\0pangea/addr/{node}").into_bytes(), Vec::new()] {
+            metadata.apply(&MetadataCommand::Records(KvOp::Put { key: key.clone(), value: b"10.0.0.1:1".to_vec() }));
+            metadata.apply(&MetadataCommand::Records(KvOp::Remove { key }));
+        }
+        assert_eq!(metadata.directory(), &directory);
+    }
 }
