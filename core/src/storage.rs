@@ -1,16 +1,33 @@
 //! The node's durable storage: named tables of ordered key/value pairs, write batches, and an
 //! explicit [`Storage::sync`] that makes everything written so far durable.
 //!
-//! The contract a node may rely on, in both worlds:
-//! - after `sync` returns `Ok`, every earlier write survives a crash;
-//! - a write that was not synced may be lost on a crash, wholly or from some point on (a prefix of
-//!   the unsynced writes may survive; the last one may be torn);
-//! - a torn or rotten value is reported as [`StorageError::Corrupt`], never returned as data;
-//! - a full disk refuses a write with [`StorageError::Full`] and changes nothing.
+//! # The contract
 //!
-//! The real node implements this with a redb file (a sync is a committed durable transaction); the
-//! simulator with a volatile and a durable layer and fault injection; [`MemoryStorage`] here is the
-//! fault-free implementation for unit tests of state machines.
+//! Both worlds implement this one contract: the real node with a redb file (`node/src/store.rs`),
+//! the simulator with its disk model (`sim/src/disk.rs`). A conformance test
+//! (`tests/tests/storage_conformance.rs`) runs the same seeded operations and faults against both and
+//! checks every answer against it. A node may rely on exactly this:
+//!
+//! - **Writes.** A [`WriteBatch`] is applied atomically: all of it or, when `write` fails, none. It
+//!   is visible to every later read at once, and durable only once a later `sync` returns `Ok`.
+//! - **Failures poison.** A `write`, `sync` or read that fails with [`StorageError::Full`] or
+//!   [`StorageError::Io`] poisons the store: every later operation, reads included, fails with
+//!   [`StorageError::Poisoned`] until [`Storage::reopen`] succeeds. (redb latches its first I/O
+//!   error the same way and answers "Previous I/O error occurred" until it is reopened.)
+//!   [`Storage::failure`] names the error that poisoned it.
+//! - **A failed sync** leaves the writes since the last good sync on disk or not: either may be
+//!   what a reopen or a crash finds.
+//! - **Corruption does not poison.** A torn or rotten value is reported as [`StorageError::Corrupt`],
+//!   never returned as data; the rest of the store stays readable.
+//! - **Reopening** closes the store and opens it again, as a restart of the process (without a
+//!   crash) would. A healthy store keeps everything written (a clean close makes it durable). A
+//!   poisoned store keeps what had reached the disk: everything synced before the failure, plus a
+//!   prefix of the batches written after the last good sync — none, some, or all of them, whole.
+//!   A reopen may fail itself (the disk is still full); the store then stays poisoned.
+//! - **A crash** keeps what a poisoned reopen keeps, except that the last batch of the surviving
+//!   prefix may be torn: its values may read back as [`StorageError::Corrupt`].
+//!
+//! [`MemoryStorage`] here is the fault-free implementation for unit tests of state machines.
 
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -24,14 +41,9 @@ pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 /// Why a storage operation failed.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum StorageError {
-    /// The disk has no room for the batch; nothing of it was written.
-    #[error("disk full: the batch needs {needed} bytes, {available} are free")]
-    Full {
-        /// Bytes the batch would add.
-        needed: u64,
-        /// Bytes still free.
-        available: u64,
-    },
+    /// The disk has no room; the batch (or sync) did not happen, and the store is poisoned.
+    #[error("disk full ({0})")]
+    Full(String),
     /// The stored value failed its checksum (torn write or bit rot); the value is lost.
     #[error("corrupt value in table {table:?}")]
     Corrupt {
@@ -40,9 +52,29 @@ pub enum StorageError {
         /// The key whose value is corrupt.
         key: Vec<u8>,
     },
-    /// The device reported an error; retrying may succeed.
+    /// The device reported an error; the store is poisoned.
     #[error("storage I/O error: {0}")]
     Io(String),
+    /// An earlier operation failed with `cause`; the store refuses everything until it is reopened.
+    #[error("storage refuses every operation until it is reopened, since it failed: {cause}")]
+    Poisoned {
+        /// The failure that poisoned the store.
+        cause: Box<StorageError>,
+    },
+}
+
+impl StorageError {
+    /// True for the failures that poison a store ([`StorageError::Full`], [`StorageError::Io`]).
+    #[must_use]
+    pub fn poisons(&self) -> bool {
+        matches!(self, StorageError::Full(_) | StorageError::Io(_))
+    }
+
+    /// The error an operation on a store poisoned by `cause` answers.
+    #[must_use]
+    pub fn poisoned(cause: &StorageError) -> StorageError {
+        StorageError::Poisoned { cause: Box::new(cause.clone()) }
+    }
 }
 
 /// One change in a [`WriteBatch`].
@@ -118,6 +150,13 @@ pub trait Storage {
 
     /// Makes every earlier write durable.
     fn sync(&mut self) -> Result<(), StorageError>;
+
+    /// Closes the store and opens it again, clearing a poisoning when it succeeds (see the module's
+    /// contract for what the store holds afterwards).
+    fn reopen(&mut self) -> Result<(), StorageError>;
+
+    /// The failure that poisoned the store, until it is reopened.
+    fn failure(&self) -> Option<&StorageError>;
 }
 
 /// Every pair of `table` in `[start, end)`, in key order, paging through [`RANGE_PAIRS_MAX`] at a
@@ -258,6 +297,14 @@ impl Storage for MemoryStorage {
     fn sync(&mut self) -> Result<(), StorageError> {
         self.syncs += 1;
         Ok(())
+    }
+
+    fn reopen(&mut self) -> Result<(), StorageError> {
+        Ok(())
+    }
+
+    fn failure(&self) -> Option<&StorageError> {
+        None
     }
 }
 

@@ -29,7 +29,8 @@ pub struct Probe {
 }
 
 /// [`MemoryStorage`] with two switches a test flips to inject faults where the node must survive
-/// them: a full disk, and values that fail their checksum.
+/// them: a full disk, and values that fail their checksum. A refused write poisons it, as the
+/// storage contract says, until [`Storage::reopen`]; it keeps everything (memory is always durable).
 #[derive(Clone, Debug, Default)]
 pub struct TestStorage {
     pub memory: MemoryStorage,
@@ -39,6 +40,8 @@ pub struct TestStorage {
     pub corrupt: bool,
     /// Writes refused because the disk was full.
     pub writes_refused: u64,
+    /// The failure that poisoned it, until it is reopened.
+    pub poisoned: Option<StorageError>,
 }
 
 impl TestStorage {
@@ -55,10 +58,15 @@ impl TestStorage {
     fn corruption(table: &str, key: &[u8]) -> StorageError {
         StorageError::Corrupt { table: table.to_owned(), key: key.to_vec() }
     }
+
+    fn refuse_if_poisoned(&self) -> Result<(), StorageError> {
+        self.poisoned.as_ref().map_or(Ok(()), |cause| Err(StorageError::poisoned(cause)))
+    }
 }
 
 impl Storage for TestStorage {
     fn get(&mut self, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.refuse_if_poisoned()?;
         if self.corrupt {
             return Err(TestStorage::corruption(table, key));
         }
@@ -66,6 +74,7 @@ impl Storage for TestStorage {
     }
 
     fn range(&mut self, table: &str, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<Pairs, StorageError> {
+        self.refuse_if_poisoned()?;
         if self.corrupt {
             return Err(TestStorage::corruption(table, start));
         }
@@ -73,9 +82,12 @@ impl Storage for TestStorage {
     }
 
     fn write(&mut self, batch: WriteBatch) -> Result<(), StorageError> {
+        self.refuse_if_poisoned()?;
         if self.full && !batch.is_empty() {
             self.writes_refused += 1;
-            return Err(StorageError::Full { needed: batch.bytes(), available: 0 });
+            let error = StorageError::Full(format!("the test's disk is full; the batch needs {} bytes", batch.bytes()));
+            self.poisoned = Some(error.clone());
+            return Err(error);
         }
         let result = self.memory.write(batch);
         assert!(result.is_ok(), "memory storage refused a write");
@@ -83,7 +95,17 @@ impl Storage for TestStorage {
     }
 
     fn sync(&mut self) -> Result<(), StorageError> {
+        self.refuse_if_poisoned()?;
         self.memory.sync()
+    }
+
+    fn reopen(&mut self) -> Result<(), StorageError> {
+        self.poisoned = None;
+        Ok(())
+    }
+
+    fn failure(&self) -> Option<&StorageError> {
+        self.poisoned.as_ref()
     }
 }
 

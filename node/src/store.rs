@@ -9,38 +9,91 @@
 //! reports a mismatch as corruption, which this module maps to [`StorageError::Corrupt`].
 
 use pangea_core::storage::{Pairs, RANGE_PAIRS_MAX, Storage, StorageError, WriteBatch};
-use redb::{Database, Durability, ReadableDatabase, TableDefinition};
-use std::path::Path;
+use redb::{Database, DatabaseError, Durability, ReadableDatabase, TableDefinition};
+use std::path::{Path, PathBuf};
+
+/// Opens the database again: the file at a path, or (in tests) a fault-injecting backend.
+pub type Opener = Box<dyn FnMut() -> Result<Database, DatabaseError> + Send>;
 
 /// A node's storage in one redb file.
-#[derive(Debug)]
+///
+/// It keeps core's storage contract on top of redb's own latch: the first write, sync or read that
+/// fails with anything but corruption poisons it, every later operation is refused with
+/// [`StorageError::Poisoned`], and [`Storage::reopen`] closes the database and opens it again.
 pub struct RedbStorage {
-    database: Database,
+    opener: Opener,
+    /// `None` while a reopen failed.
+    database: Option<Database>,
+    failure: Option<StorageError>,
+}
+
+impl std::fmt::Debug for RedbStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedbStorage").field("open", &self.database.is_some()).field("failure", &self.failure).finish()
+    }
 }
 
 fn table(name: &str) -> TableDefinition<'_, &'static [u8], &'static [u8]> {
     TableDefinition::new(name)
 }
 
+/// True for an I/O error that says the device has no room.
+fn is_full(error: &std::io::Error) -> bool {
+    error.kind() == std::io::ErrorKind::StorageFull || error.raw_os_error() == Some(28)
+}
+
 /// Maps a redb error met while touching `table` (and `key`, when one) to the storage contract's.
 fn storage_error(error: impl Into<redb::Error>, table: &str, key: &[u8]) -> StorageError {
     match error.into() {
         redb::Error::Corrupted(_) => StorageError::Corrupt { table: table.to_owned(), key: key.to_vec() },
+        redb::Error::Io(io) if is_full(&io) => StorageError::Full(io.to_string()),
+        redb::Error::DatabaseAlreadyOpen => StorageError::Io("the database is open in another process".to_owned()),
         other => StorageError::Io(other.to_string()),
+    }
+}
+
+fn open_error(error: DatabaseError) -> StorageError {
+    match error {
+        DatabaseError::Storage(redb::StorageError::Io(io)) if is_full(&io) => StorageError::Full(io.to_string()),
+        other => storage_error(other, "", &[]),
     }
 }
 
 impl RedbStorage {
     /// Opens the redb file at `path`, creating it when absent.
     pub fn open(path: impl AsRef<Path>) -> Result<RedbStorage, StorageError> {
-        let database = Database::create(path).map_err(|error| storage_error(error, "", &[]))?;
-        Ok(RedbStorage { database })
+        let path: PathBuf = path.as_ref().to_owned();
+        RedbStorage::with_opener(Box::new(move || Database::create(&path)))
     }
-}
 
-impl Storage for RedbStorage {
-    fn get(&mut self, table_name: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        let transaction = self.database.begin_read().map_err(|error| storage_error(error, table_name, key))?;
+    /// Opens the database `opener` makes, and makes it again on each reopen.
+    pub fn with_opener(mut opener: Opener) -> Result<RedbStorage, StorageError> {
+        let database = opener().map_err(open_error)?;
+        Ok(RedbStorage { opener, database: Some(database), failure: None })
+    }
+
+    /// The open database, unless the store is poisoned.
+    fn database(&self) -> Result<&Database, StorageError> {
+        match (&self.failure, &self.database) {
+            (None, Some(database)) => Ok(database),
+            (Some(cause), _) => Err(StorageError::poisoned(cause)),
+            (None, None) => Err(StorageError::Io("the database is not open".to_owned())),
+        }
+    }
+
+    /// Passes `result` on, poisoning the store when its error does (the contract's latch).
+    fn latch<T>(&mut self, result: Result<T, StorageError>) -> Result<T, StorageError> {
+        if let Err(error) = &result
+            && error.poisons()
+            && self.failure.is_none()
+        {
+            self.failure = Some(error.clone());
+        }
+        result
+    }
+
+    fn try_get(&self, table_name: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        let transaction = self.database()?.begin_read().map_err(|error| storage_error(error, table_name, key))?;
         let table = match transaction.open_table(table(table_name)) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -50,18 +103,13 @@ impl Storage for RedbStorage {
         Ok(value.map(|value| value.value().to_vec()))
     }
 
-    fn range(
-        &mut self,
-        table_name: &str,
-        start: &[u8],
-        end: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<Pairs, StorageError> {
+    fn try_range(&self, table_name: &str, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<Pairs, StorageError> {
+        let database = self.database()?;
         let limit = limit.min(RANGE_PAIRS_MAX);
         if limit == 0 || end.is_some_and(|end| end <= start) {
             return Ok(Vec::new());
         }
-        let transaction = self.database.begin_read().map_err(|error| storage_error(error, table_name, start))?;
+        let transaction = database.begin_read().map_err(|error| storage_error(error, table_name, start))?;
         let table = match transaction.open_table(table(table_name)) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
@@ -80,11 +128,12 @@ impl Storage for RedbStorage {
         Ok(pairs)
     }
 
-    fn write(&mut self, batch: WriteBatch) -> Result<(), StorageError> {
+    fn try_write(&self, batch: &WriteBatch) -> Result<(), StorageError> {
+        let database = self.database()?;
         if batch.is_empty() {
             return Ok(());
         }
-        let mut transaction = self.database.begin_write().map_err(|error| storage_error(error, "", &[]))?;
+        let mut transaction = database.begin_write().map_err(|error| storage_error(error, "", &[]))?;
         transaction.set_durability(Durability::None).map_err(|error| StorageError::Io(error.to_string()))?;
         for op in &batch.ops {
             let mut table =
@@ -104,10 +153,53 @@ impl Storage for RedbStorage {
         transaction.commit().map_err(|error| storage_error(error, "", &[]))
     }
 
-    fn sync(&mut self) -> Result<(), StorageError> {
-        let mut transaction = self.database.begin_write().map_err(|error| storage_error(error, "", &[]))?;
+    fn try_sync(&self) -> Result<(), StorageError> {
+        let mut transaction = self.database()?.begin_write().map_err(|error| storage_error(error, "", &[]))?;
         transaction.set_durability(Durability::Immediate).map_err(|error| StorageError::Io(error.to_string()))?;
         transaction.commit().map_err(|error| storage_error(error, "", &[]))
+    }
+}
+
+impl Storage for RedbStorage {
+    fn get(&mut self, table_name: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        let result = self.try_get(table_name, key);
+        self.latch(result)
+    }
+
+    fn range(&mut self, table_name: &str, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<Pairs, StorageError> {
+        let result = self.try_range(table_name, start, end, limit);
+        self.latch(result)
+    }
+
+    fn write(&mut self, batch: WriteBatch) -> Result<(), StorageError> {
+        let result = self.try_write(&batch);
+        self.latch(result)
+    }
+
+    fn sync(&mut self) -> Result<(), StorageError> {
+        let result = self.try_sync();
+        self.latch(result)
+    }
+
+    fn reopen(&mut self) -> Result<(), StorageError> {
+        // Close first: the file is locked while a database holds it.
+        drop(self.database.take());
+        match (self.opener)() {
+            Ok(database) => {
+                self.database = Some(database);
+                self.failure = None;
+                Ok(())
+            }
+            Err(error) => {
+                let error = open_error(error);
+                self.failure = Some(if error.poisons() { error.clone() } else { StorageError::Io(error.to_string()) });
+                Err(error)
+            }
+        }
+    }
+
+    fn failure(&self) -> Option<&StorageError> {
+        self.failure.as_ref()
     }
 }
 

@@ -7,7 +7,12 @@
 //! [`WriteBatch`]: a crash never keeps part of a batch and silently drops the rest. Values are
 //! stored with a checksum, and a torn or rotten value is detected on read and reported as
 //! [`StorageError::Corrupt`], never returned as data. Reads may also fail with an I/O error, and a
-//! full disk refuses writes that add bytes.
+//! full disk refuses writes that add bytes (and syncs with writes to flush).
+//!
+//! The disk follows core's storage contract, the one redb follows: a failed write, sync or read
+//! poisons it, and every operation is refused until [`Storage::reopen`]. A reopen after a failure
+//! keeps the synced state plus a prefix of the later writes drawn from the seed (whole batches: none,
+//! some or all), as a reopen of a real file finds whatever had reached it.
 
 use crate::plan::{DiskFaults, PPM};
 use crate::rng::SimRng;
@@ -32,8 +37,26 @@ pub struct DiskStats {
     pub corrupt_reads: u64,
     /// Reads that failed with an I/O error.
     pub read_errors: u64,
-    /// Writes refused for lack of space.
+    /// Writes or syncs refused for lack of space.
     pub full_refusals: u64,
+    /// Failures that poisoned the disk.
+    pub poisonings: u64,
+    /// Operations refused because the disk was poisoned.
+    pub poisoned_refusals: u64,
+    /// Successful reopens.
+    pub reopens: u64,
+}
+
+/// A one-shot fault a test arms on a [`SimDisk`]: the next operation of that kind fails with an I/O
+/// error (and poisons the disk).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ArmedFault {
+    /// The next `write`.
+    Write,
+    /// The next `sync`.
+    Sync,
+    /// The next read (`get` or `range`).
+    Read,
 }
 
 /// One node's simulated disk.
@@ -45,6 +68,9 @@ pub struct SimDisk {
     pending: Vec<Vec<WriteOp>>,
     faults: DiskFaults,
     full: bool,
+    /// The failure that poisoned the disk, until it is reopened.
+    poisoned: Option<StorageError>,
+    armed: Vec<ArmedFault>,
     rng: SimRng,
     charged: Duration,
     stats: DiskStats,
@@ -60,6 +86,8 @@ impl SimDisk {
             pending: Vec::new(),
             faults,
             full: false,
+            poisoned: None,
+            armed: Vec::new(),
             rng,
             charged: Duration::ZERO,
             stats: DiskStats::default(),
@@ -89,9 +117,68 @@ impl SimDisk {
         self.pending.len()
     }
 
-    /// Fills the disk (writes that add bytes fail) or frees it.
+    /// Fills the disk (writes that add bytes fail) or frees it. Freeing it does not clear a
+    /// poisoning: the node must reopen its storage.
     pub fn set_full(&mut self, full: bool) {
         self.full = full;
+    }
+
+    /// Arms `fault`: the next operation of its kind fails with an I/O error.
+    pub fn arm(&mut self, fault: ArmedFault) {
+        self.armed.push(fault);
+    }
+
+    fn fire(&mut self, fault: ArmedFault) -> Result<(), StorageError> {
+        match self.armed.iter().position(|armed| *armed == fault) {
+            Some(index) => {
+                self.armed.remove(index);
+                Err(self.poison(StorageError::Io(format!("injected {fault:?} error"))))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Records `error` as the disk's poisoning and hands it back.
+    fn poison(&mut self, error: StorageError) -> StorageError {
+        debug_assert!(error.poisons());
+        self.stats.poisonings += 1;
+        self.poisoned = Some(error.clone());
+        error
+    }
+
+    fn refuse_if_poisoned(&mut self) -> Result<(), StorageError> {
+        match &self.poisoned {
+            Some(cause) => {
+                self.stats.poisoned_refusals += 1;
+                Err(StorageError::poisoned(cause))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Moves to the durable layer the first `survivors` unsynced batches, tearing the last change
+    /// of the last one when `tear` draws so; the rest are lost.
+    fn keep_prefix(&mut self, survivors: usize, tear: bool) {
+        let pending = std::mem::take(&mut self.pending);
+        for (index, batch) in pending.iter().take(survivors).enumerate() {
+            let last_batch = index + 1 == survivors;
+            for (op_index, op) in batch.iter().enumerate() {
+                let mut op = op.clone();
+                let last = last_batch && op_index + 1 == batch.len();
+                if tear
+                    && last
+                    && chance(&mut self.rng, 1, 2)
+                    && let Some(value) = &mut op.value
+                {
+                    let cut = below(&mut self.rng, value.len() as u64) as usize;
+                    value.truncate(cut);
+                    self.stats.torn += 1;
+                }
+                self.durable.apply(&op);
+            }
+        }
+        self.stats.lost_on_crash += (pending.len() - survivors.min(pending.len())) as u64;
+        self.volatile = self.durable.clone();
     }
 
     /// Stops read faults (the liveness phase).
@@ -109,29 +196,12 @@ impl SimDisk {
     /// The node crashed: keep the durable layer, and with torn writes a prefix of the unsynced
     /// writes (whole batches) whose last may be torn (the last change of the last surviving batch).
     pub fn crash(&mut self) {
-        let pending = std::mem::take(&mut self.pending);
         let mut survivors = 0;
-        if self.faults.torn_writes && !pending.is_empty() {
-            survivors = below(&mut self.rng, pending.len() as u64 + 1) as usize;
-            for (index, batch) in pending.iter().take(survivors).enumerate() {
-                let last_batch = index + 1 == survivors;
-                for (op_index, op) in batch.iter().enumerate() {
-                    let mut op = op.clone();
-                    let last = last_batch && op_index + 1 == batch.len();
-                    if last
-                        && chance(&mut self.rng, 1, 2)
-                        && let Some(value) = &mut op.value
-                    {
-                        let cut = below(&mut self.rng, value.len() as u64) as usize;
-                        value.truncate(cut);
-                        self.stats.torn += 1;
-                    }
-                    self.durable.apply(&op);
-                }
-            }
+        if self.faults.torn_writes && !self.pending.is_empty() {
+            survivors = below(&mut self.rng, self.pending.len() as u64 + 1) as usize;
         }
-        self.stats.lost_on_crash += (pending.len() - survivors) as u64;
-        self.volatile = self.durable.clone();
+        self.keep_prefix(survivors, true);
+        self.poisoned = None;
         self.charged = Duration::ZERO;
     }
 
@@ -166,12 +236,15 @@ impl SimDisk {
         below(&mut self.rng, 1 << 20) as usize
     }
 
-    fn read_error(&mut self) -> Result<(), StorageError> {
+    /// The checks before a read: a poisoned disk refuses it, and a read error poisons the disk.
+    fn before_read(&mut self) -> Result<(), StorageError> {
+        self.refuse_if_poisoned()?;
+        self.fire(ArmedFault::Read)?;
         if self.faults.read_error_ppm > 0
             && chance(&mut self.rng, u64::from(self.faults.read_error_ppm), u64::from(PPM))
         {
             self.stats.read_errors += 1;
-            return Err(StorageError::Io("latent sector error".to_owned()));
+            return Err(self.poison(StorageError::Io("latent sector error".to_owned())));
         }
         Ok(())
     }
@@ -179,7 +252,7 @@ impl SimDisk {
 
 impl Storage for SimDisk {
     fn get(&mut self, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        self.read_error()?;
+        self.before_read()?;
         self.read(table, key)
     }
 
@@ -190,7 +263,7 @@ impl Storage for SimDisk {
         end: Option<&[u8]>,
         limit: usize,
     ) -> Result<pangea_core::storage::Pairs, StorageError> {
-        self.read_error()?;
+        self.before_read()?;
         let keys: Vec<Vec<u8>> =
             self.volatile.range(table, start, end, limit).into_iter().map(|(key, _)| key).collect();
         let mut pairs = Vec::with_capacity(keys.len());
@@ -203,6 +276,8 @@ impl Storage for SimDisk {
     }
 
     fn write(&mut self, batch: WriteBatch) -> Result<(), StorageError> {
+        self.refuse_if_poisoned()?;
+        self.fire(ArmedFault::Write)?;
         let adds = batch.ops.iter().any(|op| op.value.is_some());
         let needed = batch.bytes() + (batch.ops.len() * CHECKSUM_BYTES) as u64;
         // Only a bounded disk needs its usage counted (a linear walk; bounded disks are for tests).
@@ -213,7 +288,8 @@ impl Storage for SimDisk {
         };
         if adds && needed > available {
             self.stats.full_refusals += 1;
-            return Err(StorageError::Full { needed, available });
+            let detail = format!("the batch needs {needed} bytes, {available} are free");
+            return Err(self.poison(StorageError::Full(detail)));
         }
         let mut sealed_batch = Vec::with_capacity(batch.ops.len());
         for op in batch.ops {
@@ -233,12 +309,37 @@ impl Storage for SimDisk {
     }
 
     fn sync(&mut self) -> Result<(), StorageError> {
+        self.refuse_if_poisoned()?;
         self.charged += self.faults.sync_latency.sample(&mut self.rng);
+        self.fire(ArmedFault::Sync)?;
+        if self.full && !self.pending.is_empty() {
+            // The writes sit in memory; flushing them needs room the disk no longer has.
+            self.stats.full_refusals += 1;
+            return Err(self.poison(StorageError::Full("no room to flush the unsynced writes".to_owned())));
+        }
         for op in self.pending.drain(..).flatten() {
             self.durable.apply_owned(op);
         }
         self.stats.syncs += 1;
         Ok(())
+    }
+
+    fn reopen(&mut self) -> Result<(), StorageError> {
+        if self.poisoned.take().is_some() {
+            let survivors = below(&mut self.rng, self.pending.len() as u64 + 1) as usize;
+            self.keep_prefix(survivors, false);
+        } else {
+            // A clean close makes every write durable.
+            for op in self.pending.drain(..).flatten() {
+                self.durable.apply_owned(op);
+            }
+        }
+        self.stats.reopens += 1;
+        Ok(())
+    }
+
+    fn failure(&self) -> Option<&StorageError> {
+        self.poisoned.as_ref()
     }
 }
 

@@ -22,7 +22,7 @@ pub mod rng;
 pub mod trace;
 
 pub use coverage::Coverage;
-pub use disk::SimDisk;
+pub use disk::{ArmedFault, SimDisk};
 pub use kernel::{NodeStatus, Reply, Sim, SimConfig, SimStats, SimViolation, SimViolationKind};
 pub use plan::{
     DiskFaults, Fault, FaultKind, FaultPlan, FaultPlanError, Latency, NetworkFaults, Partition, SwarmProfile,

@@ -230,7 +230,7 @@ impl Membership {
             Ok(()) => self.unsaved = false,
             Err(error) => {
                 cx.sometimes(probes::SAVE_FAILED, true);
-                if matches!(error, StorageError::Full { .. }) {
+                if matches!(error, StorageError::Full(_)) {
                     cx.sometimes(probes::DISK_FULL, true);
                 }
                 cx.trace(TraceEvent::new("storage_error", format!("saving peers: {error}")));
