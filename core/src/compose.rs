@@ -72,6 +72,10 @@ where
         self.parent.cancel_timer(id);
     }
 
+    fn cancel_all_timers(&mut self) {
+        self.parent.cancel_all_timers();
+    }
+
     fn reply(&mut self, request: RequestId, body: S::Response) {
         self.parent.reply(request, body.into());
     }

@@ -38,6 +38,8 @@ pub enum Effect<N: Node> {
         /// The timer.
         id: TimerId,
     },
+    /// Forget every timer the node has set (it is rebuilding its volatile state).
+    CancelAllTimers,
     /// Answer the client request `request`.
     Reply {
         /// The request.
@@ -58,6 +60,7 @@ impl<N: Node> std::fmt::Debug for Effect<N> {
             Effect::Send { to, message } => write!(f, "Send({to}, {message:?})"),
             Effect::SetTimer { id, after, timer } => write!(f, "SetTimer({id:?}, {after:?}, {timer:?})"),
             Effect::CancelTimer { id } => write!(f, "CancelTimer({id:?})"),
+            Effect::CancelAllTimers => write!(f, "CancelAllTimers"),
             Effect::Reply { request, response } => write!(f, "Reply({request:?}, {response:?})"),
             Effect::Trace { event } => write!(f, "Trace({}: {})", event.kind, event.detail),
         }

@@ -114,6 +114,11 @@ pub trait Context<N: Node> {
     /// Cancels a timer; cancelling one that fired or was cancelled already does nothing.
     fn cancel_timer(&mut self, id: TimerId);
 
+    /// Cancels every timer the whole node has set — its parts' too. For a node that rebuilds its
+    /// volatile state (after reopening its storage), so that no timer of the old state fires into
+    /// the new one; a part must not call it.
+    fn cancel_all_timers(&mut self);
+
     /// Answers a client request.
     fn reply(&mut self, request: RequestId, body: N::Response);
 
@@ -230,6 +235,11 @@ impl<N: Node> Context<N> for HandlerContext<'_, N> {
     fn cancel_timer(&mut self, id: TimerId) {
         let at = self.host.now();
         self.effects.push(at, Effect::CancelTimer { id });
+    }
+
+    fn cancel_all_timers(&mut self) {
+        let at = self.host.now();
+        self.effects.push(at, Effect::CancelAllTimers);
     }
 
     fn reply(&mut self, request: RequestId, body: N::Response) {

@@ -306,6 +306,10 @@ impl<N: Node> Context<N> for TestContext<N> {
         self.handler(|cx| cx.cancel_timer(id));
     }
 
+    fn cancel_all_timers(&mut self) {
+        self.handler(|cx| cx.cancel_all_timers());
+    }
+
     fn reply(&mut self, request: RequestId, body: N::Response) {
         self.handler(|cx| cx.reply(request, body));
     }
@@ -486,7 +490,9 @@ impl<N: Node> Cluster<N> {
     fn collect(&mut self, index: usize) {
         let me = self.id(index);
         let network: Vec<(Instant, Effect<N>)> = self.nodes[index].1.take_timed_where(|at, effect| match effect {
-            Effect::Send { .. } | Effect::SetTimer { .. } | Effect::CancelTimer { .. } => Ok((at, effect)),
+            Effect::Send { .. } | Effect::SetTimer { .. } | Effect::CancelTimer { .. } | Effect::CancelAllTimers => {
+                Ok((at, effect))
+            }
             other => Err(other),
         });
         for (at, effect) in network {
@@ -498,6 +504,7 @@ impl<N: Node> Cluster<N> {
                 Effect::CancelTimer { id } => {
                     self.timers[index].cancel(id);
                 }
+                Effect::CancelAllTimers => self.timers[index].clear(),
                 Effect::Send { to, message } => {
                     assert_ne!(to, me, "a node sent a message to itself");
                     // Messages to identities outside the cluster go nowhere, as on a real network.

@@ -81,6 +81,15 @@ pub enum ApiError {
     /// No address to talk to.
     #[error("no node address given")]
     NoAddress,
+    /// The node's storage failed (a full disk, say): it did nothing, and no other node asked could
+    /// serve the request. It reopens its storage by itself and resumes once that works.
+    #[error("node {node} cannot write: {cause}")]
+    CannotWrite {
+        /// The node, as its short id.
+        node: String,
+        /// What failed.
+        cause: String,
+    },
 }
 
 /// `duration` for people: "1s", "1.5s", "250ms" (rounded up to the millisecond, so a limit just
@@ -148,6 +157,9 @@ struct Round {
     deadline: Instant,
     in_flight: JoinSet<Attempt>,
     asked: BTreeSet<SocketAddr>,
+    /// Nodes that answered they cannot write (their storage failed), with the last such answer.
+    cannot_write: BTreeSet<SocketAddr>,
+    last_cannot_write: Option<ApiError>,
 }
 
 impl Round {
@@ -286,8 +298,14 @@ impl Client {
         let mut last_problem = String::from("none");
         let mut maybe_applied = false;
         while Instant::now() < deadline {
-            let round =
-                Round { envelope: Arc::clone(&envelope), deadline, in_flight: JoinSet::new(), asked: BTreeSet::new() };
+            let round = Round {
+                envelope: Arc::clone(&envelope),
+                deadline,
+                in_flight: JoinSet::new(),
+                asked: BTreeSet::new(),
+                cannot_write: BTreeSet::new(),
+                last_cannot_write: None,
+            };
             if let Some(response) = self.round(round, &mut last_problem, &mut maybe_applied).await? {
                 return Ok(Settled { response, maybe_applied_elsewhere: maybe_applied });
             }
@@ -319,6 +337,12 @@ impl Client {
         loop {
             if round.in_flight.is_empty() {
                 if hedge_at.take().is_none() {
+                    // Every node asked says it cannot write: waiting will not change that soon.
+                    if round.cannot_write.len() == round.asked.len()
+                        && let Some(error) = round.last_cannot_write.take()
+                    {
+                        return Err(error);
+                    }
                     return Ok(None);
                 }
                 self.ask_the_rest(&mut round);
@@ -359,6 +383,14 @@ impl Client {
             let response = match reply {
                 ClientReply::Node(bytes) => match PangeaResponse::decode(&bytes) {
                     Ok(PangeaResponse::Log(response)) => response,
+                    Ok(PangeaResponse::Node(NodeResponse::CannotWrite { node, cause })) => {
+                        let error = ApiError::CannotWrite { node: node.short(), cause };
+                        *last_problem = error.to_string();
+                        self.forget_leader(addr);
+                        round.cannot_write.insert(addr);
+                        round.last_cannot_write = Some(error);
+                        continue;
+                    }
                     Ok(other) => return Err(ApiError::Unexpected(format!("{other:?}"))),
                     Err(error) => {
                         *last_problem = format!("{addr} sent an answer that does not decode: {error}");

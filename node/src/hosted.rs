@@ -4,7 +4,7 @@
 use crate::runtime::Hosted;
 use pangea_core::health::Health;
 use pangea_core::log::LogRequest;
-use pangea_core::pangea::PangeaRequest;
+use pangea_core::pangea::{PangeaRequest, StorageStatus};
 use pangea_core::{NodeId, PangeaNode};
 use std::collections::BTreeMap;
 
@@ -31,6 +31,11 @@ impl Hosted for PangeaNode {
                 others.len() as u64 - alive,
             ),
             ("pangea_sessions", "Client sessions open in the log.", log.sessions() as u64),
+            (
+                "pangea_storage_failing",
+                "1 while the node's storage has failed and writes are refused.",
+                u64::from(*self.storage_status() != StorageStatus::Healthy),
+            ),
         ]
     }
 

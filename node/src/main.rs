@@ -7,11 +7,11 @@
 
 use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
-use pangea_core::NodeId;
 use pangea_core::health::Health;
 use pangea_core::log::MemberChange;
 use pangea_core::metadata::records::{KvOp, KvResult};
-use pangea_core::pangea::NodeView;
+use pangea_core::pangea::{NodeView, StorageStatus};
+use pangea_core::{NodeId, WallTime};
 use pangea_node::api::{ApiError, Client};
 use pangea_node::bench::{BenchError, BenchOptions, run_bench};
 use pangea_node::datadir::{DataDir, DataDirError, InitOptions};
@@ -471,6 +471,12 @@ fn print_status(view: &NodeView, runtime: &RuntimeStatus) {
         (false, None) => "follower (no leader known)".to_owned(),
     };
     say!("  role:       {role}");
+    match &view.storage {
+        StorageStatus::Healthy => say!("  storage:    ok"),
+        StorageStatus::Failing { since, cause, reopens } => {
+            say!("  storage:    failing since {}: {cause} ({reopens} reopens tried)", wall_time_text(*since));
+        }
+    }
     say!("  members:    {}", log.members);
     say!(
         "  log:        committed {} applied {} snapshot {} promised {}, {} client sessions",
@@ -500,6 +506,18 @@ fn print_status(view: &NodeView, runtime: &RuntimeStatus) {
         };
         let rtt = peer.rtt_micros.map_or_else(String::new, |micros| format!(", rtt {:.1} ms", micros as f64 / 1000.0));
         say!("  peer {} {addr} {member}, {health}{rtt}", peer.id.short());
+    }
+}
+
+/// A wall-clock reading as an HTTP date ("Sun, 29 Nov 2026 17:40:00 GMT"), or its nanoseconds when
+/// it is out of the representable range.
+fn wall_time_text(at: WallTime) -> String {
+    let nanos = at.as_unix_nanos();
+    match u64::try_from(nanos / 1_000_000_000) {
+        Ok(seconds) if seconds < 253_402_300_800 => {
+            httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds))
+        }
+        _ => format!("{nanos} ns after the Unix epoch"),
     }
 }
 

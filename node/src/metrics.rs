@@ -123,6 +123,10 @@ pub struct Metrics {
     pub client_malformed: Counter,
     /// Client requests with a wrong token.
     pub client_unauthorized: Counter,
+    /// Times the node's storage failed (after which it refuses every operation until reopened).
+    pub storage_failures: Counter,
+    /// Times a failed storage was reopened.
+    pub storage_reopens: Counter,
     /// Peer connections refused at the handshake (counted by the transport).
     pub refused_connections: CopiedCounter,
     /// Time from a command's arrival to its answer.
@@ -152,6 +156,8 @@ impl Metrics {
             client_requests: Counter::default(),
             client_malformed: Counter::default(),
             client_unauthorized: Counter::default(),
+            storage_failures: Counter::default(),
+            storage_reopens: Counter::default(),
             refused_connections: CopiedCounter::default(),
             command_latency: Histogram::default(),
             node_gauges: Arc::new(NodeGauges::default()),
@@ -176,6 +182,12 @@ impl Metrics {
                 &metrics.messages_dropped,
             ),
             ("pangea_invariant_violations", "Invariants the node reported broken", &metrics.invariant_violations),
+            (
+                "pangea_storage_failures",
+                "Times the node's storage failed and had to be reopened",
+                &metrics.storage_failures,
+            ),
+            ("pangea_storage_reopens", "Times a failed storage was reopened", &metrics.storage_reopens),
         ];
         for (name, help, counter) in counters {
             registry.register(name, help, counter.0.clone());
@@ -293,6 +305,8 @@ mod tests {
             ("pangea_client_unauthorized_total", "Client requests with a wrong token.", 0),
             ("pangea_messages_dropped_total", "Peer messages the transport dropped or that could not be encoded.", 0),
             ("pangea_invariant_violations_total", "Invariants the node reported broken.", 0),
+            ("pangea_storage_failures_total", "Times the node's storage failed and had to be reopened.", 0),
+            ("pangea_storage_reopens_total", "Times a failed storage was reopened.", 0),
             ("pangea_refused_connections_total", "Peer connections refused at the handshake.", 3),
         ] {
             expected.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"));

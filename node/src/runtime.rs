@@ -100,6 +100,8 @@ pub struct Runtime<N: Hosted> {
     token: [u8; 32],
     node: N,
     storage: RedbStorage,
+    /// The storage's failure as last seen, to log and count its changes.
+    storage_failure: Option<String>,
     rng: ChaCha8Rng,
     transport: Transport,
     metrics: Arc<Metrics>,
@@ -150,6 +152,7 @@ impl<N: Hosted> Runtime<N> {
             pending: BTreeMap::new(),
             addresses: BTreeMap::new(),
             directory_seen: BTreeMap::new(),
+            storage_failure: None,
         })
     }
 
@@ -175,6 +178,11 @@ impl<N: Hosted> Runtime<N> {
                 },
             }
         }
+        if let Some(cause) = self.storage.failure() {
+            // Nothing more can be written; what was synced before the failure is on disk.
+            tracing::warn!("shutting down with failed storage ({cause}); the next start reopens it");
+            return Ok(());
+        }
         tracing::info!("shutting down: syncing storage");
         self.storage.sync()?;
         Ok(())
@@ -191,10 +199,29 @@ impl<N: Hosted> Runtime<N> {
         for Emitted { at, effect } in emitted {
             self.carry_out(at, effect);
         }
+        self.watch_storage();
         self.update_gauges();
         if self.node.peer_addresses() != &self.directory_seen {
             self.learn_addresses();
         }
+    }
+
+    /// Logs and counts the storage failing or coming back, at once: a node that cannot write must
+    /// say so, not only time out its clients.
+    fn watch_storage(&mut self) {
+        let failure = self.storage.failure().map(ToString::to_string);
+        match (&self.storage_failure, &failure) {
+            (None, Some(cause)) => {
+                self.metrics.storage_failures.inc();
+                tracing::error!("storage failed: {cause}; refusing writes and reopening it with back-off");
+            }
+            (Some(_), None) => {
+                self.metrics.storage_reopens.inc();
+                tracing::warn!("storage reopened; the node rebuilt its state from disk and resumes");
+            }
+            _ => {}
+        }
+        self.storage_failure = failure;
     }
 
     fn carry_out(&mut self, at: Instant, effect: Effect<N>) {
@@ -204,6 +231,7 @@ impl<N: Hosted> Runtime<N> {
             Effect::CancelTimer { id } => {
                 self.timers.cancel(id);
             }
+            Effect::CancelAllTimers => self.timers.clear(),
             Effect::Reply { request, response } => {
                 let Some(pending) = self.pending.remove(&request) else { return };
                 if pending.command {

@@ -103,7 +103,13 @@ impl RedbStorage {
         Ok(value.map(|value| value.value().to_vec()))
     }
 
-    fn try_range(&self, table_name: &str, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<Pairs, StorageError> {
+    fn try_range(
+        &self,
+        table_name: &str,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Pairs, StorageError> {
         let database = self.database()?;
         let limit = limit.min(RANGE_PAIRS_MAX);
         if limit == 0 || end.is_some_and(|end| end <= start) {
@@ -166,7 +172,13 @@ impl Storage for RedbStorage {
         self.latch(result)
     }
 
-    fn range(&mut self, table_name: &str, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<Pairs, StorageError> {
+    fn range(
+        &mut self,
+        table_name: &str,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Pairs, StorageError> {
         let result = self.try_range(table_name, start, end, limit);
         self.latch(result)
     }

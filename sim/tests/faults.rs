@@ -49,6 +49,7 @@ pangea_core::serde_codec!(Ping, family = 201, version = 1);
 enum Req {
     Write { key: String, value: Vec<u8>, sync: bool },
     Read { key: String },
+    Reopen,
     Clock,
     Noop,
 }
@@ -62,15 +63,17 @@ enum Outcome {
     Full,
     Corrupt,
     Io,
+    Poisoned,
 }
 
 impl Outcome {
     fn of<T>(result: &Result<T, StorageError>) -> Outcome {
         match result {
             Ok(_) => Outcome::Ok,
-            Err(StorageError::Full { .. }) => Outcome::Full,
+            Err(StorageError::Full(_)) => Outcome::Full,
             Err(StorageError::Corrupt { .. }) => Outcome::Corrupt,
             Err(StorageError::Io(_)) => Outcome::Io,
+            Err(StorageError::Poisoned { .. }) => Outcome::Poisoned,
         }
     }
 }
@@ -79,6 +82,7 @@ impl Outcome {
 enum Resp {
     Write { outcome: Outcome, started: u64, done: u64 },
     Read { outcome: Outcome, value: Option<Vec<u8>> },
+    Reopen { outcome: Outcome },
     Clock { now: u64, wall: i128 },
     Noop { now: u64 },
 }
@@ -225,6 +229,7 @@ impl Node for Probe {
                 let result = cx.storage().get(TABLE, key.as_bytes());
                 Resp::Read { outcome: Outcome::of(&result), value: result.ok().flatten() }
             }
+            Req::Reopen => Resp::Reopen { outcome: Outcome::of(&cx.storage().reopen()) },
             Req::Clock => Resp::Clock { now: cx.now().as_nanos(), wall: cx.wall_clock().as_unix_nanos() },
             Req::Noop => Resp::Noop { now: cx.now().as_nanos() },
         };
@@ -274,6 +279,13 @@ fn write(sim: &mut Sim<Probe>, node: u32, key: &str, value: &[u8], sync: bool) -
 fn read(sim: &mut Sim<Probe>, node: u32, key: &str) -> (Outcome, Option<Vec<u8>>) {
     match ask(sim, node, &Req::Read { key: key.to_owned() }, Duration::from_millis(1)).expect("a reply").body {
         Resp::Read { outcome, value } => (outcome, value),
+        other => panic!("unexpected answer {other:?}"),
+    }
+}
+
+fn reopen(sim: &mut Sim<Probe>, node: u32) -> Outcome {
+    match ask(sim, node, &Req::Reopen, Duration::from_millis(1)).expect("a reply").body {
+        Resp::Reopen { outcome } => outcome,
         other => panic!("unexpected answer {other:?}"),
     }
 }
@@ -838,22 +850,32 @@ fn read_corruption_is_reported_as_corrupt() {
 }
 
 #[test]
-fn read_errors_are_reported_as_io_and_leave_the_data_intact() {
+fn read_errors_poison_the_disk_until_reopened_and_leave_the_data_intact() {
     let mut plan = plan();
     plan.disk.read_error_ppm = 1_000_000;
     let mut sim = sim(12, 1, plan, ProbeConfig::idle());
     assert_eq!(write(&mut sim, 0, "key", b"precious", true), Outcome::Ok);
     assert_eq!(read(&mut sim, 0, "key"), (Outcome::Io, None));
+    assert_eq!(read(&mut sim, 0, "missing"), (Outcome::Poisoned, None), "a read error poisons the disk");
+    assert_eq!(write(&mut sim, 0, "key", b"other", true), Outcome::Poisoned);
+    assert_eq!(reopen(&mut sim, 0), Outcome::Ok);
     assert_eq!(read(&mut sim, 0, "missing"), (Outcome::Io, None));
     assert_eq!(sim.disk(0).stats().read_errors, 2);
     assert_eq!(sim.disk(0).durable_value(TABLE, b"key"), Some(Ok(b"precious".to_vec())));
 
-    // At half the rate, reads either fail or return the right value.
+    // At half the rate, reads either fail or return the right value; each failure needs a reopen.
     let mut plan = self::plan();
     plan.disk.read_error_ppm = 500_000;
     let mut sim = self::sim(12, 1, plan, ProbeConfig::idle());
     assert_eq!(write(&mut sim, 0, "key", b"precious", true), Outcome::Ok);
-    let reads: Vec<(Outcome, Option<Vec<u8>>)> = (0..40).map(|_| read(&mut sim, 0, "key")).collect();
+    let mut reads = Vec::new();
+    for _ in 0..40 {
+        let read = read(&mut sim, 0, "key");
+        if read.0 != Outcome::Ok {
+            assert_eq!(reopen(&mut sim, 0), Outcome::Ok);
+        }
+        reads.push(read);
+    }
     assert!(reads.contains(&(Outcome::Io, None)));
     assert!(reads.contains(&(Outcome::Ok, Some(b"precious".to_vec()))));
     assert!(
@@ -862,17 +884,23 @@ fn read_errors_are_reported_as_io_and_leave_the_data_intact() {
 }
 
 #[test]
-fn a_full_disk_refuses_writes_until_freed() {
+fn a_full_disk_poisons_the_store_until_freed_and_reopened() {
     let mut sim = sim(13, 2, plan(), ProbeConfig::idle());
     assert_eq!(write(&mut sim, 0, "key", b"old", true), Outcome::Ok);
     sim.apply(Fault::DiskFull { node: 0 });
     assert_eq!(write(&mut sim, 0, "key", b"new", false), Outcome::Full);
-    assert_eq!(write(&mut sim, 0, "other", b"new", true), Outcome::Full);
+    assert_eq!(write(&mut sim, 0, "other", b"new", true), Outcome::Poisoned);
+    assert_eq!(read(&mut sim, 0, "key"), (Outcome::Poisoned, None), "reads are refused too");
+    assert_eq!(write(&mut sim, 1, "key", b"new", true), Outcome::Ok, "only node 0's disk is full");
+    assert_eq!(sim.disk(0).stats().full_refusals, 1);
+    // Reopening a full disk works; the next write fills it again.
+    assert_eq!(reopen(&mut sim, 0), Outcome::Ok);
     assert_eq!(read(&mut sim, 0, "key"), (Outcome::Ok, Some(b"old".to_vec())), "a refused write changed data");
     assert_eq!(read(&mut sim, 0, "other"), (Outcome::Ok, None));
-    assert_eq!(write(&mut sim, 1, "key", b"new", true), Outcome::Ok, "only node 0's disk is full");
-    assert_eq!(sim.disk(0).stats().full_refusals, 2);
+    assert_eq!(write(&mut sim, 0, "key", b"new", true), Outcome::Full);
     sim.apply(Fault::DiskFreed { node: 0 });
+    assert_eq!(write(&mut sim, 0, "key", b"new", true), Outcome::Poisoned, "freeing space is not a reopen");
+    assert_eq!(reopen(&mut sim, 0), Outcome::Ok);
     assert_eq!(write(&mut sim, 0, "key", b"new", true), Outcome::Ok);
     assert_eq!(read(&mut sim, 0, "key"), (Outcome::Ok, Some(b"new".to_vec())));
 
@@ -882,6 +910,7 @@ fn a_full_disk_refuses_writes_until_freed() {
     let mut sim = self::sim(13, 1, plan, ProbeConfig::idle());
     assert_eq!(write(&mut sim, 0, "small", &[1; 20], true), Outcome::Ok);
     assert_eq!(write(&mut sim, 0, "large", &[2; 80], true), Outcome::Full);
+    assert_eq!(reopen(&mut sim, 0), Outcome::Ok);
     assert_eq!(read(&mut sim, 0, "large"), (Outcome::Ok, None));
 }
 
@@ -1018,6 +1047,7 @@ fn heal_all_restarts_resumes_restores_and_stops_loss() {
     run_until_ms(&mut sim, 400);
     assert_eq!(sim.stats().dropped_loss, lost_before, "messages lost after the heal");
     assert_eq!(links_used(&sim, 200, 380), all_links(4), "every link carries messages after the heal");
+    assert_eq!(reopen(&mut sim, 0), Outcome::Ok);
     assert_eq!(write(&mut sim, 0, "key", b"new", true), Outcome::Ok, "the full disk was not freed");
     // Node 3 is no longer slow: simultaneous inputs are handled at once.
     let ids: Vec<RequestId> = (0..3).map(|_| sim.client_request(3, &Req::Noop)).collect();

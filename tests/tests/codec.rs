@@ -29,9 +29,9 @@ use pangea_core::metadata::records::{KvOp, KvResult};
 use pangea_core::metadata::{MetadataAnswer, MetadataCommand, MetadataOutput, MetadataQuery};
 use pangea_core::pangea::{
     MetadataRequest, MetadataResponse, NodeRequest, NodeResponse, NodeView, PangeaMessage, PangeaRequest,
-    PangeaResponse,
+    PangeaResponse, StorageStatus,
 };
-use pangea_core::{Codec, CodecError, NodeId};
+use pangea_core::{Codec, CodecError, NodeId, WallTime};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -367,11 +367,28 @@ fn node_request() -> impl Strategy<Value = NodeRequest> {
 
 /// Any node-level answer.
 fn node_response() -> impl Strategy<Value = NodeResponse> {
-    let view = (node_id(), any::<u64>(), replica_status(), vec(peer_view(), 0..6), vec((node_id(), text()), 0..6))
-        .prop_map(|(node, boot, log, peers, directory)| NodeView { node, boot, log, peers, directory });
+    let storage = prop_oneof![
+        Just(StorageStatus::Healthy),
+        (any::<i64>(), text(), any::<u32>()).prop_map(|(since, cause, reopens)| StorageStatus::Failing {
+            since: WallTime::from_unix_nanos(i128::from(since)),
+            cause,
+            reopens
+        }),
+    ];
+    let view =
+        (node_id(), any::<u64>(), replica_status(), vec(peer_view(), 0..6), vec((node_id(), text()), 0..6), storage)
+            .prop_map(|(node, boot, log, peers, directory, storage)| NodeView {
+                node,
+                boot,
+                log,
+                peers,
+                directory,
+                storage,
+            });
     prop_oneof![
         view.prop_map(NodeResponse::Status),
         (node_id(), node_ids()).prop_map(|(node, genesis)| NodeResponse::Hello { node, genesis }),
+        (node_id(), text()).prop_map(|(node, cause)| NodeResponse::CannotWrite { node, cause }),
     ]
 }
 

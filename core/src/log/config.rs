@@ -79,11 +79,14 @@ pub enum LogPlantedBug {
     /// Catch-up answers ignore the byte budget: a lagging replica is sent every chosen entry it
     /// lacks (up to the entry count) in one message, however large.
     UncappedCatchUp,
+    /// An acceptor whose storage refused the write of its promise or acceptance answers anyway, as
+    /// if a poisoned store were a passing hiccup; what it promised is gone once the store reopens.
+    IgnorePoisonedStorage,
 }
 
 impl LogPlantedBug {
     /// Every bug with its command-line name, in one table.
-    pub const ALL: [(LogPlantedBug, &'static str); 8] = [
+    pub const ALL: [(LogPlantedBug, &'static str); 9] = [
         (LogPlantedBug::QuorumTooSmall, "quorum-too-small"),
         (LogPlantedBug::SkipSync, "skip-sync"),
         (LogPlantedBug::AcceptLowerBallot, "accept-lower-ballot"),
@@ -92,6 +95,7 @@ impl LogPlantedBug {
         (LogPlantedBug::StaleReadAsLinearizable, "stale-read"),
         (LogPlantedBug::ElectionIgnoresNewConfig, "election-ignores-new-config"),
         (LogPlantedBug::UncappedCatchUp, "uncapped-catch-up"),
+        (LogPlantedBug::IgnorePoisonedStorage, "ignore-poisoned-storage"),
     ];
 
     /// The bug called `name` on the command line.

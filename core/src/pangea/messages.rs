@@ -6,6 +6,7 @@ use crate::id::NodeId;
 use crate::log::{LogMessage, LogRequest, LogResponse, LogTimer, ReplicaStatus};
 use crate::membership::{MembershipMessage, MembershipRequest, MembershipResponse, MembershipTimer, PeerView};
 use crate::metadata::{MetadataAnswer, MetadataCommand, MetadataOutput, MetadataQuery};
+use crate::pangea::storage_watch::StorageStatus;
 use serde::{Deserialize, Serialize};
 
 /// A request to the metadata log.
@@ -26,6 +27,7 @@ crate::composite! {
     /// A Pangea node's timers.
     #[derive(Clone, Debug, PartialEq, Eq)]
     pub enum PangeaTimer {
+        Node(NodeTimer),
         Membership(MembershipTimer),
         Log(LogTimer),
     }
@@ -48,6 +50,25 @@ crate::composite! {
         Node(NodeResponse),
         Membership(MembershipResponse),
         Log(MetadataResponse),
+    }
+}
+
+/// The node's own timers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodeTimer {
+    /// Time to try reopening the failed storage.
+    ReopenStorage,
+}
+
+impl PangeaRequest {
+    /// True for requests that must go through the log, which a node whose storage failed cannot
+    /// serve: commands (reads through the log too), membership changes, new sessions.
+    #[must_use]
+    pub fn needs_the_log(&self) -> bool {
+        matches!(
+            self,
+            PangeaRequest::Log(LogRequest::Command { .. } | LogRequest::ChangeMembers { .. } | LogRequest::OpenSession)
+        )
     }
 }
 
@@ -74,9 +95,17 @@ pub enum NodeResponse {
         /// The cluster's initial configuration (epoch 0).
         genesis: Vec<NodeId>,
     },
+    /// The node's storage failed: it did nothing, and cannot serve requests through the log until
+    /// it has reopened its storage. Another node may.
+    CannotWrite {
+        /// The answering node.
+        node: NodeId,
+        /// What failed, e.g. "disk full (…)".
+        cause: String,
+    },
 }
 
-crate::serde_codec!(NodeResponse, family = family::NODE_RESPONSE, version = 1);
+crate::serde_codec!(NodeResponse, family = family::NODE_RESPONSE, version = 2);
 
 /// A node's view of itself and the cluster.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -91,4 +120,6 @@ pub struct NodeView {
     pub peers: Vec<PeerView>,
     /// Every node's address, as the replicated directory holds it.
     pub directory: Vec<(NodeId, String)>,
+    /// Whether its storage works.
+    pub storage: StorageStatus,
 }

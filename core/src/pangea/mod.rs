@@ -9,13 +9,20 @@
 //!   judged dead);
 //! - the log's configuration goes to membership, which tracks every member, so every node's health
 //!   view covers the whole configuration.
+//!
+//! After each input the node also looks at its storage ([`storage_watch`]): when it failed, the node
+//! refuses what needs the log, reopens the storage with back-off, and rebuilds itself as a restart
+//! would.
 
 mod messages;
+pub mod names;
+pub mod storage_watch;
 
 pub use messages::{
-    MetadataRequest, MetadataResponse, NodeRequest, NodeResponse, NodeView, PangeaMessage, PangeaRequest,
+    MetadataRequest, MetadataResponse, NodeRequest, NodeResponse, NodeTimer, NodeView, PangeaMessage, PangeaRequest,
     PangeaResponse, PangeaTimer,
 };
+pub use storage_watch::StorageStatus;
 
 use crate::compose::Scoped;
 use crate::id::NodeId;
@@ -24,6 +31,8 @@ use crate::membership::{HealthConfig, HealthConfigError, Membership, MembershipN
 use crate::metadata::Metadata;
 use crate::metadata::records::RecordLimits;
 use crate::node::{Context, Node, RequestId};
+use names::probes;
+use storage_watch::{StorageWatch, WatchAction};
 use thiserror::Error;
 
 /// Most rounds of notifications handed on after one input; each round may cause the next, and a
@@ -87,8 +96,10 @@ pub enum PangeaConfigError {
 /// A Pangea node: every subsystem, composed.
 #[derive(Clone, Debug, Hash)]
 pub struct PangeaNode {
+    config: PangeaConfig,
     membership: Membership,
     log: Replica<Metadata>,
+    storage: StorageWatch,
 }
 
 impl PangeaNode {
@@ -96,7 +107,42 @@ impl PangeaNode {
     pub fn new(config: PangeaConfig) -> Result<PangeaNode, PangeaConfigError> {
         config.validate()?;
         let metadata = Metadata::new(config.records);
-        Ok(PangeaNode { membership: Membership::new(config.health)?, log: Replica::new(config.log, metadata)? })
+        Ok(PangeaNode {
+            membership: Membership::new(config.health.clone())?,
+            log: Replica::new(config.log.clone(), metadata)?,
+            config,
+            storage: StorageWatch::default(),
+        })
+    }
+
+    /// Whether the node's storage works.
+    #[must_use]
+    pub fn storage_status(&self) -> &StorageStatus {
+        &self.storage.status
+    }
+
+    /// Looks at the storage after an input: when it has just failed, the log steps down (its waiting
+    /// clients learn to retry) and a reopen is armed.
+    fn watch_storage(&mut self, cx: &mut dyn Context<Self>) {
+        if let WatchAction::Failed(after) = self.storage.check(cx) {
+            self.log.storage_failed(&mut Scoped::new(cx));
+            cx.set_timer(after, PangeaTimer::Node(NodeTimer::ReopenStorage));
+        }
+    }
+
+    /// Reopens the failed storage; on success rebuilds the node as a restart would (timers
+    /// cancelled, parts new, durable state read back), otherwise tries again later.
+    fn reopen_storage(&mut self, cx: &mut dyn Context<Self>) {
+        if !self.storage.reopen(cx) {
+            cx.set_timer(self.storage.retry_after(), PangeaTimer::Node(NodeTimer::ReopenStorage));
+            return;
+        }
+        let watch = std::mem::take(&mut self.storage);
+        let mut fresh = PangeaNode::new(self.config.clone()).expect("the configuration that built this node is valid");
+        fresh.storage = watch;
+        *self = fresh;
+        cx.cancel_all_timers();
+        self.on_start(cx);
     }
 
     /// The membership and health subsystem.
@@ -126,6 +172,7 @@ impl PangeaNode {
             log: self.log.status(),
             peers: self.membership.peer_views(),
             directory: self.metadata().directory().addresses().iter().map(|(id, at)| (*id, at.clone())).collect(),
+            storage: self.storage.status.clone(),
         }
     }
 
@@ -167,6 +214,7 @@ impl Node for PangeaNode {
         self.membership.on_start(&mut Scoped::new(cx));
         self.log.on_start(&mut Scoped::new(cx));
         self.dispatch(cx);
+        self.watch_storage(cx);
     }
 
     fn on_message(&mut self, cx: &mut dyn Context<Self>, from: NodeId, message: PangeaMessage) {
@@ -175,17 +223,28 @@ impl Node for PangeaNode {
             PangeaMessage::Log(message) => self.log.on_message(&mut Scoped::new(cx), from, message),
         }
         self.dispatch(cx);
+        self.watch_storage(cx);
     }
 
     fn on_timer(&mut self, cx: &mut dyn Context<Self>, timer: PangeaTimer) {
         match timer {
+            PangeaTimer::Node(NodeTimer::ReopenStorage) => return self.reopen_storage(cx),
             PangeaTimer::Membership(timer) => self.membership.on_timer(&mut Scoped::new(cx), timer),
             PangeaTimer::Log(timer) => self.log.on_timer(&mut Scoped::new(cx), timer),
         }
         self.dispatch(cx);
+        self.watch_storage(cx);
     }
 
     fn on_client(&mut self, cx: &mut dyn Context<Self>, request: RequestId, body: PangeaRequest) {
+        if let Some(cause) = self.storage.cause()
+            && body.needs_the_log()
+        {
+            cx.sometimes(probes::WRITE_REFUSED_STORAGE_FAILING, true);
+            let answer = NodeResponse::CannotWrite { node: cx.id(), cause: cause.to_owned() };
+            cx.reply(request, PangeaResponse::Node(answer));
+            return;
+        }
         match body {
             PangeaRequest::Node(NodeRequest::Status) => {
                 let view = self.view(cx.id());
@@ -199,5 +258,6 @@ impl Node for PangeaNode {
             PangeaRequest::Log(body) => self.log.on_client(&mut Scoped::new(cx), request, body),
         }
         self.dispatch(cx);
+        self.watch_storage(cx);
     }
 }

@@ -34,6 +34,7 @@ use pangea_core::log::names as log_names;
 use pangea_core::log::{LogConfig, LogPlantedBug};
 use pangea_core::membership::names as membership_names;
 use pangea_core::metadata::records::{KvOp, RecordLimits};
+use pangea_core::pangea::names as node_names;
 use pangea_core::{Duration, Instant, NodeId, PangeaConfig, PangeaNode};
 use pangea_sim::{FaultPlan, Sim, SimConfig, SwarmProfile};
 
@@ -202,7 +203,12 @@ impl Scenario for LogScenario {
     }
 
     fn probes(&self) -> Vec<&'static str> {
-        log_names::probes::ALL.iter().chain(membership_names::probes::ALL).copied().collect()
+        log_names::probes::ALL
+            .iter()
+            .chain(membership_names::probes::ALL)
+            .chain(node_names::probes::ALL)
+            .copied()
+            .collect()
     }
 
     fn buggify_sites(&self) -> Vec<&'static str> {

@@ -282,6 +282,7 @@ impl<N: Node> Sim<N> {
             Effect::CancelTimer { id } => {
                 self.nodes[index as usize].timers.cancel(id);
             }
+            Effect::CancelAllTimers => self.nodes[index as usize].timers.clear(),
             Effect::Reply { request, response } => {
                 let bytes = match response.encode() {
                     Ok(bytes) => bytes,

@@ -177,6 +177,10 @@ impl<S: StateMachine> Replica<S> {
             Err(error) => {
                 cx.sometimes(probes::ACCEPTOR_WRITE_FAILED, true);
                 cx.trace(TraceEvent::new("storage_error", format!("acceptor state: {error}")));
+                if self.planted(LogPlantedBug::IgnorePoisonedStorage) {
+                    self.acceptor.promised_written = promised;
+                    return true;
+                }
                 false
             }
         }

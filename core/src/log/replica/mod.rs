@@ -219,6 +219,13 @@ impl<S: StateMachine> Replica<S> {
         self.peer_health.insert(peer, health);
     }
 
+    /// The node's storage failed (it refuses everything until reopened): a leader steps down, so
+    /// that its waiting clients learn to retry elsewhere instead of waiting for entries it can no
+    /// longer accept. The node rebuilds the replica once the storage is reopened.
+    pub fn storage_failed(&mut self, cx: &mut dyn Context<Self>) {
+        self.step_down(cx, "its storage failed");
+    }
+
     // ----- helpers shared by the roles -----
 
     fn planted(&self, bug: LogPlantedBug) -> bool {
