@@ -69,7 +69,7 @@ fn shrunk_failures_are_small_and_replay_exactly() {
 
 /// Each planted bug of the replicated log, the scenario that catches it, and the most seeds that
 /// may pass before it is caught.
-const LOG_BUGS: [(&str, &str, u64); 8] = [
+const LOG_BUGS: [(&str, &str, u64); 9] = [
     ("quorum-too-small", "log-swarm", 50),
     ("skip-sync", "log-crashes", 100),
     ("accept-lower-ballot", "log-swarm", 300),
@@ -78,6 +78,7 @@ const LOG_BUGS: [(&str, &str, u64); 8] = [
     ("stale-read", "log-swarm", 100),
     ("election-ignores-new-config", "log-membership", 300),
     ("uncapped-catch-up", "log-crashes", 200),
+    ("ignore-poisoned-storage", "log-swarm", 400),
 ];
 
 #[test]
