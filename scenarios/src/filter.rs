@@ -151,8 +151,7 @@ fn switch_off_untimed(kind: FaultKind, plan: &mut FaultPlan) {
             network.links.clear();
         }
         FaultKind::Standing(StandingFaultKind::Disk) => {
-            plan.disk.read_corrupt_ppm = 0;
-            plan.disk.read_error_ppm = 0;
+            plan.disk.stop_errors();
             plan.disk.torn_writes = false;
             plan.disk.sync_latency.tail_ppm = 0;
             plan.disk.capacity_bytes = DiskFaults::default().capacity_bytes;

@@ -330,8 +330,7 @@ impl Shrinker<'_> {
             }),
             ("no slow links", |plan| plan.network.links.clear()),
             ("no disk faults", |plan| {
-                plan.disk.read_corrupt_ppm = 0;
-                plan.disk.read_error_ppm = 0;
+                plan.disk.stop_errors();
                 plan.disk.torn_writes = false;
                 plan.disk.capacity_bytes = None;
             }),

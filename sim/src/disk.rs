@@ -37,6 +37,10 @@ pub struct DiskStats {
     pub corrupt_reads: u64,
     /// Reads that failed with an I/O error.
     pub read_errors: u64,
+    /// Writes that failed with an injected I/O error.
+    pub write_errors: u64,
+    /// Syncs that failed with an injected I/O error.
+    pub sync_errors: u64,
     /// Writes or syncs refused for lack of space.
     pub full_refusals: u64,
     /// Failures that poisoned the disk.
@@ -181,10 +185,14 @@ impl SimDisk {
         self.volatile = self.durable.clone();
     }
 
-    /// Stops read faults (the liveness phase).
+    /// Stops the faults that fail operations or rot reads (the liveness phase).
     pub fn calm(&mut self) {
-        self.faults.read_corrupt_ppm = 0;
-        self.faults.read_error_ppm = 0;
+        self.faults.stop_errors();
+    }
+
+    /// True, at the plan's rate `ppm`, when an operation should fail with an I/O error.
+    fn draw_error(&mut self, ppm: u32) -> bool {
+        ppm > 0 && chance(&mut self.rng, u64::from(ppm), u64::from(PPM))
     }
 
     /// The durable value of `key`, checksum verified, without faults or charges (for tests).
@@ -240,9 +248,7 @@ impl SimDisk {
     fn before_read(&mut self) -> Result<(), StorageError> {
         self.refuse_if_poisoned()?;
         self.fire(ArmedFault::Read)?;
-        if self.faults.read_error_ppm > 0
-            && chance(&mut self.rng, u64::from(self.faults.read_error_ppm), u64::from(PPM))
-        {
+        if self.draw_error(self.faults.read_error_ppm) {
             self.stats.read_errors += 1;
             return Err(self.poison(StorageError::Io("latent sector error".to_owned())));
         }
@@ -278,6 +284,10 @@ impl Storage for SimDisk {
     fn write(&mut self, batch: WriteBatch) -> Result<(), StorageError> {
         self.refuse_if_poisoned()?;
         self.fire(ArmedFault::Write)?;
+        if self.draw_error(self.faults.write_error_ppm) {
+            self.stats.write_errors += 1;
+            return Err(self.poison(StorageError::Io("write failed".to_owned())));
+        }
         let adds = batch.ops.iter().any(|op| op.value.is_some());
         let needed = batch.bytes() + (batch.ops.len() * CHECKSUM_BYTES) as u64;
         // Only a bounded disk needs its usage counted (a linear walk; bounded disks are for tests).
@@ -312,6 +322,10 @@ impl Storage for SimDisk {
         self.refuse_if_poisoned()?;
         self.charged += self.faults.sync_latency.sample(&mut self.rng);
         self.fire(ArmedFault::Sync)?;
+        if self.draw_error(self.faults.sync_error_ppm) {
+            self.stats.sync_errors += 1;
+            return Err(self.poison(StorageError::Io("sync failed".to_owned())));
+        }
         if self.full && !self.pending.is_empty() {
             // The writes sit in memory; flushing them needs room the disk no longer has.
             self.stats.full_refusals += 1;

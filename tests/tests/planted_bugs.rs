@@ -78,7 +78,7 @@ const LOG_BUGS: [(&str, &str, u64); 9] = [
     ("stale-read", "log-swarm", 100),
     ("election-ignores-new-config", "log-membership", 300),
     ("uncapped-catch-up", "log-crashes", 200),
-    ("ignore-poisoned-storage", "log-swarm", 400),
+    ("ignore-poisoned-storage", "log-crashes", 100),
 ];
 
 #[test]

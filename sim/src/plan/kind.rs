@@ -221,6 +221,8 @@ impl StandingFaultKind {
             StandingFaultKind::Disk => {
                 disk.read_corrupt_ppm > 0
                     || disk.read_error_ppm > 0
+                    || disk.write_error_ppm > 0
+                    || disk.sync_error_ppm > 0
                     || disk.torn_writes
                     || disk.sync_latency.tail_ppm > 0
             }

@@ -93,6 +93,8 @@ impl FaultPlan {
             ("corrupt", network.corrupt_ppm),
             ("disk-rot", self.disk.read_corrupt_ppm),
             ("disk-read-error", self.disk.read_error_ppm),
+            ("disk-write-error", self.disk.write_error_ppm),
+            ("disk-sync-error", self.disk.sync_error_ppm),
         ] {
             if ppm > 0 {
                 kinds.push(format!("{name} {ppm}ppm"));

@@ -110,8 +110,17 @@ pub struct DiskFaults {
     pub torn_writes: bool,
     /// Probability that a read finds its value rotted (the checksum catches it).
     pub read_corrupt_ppm: u32,
-    /// Probability that a read fails with an I/O error (the data is intact).
+    /// Probability that a read fails with an I/O error (the data is intact; the store is poisoned
+    /// until the node reopens it).
     pub read_error_ppm: u32,
+    /// Probability that a write fails with an I/O error (nothing of it is written; the store is
+    /// poisoned).
+    #[serde(default)]
+    pub write_error_ppm: u32,
+    /// Probability that a sync fails with an I/O error (the writes since the last good sync may or
+    /// may not be on disk; the store is poisoned).
+    #[serde(default)]
+    pub sync_error_ppm: u32,
     /// Disk size in bytes; `None` is unbounded.
     pub capacity_bytes: Option<u64>,
 }
@@ -124,7 +133,20 @@ impl Default for DiskFaults {
             torn_writes: false,
             read_corrupt_ppm: 0,
             read_error_ppm: 0,
+            write_error_ppm: 0,
+            sync_error_ppm: 0,
             capacity_bytes: None,
         }
+    }
+}
+
+impl DiskFaults {
+    /// Stops every fault that makes an operation fail or read back wrong: rot, and I/O errors on
+    /// reads, writes and syncs (torn writes, slow syncs and the capacity stay).
+    pub fn stop_errors(&mut self) {
+        self.read_corrupt_ppm = 0;
+        self.read_error_ppm = 0;
+        self.write_error_ppm = 0;
+        self.sync_error_ppm = 0;
     }
 }

@@ -17,7 +17,7 @@ pub struct SwarmProfile {
     pub node_faults: &'static [NodeFaultKind],
     /// Standing network faults: loss, duplication, reordering, corruption, slow links.
     pub network: bool,
-    /// Standing disk faults: torn writes, read errors, slow syncs.
+    /// Standing disk faults: torn writes, I/O errors on reads, writes and syncs, slow syncs.
     pub disk: bool,
     /// Bit rot on reads. Off where a node's only copy of essential state would rot (an acceptor's
     /// promise cannot be recovered from anywhere else).
@@ -65,9 +65,21 @@ impl FaultPlan {
             plan.network.reorder_ppm = 0;
             plan.network.corrupt_ppm = 0;
         }
-        if !profile.disk {
+        if profile.disk {
+            // Drawn from a stream of their own, so the draws above stay those of earlier versions.
+            let mut rng = SeedStreams::new(seed).stream("plan.disk-errors");
+            let rng: &mut dyn Rng = &mut rng;
+            if chance(rng, 1, 2) {
+                plan.disk.write_error_ppm = below(rng, 2_001) as u32;
+            }
+            if chance(rng, 1, 2) {
+                plan.disk.sync_error_ppm = below(rng, 5_001) as u32;
+            }
+        } else {
+            let rot = plan.disk.read_corrupt_ppm;
+            plan.disk.stop_errors();
+            plan.disk.read_corrupt_ppm = rot;
             plan.disk.torn_writes = false;
-            plan.disk.read_error_ppm = 0;
             plan.disk.sync_latency.tail_ppm = 0;
         }
         if !profile.disk_rot {

@@ -108,6 +108,8 @@ impl FaultPlan {
             ("network.latency.tail_ppm", self.network.latency.tail_ppm),
             ("disk.read_corrupt_ppm", self.disk.read_corrupt_ppm),
             ("disk.read_error_ppm", self.disk.read_error_ppm),
+            ("disk.write_error_ppm", self.disk.write_error_ppm),
+            ("disk.sync_error_ppm", self.disk.sync_error_ppm),
             ("disk.sync_latency.tail_ppm", self.disk.sync_latency.tail_ppm),
             ("crash_after_sync_ppm", self.crash_after_sync_ppm),
         ] {
