@@ -187,6 +187,8 @@ impl<N: Node> TestContext<N> {
     pub fn crash(&mut self) {
         self.effects.clear();
         self.probes.clear();
+        // A new process opens the store afresh (memory storage loses nothing).
+        self.storage.poisoned = None;
     }
 
     /// Takes the recorded effects that `pick` selects, in order, leaving the others.

@@ -542,7 +542,7 @@ impl Client {
     /// The view of the node at `addr`, and its runtime's.
     pub async fn status(&mut self, addr: SocketAddr) -> Result<(NodeView, RuntimeStatus), ApiError> {
         let view = match self.ask_node(addr, PangeaRequest::Node(NodeRequest::Status)).await? {
-            PangeaResponse::Node(NodeResponse::Status(view)) => view,
+            PangeaResponse::Node(NodeResponse::Status(view)) => *view,
             other => return Err(ApiError::Unexpected(format!("{other:?}"))),
         };
         self.learn_directory(&view);

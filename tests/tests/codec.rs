@@ -386,7 +386,7 @@ fn node_response() -> impl Strategy<Value = NodeResponse> {
                 storage,
             });
     prop_oneof![
-        view.prop_map(NodeResponse::Status),
+        view.prop_map(|view| NodeResponse::Status(Box::new(view))),
         (node_id(), node_ids()).prop_map(|(node, genesis)| NodeResponse::Hello { node, genesis }),
         (node_id(), text()).prop_map(|(node, cause)| NodeResponse::CannotWrite { node, cause }),
     ]

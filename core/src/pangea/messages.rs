@@ -87,7 +87,7 @@ crate::serde_codec!(NodeRequest, family = family::NODE_REQUEST, version = 1);
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NodeResponse {
     /// The answer to [`NodeRequest::Status`].
-    Status(NodeView),
+    Status(Box<NodeView>),
     /// The answer to [`NodeRequest::Hello`].
     Hello {
         /// The answering node.

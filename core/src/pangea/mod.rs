@@ -17,6 +17,8 @@
 mod messages;
 pub mod names;
 pub mod storage_watch;
+#[cfg(test)]
+mod tests;
 
 pub use messages::{
     MetadataRequest, MetadataResponse, NodeRequest, NodeResponse, NodeTimer, NodeView, PangeaMessage, PangeaRequest,
@@ -248,7 +250,7 @@ impl Node for PangeaNode {
         match body {
             PangeaRequest::Node(NodeRequest::Status) => {
                 let view = self.view(cx.id());
-                cx.reply(request, PangeaResponse::Node(NodeResponse::Status(view)));
+                cx.reply(request, PangeaResponse::Node(NodeResponse::Status(Box::new(view))));
             }
             PangeaRequest::Node(NodeRequest::Hello) => {
                 let genesis = self.log.config().members.clone();
