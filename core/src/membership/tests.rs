@@ -438,6 +438,7 @@ fn a_full_disk_is_survived_and_the_save_retried_on_a_later_tick() {
     assert_eq!(cx.traces_of("storage_error").len(), 1);
     assert_eq!(stored_boot(&cx), Some(2));
     cx.storage.full = false;
+    cx.storage.reopen().expect("a test storage reopens");
     let after = single_tick(&mut cx);
     let later = cx.now + after;
     tick_at(&mut node, &mut cx, later);
