@@ -13,7 +13,8 @@
 //! - **Failures poison.** A `write`, `sync` or read that fails with [`StorageError::Full`] or
 //!   [`StorageError::Io`] poisons the store: every later operation, reads included, fails with
 //!   [`StorageError::Poisoned`] until [`Storage::reopen`] succeeds. (redb latches its first I/O
-//!   error the same way and answers "Previous I/O error occurred" until it is reopened.)
+//!   error and answers "Previous I/O error occurred" to every later operation that touches the
+//!   file until it is reopened; a read its cache serves still answers, so the adapter latches too.)
 //!   [`Storage::failure`] names the error that poisoned it.
 //! - **A failed sync** leaves the writes since the last good sync on disk or not: either may be
 //!   what a reopen or a crash finds.
@@ -23,7 +24,9 @@
 //!   crash) would. A healthy store keeps everything written (a clean close makes it durable). A
 //!   poisoned store keeps what had reached the disk: everything synced before the failure, plus a
 //!   prefix of the batches written after the last good sync — none, some, or all of them, whole.
-//!   A reopen may fail itself (the disk is still full); the store then stays poisoned.
+//!   A reopen may fail itself: its close cannot write (a healthy store's unsynced writes may then
+//!   be lost), or its open cannot (the disk is still full). The store is then poisoned, and the
+//!   next reopen that succeeds keeps what a poisoned store keeps.
 //! - **A crash** keeps what a poisoned reopen keeps, except that the last batch of the surviving
 //!   prefix may be torn: its values may read back as [`StorageError::Corrupt`].
 //!

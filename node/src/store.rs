@@ -194,8 +194,19 @@ impl Storage for RedbStorage {
     }
 
     fn reopen(&mut self) -> Result<(), StorageError> {
-        // Close first: the file is locked while a database holds it.
-        drop(self.database.take());
+        // Close first: the file is locked while a database holds it. A healthy store's close makes
+        // the writes since the last sync durable; when it fails they may be lost, so the reopen
+        // fails and the store is poisoned (the next reopen opens what reached the file). Dropping
+        // the database instead would hide that failure behind a reopen that lost acknowledged
+        // writes. A poisoned store's close fails by design (redb's latch): it is not reported.
+        if let Some(database) = self.database.take()
+            && let Err(error) = database.close()
+            && self.failure.is_none()
+        {
+            let error = open_error(error);
+            self.failure = Some(if error.poisons() { error.clone() } else { StorageError::Io(error.to_string()) });
+            return Err(error);
+        }
         match (self.opener)() {
             Ok(database) => {
                 self.database = Some(database);
