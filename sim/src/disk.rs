@@ -12,7 +12,9 @@
 //! The disk follows core's storage contract, the one redb follows: a failed write, sync or read
 //! poisons it, and every operation is refused until [`Storage::reopen`]. A reopen after a failure
 //! keeps the synced state plus a prefix of the later writes drawn from the seed (whole batches: none,
-//! some or all), as a reopen of a real file finds whatever had reached it.
+//! some or all), as a reopen of a real file finds whatever had reached it. A reopen fails as redb's
+//! does: a healthy disk's close must flush the unsynced writes (a full disk or a sync error fails it
+//! and poisons the disk), and a poisoned disk's open reads the file (a read error fails it).
 
 use crate::plan::{DiskFaults, PPM};
 use crate::rng::SimRng;
@@ -339,14 +341,36 @@ impl Storage for SimDisk {
     }
 
     fn reopen(&mut self) -> Result<(), StorageError> {
-        if self.poisoned.take().is_some() {
-            let survivors = below(&mut self.rng, self.pending.len() as u64 + 1) as usize;
-            self.keep_prefix(survivors, false);
-        } else {
-            // A clean close makes every write durable.
+        if self.poisoned.is_none() {
+            // A clean close makes every write durable, which needs room and a working device; when
+            // it fails, the store is poisoned and the reopen fails (as redb's close does).
+            if !self.pending.is_empty() {
+                self.fire(ArmedFault::Sync)?;
+                if self.full {
+                    self.stats.full_refusals += 1;
+                    return Err(self.poison(StorageError::Full("no room to flush at close".to_owned())));
+                }
+                if self.draw_error(self.faults.sync_error_ppm) {
+                    self.stats.sync_errors += 1;
+                    return Err(self.poison(StorageError::Io("the flush at close failed".to_owned())));
+                }
+            }
             for op in self.pending.drain(..).flatten() {
                 self.durable.apply_owned(op);
             }
+        } else {
+            // Opening reads the file: a read error fails it, and poisons the store with that error.
+            if let Some(index) = self.armed.iter().position(|armed| *armed == ArmedFault::Read) {
+                self.armed.remove(index);
+                return Err(self.poison(StorageError::Io("injected Read error while opening".to_owned())));
+            }
+            if self.draw_error(self.faults.read_error_ppm) {
+                self.stats.read_errors += 1;
+                return Err(self.poison(StorageError::Io("latent sector error while opening".to_owned())));
+            }
+            self.poisoned = None;
+            let survivors = below(&mut self.rng, self.pending.len() as u64 + 1) as usize;
+            self.keep_prefix(survivors, false);
         }
         self.stats.reopens += 1;
         Ok(())

@@ -858,8 +858,8 @@ fn read_errors_poison_the_disk_until_reopened_and_leave_the_data_intact() {
     assert_eq!(read(&mut sim, 0, "key"), (Outcome::Io, None));
     assert_eq!(read(&mut sim, 0, "missing"), (Outcome::Poisoned, None), "a read error poisons the disk");
     assert_eq!(write(&mut sim, 0, "key", b"other", true), Outcome::Poisoned);
-    assert_eq!(reopen(&mut sim, 0), Outcome::Ok);
-    assert_eq!(read(&mut sim, 0, "missing"), (Outcome::Io, None));
+    assert_eq!(reopen(&mut sim, 0), Outcome::Io, "opening reads the disk too");
+    assert_eq!(read(&mut sim, 0, "missing"), (Outcome::Poisoned, None));
     assert_eq!(sim.disk(0).stats().read_errors, 2);
     assert_eq!(sim.disk(0).durable_value(TABLE, b"key"), Some(Ok(b"precious".to_vec())));
 
@@ -871,9 +871,7 @@ fn read_errors_poison_the_disk_until_reopened_and_leave_the_data_intact() {
     let mut reads = Vec::new();
     for _ in 0..40 {
         let read = read(&mut sim, 0, "key");
-        if read.0 != Outcome::Ok {
-            assert_eq!(reopen(&mut sim, 0), Outcome::Ok);
-        }
+        while read.0 != Outcome::Ok && reopen(&mut sim, 0) != Outcome::Ok {}
         reads.push(read);
     }
     assert!(reads.contains(&(Outcome::Io, None)));

@@ -119,7 +119,11 @@ impl World for SimWorld {
     }
 
     fn reopen(&mut self) -> Answered<()> {
-        Answered { answer: self.disk.reopen(), fault_fired: false }
+        // A healthy disk's close flushes (a sync fault or a full disk fails it); a poisoned disk's
+        // open reads (a read fault fails it).
+        let kind = if self.disk.failure().is_some() { ArmedFault::Read } else { ArmedFault::Sync };
+        let answer = self.disk.reopen();
+        self.answered(kind, answer)
     }
 
     fn crash(&mut self) -> Answered<()> {
