@@ -96,7 +96,7 @@ pub const LOG_SCENARIOS: [LogScenario; 5] = [
     LogScenario {
         name: "log-crashes",
         description: "replicated log under crashes, restarts and disk faults",
-        faults: "crashes and restarts, torn writes, slow syncs, read errors, full disks, buggify",
+        faults: "crashes and restarts, torn writes, slow syncs, I/O errors on reads, writes and syncs, full disks, buggify",
         variant: LogVariant::Crashes,
     },
     LogScenario {

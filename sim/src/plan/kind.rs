@@ -69,7 +69,7 @@ pub enum StandingFaultKind {
     Corrupt,
     /// Latency tails and slow links.
     Latency,
-    /// Bit rot, read errors, torn writes and slow syncs.
+    /// Bit rot, I/O errors on reads, writes and syncs, torn writes and slow syncs.
     Disk,
     /// Skewed wall clocks.
     ClockSkew,
@@ -140,7 +140,11 @@ pub const FAULT_KINDS: [FaultKindInfo; 19] = {
             "latency",
             "latency tails and slow links (without it, latencies stay as drawn, minus these)",
         ),
-        row(Standing(StandingFaultKind::Disk), "disk", "bit rot, read errors, torn writes, slow syncs"),
+        row(
+            Standing(StandingFaultKind::Disk),
+            "disk",
+            "bit rot, I/O errors on reads, writes and syncs, torn writes, slow syncs",
+        ),
         row(Standing(StandingFaultKind::ClockSkew), "clock_skew", "standing wall-clock skew"),
         row(Standing(StandingFaultKind::Buggify), "buggify", "fault points in node code"),
     ]
