@@ -18,7 +18,7 @@
 //!   [`Storage::failure`] names the error that poisoned it.
 //! - **A failed sync** leaves the writes since the last good sync on disk or not: either may be
 //!   what a reopen or a crash finds.
-//! - **Corruption does not poison.** A torn or rotten value is reported as [`StorageError::Corrupt`],
+//! - **Corruption does not poison.** A rotten value is reported as [`StorageError::Corrupt`],
 //!   never returned as data; the rest of the store stays readable.
 //! - **Reopening** closes the store and opens it again, as a restart of the process (without a
 //!   crash) would. A healthy store keeps everything written (a clean close makes it durable). A
@@ -27,8 +27,9 @@
 //!   A reopen may fail itself: its close cannot write (a healthy store's unsynced writes may then
 //!   be lost), or its open cannot (the disk is still full). The store is then poisoned, and the
 //!   next reopen that succeeds keeps what a poisoned store keeps.
-//! - **A crash** keeps what a poisoned reopen keeps, except that the last batch of the surviving
-//!   prefix may be torn: its values may read back as [`StorageError::Corrupt`].
+//! - **A crash** keeps what a poisoned reopen keeps: whole batches. A write the crash tore is
+//!   detected and dropped whole (redb checksums its commits and falls back to the last good one),
+//!   never read back as data or as corruption; [`StorageError::Corrupt`] comes only from rot.
 //!
 //! [`MemoryStorage`] here is the fault-free implementation for unit tests of state machines.
 
@@ -47,7 +48,7 @@ pub enum StorageError {
     /// The disk has no room; the batch (or sync) did not happen, and the store is poisoned.
     #[error("disk full ({0})")]
     Full(String),
-    /// The stored value failed its checksum (torn write or bit rot); the value is lost.
+    /// The stored value failed its checksum (bit rot); the value is lost.
     #[error("corrupt value in table {table:?}")]
     Corrupt {
         /// The table holding it.

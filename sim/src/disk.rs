@@ -3,11 +3,11 @@
 //!
 //! Writes land in the volatile layer; `sync` copies them to the durable layer and charges a sync
 //! latency in virtual time. A crash keeps the durable layer only — or, with torn writes enabled, a
-//! prefix of the unsynced writes too, the last of which may be torn. The unit of a write is a whole
-//! [`WriteBatch`]: a crash never keeps part of a batch and silently drops the rest. Values are
-//! stored with a checksum, and a torn or rotten value is detected on read and reported as
-//! [`StorageError::Corrupt`], never returned as data. Reads may also fail with an I/O error, and a
-//! full disk refuses writes that add bytes (and syncs with writes to flush).
+//! prefix of the unsynced writes too; a torn last batch is detected and dropped whole, as redb
+//! drops a torn commit. The unit of a write is a whole [`WriteBatch`]: a crash never keeps part of
+//! a batch. Values are stored with a checksum, and a rotten value is detected on read and reported
+//! as [`StorageError::Corrupt`], never returned as data. Reads may also fail with an I/O error, and
+//! a full disk refuses writes that add bytes (and syncs with writes to flush).
 //!
 //! The disk follows core's storage contract, the one redb follows: a failed write, sync or read
 //! poisons it, and every operation is refused until [`Storage::reopen`]. A reopen after a failure
@@ -33,9 +33,9 @@ pub struct DiskStats {
     pub writes: u64,
     /// Unsynced writes (batches) lost in crashes.
     pub lost_on_crash: u64,
-    /// Writes torn by crashes.
+    /// Batches torn by crashes (detected and dropped whole).
     pub torn: u64,
-    /// Reads that found a rotten or torn value.
+    /// Reads that found a rotten value.
     pub corrupt_reads: u64,
     /// Reads that failed with an I/O error.
     pub read_errors: u64,
@@ -162,26 +162,11 @@ impl SimDisk {
         }
     }
 
-    /// Moves to the durable layer the first `survivors` unsynced batches, tearing the last change
-    /// of the last one when `tear` draws so; the rest are lost.
-    fn keep_prefix(&mut self, survivors: usize, tear: bool) {
+    /// Moves to the durable layer the first `survivors` unsynced batches; the rest are lost.
+    fn keep_prefix(&mut self, survivors: usize) {
         let pending = std::mem::take(&mut self.pending);
-        for (index, batch) in pending.iter().take(survivors).enumerate() {
-            let last_batch = index + 1 == survivors;
-            for (op_index, op) in batch.iter().enumerate() {
-                let mut op = op.clone();
-                let last = last_batch && op_index + 1 == batch.len();
-                if tear
-                    && last
-                    && chance(&mut self.rng, 1, 2)
-                    && let Some(value) = &mut op.value
-                {
-                    let cut = below(&mut self.rng, value.len() as u64) as usize;
-                    value.truncate(cut);
-                    self.stats.torn += 1;
-                }
-                self.durable.apply(&op);
-            }
+        for op in pending.iter().take(survivors).flatten() {
+            self.durable.apply(op);
         }
         self.stats.lost_on_crash += (pending.len() - survivors.min(pending.len())) as u64;
         self.volatile = self.durable.clone();
@@ -204,13 +189,19 @@ impl SimDisk {
     }
 
     /// The node crashed: keep the durable layer, and with torn writes a prefix of the unsynced
-    /// writes (whole batches) whose last may be torn (the last change of the last surviving batch).
+    /// writes (whole batches). The crash may tear the last batch of the prefix; like a journaling
+    /// engine (redb checksums its commits and falls back to the previous one), the disk detects the
+    /// torn batch and drops it whole, so a torn write is never read back, as data or as corruption.
     pub fn crash(&mut self) {
         let mut survivors = 0;
         if self.faults.torn_writes && !self.pending.is_empty() {
             survivors = below(&mut self.rng, self.pending.len() as u64 + 1) as usize;
+            if survivors > 0 && chance(&mut self.rng, 1, 2) {
+                self.stats.torn += 1;
+                survivors -= 1;
+            }
         }
-        self.keep_prefix(survivors, true);
+        self.keep_prefix(survivors);
         self.poisoned = None;
         self.charged = Duration::ZERO;
     }
@@ -370,7 +361,7 @@ impl Storage for SimDisk {
             }
             self.poisoned = None;
             let survivors = below(&mut self.rng, self.pending.len() as u64 + 1) as usize;
-            self.keep_prefix(survivors, false);
+            self.keep_prefix(survivors);
         }
         self.stats.reopens += 1;
         Ok(())

@@ -3,13 +3,13 @@
 //! Both worlds implement the storage contract of `core/src/storage.rs`. This harness runs the same
 //! generated operation sequences, with the same faults, against both, and checks every answer with
 //! an executable model of the contract ([`model::ContractModel`]), which allows the contract's
-//! nondeterminism (which unsynced batches a failure or a crash keeps, which values a crash tears)
+//! nondeterminism (which unsynced batches a failure or a crash keeps, whole)
 //! by tracking every state the store may be in:
 //!
 //! - `the_simulated_disk_keeps_the_contract`: `SimDisk` with torn writes on.
 //! - `redb_keeps_the_contract`: `RedbStorage` on [`backend::FaultyBackend`], a file image in memory
 //!   with a page cache, a durable image, armed I/O errors, a full disk, and crashes that keep a
-//!   prefix of the writes since the last sync and may tear the last.
+//!   prefix of the writes since the last sync and may tear the last (redb must drop it whole).
 //! - `the_old_contract_disagrees_with_redb`: under the contract the simulator followed before ("a
 //!   failure refuses that one operation and the store keeps working"), redb disagrees: it latches
 //!   its first I/O error. This is why the contract poisons.

@@ -106,7 +106,8 @@ impl NetworkFaults {
 pub struct DiskFaults {
     /// How long a sync keeps the node busy.
     pub sync_latency: Latency,
-    /// On a crash, a prefix of the unsynced writes survives and the last survivor may be torn.
+    /// On a crash, a prefix of the unsynced writes (whole batches) survives; a torn last batch is
+    /// dropped whole, as a journaling engine drops a torn commit.
     pub torn_writes: bool,
     /// Probability that a read finds its value rotted (the checksum catches it).
     pub read_corrupt_ppm: u32,

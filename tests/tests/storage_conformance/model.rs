@@ -1,8 +1,8 @@
 //! The storage contract as an executable model (see `core/src/storage.rs` for its text).
 //!
 //! The contract leaves a store some freedom: after a failure or a crash it may keep none, some or
-//! all of the batches written since the last good sync, and a crash may tear the last batch it
-//! keeps. The model therefore tracks a set of candidate states, each one a way the store may be,
+//! all of the batches written since the last good sync (whole: a batch a crash tore is dropped,
+//! never read back). The model therefore tracks a set of candidate states, each one a way the store may be,
 //! and checks every answer against them: an `Ok` read must match some candidate (which narrows the
 //! set to the ones it matches), and an error must be one the contract allows at that point.
 
@@ -65,21 +65,12 @@ fn disagree(kind: DisagreementKind, detail: String) -> Disagreement {
 /// A (table number, key number) pair.
 pub type Slot = (u8, u8);
 
-/// Whether a value may read back as corrupt: a crash may tear the last batch it keeps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-enum Torn {
-    /// Reads back whole.
-    No,
-    /// Torn or not: a read decides (and narrows the candidates).
-    Maybe,
-    /// Reads back as `Corrupt`.
-    Yes,
-}
-
+/// A stored value. A crash never tears one: the contract drops a torn batch whole, so every read
+/// answers a whole value or nothing, and `Corrupt` (rot, which this harness does not inject) is
+/// always a disagreement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct Stored {
     value: ValueId,
-    torn: Torn,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -109,21 +100,6 @@ impl Candidate {
         self.durable.get(&slot).copied()
     }
 
-    /// Marks the value a read of `slot` sees as torn or whole.
-    fn settle(&mut self, slot: Slot, torn: Torn) {
-        for batch in self.unsynced.iter_mut().rev() {
-            if let Some(change) = batch.iter_mut().rev().find(|change| change.slot == slot) {
-                if let Some(stored) = &mut change.value {
-                    stored.torn = torn;
-                }
-                return;
-            }
-        }
-        if let Some(stored) = self.durable.get_mut(&slot) {
-            stored.torn = torn;
-        }
-    }
-
     /// Applies every unsynced batch to the durable state.
     fn make_durable(&mut self) {
         for change in std::mem::take(&mut self.unsynced).into_iter().flatten() {
@@ -138,20 +114,10 @@ impl Candidate {
         }
     }
 
-    /// The candidates that keep a prefix of the unsynced batches; with `tear`, the values of the
-    /// last batch kept may be torn.
-    fn prefixes(&self, tear: bool) -> impl Iterator<Item = Candidate> + '_ {
-        (0..=self.unsynced.len()).map(move |kept| {
-            let mut candidate = Candidate { durable: self.durable.clone(), unsynced: self.unsynced[..kept].to_vec() };
-            if tear && let Some(last) = candidate.unsynced.last_mut() {
-                for stored in last.iter_mut().filter_map(|change| change.value.as_mut()) {
-                    if stored.torn == Torn::No {
-                        stored.torn = Torn::Maybe;
-                    }
-                }
-            }
-            candidate
-        })
+    /// The candidates that keep a prefix (whole batches) of the unsynced batches.
+    fn prefixes(&self) -> impl Iterator<Item = Candidate> + '_ {
+        (0..=self.unsynced.len())
+            .map(move |kept| Candidate { durable: self.durable.clone(), unsynced: self.unsynced[..kept].to_vec() })
     }
 
     /// The pairs of a range read, in key order, with what may be read for each.
@@ -167,14 +133,7 @@ impl Candidate {
 fn describe(stored: Option<Stored>) -> String {
     match stored {
         None => "absent".to_owned(),
-        Some(Stored { value, torn }) => {
-            let torn = match torn {
-                Torn::No => "",
-                Torn::Maybe => ", maybe torn",
-                Torn::Yes => ", torn",
-            };
-            format!("the {} B value of step {} change {}{torn}", value.len, value.step, value.change)
-        }
+        Some(Stored { value }) => format!("the {} B value of step {} change {}", value.len, value.step, value.change),
     }
 }
 
@@ -219,7 +178,7 @@ pub struct ContractModel {
 enum Flow {
     /// The error was allowed (or the answer needs no more checking).
     Done,
-    /// The answer is `Ok` or `Corrupt`: check it against the candidates.
+    /// The answer is `Ok` (or `Corrupt`, which no candidate matches): check it against the candidates.
     Check,
 }
 
@@ -333,23 +292,10 @@ impl ContractModel {
             Err(error) => format!("Err({error:?})"),
         };
         let expectation = |candidate: &Candidate| describe(candidate.view(slot));
-        let narrow = |candidate: &Candidate| {
-            let stored = candidate.view(slot);
-            let mut narrowed = candidate.clone();
-            match (answer, stored) {
-                (Ok(None), None) => Some(narrowed),
-                (Ok(Some(bytes)), Some(stored)) if stored.torn != Torn::Yes && stored.value.matches(bytes) => {
-                    narrowed.settle(slot, Torn::No);
-                    Some(narrowed)
-                }
-                (Err(StorageError::Corrupt { table, key }), Some(stored))
-                    if stored.torn != Torn::No && table == table_name(slot.0) && *key == key_bytes(slot.1) =>
-                {
-                    narrowed.settle(slot, Torn::Yes);
-                    Some(narrowed)
-                }
-                _ => None,
-            }
+        let narrow = |candidate: &Candidate| match (answer, candidate.view(slot)) {
+            (Ok(None), None) => Some(candidate.clone()),
+            (Ok(Some(bytes)), Some(stored)) if stored.value.matches(bytes) => Some(candidate.clone()),
+            _ => None,
         };
         self.narrow(&what, &described, narrow, expectation)
     }
@@ -388,43 +334,12 @@ impl ContractModel {
         };
         let narrow = |candidate: &Candidate| {
             let expected = candidate.range(table, start, end, limit);
-            let mut narrowed = candidate.clone();
-            match answer {
-                Ok(pairs) => {
-                    if pairs.len() != expected.len() {
-                        return None;
-                    }
-                    for ((key, value), (number, stored)) in pairs.iter().zip(&expected) {
-                        if key_number(key) != Some(*number) || stored.torn == Torn::Yes || !stored.value.matches(value)
-                        {
-                            return None;
-                        }
-                        narrowed.settle((table, *number), Torn::No);
-                    }
-                    Some(narrowed)
-                }
-                Err(StorageError::Corrupt { table: corrupt_table, key }) => {
-                    if corrupt_table != table_name(table) {
-                        return None;
-                    }
-                    let number = key_number(key)?;
-                    for (expected_number, stored) in &expected {
-                        if *expected_number == number {
-                            if stored.torn == Torn::No {
-                                return None;
-                            }
-                            narrowed.settle((table, number), Torn::Yes);
-                            return Some(narrowed);
-                        }
-                        if stored.torn == Torn::Yes {
-                            return None;
-                        }
-                        narrowed.settle((table, *expected_number), Torn::No);
-                    }
-                    None
-                }
-                Err(_) => None,
-            }
+            let Ok(pairs) = answer else { return None };
+            let matches = pairs.len() == expected.len()
+                && pairs.iter().zip(&expected).all(|((key, value), (number, stored))| {
+                    key_number(key) == Some(*number) && stored.value.matches(value)
+                });
+            matches.then(|| candidate.clone())
         };
         self.narrow(&what, &described, narrow, expectation)
     }
@@ -440,7 +355,7 @@ impl ContractModel {
         if answer.is_ok() && !changes.is_empty() {
             let batch: Vec<Change> = changes
                 .iter()
-                .map(|(slot, value)| Change { slot: *slot, value: value.map(|value| Stored { value, torn: Torn::No }) })
+                .map(|(slot, value)| Change { slot: *slot, value: value.map(|value| Stored { value }) })
                 .collect();
             for candidate in &mut self.candidates {
                 candidate.unsynced.push(batch.clone());
@@ -490,8 +405,7 @@ impl ContractModel {
         if answer.is_ok() {
             if was_poisoned {
                 // What had reached the disk: the synced state plus a prefix of the later batches.
-                let expanded: Vec<Candidate> =
-                    self.candidates.iter().flat_map(|candidate| candidate.prefixes(false)).collect();
+                let expanded: Vec<Candidate> = self.candidates.iter().flat_map(Candidate::prefixes).collect();
                 self.replace_candidates(expanded.into_iter());
             } else {
                 // A clean close makes every write durable.
@@ -512,8 +426,9 @@ impl ContractModel {
 
     /// Checks the answer of opening the store after a crash.
     pub fn crash(&mut self, answer: &Result<(), StorageError>, fault_fired: bool) -> Result<(), Disagreement> {
-        // The crash happened whatever the open answers: keep a prefix, the last batch maybe torn.
-        let expanded: Vec<Candidate> = self.candidates.iter().flat_map(|candidate| candidate.prefixes(true)).collect();
+        // The crash happened whatever the open answers: keep a prefix of whole batches (a torn one
+        // is dropped whole).
+        let expanded: Vec<Candidate> = self.candidates.iter().flat_map(Candidate::prefixes).collect();
         self.replace_candidates(expanded.into_iter());
         // A crash ends the process and its poisoning with it; the open decides anew.
         self.poisoned = None;

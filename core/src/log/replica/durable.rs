@@ -3,7 +3,7 @@
 //! - [`ACCEPTOR_TABLE`]: the promised ballot and the accepted entries, synced before any promise or
 //!   acceptance leaves the node (losing them would let an acceptor break its word);
 //! - [`CHOSEN_TABLE`]: chosen entries not yet in a snapshot, written without a sync (they can be
-//!   learned again from the other replicas; a torn one is dropped at recovery);
+//!   learned again from the other replicas; one that rotted is dropped at recovery);
 //! - [`SNAPSHOT_TABLE`]: the latest snapshot image, synced.
 
 use super::{LogNotification, Replica};
@@ -92,9 +92,9 @@ impl<S: StateMachine> Replica<S> {
         Ok(())
     }
 
-    /// Reads the chosen entries after `snapshot_index`. They are written without a sync, so a crash
-    /// may tear the last one: a corrupt chosen entry is dropped (it can be learned again from the
-    /// other replicas), unlike the acceptor's state, whose loss would be fatal.
+    /// Reads the chosen entries after `snapshot_index`. A corrupt (rotten) chosen entry is dropped:
+    /// it can be learned again from the other replicas, unlike the acceptor's state, whose loss
+    /// would be fatal.
     fn load_chosen(
         &mut self,
         cx: &mut dyn Context<Self>,
