@@ -253,6 +253,7 @@ async fn against_a_cluster_by_host_name() {
     }
     assert_eq!(text.lines().filter(|line| line.starts_with("node ")).count(), 2, "{text}");
     assert_eq!(text.lines().filter(|line| *line == "  role:       leader").count(), 1, "{text}");
+    assert_eq!(text.lines().filter(|line| *line == "  storage:    ok").count(), 2, "{text}");
     let follower = text.lines().find(|line| line.starts_with("  role:       follower of ")).expect(&text);
     let leader_short = follower.trim_start_matches("  role:       follower of ");
     assert!(leader_short.len() == 8 && hex::decode_32(&leader_short.repeat(8)).is_some(), "{follower}");
