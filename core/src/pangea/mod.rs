@@ -178,6 +178,12 @@ impl PangeaNode {
         }
     }
 
+    /// What follows every input: the parts' notifications handed on, then a look at the storage.
+    fn after_input(&mut self, cx: &mut dyn Context<Self>) {
+        self.dispatch(cx);
+        self.watch_storage(cx);
+    }
+
     /// Hands each part what the others had to tell it, until nothing is left.
     fn dispatch(&mut self, cx: &mut dyn Context<Self>) {
         for _ in 0..NOTIFICATION_ROUNDS_MAX {
@@ -215,8 +221,7 @@ impl Node for PangeaNode {
     fn on_start(&mut self, cx: &mut dyn Context<Self>) {
         self.membership.on_start(&mut Scoped::new(cx));
         self.log.on_start(&mut Scoped::new(cx));
-        self.dispatch(cx);
-        self.watch_storage(cx);
+        self.after_input(cx);
     }
 
     fn on_message(&mut self, cx: &mut dyn Context<Self>, from: NodeId, message: PangeaMessage) {
@@ -224,8 +229,7 @@ impl Node for PangeaNode {
             PangeaMessage::Membership(message) => self.membership.on_message(&mut Scoped::new(cx), from, message),
             PangeaMessage::Log(message) => self.log.on_message(&mut Scoped::new(cx), from, message),
         }
-        self.dispatch(cx);
-        self.watch_storage(cx);
+        self.after_input(cx);
     }
 
     fn on_timer(&mut self, cx: &mut dyn Context<Self>, timer: PangeaTimer) {
@@ -234,8 +238,7 @@ impl Node for PangeaNode {
             PangeaTimer::Membership(timer) => self.membership.on_timer(&mut Scoped::new(cx), timer),
             PangeaTimer::Log(timer) => self.log.on_timer(&mut Scoped::new(cx), timer),
         }
-        self.dispatch(cx);
-        self.watch_storage(cx);
+        self.after_input(cx);
     }
 
     fn on_client(&mut self, cx: &mut dyn Context<Self>, request: RequestId, body: PangeaRequest) {
@@ -259,7 +262,6 @@ impl Node for PangeaNode {
             PangeaRequest::Membership(body) => self.membership.on_client(&mut Scoped::new(cx), request, body),
             PangeaRequest::Log(body) => self.log.on_client(&mut Scoped::new(cx), request, body),
         }
-        self.dispatch(cx);
-        self.watch_storage(cx);
+        self.after_input(cx);
     }
 }
