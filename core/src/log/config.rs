@@ -20,7 +20,8 @@ pub struct LogConfig {
     /// Silence from the leader after which a follower stands for election; each replica waits this
     /// plus a random part of it again, so that candidates rarely collide.
     pub election_timeout: Duration,
-    /// How long a leader waits to gather a batch before proposing it.
+    /// How long a leader waits to gather a batch before proposing it, while proposals are in
+    /// flight; a proposal that finds the pipeline idle is proposed at once.
     pub batch_delay: Duration,
     /// Most commands in one accept message.
     pub batch_entries_max: usize,

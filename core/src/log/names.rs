@@ -11,7 +11,7 @@ crate::names! {
         CATCH_UP_REQUESTED = "log.catch_up_requested",
         /// A catch-up answer brought chosen entries this replica lacked.
         CAUGHT_UP_ENTRIES = "log.caught_up_entries",
-        /// Recovery dropped a torn chosen entry (it is learned again from the others).
+        /// Recovery dropped a rotten chosen entry (it is learned again from the others).
         CORRUPT_CHOSEN_ENTRY_DROPPED = "log.corrupt_chosen_entry_dropped",
         /// A retried command was answered from its session instead of applied again.
         DUPLICATE_COMMAND_SUPPRESSED = "log.duplicate_command_suppressed",
@@ -61,6 +61,8 @@ crate::names! {
         PREEMPTED = "log.preempted",
         /// A promise was cut into pages to fit the message budget.
         PROMISE_PAGED = "log.promise_paged",
+        /// A proposal found the pipeline idle and was proposed at once, without the batch delay.
+        PROPOSED_AT_ONCE = "log.proposed_at_once",
         /// A leader's command queue was full and it answered busy.
         QUEUE_FULL = "log.queue_full",
         /// A restarted replica read back a promise or chosen entries.

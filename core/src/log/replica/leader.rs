@@ -208,7 +208,13 @@ impl<S: StateMachine> Replica<S> {
         self.clients.pending.insert(key, vec![request]);
         self.clients.queued_bytes += bytes;
         self.clients.queue.push_back(Queued { key, what, bytes });
-        if self.clients.flush_timer.is_none() {
+        // With nothing in flight there is nothing to wait for: propose at once. Under load the
+        // pipeline is busy, and the batch delay gathers what arrives meanwhile into one batch.
+        let idle = matches!(&self.role, Role::Leader(leader) if leader.inflight.is_empty());
+        if idle && self.clients.flush_timer.is_none() {
+            cx.sometimes(probes::PROPOSED_AT_ONCE, true);
+            self.flush(cx);
+        } else if self.clients.flush_timer.is_none() {
             let delay = if cx.buggify(sites::BATCH_FLUSH_NOW) { Duration::ZERO } else { self.config.batch_delay };
             self.clients.flush_timer = Some(cx.set_timer(delay, super::LogTimer::Flush));
         }
