@@ -29,6 +29,78 @@ pub(crate) fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// The key of the QUIC stateless resets this node sends: derived from its identity, so that a
+/// restarted node can reset the connections its previous process had. A peer still writing to the
+/// old process then learns at once that it is gone and reconnects, instead of waiting out the
+/// idle timeout while the restarted node stays unreachable.
+struct ResetKey(blake3::Hasher);
+
+impl quinn::crypto::HmacKey for ResetKey {
+    fn sign(&self, data: &[u8], signature_out: &mut [u8]) {
+        let mut hasher = self.0.clone();
+        hasher.update(data);
+        hasher.finalize_xof().fill(signature_out);
+    }
+
+    fn signature_len(&self) -> usize {
+        32
+    }
+
+    fn verify(&self, data: &[u8], signature: &[u8]) -> Result<(), quinn::crypto::CryptoError> {
+        let mut expected = [0u8; 32];
+        self.sign(data, &mut expected);
+        // `blake3::Hash` compares in constant time.
+        if signature.len() == expected.len()
+            && blake3::Hash::from(expected)
+                == blake3::Hash::from_slice(signature).map_err(|_| quinn::crypto::CryptoError)?
+        {
+            Ok(())
+        } else {
+            Err(quinn::crypto::CryptoError)
+        }
+    }
+}
+
+/// Random connection ids of 8 bytes that claim no way to tell them from others. quinn's default
+/// generator signs its ids with a key drawn at each start and silently drops packets whose ids fail
+/// the check, so a restarted node would drop the packets of its previous process's connections
+/// without the stateless reset that tells the sender to reconnect.
+struct RandomCids;
+
+/// Bytes of a connection id.
+const CID_BYTES: usize = 8;
+
+impl quinn::ConnectionIdGenerator for RandomCids {
+    fn generate_cid(&mut self) -> quinn::ConnectionId {
+        let mut bytes = [0u8; CID_BYTES];
+        // Should the OS have no randomness, fall back on the clock: ids need only be unlikely to
+        // collide, and the handshake's own randomness protects the connection.
+        if getrandom::fill(&mut bytes).is_err() {
+            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            bytes = (nanos.as_nanos() as u64).to_le_bytes();
+        }
+        quinn::ConnectionId::new(&bytes)
+    }
+
+    fn cid_len(&self) -> usize {
+        CID_BYTES
+    }
+
+    fn cid_lifetime(&self) -> Option<Duration> {
+        None
+    }
+}
+
+/// The endpoint's configuration: stateless resets keyed by `identity` (see [`ResetKey`]) and
+/// connection ids every packet of which may be answered with one (see [`RandomCids`]), so that a
+/// restarted node resets the connections of its previous process at their first packet.
+pub(crate) fn endpoint_config(identity: &Identity) -> quinn::EndpointConfig {
+    let reset_key = blake3::derive_key("pangea/quic-stateless-reset/v1", identity.private_key().secret_der());
+    let mut config = quinn::EndpointConfig::new(Arc::new(ResetKey(blake3::Hasher::new_keyed(&reset_key))));
+    config.cid_generator(|| Box::new(RandomCids));
+    config
+}
+
 fn transport_config() -> Arc<quinn::TransportConfig> {
     let mut config = quinn::TransportConfig::default();
     // 30 s fits in a QUIC varint of milliseconds, so the conversion cannot fail.

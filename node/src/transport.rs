@@ -138,8 +138,15 @@ impl Transport {
         let verifier = Arc::new(PeerVerifier::new(admission, tls::provider(), refused.clone()));
         let server_config = tls::server_config(identity, verifier.clone())?;
         let peer_config = tls::client_config(ALPN_PEER, Some(identity), verifier)?;
-        let endpoint = quinn::Endpoint::server(server_config, listen)
-            .map_err(|source| TransportError::Bind { addr: listen, source })?;
+        let socket =
+            std::net::UdpSocket::bind(listen).map_err(|source| TransportError::Bind { addr: listen, source })?;
+        let endpoint = quinn::Endpoint::new(
+            tls::endpoint_config(identity),
+            Some(server_config),
+            socket,
+            Arc::new(quinn::TokioRuntime),
+        )
+        .map_err(|source| TransportError::Bind { addr: listen, source })?;
         let (inbound, receiver) = mpsc::channel(INBOUND_QUEUE_MAX);
         let accept_task = runtime.spawn(accept_loop(endpoint.clone(), inbound, refused.clone()));
         let transport = Transport {

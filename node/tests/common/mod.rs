@@ -49,7 +49,8 @@ impl Node {
     }
 
     /// Starts `pangea node` with `extra` arguments, joining through `bootstrap` if given; listening
-    /// on the node's address unless `extra` says `--listen`.
+    /// on the node's address unless `extra` says `--listen`. Its log level is `info`, or
+    /// `PANGEA_TEST_LOG` when set (e.g. `PANGEA_TEST_LOG=debug,quinn_proto=debug`).
     pub fn start_with(&mut self, bootstrap: Option<SocketAddr>, extra: &[&str]) {
         let log = std::fs::File::create(&self.log).unwrap();
         let mut command = Command::new(BIN);
@@ -57,7 +58,10 @@ impl Node {
         if !extra.contains(&"--listen") {
             command.args(["--listen", &self.addr.to_string()]);
         }
-        command.env("RUST_LOG", "info").stdout(Stdio::null()).stderr(log);
+        command
+            .env("RUST_LOG", std::env::var("PANGEA_TEST_LOG").unwrap_or_else(|_| "info".to_owned()))
+            .stdout(Stdio::null())
+            .stderr(log);
         if let Some(bootstrap) = bootstrap {
             command.args(["--bootstrap", &bootstrap.to_string()]);
         }
