@@ -2,9 +2,11 @@
 # Side by side: the same closed-loop load against a 3-node Pangea cluster and a 3-member etcd
 # cluster, both on loopback on this machine, plus Pangea's idle memory and CPU.
 #
-# Usage: benches/etcd-compare/run.sh [--clients N] [--seconds S] [--keys K] [--value-bytes B]
+# Usage: benches/etcd-compare/run.sh [--clients N,...] [--value-bytes B,...] [--seconds S] [--keys K]
 #                                    [--read-percent P] [--idle-seconds I]
-# Defaults: --clients 32 --seconds 10 (the rest as in `pangea bench`), --idle-seconds 10.
+# Every combination of the listed client counts and value sizes runs against both clusters, one
+# after the other, and a table sums them up. Defaults: --clients 1,32,128 --value-bytes 100
+# --seconds 10 (the rest as in `pangea bench`), --idle-seconds 10.
 # Installs etcd (Debian's etcd-server and etcd-client) and protoc (protobuf-compiler) with apt-get
 # when they are missing. Everything it starts is killed on exit.
 set -euo pipefail
@@ -13,21 +15,27 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 DEADLINE=60 # seconds to wait for a cluster to form
 
-clients=32
+clients_list=1,32,128
+values_list=100
 seconds=10
 idle_seconds=10
 extra=()
 while [ $# -gt 0 ]; do
     case "$1" in
-        --clients) clients="$2"; shift 2 ;;
+        --clients) clients_list="$2"; shift 2 ;;
+        --value-bytes) values_list="$2"; shift 2 ;;
         --seconds) seconds="$2"; shift 2 ;;
         --idle-seconds) idle_seconds="$2"; shift 2 ;;
-        --keys | --value-bytes | --read-percent) extra+=("$1" "$2"); shift 2 ;;
-        -h | --help) sed -n '2,9p' "$0"; exit 0 ;;
+        --keys | --read-percent) extra+=("$1" "$2"); shift 2 ;;
+        -h | --help) sed -n '2,11p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
-bench_args=(--clients "$clients" --seconds "$seconds" "${extra[@]}")
+for list in "$clients_list" "$values_list"; do
+    [[ "$list" =~ ^[0-9]+(,[0-9]+)*$ ]] || { echo "not a comma-separated list of numbers: $list" >&2; exit 2; }
+done
+IFS=, read -r -a clients_each <<< "$clients_list"
+IFS=, read -r -a values_each <<< "$values_list"
 
 log() { echo "== $*" >&2; }
 
@@ -180,17 +188,30 @@ for i in 0 1 2; do
                  node, rss / 1024, used / hz, 100 * used / hz / window }'
 done
 
-# --- The load ---
-log "pangea bench ${bench_args[*]}"
-pangea_line="$(RUST_LOG=warn "$PANGEA" bench --node "$PANGEA_NODES" --token "$TOKEN" "${bench_args[@]}")"
-log "etcd-bench ${bench_args[*]}"
-etcd_line="$("$ETCD_BENCH" --endpoints "$ETCD_ENDPOINTS" "${bench_args[@]}")"
-echo "pangea: $pangea_line"
-echo "etcd:   $etcd_line"
+# --- The load: every client count and value size, Pangea then etcd ---
 ops() { sed -n 's/.* = \([0-9.]*\) ops\/s.*/\1/p' <<< "$1"; }
+p50() { sed -n 's/.* p50 \([0-9.]*\) ms.*/\1/p' <<< "$1"; }
 p99() { sed -n 's/.* p99 \([0-9.]*\) ms.*/\1/p' <<< "$1"; }
-awk -v po="$(ops "$pangea_line")" -v eo="$(ops "$etcd_line")" -v pp="$(p99 "$pangea_line")" -v ep="$(p99 "$etcd_line")" \
-    'BEGIN {
-        printf "pangea/etcd throughput: %s\n", (eo > 0 ? sprintf("%.2f", po / eo) : "n/a")
-        printf "pangea/etcd p99:        %s\n", (ep > 0 ? sprintf("%.2f", pp / ep) : "n/a")
-    }'
+rows=()
+for value_bytes in "${values_each[@]}"; do
+    for clients in "${clients_each[@]}"; do
+        bench_args=(--clients "$clients" --value-bytes "$value_bytes" --seconds "$seconds" "${extra[@]}")
+        log "pangea bench ${bench_args[*]}"
+        pangea_line="$(RUST_LOG=warn "$PANGEA" bench --node "$PANGEA_NODES" --token "$TOKEN" "${bench_args[@]}")"
+        log "etcd-bench ${bench_args[*]}"
+        etcd_line="$("$ETCD_BENCH" --endpoints "$ETCD_ENDPOINTS" "${bench_args[@]}")"
+        echo "pangea ($value_bytes B): $pangea_line"
+        echo "etcd   ($value_bytes B): $etcd_line"
+        rows+=("$(awk -v c="$clients" -v v="$value_bytes" \
+            -v po="$(ops "$pangea_line")" -v eo="$(ops "$etcd_line")" \
+            -v p5="$(p50 "$pangea_line")" -v e5="$(p50 "$etcd_line")" \
+            -v p9="$(p99 "$pangea_line")" -v e9="$(p99 "$etcd_line")" \
+            'BEGIN { printf "| %7d | %7d | %9.0f | %9.0f | %5s | %6.2f / %6.2f | %6.2f / %6.2f | %5s |",
+                     c, v, po, eo, (eo > 0 ? sprintf("%.2f", po / eo) : "n/a"),
+                     p5, p9, e5, e9, (e9 > 0 ? sprintf("%.2f", p9 / e9) : "n/a") }')")
+    done
+done
+echo
+echo "| clients | value B | pangea/s |   etcd/s | ratio | pangea p50 / p99 |   etcd p50 / p99 | p99 ratio |"
+echo "| ------- | ------- | --------- | --------- | ----- | ---------------- | ---------------- | --------- |"
+printf '%s\n' "${rows[@]}"
