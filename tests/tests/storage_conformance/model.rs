@@ -368,18 +368,23 @@ impl ContractModel {
     pub fn sync(&mut self, answer: &Result<(), StorageError>, fault_fired: bool) -> Result<(), Disagreement> {
         self.mutation("sync", answer, fault_fired)?;
         if answer.is_ok() {
-            let synced: Vec<Candidate> = self
-                .candidates
-                .iter()
-                .map(|candidate| {
-                    let mut candidate = candidate.clone();
-                    candidate.make_durable();
-                    candidate
-                })
-                .collect();
-            self.replace_candidates(synced.into_iter());
+            self.make_all_durable();
         }
         Ok(())
+    }
+
+    /// Every candidate with its unsynced batches made durable (a good sync, a clean close).
+    fn make_all_durable(&mut self) {
+        let durable: Vec<Candidate> = self
+            .candidates
+            .iter()
+            .map(|candidate| {
+                let mut candidate = candidate.clone();
+                candidate.make_durable();
+                candidate
+            })
+            .collect();
+        self.replace_candidates(durable.into_iter());
     }
 
     /// A write or a sync: only a failure the contract allows, or success.
@@ -409,16 +414,7 @@ impl ContractModel {
                 self.replace_candidates(expanded.into_iter());
             } else {
                 // A clean close makes every write durable.
-                let closed: Vec<Candidate> = self
-                    .candidates
-                    .iter()
-                    .map(|candidate| {
-                        let mut candidate = candidate.clone();
-                        candidate.make_durable();
-                        candidate
-                    })
-                    .collect();
-                self.replace_candidates(closed.into_iter());
+                self.make_all_durable();
             }
         }
         Ok(())

@@ -186,6 +186,20 @@ pub struct RedbWorld {
 }
 
 impl RedbWorld {
+    /// A new process opens the image; when the open fails, the process answers its error.
+    fn start_process(&mut self) -> Result<(), StorageError> {
+        match RedbStorage::with_opener(opener(&self.image, self.cache_bytes)) {
+            Ok(storage) => {
+                self.process = Ok(storage);
+                Ok(())
+            }
+            Err(error) => {
+                self.process = Err(open_failure(error.clone()));
+                Err(error)
+            }
+        }
+    }
+
     /// An empty database whose crashes draw from `seed`; the cache size alternates with the seed.
     ///
     /// # Errors
@@ -248,16 +262,7 @@ impl World for RedbWorld {
         let fired_before = lock(&self.image).faults_fired();
         let answer = match &mut self.process {
             Ok(storage) => storage.reopen(),
-            Err(_) => match RedbStorage::with_opener(opener(&self.image, self.cache_bytes)) {
-                Ok(storage) => {
-                    self.process = Ok(storage);
-                    Ok(())
-                }
-                Err(error) => {
-                    self.process = Err(open_failure(error.clone()));
-                    Err(error)
-                }
-            },
+            Err(_) => self.start_process(),
         };
         let fault_fired = lock(&self.image).faults_fired() > fired_before;
         Answered { answer, fault_fired }
@@ -273,16 +278,7 @@ impl World for RedbWorld {
             self.torn_writes += u64::from(cut.torn);
             image.faults_fired()
         };
-        let answer = match RedbStorage::with_opener(opener(&self.image, self.cache_bytes)) {
-            Ok(storage) => {
-                self.process = Ok(storage);
-                Ok(())
-            }
-            Err(error) => {
-                self.process = Err(open_failure(error.clone()));
-                Err(error)
-            }
-        };
+        let answer = self.start_process();
         let fault_fired = lock(&self.image).faults_fired() > fired_before;
         Answered { answer, fault_fired }
     }
