@@ -4,6 +4,7 @@ use pangea_core::Instant;
 use pangea_sim::{Coverage, Fault, FaultPlan, SimStats, TraceHash, TraceRecord};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::collections::BTreeMap;
 
 /// The start of every command line a report prints: `pangea-sim` built from a checkout.
 pub const CARGO_PANGEA_SIM: &str = "cargo run -q --release -p pangea-scenarios";
@@ -188,6 +189,9 @@ pub struct RunReport {
     pub operations: Option<u64>,
     /// The replay file the run came from, if any (filled in by [`crate::run_guarded`]).
     pub replay_file: Option<String>,
+    /// Scenario-specific quantities that a sweep sums over its runs (e.g. `health`'s false deaths
+    /// and node-hours, whose ratio is its accuracy).
+    pub tallies: BTreeMap<&'static str, f64>,
 }
 
 impl Default for RunReport {
@@ -212,6 +216,7 @@ impl Default for RunReport {
             clients: None,
             operations: None,
             replay_file: None,
+            tallies: BTreeMap::new(),
         }
     }
 }

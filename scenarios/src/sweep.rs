@@ -91,6 +91,29 @@ pub struct SweepReport {
     pub runs: u64,
     /// Seeds that failed.
     pub failed: u64,
+    /// The runs' tallies, summed (see [`RunReport::tallies`]).
+    pub tallies: std::collections::BTreeMap<&'static str, f64>,
+}
+
+impl SweepReport {
+    /// The summed tallies for a person, one line, with each per node-hour when the scenario tallies
+    /// `node_hours`; `None` when the runs tallied nothing.
+    #[must_use]
+    pub fn render_tallies(&self) -> Option<String> {
+        if self.tallies.is_empty() {
+            return None;
+        }
+        let node_hours = self.tallies.get("node_hours").copied().filter(|hours| *hours > 0.0);
+        let parts: Vec<String> = self
+            .tallies
+            .iter()
+            .map(|(name, total)| match node_hours {
+                Some(hours) if *name != "node_hours" => format!("{name} {total} ({:.2} per node-hour)", total / hours),
+                _ => format!("{name} {total:.2}"),
+            })
+            .collect();
+        Some(format!("totals over the sweep: {}", parts.join(", ")))
+    }
 }
 
 /// How to run a sweep.
@@ -179,6 +202,9 @@ pub fn sweep_with(
                             collected.failed += u64::from(!passed);
                             collected.coverage.merge(&report.coverage);
                             collected.summary.add(&report);
+                            for (name, value) in &report.tallies {
+                                *collected.tallies.entry(name).or_default() += value;
+                            }
                             if options.keep_passing || !passed {
                                 collected.reports.push(report);
                             }

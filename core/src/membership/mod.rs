@@ -1,43 +1,83 @@
-//! Membership and health tracking: which peers exist, and which of them are alive.
+//! Membership and failure detection: SWIM (Das, Gupta and Motivala, 2002) with HashiCorp's
+//! Lifeguard extensions.
 //!
-//! Every `ping_interval` a node pings each peer it knows (dead ones too, so they can come back) and
-//! gossips a few peer ids with each ping and pong, so that a node that knows one bootstrap peer soon
-//! knows them all. Any message from a peer marks it alive; silence moves it to suspect after
-//! `suspect_after` and to dead after `dead_after`. Pongs echo the pinger's clock, giving round-trip
-//! samples that feed an RFC 6298 estimate.
+//! - **Probing** ([`probe`](self)): every protocol period a node pings one tracked peer, in a
+//!   shuffled round-robin, so each peer is probed by each node once per round. A peer that does not
+//!   ack within `probe_timeout` is pinged through `indirect_probes` helpers; one that answered
+//!   neither way by the period's end is suspected. Messages per node per period stay constant
+//!   whatever the group's size.
+//! - **Suspicion** ([`judge`](self)): a suspected peer is dead once its suspicion times out, unless
+//!   it refutes by raising its incarnation. Judgements with higher incarnations win.
+//! - **Dissemination**: every judgement is piggybacked on probes and acks, each about
+//!   `retransmit_mult × log10 n` times, so news reaches every node in O(log n) periods. A
+//!   full-state exchange every `sync_interval` with one random peer lets joiners learn the group and
+//!   healed partitions find each other.
+//! - **Lifeguard**: a local health score stretches the node's own probe periods and timeouts while
+//!   it misses acks and nacks (a slow node stops accusing healthy ones), suspicions start long and
+//!   shorten as independent suspecters confirm them, and helpers answer failed indirect probes with
+//!   nacks.
 //!
-//! Known peers and a boot counter are kept in storage (table [`TABLE`]), so a restarted node still
-//! knows its peers; their health is not kept — after a restart every peer is suspect until heard.
+//! **Scope.** A node tracks at most `peers_max` peers: those another part asks for (the log's
+//! members, [`Membership::track`]) always, then those it learns by gossip while there is room. A
+//! tracked peer costs about 200 bytes.
+//!
+//! Known peer ids and a boot counter are kept in storage (table [`TABLE`]), so a restarted node
+//! still knows its peers; their health is not kept — after a restart every peer is suspect until
+//! judged.
 
 mod config;
+mod dissemination;
+mod judge;
 mod messages;
 pub mod names;
 mod peer;
+mod probe;
+mod stats;
+mod store;
+mod suspicion;
 #[cfg(test)]
 mod tests;
 
-pub use config::{HealthConfig, HealthConfigError, MembershipPlantedBug};
-pub use messages::{MembershipMessage, MembershipRequest, MembershipResponse, PeerView};
+pub use config::{HealthConfig, HealthConfigError, MULTIPLIER_MAX, MembershipPlantedBug, milli_log2, milli_log10};
+pub use messages::{Judgement, MembershipMessage, MembershipRequest, MembershipResponse, MessageKind, PeerView, Update};
 pub use peer::{Health, Peer, RttEstimate};
+pub use stats::{CHANGES_MAX, ChangeLog, JudgementChange, MembershipStats};
+pub use store::TABLE;
+pub use suspicion::{CONFIRMATIONS_EXPECTED_MAX, Suspicion};
 
 use crate::id::NodeId;
-use crate::membership::names::{probes, sites};
-use crate::node::{Context, Node, RequestId, TraceEvent};
+use crate::membership::dissemination::Dissemination;
+use crate::membership::names::sites;
+use crate::membership::probe::{Probe, Relay};
+use crate::node::{Context, Node, RequestId};
 use crate::random;
-use crate::storage::{StorageError, WriteBatch};
-use crate::time::{Duration, Instant};
-use std::collections::BTreeMap;
+use crate::time::Duration;
+use std::collections::{BTreeMap, BTreeSet};
 
-/// The storage table holding the boot counter and the known peers.
-pub const TABLE: &str = "membership";
-const BOOT_KEY: &[u8] = b"boot";
-const PEER_PREFIX: &[u8] = b"peer/";
-
-/// The membership subsystem's only timer.
+/// The membership subsystem's timers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MembershipTimer {
-    /// Time for a round of health checks and pings.
+    /// The end of a protocol period: judge the last probe, start the next.
     Tick,
+    /// A direct probe's wait for its ack is over: probe indirectly.
+    ProbeTimeout {
+        /// The probe.
+        sequence: u64,
+    },
+    /// An indirect probe run for another node is over: nack it if unanswered.
+    RelayTimeout {
+        /// This node's ping for the relay.
+        sequence: u64,
+    },
+    /// A suspicion of `peer` may have timed out.
+    Suspicion {
+        /// The suspect.
+        peer: NodeId,
+    },
+    /// Time for a full-state exchange with a random peer.
+    Sync,
+    /// Time for a gossip round.
+    Gossip,
 }
 
 /// What the membership subsystem tells the other parts of its node, drained after each input
@@ -53,16 +93,32 @@ pub enum MembershipNotification {
     },
 }
 
-/// A node's membership table and health tracker.
+/// A node's membership table and failure detector.
 #[derive(Clone, Debug, Hash)]
 pub struct Membership {
     config: HealthConfig,
     peers: BTreeMap<NodeId, Peer>,
     boot: u64,
-    ping_sequence: u64,
-    /// Peers learned but not yet durably saved (the save failed, e.g. on a full disk).
-    unsaved: bool,
+    /// This node's own incarnation, raised to refute suspicions.
+    incarnation: u64,
+    /// Lifeguard's local health score: 0 is healthy; each point stretches probes by one period.
+    awareness: u32,
+    /// The last probe or relay number used.
+    sequence: u64,
+    /// The probe order of this round, and the position of the next target in it.
+    rotation: Vec<NodeId>,
+    rotation_next: usize,
+    /// The probe of the current period.
+    probe: Option<Probe>,
+    /// Indirect probes run for others, by this node's ping number.
+    relays: BTreeMap<u64, Relay>,
+    gossip: Dissemination,
+    /// Peers added or dropped since the last save, and whether the boot counter is unsaved.
+    unsaved: BTreeMap<NodeId, bool>,
+    boot_unsaved: bool,
     notifications: Vec<MembershipNotification>,
+    stats: MembershipStats,
+    changes: ChangeLog,
 }
 
 impl Membership {
@@ -73,9 +129,19 @@ impl Membership {
             config,
             peers: BTreeMap::new(),
             boot: 0,
-            ping_sequence: 0,
-            unsaved: false,
+            incarnation: 0,
+            awareness: 0,
+            sequence: 0,
+            rotation: Vec::new(),
+            rotation_next: 0,
+            probe: None,
+            relays: BTreeMap::new(),
+            gossip: Dissemination::default(),
+            unsaved: BTreeMap::new(),
+            boot_unsaved: false,
             notifications: Vec::new(),
+            stats: MembershipStats::default(),
+            changes: ChangeLog::default(),
         })
     }
 
@@ -91,7 +157,38 @@ impl Membership {
         self.boot
     }
 
-    /// The health of `peer`, if it is known.
+    /// This node's incarnation: how often it refuted a suspicion of itself in this run.
+    #[must_use]
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
+    /// Lifeguard's local health score (0 healthy, up to `awareness_max`): the node's probe periods
+    /// and timeouts are stretched `1 + awareness` times.
+    #[must_use]
+    pub fn awareness(&self) -> u32 {
+        self.awareness
+    }
+
+    /// What the failure detector has done since the node started.
+    #[must_use]
+    pub fn stats(&self) -> &MembershipStats {
+        &self.stats
+    }
+
+    /// The latest changes of this node's judgements.
+    #[must_use]
+    pub fn changes(&self) -> &ChangeLog {
+        &self.changes
+    }
+
+    /// Judgements waiting to be piggybacked.
+    #[must_use]
+    pub fn gossip_queued(&self) -> usize {
+        self.gossip.len()
+    }
+
+    /// The health of `peer`, if it is tracked.
     #[must_use]
     pub fn health_of(&self, peer: &NodeId) -> Option<Health> {
         self.peers.get(peer).map(|tracked| tracked.health)
@@ -103,12 +200,22 @@ impl Membership {
         self.peers.get(peer)
     }
 
-    /// Every known peer, in id order.
+    /// Every tracked peer, in id order.
     pub fn peers(&self) -> impl Iterator<Item = (&NodeId, &Peer)> {
         self.peers.iter()
     }
 
-    /// Every known peer as a status answer shows it, in id order.
+    /// How many tracked peers are in each health: alive, suspect, dead.
+    #[must_use]
+    pub fn counts(&self) -> [usize; 3] {
+        let mut counts = [0; 3];
+        for peer in self.peers.values() {
+            counts[peer.health as usize] += 1;
+        }
+        counts
+    }
+
+    /// Every tracked peer as a status answer shows it, in id order.
     #[must_use]
     pub fn peer_views(&self) -> Vec<PeerView> {
         self.peers
@@ -127,223 +234,145 @@ impl Membership {
         std::mem::take(&mut self.notifications)
     }
 
-    /// Starts tracking `nodes` (those it does not know yet, but itself), as the node's other parts
-    /// ask: the log's members, say. They are pinged from the next round on, and saved.
+    /// Starts tracking `nodes` (but itself), as the node's other parts ask: the log's members, say.
+    /// They are pinned: kept even when the table is full, at the expense of peers learned by gossip.
     pub fn track(&mut self, cx: &mut dyn Context<Self>, nodes: &[NodeId]) {
-        let now = cx.now();
         let me = cx.id();
-        let mut learned = false;
-        for node in nodes {
-            learned |= self.learn(*node, me, now);
-        }
-        if learned {
-            cx.sometimes(probes::TRACKED_FOR_ANOTHER_PART, true);
-            self.unsaved = true;
-            self.save(cx, false);
+        for node in nodes.iter().filter(|node| **node != me) {
+            if !self.peers.contains_key(node) {
+                self.make_room(cx);
+                if self.learn(cx, *node) {
+                    cx.sometimes(names::probes::TRACKED_FOR_ANOTHER_PART, true);
+                }
+            }
+            if let Some(peer) = self.peers.get_mut(node) {
+                peer.pinned = true;
+            }
         }
     }
 
-    fn restore(&mut self, cx: &mut dyn Context<Self>) {
-        let now = cx.now();
-        let previous_boot = match cx.storage().get(TABLE, BOOT_KEY) {
-            Ok(Some(bytes)) => match <[u8; 8]>::try_from(bytes.as_slice()) {
-                Ok(array) => u64::from_le_bytes(array),
-                Err(_) => {
-                    cx.trace(TraceEvent::new("storage_error", "boot counter has a bad length"));
-                    0
-                }
-            },
-            Ok(None) => 0,
-            Err(error) => {
-                cx.trace(TraceEvent::new("storage_error", format!("reading boot counter: {error}")));
-                0
-            }
-        };
-        // Saturates rather than overflowing (and panicking) on a stored counter at the end of its range.
-        self.boot = previous_boot.saturating_add(1);
-
-        // Peers are soft state: page by page, keeping what was read before an error (unlike
-        // `storage::read_all`, which gives all or nothing).
-        let mut start = PEER_PREFIX.to_vec();
-        let mut restored = 0_usize;
-        'pages: loop {
-            let page = match cx.storage().range(TABLE, &start, Some(b"peer0"), 256) {
-                Ok(page) => page,
-                Err(error) => {
-                    // Peers are soft state: gossip and the bootstrap list find them again.
-                    cx.trace(TraceEvent::new("storage_error", format!("reading peers: {error}")));
-                    break 'pages;
-                }
-            };
-            let Some((last_key, _)) = page.last() else {
-                break;
-            };
-            start = last_key.clone();
-            start.push(0);
-            for (key, _) in &page {
-                let Ok(bytes) = <[u8; 32]>::try_from(&key[PEER_PREFIX.len()..]) else {
-                    cx.trace(TraceEvent::new("storage_error", "peer key has a bad length"));
-                    continue;
-                };
-                if self.learn(NodeId(bytes), cx.id(), now) {
-                    restored += 1;
-                }
-            }
-        }
-        cx.sometimes(probes::RESTART_RESTORED_PEERS, self.boot > 1 && restored > 0);
-
-        let bootstrap = self.config.bootstrap.clone();
-        for peer in bootstrap {
-            if self.learn(peer, cx.id(), now) {
-                self.unsaved = true;
-            }
-        }
-        self.save(cx, true);
+    /// Members of the group as this node sees it: its peers and itself.
+    fn members(&self) -> usize {
+        self.peers.len() + 1
     }
 
-    /// Starts tracking `peer` if it is new, not this node, and there is room. True if it was added.
-    fn learn(&mut self, peer: NodeId, me: NodeId, now: Instant) -> bool {
-        if peer == me || self.peers.contains_key(&peer) || self.peers.len() >= self.config.peers_max {
+    /// The protocol period, stretched by the local health score under Lifeguard.
+    fn stretched(&self, base: Duration) -> Duration {
+        if self.config.lifeguard { base * (1 + self.awareness) } else { base }
+    }
+
+    /// Starts tracking `peer` if it is new and there is room. True if it was added.
+    fn learn(&mut self, cx: &mut dyn Context<Self>, peer: NodeId) -> bool {
+        if peer == cx.id() || self.peers.contains_key(&peer) || self.peers.len() >= self.config.peers_max {
             return false;
         }
-        self.peers.insert(peer, Peer::new(now));
+        self.peers.insert(peer, Peer::new(cx.now()));
+        self.unsaved.insert(peer, true);
+        // Into the rest of this round at a random place, so a new peer is probed within a round.
+        let remaining = (self.rotation.len() - self.rotation_next) as u64;
+        let at = self.rotation_next + random::below(cx.rng(), remaining + 1) as usize;
+        self.rotation.insert(at, peer);
         true
     }
 
-    /// Writes the boot counter and all known peers, and syncs: always when `force` is set (at start),
-    /// otherwise only when something is unsaved. On failure the node keeps running and retries on the
-    /// next tick. The boot counter is in every batch, so a retry also saves a counter whose first
-    /// save at start failed; otherwise the next incarnation would reuse this one's boot number.
-    fn save(&mut self, cx: &mut dyn Context<Self>, force: bool) {
-        if !force && !self.unsaved {
+    /// Drops one peer learned by gossip (a dead one first) when the table is full.
+    fn make_room(&mut self, cx: &mut dyn Context<Self>) {
+        if self.peers.len() < self.config.peers_max {
             return;
         }
-        let mut batch = WriteBatch::new();
-        batch.put(TABLE, BOOT_KEY.to_vec(), self.boot.to_le_bytes().to_vec());
-        for id in self.peers.keys() {
-            let mut key = PEER_PREFIX.to_vec();
-            key.extend_from_slice(&id.0);
-            batch.put(TABLE, key, Vec::new());
-        }
-        let result = cx.storage().write(batch).and_then(|()| cx.storage().sync());
-        match result {
-            Ok(()) => self.unsaved = false,
-            Err(error) => {
-                cx.sometimes(probes::SAVE_FAILED, true);
-                if matches!(error, StorageError::Full(_)) {
-                    cx.sometimes(probes::DISK_FULL, true);
-                }
-                cx.trace(TraceEvent::new("storage_error", format!("saving peers: {error}")));
-                self.unsaved = true;
-            }
-        }
-    }
-
-    fn heard(&mut self, cx: &mut dyn Context<Self>, from: NodeId) {
-        let now = cx.now();
-        let Some(peer) = self.peers.get_mut(&from) else {
-            return;
+        let unpinned: Vec<(NodeId, Health)> =
+            self.peers.iter().filter(|(_, peer)| !peer.pinned).map(|(id, peer)| (*id, peer.health)).collect();
+        let victim = match unpinned.iter().find(|(_, health)| *health == Health::Dead) {
+            Some((id, _)) => Some(*id),
+            None if !unpinned.is_empty() => Some(unpinned[random::below(cx.rng(), unpinned.len() as u64) as usize].0),
+            None => None,
         };
-        peer.last_heard = Some(now);
-        if peer.health != Health::Alive {
-            cx.sometimes(probes::PEER_RECOVERED_FROM_DEAD, peer.health == Health::Dead);
-            let old = peer.health;
-            peer.health = Health::Alive;
-            peer.health_since = now;
-            cx.trace(TraceEvent::new("peer_health", format!("{} {old:?}->Alive", from.short())));
-            self.notifications.push(MembershipNotification::HealthChanged { peer: from, health: Health::Alive });
+        if let Some(victim) = victim {
+            self.peers.remove(&victim);
+            self.unsaved.insert(victim, false);
+            cx.sometimes(names::probes::PEER_DROPPED_FOR_ROOM, true);
         }
     }
 
-    fn learn_gossip(&mut self, cx: &mut dyn Context<Self>, from: NodeId, known: &[NodeId]) {
-        let now = cx.now();
-        let me = cx.id();
-        let mut learned = self.learn(from, me, now);
-        for peer in known.iter().take(self.config.gossip_peers_max) {
-            learned |= self.learn(*peer, me, now);
-        }
-        if learned {
-            self.unsaved = true;
-            self.save(cx, false);
-        }
-    }
-
-    /// Up to `gossip_peers_max` peers that are not dead, starting at a random point of the table.
-    fn gossip(&self, cx: &mut dyn Context<Self>) -> Vec<NodeId> {
-        if cx.buggify(sites::GOSSIP_EMPTY) {
-            return Vec::new();
-        }
-        let candidates: Vec<NodeId> =
-            self.peers.iter().filter(|(_, peer)| peer.health != Health::Dead).map(|(id, _)| *id).collect();
-        if candidates.is_empty() {
-            return candidates;
-        }
-        let offset = random::below(cx.rng(), candidates.len() as u64) as usize;
-        candidates
-            .iter()
-            .cycle()
-            .skip(offset)
-            .take(self.config.gossip_peers_max.min(candidates.len()))
-            .copied()
-            .collect()
-    }
-
-    fn judge(&mut self, cx: &mut dyn Context<Self>) {
-        let now = cx.now();
-        let suspect_after = self.config.suspect_after;
-        let dead_after = self.config.dead_after;
-        let never_dead = self.config.planted(MembershipPlantedBug::NeverMarkDead);
-        for (id, peer) in &mut self.peers {
-            let silence = peer.silence(now);
-            let judged = if silence >= dead_after && !never_dead {
-                Health::Dead
-            } else if silence >= suspect_after {
-                Health::Suspect
-            } else {
-                peer.health
-            };
-            // Silence only ever makes a judgement worse; hearing from the peer makes it better.
-            if judged > peer.health {
-                let old = peer.health;
-                peer.health = judged;
-                peer.health_since = now;
-                cx.sometimes(probes::PEER_SUSPECTED, judged == Health::Suspect);
-                cx.sometimes(probes::PEER_DEAD, judged == Health::Dead);
-                cx.trace(TraceEvent::new("peer_health", format!("{} {old:?}->{judged:?}", id.short())));
-                self.notifications.push(MembershipNotification::HealthChanged { peer: *id, health: judged });
+    /// Sends `kind` to `to` with this node's incarnation and piggybacked judgements: first this
+    /// node's judgement of `to` itself when it is not alive (so that `to` can refute it), then the
+    /// least-sent of the queue.
+    fn send(&mut self, cx: &mut dyn Context<Self>, to: NodeId, kind: MessageKind) {
+        let mut gossip = Vec::new();
+        if !cx.buggify(sites::GOSSIP_EMPTY) {
+            let mut room = self.config.piggyback_max;
+            if let Some(update) = self.judgement_of(cx.id(), &to)
+                && update.judgement != Judgement::Alive
+            {
+                gossip.push(update);
+                room -= 1;
             }
-            assert!(
-                peer.health != Health::Alive || silence < suspect_after,
-                "an alive peer has been silent for {silence:?}, past suspect_after"
-            );
+            let retransmits = self.config.retransmits(self.members());
+            gossip.extend(self.gossip.take(room, retransmits, Some(&to)));
+        }
+        self.stats.messages_sent += 1;
+        cx.send(to, MembershipMessage { incarnation: self.incarnation, gossip, kind });
+    }
+
+    /// This node's judgement of `peer` as an update to gossip, if it has one.
+    fn judgement_of(&self, me: NodeId, peer: &NodeId) -> Option<Update> {
+        let tracked = self.peers.get(peer).filter(|tracked| tracked.judged)?;
+        let by = tracked.suspicion.as_ref().and_then(|suspicion| suspicion.suspecters.first().copied()).unwrap_or(me);
+        let judgement = match tracked.health {
+            Health::Alive => Judgement::Alive,
+            Health::Suspect => Judgement::Suspect { by },
+            Health::Dead => Judgement::Dead { by: me },
+        };
+        Some(Update { node: *peer, incarnation: tracked.incarnation, judgement })
+    }
+
+    /// Up to `sync_entries_max` judgements for a full-state exchange: this node's own, then its
+    /// judged peers from a random point of the table.
+    fn sync_entries(&self, cx: &mut dyn Context<Self>) -> Vec<Update> {
+        let me = cx.id();
+        let mut entries = vec![Update { node: me, incarnation: self.incarnation, judgement: Judgement::Alive }];
+        let judged: Vec<&NodeId> = self.peers.iter().filter(|(_, peer)| peer.judged).map(|(id, _)| id).collect();
+        if judged.is_empty() {
+            return entries;
+        }
+        let offset = random::below(cx.rng(), judged.len() as u64) as usize;
+        let room = (self.config.sync_entries_max - 1).min(judged.len());
+        entries.extend(judged.iter().cycle().skip(offset).take(room).filter_map(|id| self.judgement_of(me, id)));
+        entries
+    }
+
+    /// Sends a full-state exchange to a random tracked peer (dead ones too: that is how two sides
+    /// of a healed partition meet again).
+    fn sync_with_random_peer(&mut self, cx: &mut dyn Context<Self>) {
+        if self.peers.is_empty() {
+            return;
+        }
+        let index = random::below(cx.rng(), self.peers.len() as u64) as usize;
+        let Some(peer) = self.peers.keys().nth(index).copied() else { return };
+        let members = self.sync_entries(cx);
+        self.send(cx, peer, MessageKind::Sync { reply: false, members });
+    }
+
+    /// Sends the waiting judgements to `gossip_fanout` random alive peers, if any wait.
+    fn gossip_round(&mut self, cx: &mut dyn Context<Self>) {
+        if self.gossip.is_empty() {
+            return;
+        }
+        let mut alive: Vec<NodeId> =
+            self.peers.iter().filter(|(_, peer)| peer.health == Health::Alive).map(|(id, _)| *id).collect();
+        let fanout = self.config.gossip_fanout.min(alive.len());
+        for index in 0..fanout {
+            let other = index + random::below(cx.rng(), (alive.len() - index) as u64) as usize;
+            alive.swap(index, other);
+        }
+        for peer in alive.into_iter().take(fanout) {
+            self.send(cx, peer, MessageKind::Gossip);
         }
     }
 
-    fn ping_all(&mut self, cx: &mut dyn Context<Self>) {
-        let targets: Vec<NodeId> = self.peers.keys().copied().collect();
-        let now = cx.now();
-        for target in targets {
-            self.ping_sequence += 1;
-            let known = self.gossip(cx);
-            cx.send(
-                target,
-                MembershipMessage::Ping {
-                    sequence: self.ping_sequence,
-                    boot: self.boot,
-                    sent_at_nanos: now.as_nanos(),
-                    known,
-                },
-            );
-        }
-    }
-
-    fn next_tick(&self, cx: &mut dyn Context<Self>) -> Duration {
-        let interval = self.config.ping_interval;
-        if cx.buggify(sites::TICK_EARLY) {
-            // An early tick is always legal: it only pings more often.
-            return random::duration_between(cx.rng(), interval / 4, interval);
-        }
-        interval
+    fn next_sync(&self, cx: &mut dyn Context<Self>) -> Duration {
+        let interval = self.config.sync_interval;
+        random::duration_between(cx.rng(), interval / 2, interval + interval / 2)
     }
 }
 
@@ -354,54 +383,60 @@ impl Node for Membership {
     type Response = MembershipResponse;
 
     fn on_start(&mut self, cx: &mut dyn Context<Self>) {
-        self.peers.clear();
+        let config = self.config.clone();
+        *self = Membership::new(config).expect("validated when first built");
         self.restore(cx);
-        // A random first delay keeps nodes that boot together from pinging in lockstep.
-        let first = random::duration_between(cx.rng(), Duration::ZERO, self.config.ping_interval);
+        let me = cx.id();
+        self.gossip.queue(Update { node: me, incarnation: 0, judgement: Judgement::Alive }, self.config.updates_max);
+        // Join: a full-state exchange with each bootstrap peer (or a known one after a restart).
+        let bootstrap: BTreeSet<NodeId> = self.config.bootstrap.iter().copied().filter(|id| *id != me).collect();
+        if bootstrap.is_empty() {
+            self.sync_with_random_peer(cx);
+        }
+        for peer in bootstrap {
+            let members = self.sync_entries(cx);
+            self.send(cx, peer, MessageKind::Sync { reply: false, members });
+        }
+        // A random first delay keeps nodes that boot together from probing in lockstep.
+        let first = random::duration_between(cx.rng(), Duration::ZERO, self.config.probe_interval);
         cx.set_timer(first, MembershipTimer::Tick);
+        let sync = self.next_sync(cx);
+        cx.set_timer(sync, MembershipTimer::Sync);
+        cx.set_timer(self.config.gossip_interval, MembershipTimer::Gossip);
     }
 
     fn on_message(&mut self, cx: &mut dyn Context<Self>, from: NodeId, message: MembershipMessage) {
         if from == cx.id() {
             return;
         }
-        match message {
-            MembershipMessage::Ping { sequence, boot, sent_at_nanos, known } => {
-                self.learn_gossip(cx, from, &known);
-                self.heard(cx, from);
-                let known = self.gossip(cx);
-                cx.send(
-                    from,
-                    MembershipMessage::Pong { sequence, echo_boot: boot, echo_sent_at_nanos: sent_at_nanos, known },
-                );
-            }
-            MembershipMessage::Pong { echo_boot, echo_sent_at_nanos, known, .. } => {
-                self.learn_gossip(cx, from, &known);
-                self.heard(cx, from);
-                let now = cx.now();
-                // A pong to a ping from an earlier incarnation echoes a clock that no longer exists.
-                if echo_boot == self.boot && echo_sent_at_nanos <= now.as_nanos() {
-                    let sample = now - Instant::from_nanos(echo_sent_at_nanos);
-                    if let Some(peer) = self.peers.get_mut(&from) {
-                        match &mut peer.rtt {
-                            Some(estimate) => estimate.update(sample),
-                            None => peer.rtt = Some(RttEstimate::first(sample)),
-                        }
-                    }
-                }
-                cx.sometimes(probes::STALE_PONG, echo_boot != self.boot);
-            }
+        self.stats.messages_received += 1;
+        self.heard(cx, from, message.incarnation);
+        for update in message.gossip.into_iter().take(self.config.piggyback_max) {
+            self.apply(cx, update);
         }
+        self.on_kind(cx, from, message.incarnation, message.kind);
     }
 
     fn on_timer(&mut self, cx: &mut dyn Context<Self>, timer: MembershipTimer) {
         match timer {
             MembershipTimer::Tick => {
-                self.judge(cx);
+                self.finish_probe(cx);
                 self.save(cx, false);
-                self.ping_all(cx);
-                let next = self.next_tick(cx);
+                self.start_probe(cx);
+                let next = self.next_period(cx);
                 cx.set_timer(next, MembershipTimer::Tick);
+            }
+            MembershipTimer::ProbeTimeout { sequence } => self.probe_indirectly(cx, sequence),
+            MembershipTimer::RelayTimeout { sequence } => self.relay_timed_out(cx, sequence),
+            MembershipTimer::Suspicion { peer } => self.suspicion_due(cx, peer),
+            MembershipTimer::Sync => {
+                self.sync_with_random_peer(cx);
+                let next = self.next_sync(cx);
+                cx.set_timer(next, MembershipTimer::Sync);
+            }
+            MembershipTimer::Gossip => {
+                self.gossip_round(cx);
+                cx.set_timer(self.config.gossip_interval, MembershipTimer::Gossip);
             }
         }
     }

@@ -3,20 +3,42 @@
 crate::names! {
     /// Coverage probes: conditions a sweep should see hold at least once.
     pub mod probes {
+        /// This node told a peer it suspects or declared dead so, directly.
+        ACCUSED_TOLD = "membership.accused_told",
+        /// Lifeguard's local health score reached its maximum.
+        AWARENESS_AT_MAX = "membership.awareness_at_max",
         /// Saving peers failed on a full disk.
         DISK_FULL = "membership.disk_full",
+        /// This node adopted a higher incarnation of itself that gossip still carried.
+        INCARNATION_ADOPTED = "membership.incarnation_adopted",
+        /// A direct probe went unanswered and helpers were asked to probe indirectly.
+        INDIRECT_PROBE_SENT = "membership.indirect_probe_sent",
+        /// A failed probe's helpers did not all nack (Lifeguard raised the local health score).
+        NACKS_MISSED = "membership.nacks_missed",
+        /// A peer learned by gossip was dropped to make room for one another part asked for.
+        PEER_DROPPED_FOR_ROOM = "membership.peer_dropped_for_room",
         /// A peer was judged dead.
         PEER_DEAD = "membership.peer_dead",
-        /// A peer judged dead was heard again.
+        /// A peer judged dead was heard again at a higher incarnation.
         PEER_RECOVERED_FROM_DEAD = "membership.peer_recovered_from_dead",
         /// A peer was judged suspect.
         PEER_SUSPECTED = "membership.peer_suspected",
+        /// This node refuted a suspicion of itself.
+        REFUTED = "membership.refuted",
+        /// An indirect probe request was ignored: too many relays were running.
+        RELAYS_FULL = "membership.relays_full",
         /// A restarted node read its known peers back.
         RESTART_RESTORED_PEERS = "membership.restart_restored_peers",
+        /// A probe that failed directly was answered through a helper.
+        SAVED_BY_INDIRECT_PROBE = "membership.saved_by_indirect_probe",
         /// Saving peers failed (it retries on the next tick).
         SAVE_FAILED = "membership.save_failed",
-        /// A pong answered a ping of an earlier incarnation.
-        STALE_PONG = "membership.stale_pong",
+        /// An ack answered a ping of an earlier incarnation.
+        STALE_ACK = "membership.stale_ack",
+        /// Another node's suspicion confirmed a running one (Lifeguard shortened it).
+        SUSPICION_CONFIRMED = "membership.suspicion_confirmed",
+        /// A full-state exchange brought judgements of other members.
+        SYNC_MERGED = "membership.sync_merged",
         /// Another part of the node (the log) made membership track new peers.
         TRACKED_FOR_ANOTHER_PART = "membership.tracked_for_another_part",
     }
@@ -25,9 +47,9 @@ crate::names! {
 crate::names! {
     /// Buggify sites: rare-but-legal paths the simulator may make the node take.
     pub mod sites {
-        /// Sends a ping or pong without gossip.
+        /// Sends a message without piggybacked judgements.
         GOSSIP_EMPTY = "membership.gossip.empty",
-        /// Runs the next round of pings early.
+        /// Ends the protocol period early.
         TICK_EARLY = "membership.tick.early",
     }
 }

@@ -1,6 +1,7 @@
 //! One tracked peer: its health and its measured round-trip time.
 
 pub use crate::health::Health;
+use crate::membership::suspicion::Suspicion;
 use crate::time::{Duration, Instant};
 
 /// Smoothed round-trip time and its variation, after RFC 6298 (gains 1/8 and 1/4).
@@ -30,32 +31,45 @@ impl RttEstimate {
     }
 }
 
-/// What a node knows about one peer.
+/// What a node knows about one peer. About 200 bytes with its table entry, so a node that tracks
+/// `peers_max` peers holds at most `peers_max × 200` bytes of membership state (plus its queues).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Peer {
     /// Current judgement.
     pub health: Health,
-    /// When this node (in this incarnation) first knew of the peer; silence is counted from here
-    /// until the peer is first heard.
+    /// The peer's incarnation the judgement is about.
+    pub incarnation: u64,
+    /// False until the judgement rests on the protocol (a message from the peer, or gossip about
+    /// it): a peer just learned from configuration, storage or an id is suspect, without a timer.
+    pub judged: bool,
+    /// True when another part of the node asked to track it (the log's members): never dropped.
+    pub pinned: bool,
+    /// When this node (in this incarnation) first knew of the peer.
     pub known_since: Instant,
-    /// When the peer was last heard from in this incarnation.
+    /// When the peer was last heard from directly in this incarnation.
     pub last_heard: Option<Instant>,
     /// When `health` last changed.
     pub health_since: Instant,
     /// Round-trip estimate, once measured.
     pub rtt: Option<RttEstimate>,
+    /// The running suspicion, while the peer is suspect.
+    pub suspicion: Option<Suspicion>,
 }
 
 impl Peer {
-    /// A peer just learned of (from config, storage or gossip): suspect until heard.
+    /// A peer just learned of (from config, storage or an id): suspect until judged.
     #[must_use]
     pub fn new(now: Instant) -> Peer {
-        Peer { health: Health::Suspect, known_since: now, last_heard: None, health_since: now, rtt: None }
-    }
-
-    /// How long the peer has been silent at `now`.
-    #[must_use]
-    pub fn silence(&self, now: Instant) -> Duration {
-        now - self.last_heard.unwrap_or(self.known_since)
+        Peer {
+            health: Health::Suspect,
+            incarnation: 0,
+            judged: false,
+            pinned: false,
+            known_since: now,
+            last_heard: None,
+            health_since: now,
+            rtt: None,
+            suspicion: None,
+        }
     }
 }

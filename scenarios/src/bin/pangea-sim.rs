@@ -726,6 +726,7 @@ fn run_sweep(chosen: &[&'static dyn Scenario], seeds: &[u64], request: &SweepReq
             report.runs - report.failed,
             report.failed
         )];
+        lines.extend(report.render_tallies());
         lines.push(report.summary.render(request.template.faults.as_ref()).trim_end().to_owned());
         print(lines.join("\n"));
         let mut scenario_results = results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);

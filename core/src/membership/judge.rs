@@ -1,0 +1,189 @@
+//! Judging peers: SWIM's rules for alive, suspect and dead judgements and their incarnations,
+//! refutation of suspicions of this node, and suspicions that time out.
+
+use super::{Membership, MembershipNotification, MembershipTimer};
+use crate::health::Health;
+use crate::id::NodeId;
+use crate::membership::config::MembershipPlantedBug;
+use crate::membership::messages::{Judgement, Update};
+use crate::membership::names::probes;
+use crate::membership::stats::JudgementChange;
+use crate::membership::suspicion::Suspicion;
+use crate::node::{Context, TraceEvent};
+
+impl Membership {
+    /// Direct word from `from` (any message): it is alive at `incarnation` at least. A peer never
+    /// judged, or judged at a lower incarnation, becomes alive; one suspected or declared dead at
+    /// this incarnation or a higher stays so until it refutes (every message to it carries the
+    /// judgement, see `send`).
+    pub(super) fn heard(&mut self, cx: &mut dyn Context<Self>, from: NodeId, incarnation: u64) {
+        if !self.peers.contains_key(&from) {
+            self.learn(cx, from);
+        }
+        let now = cx.now();
+        let Some(peer) = self.peers.get_mut(&from) else { return };
+        peer.last_heard = Some(now);
+        if !peer.judged || incarnation > peer.incarnation {
+            let was_dead = peer.health == Health::Dead;
+            self.set_health(cx, from, Health::Alive, incarnation);
+            cx.sometimes(probes::PEER_RECOVERED_FROM_DEAD, was_dead);
+            self.queue(Update { node: from, incarnation, judgement: Judgement::Alive });
+        }
+    }
+
+    /// Applies one judgement heard by gossip or in a full-state exchange.
+    pub(super) fn apply(&mut self, cx: &mut dyn Context<Self>, update: Update) {
+        if update.node == cx.id() {
+            return self.about_me(cx, update);
+        }
+        if !self.peers.contains_key(&update.node) {
+            // Only word that a member is alive makes a node track it; rumours of unknown members'
+            // deaths are not worth a table entry.
+            if update.judgement != Judgement::Alive || !self.learn(cx, update.node) {
+                return;
+            }
+        }
+        let Some(peer) = self.peers.get(&update.node) else { return };
+        let (judged, health, incarnation) = (peer.judged, peer.health, peer.incarnation);
+        let newer = !judged || update.incarnation > incarnation;
+        match update.judgement {
+            Judgement::Alive => {
+                if newer {
+                    self.set_health(cx, update.node, Health::Alive, update.incarnation);
+                    self.relay(update);
+                }
+            }
+            Judgement::Suspect { by } => {
+                if judged && update.incarnation < incarnation {
+                    return;
+                }
+                match health {
+                    Health::Suspect if judged && update.incarnation == incarnation => self.confirm(cx, update, by),
+                    Health::Dead if judged && !newer => {}
+                    _ => self.suspect(cx, update.node, update.incarnation, by),
+                }
+            }
+            Judgement::Dead { .. } => {
+                if (judged && update.incarnation < incarnation) || (health == Health::Dead && !newer) {
+                    return;
+                }
+                self.set_health(cx, update.node, Health::Dead, update.incarnation);
+                self.relay(update);
+            }
+        }
+    }
+
+    /// A judgement of this node itself: a suspicion or death at its incarnation (or a later one) is
+    /// refuted by raising the incarnation past it; a higher alive incarnation (from before a
+    /// restart) is adopted.
+    fn about_me(&mut self, cx: &mut dyn Context<Self>, update: Update) {
+        match update.judgement {
+            Judgement::Alive => {
+                if update.incarnation > self.incarnation {
+                    self.incarnation = update.incarnation;
+                    cx.sometimes(probes::INCARNATION_ADOPTED, true);
+                }
+            }
+            Judgement::Suspect { .. } | Judgement::Dead { .. } => {
+                if update.incarnation < self.incarnation || self.config.planted(MembershipPlantedBug::IgnoreRefutation) {
+                    return;
+                }
+                self.incarnation = update.incarnation + 1;
+                self.stats.refutations += 1;
+                cx.sometimes(probes::REFUTED, true);
+                // Lifeguard: being suspected hints that this node is the slow one.
+                self.raise_awareness(cx, 1);
+                let me = cx.id();
+                self.queue(Update { node: me, incarnation: self.incarnation, judgement: Judgement::Alive });
+            }
+        }
+    }
+
+    /// Begins to suspect `peer` at `incarnation`, on `by`'s word (this node's own or gossip's).
+    pub(super) fn suspect(&mut self, cx: &mut dyn Context<Self>, peer: NodeId, incarnation: u64, by: NodeId) {
+        let members = self.members();
+        let (min, max) = (self.config.suspicion_min(members), self.config.suspicion_max(members));
+        let now = cx.now();
+        self.set_health(cx, peer, Health::Suspect, incarnation);
+        let suspicion = Suspicion::new(now, by, min, max, members);
+        let timeout = suspicion.timeout();
+        if let Some(tracked) = self.peers.get_mut(&peer) {
+            tracked.suspicion = Some(suspicion);
+        }
+        self.stats.suspicions += 1;
+        cx.set_timer(timeout, MembershipTimer::Suspicion { peer });
+        let update = Update { node: peer, incarnation, judgement: Judgement::Suspect { by } };
+        if by == cx.id() { self.queue(update) } else { self.relay(update) }
+    }
+
+    /// Another suspecter of a peer already suspect: under Lifeguard the suspicion shortens.
+    fn confirm(&mut self, cx: &mut dyn Context<Self>, update: Update, by: NodeId) {
+        let now = cx.now();
+        let lifeguard = self.config.lifeguard;
+        let Some(suspicion) = self.peers.get_mut(&update.node).and_then(|peer| peer.suspicion.as_mut()) else {
+            // Suspect without a running suspicion (restored, never judged): begin one.
+            return self.suspect(cx, update.node, update.incarnation, by);
+        };
+        if !lifeguard || !suspicion.confirm(by) {
+            return;
+        }
+        cx.sometimes(probes::SUSPICION_CONFIRMED, true);
+        let wait = suspicion.deadline().saturating_duration_since(now);
+        cx.set_timer(wait, MembershipTimer::Suspicion { peer: update.node });
+        // Pass the confirmation on, so that others shorten their suspicions too.
+        self.relay(update);
+    }
+
+    /// A suspicion timer fired: declare the peer dead if its suspicion is still running and due.
+    pub(super) fn suspicion_due(&mut self, cx: &mut dyn Context<Self>, peer: NodeId) {
+        let now = cx.now();
+        let Some(tracked) = self.peers.get(&peer) else { return };
+        let Some(suspicion) = &tracked.suspicion else { return };
+        if tracked.health != Health::Suspect || suspicion.deadline() > now {
+            return;
+        }
+        if self.config.planted(MembershipPlantedBug::NeverMarkDead) {
+            return;
+        }
+        let incarnation = tracked.incarnation;
+        self.stats.deaths_declared += 1;
+        self.set_health(cx, peer, Health::Dead, incarnation);
+        let me = cx.id();
+        self.queue(Update { node: peer, incarnation, judgement: Judgement::Dead { by: me } });
+        self.tell_the_accused(cx, peer);
+    }
+
+    /// Queues `update`, heard from another node, to be passed on.
+    fn relay(&mut self, update: Update) {
+        if !self.config.planted(MembershipPlantedBug::DisseminationStopsEarly) {
+            self.queue(update);
+        }
+    }
+
+    /// Queues `update` for piggybacking.
+    pub(super) fn queue(&mut self, update: Update) {
+        self.gossip.queue(update, self.config.updates_max);
+    }
+
+    /// Records `peer`'s new judgement, telling the node's other parts if its health changed.
+    fn set_health(&mut self, cx: &mut dyn Context<Self>, id: NodeId, health: Health, incarnation: u64) {
+        let now = cx.now();
+        let Some(peer) = self.peers.get_mut(&id) else { return };
+        peer.judged = true;
+        peer.incarnation = incarnation;
+        if health != Health::Suspect {
+            peer.suspicion = None;
+        }
+        if peer.health == health {
+            return;
+        }
+        let old = peer.health;
+        peer.health = health;
+        peer.health_since = now;
+        cx.sometimes(probes::PEER_SUSPECTED, health == Health::Suspect);
+        cx.sometimes(probes::PEER_DEAD, health == Health::Dead);
+        cx.trace(TraceEvent::new("peer_health", format!("{} {old:?}->{health:?} #{incarnation}", id.short())));
+        self.changes.push(JudgementChange { at: now, peer: id, from: old, to: health });
+        self.notifications.push(MembershipNotification::HealthChanged { peer: id, health });
+    }
+}
