@@ -217,22 +217,6 @@ impl<N: Node> TestContext<N> {
         self.effects.iter().filter_map(|emitted| pick(&emitted.effect)).collect()
     }
 
-    /// The messages sent so far: (to, message), in order.
-    pub fn sent(&self) -> Vec<(NodeId, N::Message)> {
-        self.recorded(|effect| match effect {
-            Effect::Send { to, message } => Some((*to, message.clone())),
-            _ => None,
-        })
-    }
-
-    /// The replies so far: (request, response), in order.
-    pub fn replies(&self) -> Vec<(RequestId, N::Response)> {
-        self.recorded(|effect| match effect {
-            Effect::Reply { request, response } => Some((*request, response.clone())),
-            _ => None,
-        })
-    }
-
     /// The trace events so far, in order.
     pub fn traces(&self) -> Vec<TraceEvent> {
         self.recorded(|effect| match effect {
@@ -262,21 +246,6 @@ impl<N: Node> TestContext<N> {
         })
     }
 
-    /// The trace events so far, leaving none recorded.
-    pub fn take_traces(&mut self) -> Vec<TraceEvent> {
-        self.take_where(|effect| match effect {
-            Effect::Trace { event } => Ok(event),
-            other => Err(other),
-        })
-    }
-
-    /// The timers set so far: (id, after, timer), leaving none recorded.
-    pub fn take_timers(&mut self) -> Vec<(TimerId, Duration, N::Timer)> {
-        self.take_where(|effect| match effect {
-            Effect::SetTimer { id, after, timer } => Ok((id, after, timer)),
-            other => Err(other),
-        })
-    }
 }
 
 impl<N: Node> Context<N> for TestContext<N> {

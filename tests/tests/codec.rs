@@ -23,7 +23,9 @@ use pangea_core::log::{
     Ballot, Command, Entry, EntryId, InvalidCommand, LogMessage, MemberChange, MemberChangeRefused, Members, Part,
     ReplicaStatus,
 };
-use pangea_core::membership::{Health, MembershipMessage, MembershipRequest, MembershipResponse, PeerView};
+use pangea_core::membership::{
+    Health, Judgement, MembershipMessage, MembershipRequest, MembershipResponse, MessageKind, PeerView, Update,
+};
 use pangea_core::metadata::directory::{DirectoryOp, DirectoryResult};
 use pangea_core::metadata::records::{KvOp, KvResult};
 use pangea_core::metadata::{MetadataAnswer, MetadataCommand, MetadataOutput, MetadataQuery};
@@ -216,21 +218,42 @@ fn entries() -> impl Strategy<Value = Vec<Entry<MetadataCommand>>> {
     vec(entry(), 0..6)
 }
 
+/// Any judgement of a member.
+fn update() -> impl Strategy<Value = Update> {
+    let judgement = prop_oneof![
+        Just(Judgement::Alive),
+        any::<[u8; 32]>().prop_map(|by| Judgement::Suspect { by: NodeId(by) }),
+        any::<[u8; 32]>().prop_map(|by| Judgement::Dead { by: NodeId(by) }),
+    ];
+    (any::<[u8; 32]>(), any::<u64>(), judgement).prop_map(|(node, incarnation, judgement)| Update {
+        node: NodeId(node),
+        incarnation,
+        judgement,
+    })
+}
+
 /// Any membership peer message.
 fn membership_message() -> impl Strategy<Value = MembershipMessage> {
-    prop_oneof![
-        (any::<u64>(), any::<u64>(), any::<u64>(), node_ids()).prop_map(|(sequence, boot, sent_at_nanos, known)| {
-            MembershipMessage::Ping { sequence, boot, sent_at_nanos, known }
+    let kind = prop_oneof![
+        (any::<u64>(), any::<u64>(), any::<u64>())
+            .prop_map(|(sequence, boot, sent_at_nanos)| MessageKind::Ping { sequence, boot, sent_at_nanos }),
+        (any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(sequence, echo_boot, echo_sent_at_nanos)| {
+            MessageKind::Ack { sequence, echo_boot, echo_sent_at_nanos }
         }),
-        (any::<u64>(), any::<u64>(), any::<u64>(), node_ids()).prop_map(
-            |(sequence, echo_boot, echo_sent_at_nanos, known)| MembershipMessage::Pong {
-                sequence,
-                echo_boot,
-                echo_sent_at_nanos,
-                known
-            }
-        ),
-    ]
+        (any::<u64>(), any::<[u8; 32]>())
+            .prop_map(|(sequence, target)| MessageKind::PingRequest { sequence, target: NodeId(target) }),
+        (any::<u64>(), any::<[u8; 32]>(), any::<u64>()).prop_map(|(sequence, target, target_incarnation)| {
+            MessageKind::IndirectAck { sequence, target: NodeId(target), target_incarnation }
+        }),
+        (any::<u64>(), any::<[u8; 32]>()).prop_map(|(sequence, target)| MessageKind::Nack { sequence, target: NodeId(target) }),
+        Just(MessageKind::Gossip),
+        (any::<bool>(), vec(update(), 0..6)).prop_map(|(reply, members)| MessageKind::Sync { reply, members }),
+    ];
+    (any::<u64>(), vec(update(), 0..6), kind).prop_map(|(incarnation, gossip, kind)| MembershipMessage {
+        incarnation,
+        gossip,
+        kind,
+    })
 }
 
 /// Any membership request.
@@ -509,7 +532,11 @@ fn unseal(frame: &[u8]) -> (u8, u16, &[u8]) {
 fn leaf_frames() -> Vec<Vec<u8>> {
     let node = NodeId::for_index(1);
     vec![
-        encode(&MembershipMessage::Ping { sequence: 1, boot: 1, sent_at_nanos: 1, known: vec![node] }),
+        encode(&MembershipMessage {
+            incarnation: 1,
+            gossip: vec![Update { node, incarnation: 1, judgement: Judgement::Alive }],
+            kind: MessageKind::Ping { sequence: 1, boot: 1, sent_at_nanos: 1 },
+        }),
         encode(&MembershipRequest::Status),
         encode(&MembershipResponse::Status { boot: 1, peers: Vec::new() }),
         encode(&MetadataMessage::CatchUp { from_slot: 1 }),
@@ -815,7 +842,11 @@ fn a_composite_refuses_a_family_none_of_its_parts_owns() {
     let node_response = encode(&NodeResponse::Hello { node: NodeId::for_index(1), genesis: Vec::new() });
     assert_eq!(PangeaMessage::decode(&node_response), Err(CodecError::UnknownFamily { found: family::NODE_RESPONSE }));
     assert_eq!(PangeaRequest::decode(&node_response), Err(CodecError::UnknownFamily { found: family::NODE_RESPONSE }));
-    let ping = encode(&MembershipMessage::Ping { sequence: 1, boot: 1, sent_at_nanos: 1, known: Vec::new() });
+    let ping = encode(&MembershipMessage {
+        incarnation: 0,
+        gossip: Vec::new(),
+        kind: MessageKind::Ping { sequence: 1, boot: 1, sent_at_nanos: 1 },
+    });
     assert_eq!(PangeaResponse::decode(&ping), Err(CodecError::UnknownFamily { found: family::MEMBERSHIP_MESSAGE }));
 }
 

@@ -21,9 +21,12 @@ fn never_marking_peers_dead_is_caught_on_most_seeds() {
         let Outcome::Fail { kind, violations } = &failure.outcome else { unreachable!() };
         assert_eq!(*kind, FailureKind::Correctness);
         let first = &violations[0];
-        assert_eq!(first.checker, "completeness");
+        assert!(["completeness", "suspicion-ends"].contains(&first.checker), "{first}");
         assert!(first.node.is_some(), "the violation names no node: {first}");
-        assert!(first.to_string().contains(" at ") && first.message.contains("still sees"), "{first}");
+        assert!(
+            first.to_string().contains(" at ") && (first.message.contains("still sees") || first.message.contains("has suspected")),
+            "{first}"
+        );
         assert!(failure.replay_command().contains("--plant never-dead"));
         assert!(failure.render().contains("faults active at"), "{}", failure.render());
     }
@@ -37,11 +40,14 @@ fn a_failing_check_names_the_seed_and_the_replay_command() {
     let Err(CheckError::Failed(message)) = check("health").plant("never-dead").seeds(0..10).try_run() else {
         panic!("the planted bug was not caught");
     };
-    assert!(message.contains("[completeness]") && message.contains("replay: cargo run"), "{message}");
+    assert!(
+        (message.contains("[completeness]") || message.contains("[suspicion-ends]")) && message.contains("replay: cargo run"),
+        "{message}"
+    );
     assert!(message.contains("--plant never-dead --expect-hash"), "{message}");
 }
 
-/// The shrink target: at most a quarter of the original run's trace records, the same checker, and a
+/// The shrink target: at most a third of the original run's trace records, the same checker, and a
 /// replay file that reproduces the shrunk run exactly.
 #[test]
 fn shrunk_failures_are_small_and_replay_exactly() {
@@ -53,10 +59,13 @@ fn shrunk_failures_are_small_and_replay_exactly() {
         };
         shrunk_seeds += 1;
         let (before, after) = (outcome.original.trace_len, outcome.shrunk.trace_len);
-        assert!(after * 4 <= before, "seed {seed}: {before} -> {after} trace records");
-        assert!(outcome.shrunk.stats.events * 4 <= outcome.original.stats.events, "seed {seed}");
+        // A third, not a quarter: under SWIM the failure needs a suspicion to outlive its longest
+        // timeout (about 12 s of probes and gossip that no shrinking can remove).
+        assert!(after * 3 <= before, "seed {seed}: {before} -> {after} trace records");
+        assert!(outcome.shrunk.stats.events * 3 <= outcome.original.stats.events, "seed {seed}");
         let first = outcome.shrunk.first_violation().expect("still fails");
-        assert_eq!((first.kind, first.checker), (FailureKind::Correctness, "completeness"));
+        let original = outcome.original.first_violation().expect("failed");
+        assert_eq!((first.kind, first.checker), (FailureKind::Correctness, original.checker));
 
         let file = ReplayFile::parse(&outcome.replay_file().to_json()).unwrap();
         assert_eq!(file.shrunk_from.map(|size| size.trace_records), Some(before));
@@ -65,6 +74,36 @@ fn shrunk_failures_are_small_and_replay_exactly() {
         assert_eq!(verdict.exit_code(), 1);
     }
     assert!(shrunk_seeds >= 6, "only {shrunk_seeds} of 12 seeds failed");
+}
+
+/// The membership bugs that a run's checkers catch, the node count, and the most seeds that may pass
+/// before one is caught. (`no-indirect-probes` shows in the sweep's accuracy instead: see
+/// `indirect_probes_planted_away_break_the_accuracy_ceiling`.)
+const MEMBERSHIP_BUGS: [(&str, u32, u64); 3] =
+    [("never-dead", 5, 20), ("ignore-refutation", 5, 20), ("dissemination-stops-early", 64, 30)];
+
+#[test]
+fn every_planted_membership_bug_is_caught_within_its_bound() {
+    let health = find("health").unwrap();
+    for (bug, nodes, bound) in MEMBERSHIP_BUGS {
+        let seeds: Vec<u64> = (0..bound).collect();
+        let planted = RunOptions { planted: Some(bug.to_owned()), nodes: Some(nodes), ..RunOptions::default() };
+        let report = sweep(health, &seeds, 2, &planted, true, &|_, _, _| {}).unwrap();
+        let failure = report.failures().next().unwrap_or_else(|| panic!("{bug} passed {bound} seeds at {nodes} nodes"));
+        assert!(failure.replay_command().contains(&format!("--plant {bug}")));
+    }
+}
+
+#[test]
+fn indirect_probes_planted_away_break_the_accuracy_ceiling() {
+    use pangea_scenarios::health::FALSE_DEATHS_PER_NODE_HOUR_SWEEP_MAX;
+    let health = find("health").unwrap();
+    let seeds: Vec<u64> = (0..300).collect();
+    let template = RunOptions { planted: Some("no-indirect-probes".into()), ..RunOptions::default() };
+    let options = pangea_scenarios::SweepOptions { jobs: 2, template, ..Default::default() };
+    let report = pangea_scenarios::sweep_with(health, &seeds, &options, &|_, _, _| {}).unwrap();
+    let rate = report.tallies["false_deaths"] / report.tallies["node_hours"];
+    assert!(rate > FALSE_DEATHS_PER_NODE_HOUR_SWEEP_MAX, "{rate:.2} false deaths per node-hour");
 }
 
 /// Each planted bug of the replicated log, the scenario that catches it, and the most seeds that

@@ -27,6 +27,8 @@ pub struct Checkers {
     detection: Duration,
     /// `reported[observer * nodes + member]`: a completeness violation was already reported.
     reported: Vec<bool>,
+    /// Per node: an overdue suspicion was already reported (since its latest start).
+    suspicion_reported: Vec<bool>,
     /// Per node: its start count and boot number when last looked at (a reopened store rebuilds
     /// the node without a restart), and how many of its judgement changes were read.
     starts: Vec<(u64, u64)>,
@@ -70,6 +72,7 @@ impl Checkers {
             detection,
             reported: vec![false; nodes as usize * nodes as usize],
             starts: vec![(0, 0); nodes as usize],
+            suspicion_reported: vec![false; nodes as usize],
             changes_read: vec![0; nodes as usize],
             load_window: vec![None; nodes as usize],
             warm_up_until,
@@ -92,6 +95,7 @@ impl Checkers {
                 self.starts[node as usize] = starts;
                 self.changes_read[node as usize] = 0;
                 self.load_window[node as usize] = None;
+                self.suspicion_reported[node as usize] = false;
             }
             if self.load_window[node as usize].is_none() && now >= self.warm_up_until {
                 self.load_window[node as usize] = Some((now, state.stats().messages_sent));
@@ -145,9 +149,9 @@ impl Checkers {
                 continue;
             }
             let member = sim.index_of(id).unwrap_or(u32::MAX);
-            let cell = (observer * self.nodes + member.min(self.nodes - 1)) as usize;
-            if std::mem::replace(&mut self.reported[cell], true) {
-                continue;
+            // One report per observer and start: the first overdue suspicion says it all.
+            if std::mem::replace(&mut self.suspicion_reported[observer as usize], true) {
+                return;
             }
             self.violations.push(Violation {
                 checker: "suspicion-ends",
