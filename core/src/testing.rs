@@ -245,7 +245,6 @@ impl<N: Node> TestContext<N> {
             other => Err(other),
         })
     }
-
 }
 
 impl<N: Node> Context<N> for TestContext<N> {

@@ -16,7 +16,10 @@ impl Hosted for PangeaNode {
     fn gauges(&self) -> Vec<(&'static str, &'static str, u64)> {
         let log = self.log();
         let members = log.members();
-        let health_of = |node: &NodeId| self.membership().health_of(node);
+        let membership = self.membership();
+        let stats = membership.stats();
+        let [alive_peers, suspect_peers, dead_peers] = membership.counts();
+        let health_of = |node: &NodeId| membership.health_of(node);
         // Members other than this node: the node itself is not tracked, so it has no health.
         let others: Vec<&NodeId> = members.nodes.iter().filter(|node| health_of(node).is_some()).collect();
         let alive = others.iter().filter(|node| health_of(node) == Some(Health::Alive)).count() as u64;
@@ -31,6 +34,28 @@ impl Hosted for PangeaNode {
                 others.len() as u64 - alive,
             ),
             ("pangea_sessions", "Client sessions open in the log.", log.sessions() as u64),
+            ("pangea_peers_alive", "Tracked peers SWIM judges alive.", alive_peers as u64),
+            ("pangea_peers_suspect", "Tracked peers SWIM suspects.", suspect_peers as u64),
+            ("pangea_peers_dead", "Tracked peers SWIM declared dead.", dead_peers as u64),
+            (
+                "pangea_swim_incarnation",
+                "This node's SWIM incarnation (raised to refute suspicions).",
+                membership.incarnation(),
+            ),
+            (
+                "pangea_swim_local_health",
+                "Lifeguard's local health score: probes are stretched 1 + this many times.",
+                u64::from(membership.awareness()),
+            ),
+            ("pangea_swim_probes", "Direct probes sent since the node started.", stats.probes),
+            (
+                "pangea_swim_indirect_probes",
+                "Indirect probe requests sent since the node started.",
+                stats.indirect_probes,
+            ),
+            ("pangea_swim_suspicions", "Suspicions begun since the node started.", stats.suspicions),
+            ("pangea_swim_refutations", "Suspicions of this node refuted since it started.", stats.refutations),
+            ("pangea_swim_deaths_declared", "Peers this node declared dead since it started.", stats.deaths_declared),
             (
                 "pangea_storage_failing",
                 "1 while the node's storage has failed and writes are refused.",

@@ -496,6 +496,14 @@ fn print_status(view: &NodeView, runtime: &RuntimeStatus) {
     );
     let addresses: std::collections::BTreeMap<NodeId, &str> =
         view.directory.iter().map(|(node, addr)| (*node, addr.as_str())).collect();
+    let count = |health: Health| view.peers.iter().filter(|peer| peer.health == health).count();
+    say!(
+        "  swim:       {} peers tracked: {} alive, {} suspect, {} dead",
+        view.peers.len(),
+        count(Health::Alive),
+        count(Health::Suspect),
+        count(Health::Dead)
+    );
     for peer in &view.peers {
         let addr = addresses.get(&peer.id).copied().unwrap_or("address unknown");
         let member = if log.members.contains(&peer.id) { "member" } else { "not a member" };

@@ -3,8 +3,8 @@
 use pangea_core::Instant;
 use pangea_sim::{Coverage, Fault, FaultPlan, SimStats, TraceHash, TraceRecord};
 use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::collections::BTreeMap;
+use std::fmt;
 
 /// The start of every command line a report prints: `pangea-sim` built from a checkout.
 pub const CARGO_PANGEA_SIM: &str = "cargo run -q --release -p pangea-scenarios";

@@ -235,8 +235,11 @@ fn update() -> impl Strategy<Value = Update> {
 /// Any membership peer message.
 fn membership_message() -> impl Strategy<Value = MembershipMessage> {
     let kind = prop_oneof![
-        (any::<u64>(), any::<u64>(), any::<u64>())
-            .prop_map(|(sequence, boot, sent_at_nanos)| MessageKind::Ping { sequence, boot, sent_at_nanos }),
+        (any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(sequence, boot, sent_at_nanos)| MessageKind::Ping {
+            sequence,
+            boot,
+            sent_at_nanos
+        }),
         (any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(sequence, echo_boot, echo_sent_at_nanos)| {
             MessageKind::Ack { sequence, echo_boot, echo_sent_at_nanos }
         }),
@@ -245,7 +248,8 @@ fn membership_message() -> impl Strategy<Value = MembershipMessage> {
         (any::<u64>(), any::<[u8; 32]>(), any::<u64>()).prop_map(|(sequence, target, target_incarnation)| {
             MessageKind::IndirectAck { sequence, target: NodeId(target), target_incarnation }
         }),
-        (any::<u64>(), any::<[u8; 32]>()).prop_map(|(sequence, target)| MessageKind::Nack { sequence, target: NodeId(target) }),
+        (any::<u64>(), any::<[u8; 32]>())
+            .prop_map(|(sequence, target)| MessageKind::Nack { sequence, target: NodeId(target) }),
         Just(MessageKind::Gossip),
         (any::<bool>(), vec(update(), 0..6)).prop_map(|(reply, members)| MessageKind::Sync { reply, members }),
     ];

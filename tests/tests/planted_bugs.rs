@@ -24,7 +24,8 @@ fn never_marking_peers_dead_is_caught_on_most_seeds() {
         assert!(["completeness", "suspicion-ends"].contains(&first.checker), "{first}");
         assert!(first.node.is_some(), "the violation names no node: {first}");
         assert!(
-            first.to_string().contains(" at ") && (first.message.contains("still sees") || first.message.contains("has suspected")),
+            first.to_string().contains(" at ")
+                && (first.message.contains("still sees") || first.message.contains("has suspected")),
             "{first}"
         );
         assert!(failure.replay_command().contains("--plant never-dead"));
@@ -41,7 +42,8 @@ fn a_failing_check_names_the_seed_and_the_replay_command() {
         panic!("the planted bug was not caught");
     };
     assert!(
-        (message.contains("[completeness]") || message.contains("[suspicion-ends]")) && message.contains("replay: cargo run"),
+        (message.contains("[completeness]") || message.contains("[suspicion-ends]"))
+            && message.contains("replay: cargo run"),
         "{message}"
     );
     assert!(message.contains("--plant never-dead --expect-hash"), "{message}");

@@ -226,7 +226,11 @@ impl HealthConfig {
             ("awareness_max", self.awareness_max),
         ];
         if let Some((name, value)) = multipliers.iter().find(|(_, value)| *value > MULTIPLIER_MAX) {
-            return Err(HealthConfigError::TooLarge { name, value: u64::from(*value), limit: u64::from(MULTIPLIER_MAX) });
+            return Err(HealthConfigError::TooLarge {
+                name,
+                value: u64::from(*value),
+                limit: u64::from(MULTIPLIER_MAX),
+            });
         }
         Ok(())
     }

@@ -85,7 +85,8 @@ impl Membership {
                 }
             }
             Judgement::Suspect { .. } | Judgement::Dead { .. } => {
-                if update.incarnation < self.incarnation || self.config.planted(MembershipPlantedBug::IgnoreRefutation) {
+                if update.incarnation < self.incarnation || self.config.planted(MembershipPlantedBug::IgnoreRefutation)
+                {
                     return;
                 }
                 self.incarnation = update.incarnation + 1;

@@ -39,7 +39,9 @@ mod suspicion;
 mod tests;
 
 pub use config::{HealthConfig, HealthConfigError, MULTIPLIER_MAX, MembershipPlantedBug, milli_log2, milli_log10};
-pub use messages::{Judgement, MembershipMessage, MembershipRequest, MembershipResponse, MessageKind, PeerView, Update};
+pub use messages::{
+    Judgement, MembershipMessage, MembershipRequest, MembershipResponse, MessageKind, PeerView, Update,
+};
 pub use peer::{Health, Peer, RttEstimate};
 pub use stats::{CHANGES_MAX, ChangeLog, JudgementChange, MembershipStats};
 pub use store::TABLE;

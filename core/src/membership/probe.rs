@@ -202,7 +202,8 @@ impl Membership {
                 cx.set_timer(self.config.probe_timeout, MembershipTimer::RelayTimeout { sequence: own });
             }
             MessageKind::IndirectAck { sequence, target, target_incarnation } => {
-                if let Some(probe) = self.probe.as_mut().filter(|probe| probe.sequence == sequence && probe.target == target)
+                if let Some(probe) =
+                    self.probe.as_mut().filter(|probe| probe.sequence == sequence && probe.target == target)
                 {
                     cx.sometimes(probes::SAVED_BY_INDIRECT_PROBE, !probe.acked);
                     probe.acked = true;
@@ -210,7 +211,8 @@ impl Membership {
                 self.apply(cx, Update { node: target, incarnation: target_incarnation, judgement: Judgement::Alive });
             }
             MessageKind::Nack { sequence, target } => {
-                if let Some(probe) = self.probe.as_mut().filter(|probe| probe.sequence == sequence && probe.target == target)
+                if let Some(probe) =
+                    self.probe.as_mut().filter(|probe| probe.sequence == sequence && probe.target == target)
                 {
                     probe.nacks += 1;
                     self.stats.nacks_received += 1;
@@ -242,10 +244,15 @@ impl Membership {
         let now = cx.now();
         if let Some(relay) = self.relays.get(&sequence).filter(|relay| relay.target == from).cloned() {
             self.relays.remove(&sequence);
-            let kind =
-                MessageKind::IndirectAck { sequence: relay.origin_sequence, target: from, target_incarnation: incarnation };
+            let kind = MessageKind::IndirectAck {
+                sequence: relay.origin_sequence,
+                target: from,
+                target_incarnation: incarnation,
+            };
             self.send(cx, relay.origin, kind);
-        } else if let Some(probe) = self.probe.as_mut().filter(|probe| probe.sequence == sequence && probe.target == from) {
+        } else if let Some(probe) =
+            self.probe.as_mut().filter(|probe| probe.sequence == sequence && probe.target == from)
+        {
             probe.acked = true;
         }
         // An ack to a ping from an earlier incarnation echoes a clock that no longer exists.

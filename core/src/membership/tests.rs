@@ -83,8 +83,11 @@ fn start_counts_boots_restores_peers_unjudged_and_joins_through_the_bootstrap_pe
     assert_eq!(node.health_of(&node_id(1)), Some(Health::Suspect));
     assert!(!node.peer(&node_id(1)).expect("tracked").judged);
     let sent = sent_kinds(&mut cx);
-    assert!(matches!(sent.as_slice(), [(to, MessageKind::Sync { reply: false, members })]
-        if *to == node_id(1) && members[0].node == node_id(0)), "{sent:?}");
+    assert!(
+        matches!(sent.as_slice(), [(to, MessageKind::Sync { reply: false, members })]
+        if *to == node_id(1) && members[0].node == node_id(0)),
+        "{sent:?}"
+    );
 
     // Peer 1 answers with a member list: both become alive, and are saved at the next tick.
     cx.now = millis(100);
@@ -133,7 +136,10 @@ fn a_ping_is_acked_and_an_ack_gives_a_round_trip_sample() {
     cx.now += Duration::from_millis(30);
     let ack = MessageKind::Ack { sequence, echo_boot: boot, echo_sent_at_nanos: sent_at_nanos };
     node.on_message(&mut cx, node_id(1), message(4, Vec::new(), ack));
-    assert_eq!(node.peer(&node_id(1)).and_then(|peer| peer.rtt).map(|rtt| rtt.smoothed), Some(Duration::from_millis(30)));
+    assert_eq!(
+        node.peer(&node_id(1)).and_then(|peer| peer.rtt).map(|rtt| rtt.smoothed),
+        Some(Duration::from_millis(30))
+    );
     node.on_timer(&mut cx, MembershipTimer::Tick);
     assert_eq!(node.stats().failed_probes, 0);
 }
@@ -184,14 +190,21 @@ fn an_unanswered_probe_goes_indirect_then_suspects_then_declares_dead() {
     node.on_timer(&mut cx, MembershipTimer::Suspicion { peer: target });
     assert_eq!(node.health_of(&target), Some(Health::Dead));
     assert_eq!(node.stats().deaths_declared, 1);
-    assert_eq!(node.take_notifications().last(), Some(&MembershipNotification::HealthChanged { peer: target, health: Health::Dead }));
+    assert_eq!(
+        node.take_notifications().last(),
+        Some(&MembershipNotification::HealthChanged { peer: target, health: Health::Dead })
+    );
 }
 
 #[test]
 fn an_indirect_ack_saves_a_peer_from_suspicion() {
     let (mut node, mut cx, target, sequence) = probing(HealthConfig::default());
     node.on_timer(&mut cx, MembershipTimer::ProbeTimeout { sequence });
-    let helper = sent_kinds(&mut cx).into_iter().find(|(_, kind)| matches!(kind, MessageKind::PingRequest { .. })).expect("asked").0;
+    let helper = sent_kinds(&mut cx)
+        .into_iter()
+        .find(|(_, kind)| matches!(kind, MessageKind::PingRequest { .. }))
+        .expect("asked")
+        .0;
     let answer = MessageKind::IndirectAck { sequence, target, target_incarnation: 0 };
     node.on_message(&mut cx, helper, message(0, Vec::new(), answer));
     node.on_timer(&mut cx, MembershipTimer::Tick);
@@ -208,7 +221,10 @@ fn a_helper_relays_the_ack_or_nacks_in_time() {
     assert_eq!(to, target);
     let ack = MessageKind::Ack { sequence: relayed, echo_boot: 1, echo_sent_at_nanos: 0 };
     node.on_message(&mut cx, target, message(5, Vec::new(), ack));
-    assert_eq!(sent_kinds(&mut cx), vec![(origin, MessageKind::IndirectAck { sequence: 9, target, target_incarnation: 5 })]);
+    assert_eq!(
+        sent_kinds(&mut cx),
+        vec![(origin, MessageKind::IndirectAck { sequence: 9, target, target_incarnation: 5 })]
+    );
 
     node.on_message(&mut cx, origin, message(0, Vec::new(), MessageKind::PingRequest { sequence: 10, target }));
     let Some((_, MessageKind::Ping { sequence: relayed, .. })) = sent_kinds(&mut cx).pop() else { panic!("no relay") };
@@ -232,7 +248,11 @@ fn a_node_refutes_a_suspicion_of_itself_and_newer_incarnations_win() {
     // alive at a higher one; a stale death is ignored.
     let peer = node_id(2);
     let judge = |node: &mut Membership, cx: &mut TestContext<Membership>, incarnation, judgement| {
-        node.on_message(cx, node_id(1), message(0, vec![Update { node: peer, incarnation, judgement }], MessageKind::Gossip));
+        node.on_message(
+            cx,
+            node_id(1),
+            message(0, vec![Update { node: peer, incarnation, judgement }], MessageKind::Gossip),
+        );
         node.peer(&peer).map(|tracked| (tracked.health, tracked.incarnation))
     };
     assert_eq!(judge(&mut node, &mut cx, 2, Judgement::Alive), Some((Health::Alive, 2)));

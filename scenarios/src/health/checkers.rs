@@ -169,7 +169,13 @@ impl Checkers {
     }
 
     /// Every member cut off from `observer` for longer than the bound must be dead in its eyes.
-    fn check_completeness(&mut self, sim: &Sim<PangeaNode>, connectivity: &Connectivity, observer: u32, state: &Membership) {
+    fn check_completeness(
+        &mut self,
+        sim: &Sim<PangeaNode>,
+        connectivity: &Connectivity,
+        observer: u32,
+        state: &Membership,
+    ) {
         let now = sim.now();
         let (Some(up_since), Some(large_since)) = (sim.up_since(observer), connectivity.large_since(observer)) else {
             return;
@@ -229,7 +235,8 @@ impl Checkers {
         let mut load = Load::default();
         let mut total = 0.0;
         for node in 0..self.nodes {
-            let (Some((opened, sent_then)), Some(state)) = (self.load_window[node as usize], membership(sim, node)) else {
+            let (Some((opened, sent_then)), Some(state)) = (self.load_window[node as usize], membership(sim, node))
+            else {
                 continue;
             };
             let periods = (now - opened).as_secs_f64() / interval.as_secs_f64();

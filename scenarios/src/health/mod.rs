@@ -264,10 +264,8 @@ pub fn run_health(options: &RunOptions, mut config: HealthConfig) -> Result<(Run
         violations.push(Violation { checker: "event-budget", kind: FailureKind::Crash, at, node: None, message });
     } else if violations.len() < VIOLATIONS_MAX {
         match converged_at {
-            Some(at) => notes.push(format!(
-                "all nodes saw all others alive {:.1}s after the heal",
-                (at - heal_at).as_secs_f64()
-            )),
+            Some(at) => notes
+                .push(format!("all nodes saw all others alive {:.1}s after the heal", (at - heal_at).as_secs_f64())),
             None => violations.extend(liveness_violations(&sim, expected, heal_at, liveness, VIOLATIONS_MAX)),
         }
         if load.mean > LOAD_MEAN_MAX {
