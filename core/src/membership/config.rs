@@ -256,7 +256,7 @@ pub fn milli_log2(value: u64) -> u64 {
     let mut fraction = 0_u64;
     let mut bit = 500_u64 * 1024;
     while bit > 0 {
-        mantissa = mantissa * mantissa >> 32;
+        mantissa = (mantissa * mantissa) >> 32;
         if mantissa >= 2 << 32 {
             mantissa >>= 1;
             fraction += bit;

@@ -36,15 +36,24 @@ impl Membership {
         if update.node == cx.id() {
             return self.about_me(cx, update);
         }
-        if !self.peers.contains_key(&update.node) {
-            // Only word that a member is alive makes a node track it; rumours of unknown members'
-            // deaths are not worth a table entry.
-            if update.judgement != Judgement::Alive || !self.learn(cx, update.node) {
+        let (judged, health, incarnation) = match self.peers.get(&update.node) {
+            // The common case, news already known: nothing to do.
+            Some(peer) if peer.judged && update.incarnation < peer.incarnation => return,
+            Some(peer)
+                if peer.judged && update.incarnation == peer.incarnation && update.judgement == Judgement::Alive =>
+            {
                 return;
             }
-        }
-        let Some(peer) = self.peers.get(&update.node) else { return };
-        let (judged, health, incarnation) = (peer.judged, peer.health, peer.incarnation);
+            Some(peer) => (peer.judged, peer.health, peer.incarnation),
+            None => {
+                // Only word that a member is alive makes a node track it; rumours of unknown
+                // members' deaths are not worth a table entry.
+                if update.judgement != Judgement::Alive || !self.learn(cx, update.node) {
+                    return;
+                }
+                (false, Health::Suspect, 0)
+            }
+        };
         let newer = !judged || update.incarnation > incarnation;
         match update.judgement {
             Judgement::Alive => {

@@ -56,6 +56,11 @@ use crate::random;
 use crate::time::Duration;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Tables up to this size are scanned to pick random peers; larger ones are sampled.
+const SAMPLE_BY_SCAN_MAX: usize = 64;
+/// Draws per wanted peer when sampling a large table.
+const SAMPLE_ATTEMPTS_PER_PEER: usize = 8;
+
 /// The membership subsystem's timers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MembershipTimer {
@@ -273,8 +278,43 @@ impl Membership {
         // Into the rest of this round at a random place, so a new peer is probed within a round.
         let remaining = (self.rotation.len() - self.rotation_next) as u64;
         let at = self.rotation_next + random::below(cx.rng(), remaining + 1) as usize;
-        self.rotation.insert(at, peer);
+        self.rotation.push(peer);
+        let last = self.rotation.len() - 1;
+        self.rotation.swap(at, last);
         true
+    }
+
+    /// Up to `count` distinct random tracked peers for which `keep` holds. A small table is
+    /// scanned; a large one is sampled (every tracked peer is in the rotation), so that picking
+    /// helpers and gossip targets costs O(count), not O(peers), and may find fewer when few qualify.
+    fn sample_peers(
+        &self,
+        cx: &mut dyn Context<Self>,
+        count: usize,
+        keep: impl Fn(&NodeId, &Peer) -> bool,
+    ) -> Vec<NodeId> {
+        if self.peers.len() <= SAMPLE_BY_SCAN_MAX {
+            let mut all: Vec<NodeId> =
+                self.peers.iter().filter(|(id, peer)| keep(id, peer)).map(|(id, _)| *id).collect();
+            let wanted = count.min(all.len());
+            for index in 0..wanted {
+                let other = index + random::below(cx.rng(), (all.len() - index) as u64) as usize;
+                all.swap(index, other);
+            }
+            all.truncate(wanted);
+            return all;
+        }
+        let mut chosen = Vec::with_capacity(count);
+        for _ in 0..count * SAMPLE_ATTEMPTS_PER_PEER {
+            if chosen.len() == count || self.rotation.is_empty() {
+                break;
+            }
+            let candidate = self.rotation[random::below(cx.rng(), self.rotation.len() as u64) as usize];
+            if !chosen.contains(&candidate) && self.peers.get(&candidate).is_some_and(|peer| keep(&candidate, peer)) {
+                chosen.push(candidate);
+            }
+        }
+        chosen
     }
 
     /// Drops one peer learned by gossip (a dead one first) when the table is full.
@@ -360,14 +400,8 @@ impl Membership {
         if self.gossip.is_empty() {
             return;
         }
-        let mut alive: Vec<NodeId> =
-            self.peers.iter().filter(|(_, peer)| peer.health == Health::Alive).map(|(id, _)| *id).collect();
-        let fanout = self.config.gossip_fanout.min(alive.len());
-        for index in 0..fanout {
-            let other = index + random::below(cx.rng(), (alive.len() - index) as u64) as usize;
-            alive.swap(index, other);
-        }
-        for peer in alive.into_iter().take(fanout) {
+        let targets = self.sample_peers(cx, self.config.gossip_fanout, |_, peer| peer.health == Health::Alive);
+        for peer in targets {
             self.send(cx, peer, MessageKind::Gossip);
         }
     }

@@ -102,18 +102,8 @@ impl Membership {
             return;
         }
         let target = probe.target;
-        let mut helpers: Vec<NodeId> = self
-            .peers
-            .iter()
-            .filter(|(id, peer)| **id != target && peer.health == Health::Alive)
-            .map(|(id, _)| *id)
-            .collect();
-        let wanted = self.config.indirect_probes.min(helpers.len());
-        for index in 0..wanted {
-            let other = index + random::below(cx.rng(), (helpers.len() - index) as u64) as usize;
-            helpers.swap(index, other);
-        }
-        helpers.truncate(wanted);
+        let helpers = self
+            .sample_peers(cx, self.config.indirect_probes, |id, peer| *id != target && peer.health == Health::Alive);
         cx.sometimes(probes::INDIRECT_PROBE_SENT, !helpers.is_empty());
         for helper in &helpers {
             self.send(cx, *helper, MessageKind::PingRequest { sequence, target });

@@ -72,7 +72,6 @@ impl ChangeLog {
 
     /// The changes numbered `from` and later that are still kept, and how many of those asked for
     /// were already dropped.
-    #[must_use]
     pub fn since(&self, from: u64) -> (impl Iterator<Item = &JudgementChange>, u64) {
         let oldest = self.total - self.recent.len() as u64;
         let lost = oldest.saturating_sub(from);

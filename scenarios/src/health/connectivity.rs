@@ -10,6 +10,9 @@ use pangea_sim::{NodeStatus, Partition, Sim};
 /// milliseconds since the run began.
 const CUT: u32 = 1 << 31;
 
+/// What components are computed from: the partition, and each node's status and `up_since`.
+type Fingerprint = (Option<Partition>, Vec<(NodeStatus, Option<Instant>)>);
+
 /// The components of the up nodes, and since when each pair has been cut off.
 pub struct Connectivity {
     nodes: u32,
@@ -28,7 +31,7 @@ pub struct Connectivity {
     /// Per node: since when it has been in a large component (see [`Connectivity::in_large_component`]).
     large_since: Vec<Option<Instant>>,
     /// What the components were computed from.
-    fingerprint: Option<(Option<Partition>, Vec<(NodeStatus, Option<Instant>)>)>,
+    fingerprint: Option<Fingerprint>,
 }
 
 impl Connectivity {

@@ -9,6 +9,16 @@ use crate::trace::TraceKind;
 use pangea_core::random::{below, chance};
 use pangea_core::{Duration, Instant, Node};
 
+/// Which cells of `cut_since` a fault can change.
+enum CutsChange {
+    /// Links changed: every cell.
+    All,
+    /// One node's status changed: the cells of those hearing it.
+    Node(u32),
+    /// Neither.
+    None,
+}
+
 impl<N: Node> Sim<N> {
     pub(super) fn apply_fault(&mut self, fault: Fault) {
         let now = self.now;
@@ -21,6 +31,16 @@ impl<N: Node> Sim<N> {
         }
         *self.coverage.faults.entry(fault.kind_name().to_owned()).or_default() += 1;
         self.trace.record(now, fault.node(), TraceKind::Fault { description: fault.to_string() });
+        // Who can hear whom changes with links and with a node's status, nothing else.
+        let cuts_change = match fault {
+            Fault::Partition { .. } | Fault::Heal | Fault::HealAll => CutsChange::All,
+            Fault::Crash { node } | Fault::Restart { node } | Fault::Pause { node } | Fault::Resume { node } => {
+                CutsChange::Node(node)
+            }
+            Fault::Slow { .. } | Fault::ClockJump { .. } | Fault::DiskFull { .. } | Fault::DiskFreed { .. } => {
+                CutsChange::None
+            }
+        };
         match fault {
             Fault::Partition { partition } => self.network.partition_with(partition),
             Fault::Heal => self.network.heal(),
@@ -64,7 +84,11 @@ impl<N: Node> Sim<N> {
                 }
             }
         }
-        self.update_cuts();
+        match cuts_change {
+            CutsChange::All => self.update_cuts(),
+            CutsChange::Node(node) => self.update_cuts_of(node),
+            CutsChange::None => {}
+        }
     }
 
     /// The crash-after-sync fault: crash the node the moment its synced input is done, and restart
@@ -112,20 +136,25 @@ impl<N: Node> Sim<N> {
         }
     }
 
-    pub(super) fn update_cuts(&mut self) {
+    /// [`Sim::update_cuts`] for one node whose status changed: only who can hear it changes.
+    fn update_cuts_of(&mut self, target: u32) {
         let nodes = self.nodes();
         let now = self.now;
         for observer in 0..nodes {
-            for target in 0..nodes {
-                let cut =
-                    self.nodes[target as usize].status != NodeStatus::Up || self.network.is_blocked(target, observer);
-                let cell = &mut self.cut_since[(observer * nodes + target) as usize];
-                match (cut, *cell) {
-                    (true, None) => *cell = Some(now),
-                    (false, Some(_)) => *cell = None,
-                    _ => {}
-                }
+            let cut = self.nodes[target as usize].status != NodeStatus::Up || self.network.is_blocked(target, observer);
+            let cell = &mut self.cut_since[(observer * nodes + target) as usize];
+            match (cut, *cell) {
+                (true, None) => *cell = Some(now),
+                (false, Some(_)) => *cell = None,
+                _ => {}
             }
+        }
+    }
+
+    /// Recomputes, for every pair, since when the observer has been unable to hear the target.
+    pub(super) fn update_cuts(&mut self) {
+        for target in 0..self.nodes() {
+            self.update_cuts_of(target);
         }
     }
 }
