@@ -98,7 +98,8 @@ impl Checkers {
     pub fn poll(&mut self, sim: &Sim<PangeaNode>, connectivity: &Connectivity) {
         let now = sim.now();
         self.polls += 1;
-        let scan_suspicions = self.nodes <= SUSPICION_SCAN_ALWAYS_MAX || self.polls % SUSPICION_SCAN_EVERY == 0;
+        let scan_suspicions =
+            self.nodes <= SUSPICION_SCAN_ALWAYS_MAX || self.polls.is_multiple_of(SUSPICION_SCAN_EVERY);
         for node in 0..self.nodes {
             let Some(state) = membership(sim, node) else { continue };
             let starts = (sim.starts(node), state.boot());

@@ -1,0 +1,91 @@
+//! SWIM's figures, side by side in one run: membership messages per node per probe period at
+//! growing n (flat is the claim), wall time and peak memory of `health` at each n, and detection
+//! time and false positives with and without Lifeguard under slow nodes.
+//!
+//! `cargo bench -p pangea-benches --bench swim` (5, 64 and 1,000 nodes; about 3 minutes), or with
+//! `-- --large` to add 10,000 nodes (about an hour and several GB).
+
+use pangea_scenarios::health::{HealthFigures, HealthScenario, health_config, percentile, run_health};
+use pangea_scenarios::{FaultFilter, RunOptions, resolve_options};
+use std::time::Instant as WallInstant;
+
+/// Peak resident memory of this process so far, in MiB (Linux; 0 elsewhere).
+fn peak_rss_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kib| kib / 1024)
+}
+
+fn run(seed: u64, nodes: u32, faults: Option<&str>, lifeguard: bool) -> (HealthFigures, bool) {
+    let options = RunOptions {
+        nodes: Some(nodes),
+        faults: faults.map(|filter| filter.parse::<FaultFilter>().expect("a valid filter")),
+        ..RunOptions::seed(seed)
+    };
+    let resolved = resolve_options(&HealthScenario, &options).expect("valid options");
+    let config = pangea_core::membership::HealthConfig { lifeguard, ..health_config() };
+    let (report, figures) = run_health(&resolved, config).expect("runs");
+    (figures, report.outcome.passed())
+}
+
+fn load_table(sizes: &[(u32, u64)]) {
+    println!("messages per node per probe period under the full swarm, and the cost of simulating it");
+    println!("| nodes | seeds | passed | mean | busiest node | wall per seed | peak RSS |");
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for &(nodes, seeds) in sizes {
+        let started = WallInstant::now();
+        let (mut mean, mut busiest, mut passed) = (0.0, 0.0_f64, 0);
+        for seed in 0..seeds {
+            let (figures, ok) = run(seed, nodes, None, true);
+            mean += figures.load.mean / seeds as f64;
+            busiest = busiest.max(figures.load.max);
+            passed += u64::from(ok);
+        }
+        let wall = started.elapsed().as_secs_f64() / seeds as f64;
+        println!("| {nodes} | {seeds} | {passed} | {mean:.2} | {busiest:.2} | {wall:.2} s | {} MiB |", peak_rss_mib());
+    }
+}
+
+fn lifeguard_table(nodes: u32, seeds: u64) {
+    let faults = "slow,crash,pause";
+    println!();
+    println!("{nodes} nodes, {seeds} seeds, faults {faults}: with and without Lifeguard, same seeds");
+    println!("| Lifeguard | detections | p50 | p99 | false suspicions / node-hour | false deaths / node-hour |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    for lifeguard in [true, false] {
+        let mut detections = Vec::new();
+        let (mut suspicions, mut deaths, mut hours) = (0, 0, 0.0);
+        for seed in 0..seeds {
+            let (figures, _) = run(seed, nodes, Some(faults), lifeguard);
+            detections.extend(figures.detections_ms);
+            suspicions += figures.false_suspicions;
+            deaths += figures.false_deaths;
+            hours += figures.node_hours;
+        }
+        detections.sort_unstable();
+        println!(
+            "| {} | {} | {:.1} s | {:.1} s | {:.2} | {:.2} |",
+            if lifeguard { "on" } else { "off" },
+            detections.len(),
+            percentile(&detections, 50) as f64 / 1000.0,
+            percentile(&detections, 99) as f64 / 1000.0,
+            suspicions as f64 / hours,
+            deaths as f64 / hours
+        );
+    }
+}
+
+fn main() {
+    let large = std::env::args().any(|argument| argument == "--large");
+    lifeguard_table(64, 40);
+    let mut sizes = vec![(5, 200), (64, 20), (1000, 2)];
+    if large {
+        sizes.push((10_000, 1));
+    }
+    println!();
+    load_table(&sizes);
+}
