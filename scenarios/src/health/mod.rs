@@ -1,6 +1,7 @@
 //! `health`: membership and failure detection (SWIM with Lifeguard) under a swarm of faults.
 //!
-//! N nodes (default 5, up to 1,000; 10,000 in an ignored test) run `PangeaNode`, whose membership
+//! N nodes (default 5, up to 1,000; [`run_health`] takes up to 10,000, for an ignored test and the
+//! benchmark) run `PangeaNode`, whose membership
 //! subsystem is what this scenario checks. Every node but n0 knows only n0 at boot and joins through
 //! it. The node's metadata log runs too, with n0 its only member and a slow heartbeat (it is not
 //! what `health` checks, and a one-member log sends nothing), so that the scenario exercises the
@@ -35,13 +36,19 @@ pub use checkers::{Checkers, Load, all_alive, liveness_violations, membership, p
 pub use connectivity::Connectivity;
 
 use crate::error::ScenarioError;
-use crate::registry::{Scenario, bug_names, checked_nodes, plan_of, planted_bug};
+use crate::registry::{Scenario, bug_names, plan_of, planted_bug};
 use crate::report::{FailureKind, RunOptions, RunReport, Violation};
 use pangea_core::log::LogConfig;
 use pangea_core::membership::names as membership_names;
 use pangea_core::membership::{HealthConfig, MembershipPlantedBug, milli_log2};
 use pangea_core::{Duration, Instant, NodeId, PangeaConfig, PangeaNode};
 use pangea_sim::{FaultPlan, Sim, SimConfig};
+
+/// The largest node count the scenario advertises (and `sweep-sizes` sweeps).
+pub const NODES_SWEPT_MAX: u32 = 1000;
+/// The largest node count [`run_health`] accepts: beyond the advertised range, for the ignored
+/// 10,000-node test and the benchmark (a seed takes minutes and gigabytes).
+pub const NODES_MAX: u32 = 10_000;
 
 /// Length of the safety phase.
 pub const SAFETY: Duration = Duration::from_secs(60);
@@ -144,7 +151,7 @@ impl Scenario for HealthScenario {
     }
 
     fn nodes_range(&self) -> (u32, u32) {
-        (2, 10_000)
+        (2, NODES_SWEPT_MAX)
     }
 
     fn faults(&self) -> &'static str {
@@ -181,7 +188,15 @@ impl Scenario for HealthScenario {
 #[cfg_attr(not(feature = "planted-bugs"), allow(unused_mut))]
 pub fn run_health(options: &RunOptions, mut config: HealthConfig) -> Result<(RunReport, HealthFigures), ScenarioError> {
     let scenario = HealthScenario;
-    let nodes = checked_nodes(&scenario, options)?;
+    let nodes = options.nodes.unwrap_or(scenario.default_nodes());
+    if !(2..=NODES_MAX).contains(&nodes) {
+        return Err(ScenarioError::NodeCount {
+            scenario: scenario.name().to_owned(),
+            least: 2,
+            most: NODES_MAX,
+            nodes,
+        });
+    }
     if let Some(name) = options.planted.as_deref() {
         let _bug = planted_bug(scenario.name(), name, &MembershipPlantedBug::ALL)?;
         #[cfg(feature = "planted-bugs")]
