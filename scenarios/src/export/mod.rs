@@ -104,7 +104,7 @@ mod tests {
     use pangea_sim::{Fault, FaultPlan, Partition, TimedFault};
 
     fn small_report() -> RunReport {
-        let mut plan = FaultPlan::none(4_000);
+        let mut plan = FaultPlan::none(6_000);
         plan.network.drop_ppm = 100_000;
         plan.events = vec![
             TimedFault { at_ms: 500, fault: Fault::Partition { partition: Partition::Isolate { node: 2 } } },
