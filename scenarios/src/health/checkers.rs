@@ -44,6 +44,8 @@ pub struct Checkers {
     pub false_suspicions: u64,
     /// Of which deaths.
     pub false_deaths: u64,
+    /// False deaths by member judged.
+    pub false_deaths_of: std::collections::BTreeMap<u32, u64>,
     /// The first few false deaths, described.
     pub false_death_examples: Vec<String>,
     /// Judgement changes that were dropped before the checker read them.
@@ -87,6 +89,7 @@ impl Checkers {
             detections_ms: Vec::new(),
             false_suspicions: 0,
             false_deaths: 0,
+            false_deaths_of: std::collections::BTreeMap::new(),
             false_death_examples: Vec::new(),
             changes_lost: 0,
             violations: Vec::new(),
@@ -141,6 +144,7 @@ impl Checkers {
                 self.false_suspicions += u64::from(change.to == Health::Suspect || change.from == Health::Alive);
                 if change.to == Health::Dead {
                     self.false_deaths += 1;
+                    *self.false_deaths_of.entry(member).or_default() += 1;
                     if self.false_death_examples.len() < EXAMPLES_MAX {
                         self.false_death_examples.push(format!("n{observer} declared n{member} dead at {}", change.at));
                     }

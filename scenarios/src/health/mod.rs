@@ -130,6 +130,8 @@ pub struct HealthFigures {
     pub false_suspicions: u64,
     /// Of which deaths.
     pub false_deaths: u64,
+    /// False deaths by member judged (its index).
+    pub false_deaths_of: std::collections::BTreeMap<u32, u64>,
     /// Node-hours observed (nodes × virtual time).
     pub node_hours: f64,
     /// Messages per node per probe interval.
@@ -315,6 +317,7 @@ pub fn run_health(options: &RunOptions, mut config: HealthConfig) -> Result<(Run
         detections_ms: detections,
         false_suspicions: checkers.false_suspicions,
         false_deaths: checkers.false_deaths,
+        false_deaths_of: std::mem::take(&mut checkers.false_deaths_of),
         node_hours,
         load,
     };
