@@ -148,6 +148,13 @@ pub enum HealthConfigError {
     },
 }
 
+/// Most bytes one judgement takes encoded: a 32-byte id, a varint incarnation, a tag and the
+/// judge's 32-byte id.
+pub const UPDATE_BYTES_MAX: usize = 32 + 10 + 1 + 32;
+/// Most bytes of a membership message besides its judgements: the frame, the sender's
+/// incarnation, the kind and its fields, and the lists' lengths.
+pub const MESSAGE_OVERHEAD_BYTES_MAX: usize = 128;
+
 /// Largest accepted multiplier (suspicion, retransmit, awareness): beyond this timeouts and
 /// queues stop making sense.
 pub const MULTIPLIER_MAX: u32 = 64;
@@ -189,6 +196,14 @@ impl HealthConfig {
         }
         let milli = milli_log10(members as u64 + 1);
         self.retransmit_mult * u32::try_from(milli.div_ceil(1000)).unwrap_or(u32::MAX).max(1)
+    }
+
+    /// The byte budget of one membership message as encoded (frame included): a full-state
+    /// exchange of `sync_entries_max` judgements plus `piggyback_max` piggybacked ones, at
+    /// [`UPDATE_BYTES_MAX`] each, and a fixed allowance for the frame and the rest.
+    #[must_use]
+    pub fn message_bytes_max(&self) -> usize {
+        MESSAGE_OVERHEAD_BYTES_MAX + (self.sync_entries_max + self.piggyback_max) * UPDATE_BYTES_MAX
     }
 
     /// Checks that the timeouts are ordered and the limits positive.

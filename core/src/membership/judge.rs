@@ -72,9 +72,21 @@ impl Membership {
                     _ => self.suspect(cx, update.node, update.incarnation, by),
                 }
             }
-            Judgement::Dead { .. } => {
+            Judgement::Dead { by } => {
                 if (judged && update.incarnation < incarnation) || (health == Health::Dead && !newer) {
                     return;
+                }
+                // A death at the incarnation this node saw alive, of a member it heard from
+                // directly within the last period, is old news (from the other side of a healed
+                // partition, say): suspect it instead, and let it refute.
+                let heard_lately = self
+                    .peers
+                    .get(&update.node)
+                    .and_then(|peer| peer.last_heard)
+                    .is_some_and(|at| cx.now().saturating_duration_since(at) <= self.config.probe_interval);
+                if health == Health::Alive && update.incarnation == incarnation && heard_lately {
+                    cx.sometimes(probes::DEATH_DOUBTED, true);
+                    return self.suspect(cx, update.node, update.incarnation, by);
                 }
                 self.set_health(cx, update.node, Health::Dead, update.incarnation);
                 self.relay(update);

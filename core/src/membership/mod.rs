@@ -38,7 +38,10 @@ mod suspicion;
 #[cfg(test)]
 mod tests;
 
-pub use config::{HealthConfig, HealthConfigError, MULTIPLIER_MAX, MembershipPlantedBug, milli_log2, milli_log10};
+pub use config::{
+    HealthConfig, HealthConfigError, MESSAGE_OVERHEAD_BYTES_MAX, MULTIPLIER_MAX, MembershipPlantedBug,
+    UPDATE_BYTES_MAX, milli_log2, milli_log10,
+};
 pub use messages::{
     Judgement, MembershipMessage, MembershipRequest, MembershipResponse, MessageKind, PeerView, Update,
 };

@@ -7,6 +7,8 @@ crate::names! {
         ACCUSED_TOLD = "membership.accused_told",
         /// Lifeguard's local health score reached its maximum.
         AWARENESS_AT_MAX = "membership.awareness_at_max",
+        /// A gossiped death of a member heard from directly within the last period became a suspicion.
+        DEATH_DOUBTED = "membership.death_doubted",
         /// Saving peers failed on a full disk.
         DISK_FULL = "membership.disk_full",
         /// This node adopted a higher incarnation of itself that gossip still carried.

@@ -299,6 +299,29 @@ fn a_full_disk_is_survived_and_the_save_retried_on_a_later_tick() {
     assert_eq!(node.boot(), 2);
 }
 
+#[test]
+fn the_largest_message_fits_its_byte_budget() {
+    use crate::codec::Codec;
+    let config = HealthConfig::default();
+    let worst = Update {
+        node: NodeId([0xff; 32]),
+        incarnation: u64::MAX,
+        judgement: Judgement::Dead { by: NodeId([0xff; 32]) },
+    };
+    let message = MembershipMessage {
+        incarnation: u64::MAX,
+        gossip: vec![worst; config.piggyback_max],
+        kind: MessageKind::Sync { reply: true, members: vec![worst; config.sync_entries_max] },
+    };
+    let bytes = message.encode().expect("encodes").len();
+    assert!(bytes <= config.message_bytes_max(), "{bytes} bytes over a budget of {}", config.message_bytes_max());
+    assert!(
+        bytes * 10 >= config.message_bytes_max() * 9,
+        "the budget is tight: {bytes} of {}",
+        config.message_bytes_max()
+    );
+}
+
 /// Five nodes: node 0 knows nobody, the others only node 0.
 fn five_nodes(seed: u64) -> Cluster<Membership> {
     let nodes = (0..5)

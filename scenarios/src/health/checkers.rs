@@ -127,9 +127,9 @@ impl Checkers {
         }
     }
 
-    /// Counts the observer's new suspicions and deaths of members that a majority has reached
-    /// directly, and the observer through its component, for longer than the detection bound
-    /// (judgements of a member that was cut off shortly before are news still arriving, not errors).
+    /// Counts the new suspicions and deaths, by an observer up for longer than the detection
+    /// bound, of members that a majority has reached directly, and the observer through its
+    /// component, for that long too (judgements of a member that was cut off shortly before are news still arriving, not errors).
     fn read_changes(&mut self, sim: &Sim<PangeaNode>, connectivity: &Connectivity, observer: u32, state: &Membership) {
         let (changes, lost) = state.changes().since(self.changes_read[observer as usize]);
         self.changes_lost += lost;
@@ -138,8 +138,11 @@ impl Checkers {
             let settled_since = |since: Option<Instant>| {
                 since.is_some_and(|since| change.at.saturating_duration_since(since) > self.detection)
             };
+            // An observer back from a pause or crash acts on a stale view (timers due while it was
+            // stopped fire before it reads what arrived): only settled observers count.
             let settled = settled_since(connectivity.majority_reach_since(member))
-                && settled_since(connectivity.connected_since(observer, member));
+                && settled_since(connectivity.connected_since(observer, member))
+                && settled_since(sim.up_since(observer));
             if connectivity.in_majority(observer) && settled && change.to != Health::Alive && change.from < change.to {
                 self.false_suspicions += u64::from(change.to == Health::Suspect || change.from == Health::Alive);
                 if change.to == Health::Dead {
