@@ -49,7 +49,7 @@ fn load_table(sizes: &[(u32, u64)]) {
 
 /// Every eighth node, from n3 on, is slow.
 fn is_slow(node: u32) -> bool {
-    node >= 3 && (node - 3) % 8 == 0
+    node >= 3 && (node - 3).is_multiple_of(8)
 }
 
 /// Slow nodes as the Lifeguard paper has them: every eighth node handles each input 120 ms late
