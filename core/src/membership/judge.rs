@@ -25,9 +25,14 @@ impl Membership {
         peer.last_heard = Some(now);
         if !peer.judged || incarnation > peer.incarnation {
             let was_dead = peer.health == Health::Dead;
+            let news = peer.judged;
             self.set_health(cx, from, Health::Alive, incarnation);
             cx.sometimes(probes::PEER_RECOVERED_FROM_DEAD, was_dead);
-            self.queue(Update { node: from, incarnation, judgement: Judgement::Alive });
+            // A higher incarnation seen directly is news (a refutation); a first contact is not:
+            // the member announces itself.
+            if news {
+                self.queue(Update { node: from, incarnation, judgement: Judgement::Alive });
+            }
         }
     }
 
@@ -175,9 +180,10 @@ impl Membership {
         self.tell_the_accused(cx, peer);
     }
 
-    /// Queues `update`, heard from another node, to be passed on.
+    /// Queues `update`, heard from another node, to be passed on (unless it came in a full-state
+    /// exchange).
     fn relay(&mut self, update: Update) {
-        if !self.config.planted(MembershipPlantedBug::DisseminationStopsEarly) {
+        if !self.merging_sync && !self.config.planted(MembershipPlantedBug::DisseminationStopsEarly) {
             self.queue(update);
         }
     }

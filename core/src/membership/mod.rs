@@ -123,6 +123,8 @@ pub struct Membership {
     /// Indirect probes run for others, by this node's ping number.
     relays: BTreeMap<u64, Relay>,
     gossip: Dissemination,
+    /// True while a full-state exchange is merged: what it brings is not relayed.
+    merging_sync: bool,
     /// Peers added or dropped since the last save, and whether the boot counter is unsaved.
     unsaved: BTreeMap<NodeId, bool>,
     boot_unsaved: bool,
@@ -147,6 +149,7 @@ impl Membership {
             probe: None,
             relays: BTreeMap::new(),
             gossip: Dissemination::default(),
+            merging_sync: false,
             unsaved: BTreeMap::new(),
             boot_unsaved: false,
             notifications: Vec::new(),
