@@ -137,7 +137,12 @@ impl Membership {
     /// A node with `config`, not yet started.
     pub fn new(config: HealthConfig) -> Result<Membership, HealthConfigError> {
         config.validate()?;
-        Ok(Membership {
+        Ok(Membership::fresh(config))
+    }
+
+    /// A node with `config` (already validated) and no state.
+    fn fresh(config: HealthConfig) -> Membership {
+        Membership {
             config,
             peers: BTreeMap::new(),
             boot: 0,
@@ -155,7 +160,7 @@ impl Membership {
             notifications: Vec::new(),
             stats: MembershipStats::default(),
             changes: ChangeLog::default(),
-        })
+        }
     }
 
     /// The configuration.
@@ -425,8 +430,7 @@ impl Node for Membership {
     type Response = MembershipResponse;
 
     fn on_start(&mut self, cx: &mut dyn Context<Self>) {
-        let config = self.config.clone();
-        *self = Membership::new(config).expect("validated when first built");
+        *self = Membership::fresh(self.config.clone());
         self.restore(cx);
         let me = cx.id();
         self.gossip.queue(Update { node: me, incarnation: 0, judgement: Judgement::Alive }, self.config.updates_max);
