@@ -3,7 +3,8 @@
 //! time and false positives with and without Lifeguard under slow nodes.
 //!
 //! `cargo bench -p pangea-benches --bench swim` (5, 64 and 1,000 nodes; about 3 minutes), or with
-//! `-- --large` to add 10,000 nodes (about an hour and several GB).
+//! `-- --large` to add 10,000 nodes (about an hour and several GB); `-- --lifeguard-only` and
+//! `-- --load-only` run one table of the two.
 
 use pangea_scenarios::health::{HealthFigures, HealthScenario, health_config, percentile, run_health};
 use pangea_scenarios::{RunOptions, resolve_options};
@@ -111,9 +112,12 @@ fn lifeguard_table(nodes: u32, seeds: u64) {
 }
 
 fn main() {
-    let large = std::env::args().any(|argument| argument == "--large");
-    lifeguard_table(64, 20);
-    if std::env::args().any(|argument| argument == "--lifeguard-only") {
+    let flag = |name: &str| std::env::args().any(|argument| argument == name);
+    let large = flag("--large");
+    if !flag("--load-only") {
+        lifeguard_table(64, 20);
+    }
+    if flag("--lifeguard-only") {
         return;
     }
     let mut sizes = vec![(5, 200), (64, 20), (1000, 2)];

@@ -64,7 +64,8 @@ fn shrunk_failures_are_small_and_replay_exactly() {
         // A third, not a quarter: under SWIM the failure needs a suspicion to outlive its longest
         // timeout (about 12 s of probes and gossip that no shrinking can remove).
         assert!(after * 3 <= before, "seed {seed}: {before} -> {after} trace records");
-        assert!(outcome.shrunk.stats.events * 3 <= outcome.original.stats.events, "seed {seed}");
+        // Events, which count idle timers the trace leaves out, shrink less: at most half.
+        assert!(outcome.shrunk.stats.events * 2 <= outcome.original.stats.events, "seed {seed}");
         let first = outcome.shrunk.first_violation().expect("still fails");
         let original = outcome.original.first_violation().expect("failed");
         assert_eq!((first.kind, first.checker), (FailureKind::Correctness, original.checker));

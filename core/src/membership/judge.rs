@@ -1,15 +1,16 @@
 //! Judging peers: SWIM's rules for alive, suspect and dead judgements and their incarnations,
 //! refutation of suspicions of this node, and suspicions that time out.
 
-use super::{Membership, MembershipNotification, MembershipTimer};
+use super::{GOSSIP_ROUNDS_OWED_MAX, Membership, MembershipNotification, MembershipTimer, RELAY_ROUNDS_PER_UPDATE};
 use crate::health::Health;
 use crate::id::NodeId;
 use crate::membership::config::MembershipPlantedBug;
-use crate::membership::messages::{Judgement, Update};
+use crate::membership::messages::{Judgement, MessageKind, Update};
 use crate::membership::names::probes;
 use crate::membership::stats::JudgementChange;
 use crate::membership::suspicion::Suspicion;
 use crate::node::{Context, TraceEvent};
+use crate::random;
 
 impl Membership {
     /// Direct word from `from` (any message): it is alive at `incarnation` at least. A peer never
@@ -64,7 +65,7 @@ impl Membership {
             Judgement::Alive => {
                 if newer {
                     self.set_health(cx, update.node, Health::Alive, update.incarnation);
-                    self.relay(update);
+                    self.relay(cx, update);
                 }
             }
             Judgement::Suspect { by } => {
@@ -94,7 +95,7 @@ impl Membership {
                     return self.suspect(cx, update.node, update.incarnation, by);
                 }
                 self.set_health(cx, update.node, Health::Dead, update.incarnation);
-                self.relay(update);
+                self.relay(cx, update);
             }
         }
     }
@@ -110,7 +111,7 @@ impl Membership {
                     cx.sometimes(probes::INCARNATION_ADOPTED, true);
                 }
             }
-            Judgement::Suspect { .. } | Judgement::Dead { .. } => {
+            Judgement::Suspect { by } | Judgement::Dead { by } => {
                 if update.incarnation < self.incarnation || self.config.planted(MembershipPlantedBug::IgnoreRefutation)
                 {
                     return;
@@ -121,7 +122,11 @@ impl Membership {
                 // Lifeguard: being suspected hints that this node is the slow one.
                 self.raise_awareness(cx, 1);
                 let me = cx.id();
-                self.queue(Update { node: me, incarnation: self.incarnation, judgement: Judgement::Alive });
+                self.originate(Update { node: me, incarnation: self.incarnation, judgement: Judgement::Alive });
+                // Answer the accuser at once: the refutation goes first on every message.
+                if by != me {
+                    self.send(cx, by, MessageKind::Gossip);
+                }
             }
         }
     }
@@ -140,7 +145,7 @@ impl Membership {
         self.stats.suspicions += 1;
         cx.set_timer(timeout, MembershipTimer::Suspicion { peer });
         let update = Update { node: peer, incarnation, judgement: Judgement::Suspect { by } };
-        if by == cx.id() { self.queue(update) } else { self.relay(update) }
+        if by == cx.id() { self.originate(update) } else { self.relay(cx, update) }
     }
 
     /// Another suspecter of a peer already suspect: under Lifeguard the suspicion shortens.
@@ -158,7 +163,7 @@ impl Membership {
         let wait = suspicion.deadline().saturating_duration_since(now);
         cx.set_timer(wait, MembershipTimer::Suspicion { peer: update.node });
         // Pass the confirmation on, so that others shorten their suspicions too.
-        self.relay(update);
+        self.relay(cx, update);
     }
 
     /// A suspicion timer fired: declare the peer dead if its suspicion is still running and due.
@@ -176,16 +181,32 @@ impl Membership {
         self.stats.deaths_declared += 1;
         self.set_health(cx, peer, Health::Dead, incarnation);
         let me = cx.id();
-        self.queue(Update { node: peer, incarnation, judgement: Judgement::Dead { by: me } });
+        self.originate(Update { node: peer, incarnation, judgement: Judgement::Dead { by: me } });
         self.tell_the_accused(cx, peer);
     }
 
     /// Queues `update`, heard from another node, to be passed on (unless it came in a full-state
     /// exchange).
-    fn relay(&mut self, update: Update) {
-        if !self.merging_sync && !self.config.planted(MembershipPlantedBug::DisseminationStopsEarly) {
-            self.queue(update);
+    fn relay(&mut self, cx: &mut dyn Context<Self>, update: Update) {
+        if self.merging_sync || self.config.planted(MembershipPlantedBug::DisseminationStopsEarly) {
+            return;
         }
+        self.queue(update);
+        let members = self.members() as u64;
+        if random::chance(cx.rng(), RELAY_ROUNDS_PER_UPDATE, members.max(RELAY_ROUNDS_PER_UPDATE)) {
+            self.owe_gossip_round();
+        }
+    }
+
+    /// Queues `update`, a judgement this node made itself (from its own probes, suspicion timers
+    /// or a refutation), and owes it a gossip round.
+    fn originate(&mut self, update: Update) {
+        self.queue(update);
+        self.owe_gossip_round();
+    }
+
+    fn owe_gossip_round(&mut self) {
+        self.gossip_rounds_owed = (self.gossip_rounds_owed + 1).min(GOSSIP_ROUNDS_OWED_MAX);
     }
 
     /// Queues `update` for piggybacking.

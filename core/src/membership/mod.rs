@@ -63,6 +63,14 @@ use std::collections::{BTreeMap, BTreeSet};
 const SAMPLE_BY_SCAN_MAX: usize = 64;
 /// Draws per wanted peer when sampling a large table.
 const SAMPLE_ATTEMPTS_PER_PEER: usize = 8;
+/// Most gossip rounds a node owes at once: a burst of judgements (a partition cuts off many
+/// members) still costs a node one round per `gossip_interval`, and no backlog after it.
+const GOSSIP_ROUNDS_OWED_MAX: u32 = 2;
+/// Gossip rounds, across the whole cluster, that each relayed judgement earns on average: a node
+/// that relays one owes a round with chance `RELAY_ROUNDS_PER_UPDATE / n`. Relayed news grows with
+/// n (a partition of n nodes makes O(n) judgements), so a fixed share per judgement keeps each
+/// node's rounds flat in n, while a small cluster still gossips nearly every relay.
+const RELAY_ROUNDS_PER_UPDATE: u64 = 4;
 
 /// The membership subsystem's timers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -123,6 +131,8 @@ pub struct Membership {
     /// Indirect probes run for others, by this node's ping number.
     relays: BTreeMap<u64, Relay>,
     gossip: Dissemination,
+    /// Gossip rounds owed to judgements this node made itself (at most [`GOSSIP_ROUNDS_OWED_MAX`]).
+    gossip_rounds_owed: u32,
     /// True while a full-state exchange is merged: what it brings is not relayed.
     merging_sync: bool,
     /// Peers added or dropped since the last save, and whether the boot counter is unsaved.
@@ -154,6 +164,7 @@ impl Membership {
             probe: None,
             relays: BTreeMap::new(),
             gossip: Dissemination::default(),
+            gossip_rounds_owed: 0,
             merging_sync: false,
             unsaved: BTreeMap::new(),
             boot_unsaved: false,
@@ -406,11 +417,15 @@ impl Membership {
         self.send(cx, peer, MessageKind::Sync { reply: false, members });
     }
 
-    /// Sends the waiting judgements to `gossip_fanout` random alive peers, if any wait.
+    /// Sends the waiting judgements to `gossip_fanout` random alive peers, if a round is owed (see
+    /// [`HealthConfig::gossip_interval`]): a node's rounds follow its own probes' outcomes, its
+    /// refutations and a share of its relays that falls as 1/n, not the amount of news in the
+    /// cluster, so its message load stays flat in n.
     fn gossip_round(&mut self, cx: &mut dyn Context<Self>) {
-        if self.gossip.is_empty() {
+        if self.gossip_rounds_owed == 0 || self.gossip.is_empty() {
             return;
         }
+        self.gossip_rounds_owed -= 1;
         let targets = self.sample_peers(cx, self.config.gossip_fanout, |_, peer| peer.health == Health::Alive);
         for peer in targets {
             self.send(cx, peer, MessageKind::Gossip);

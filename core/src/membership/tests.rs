@@ -197,6 +197,24 @@ fn an_unanswered_probe_goes_indirect_then_suspects_then_declares_dead() {
 }
 
 #[test]
+fn a_judgement_of_its_own_owes_one_gossip_round_and_waiting_news_alone_none() {
+    let gossip_rounds = |node: &mut Membership, cx: &mut TestContext<Membership>| {
+        node.on_timer(cx, MembershipTimer::Gossip);
+        sent_kinds(cx).into_iter().filter(|(_, kind)| *kind == MessageKind::Gossip).count()
+    };
+    let (mut node, mut cx, _, sequence) = probing(HealthConfig::default());
+    assert!(node.gossip_queued() > 0);
+    assert_eq!(gossip_rounds(&mut node, &mut cx), 0, "news waits, but none of this node's own");
+    node.on_timer(&mut cx, MembershipTimer::ProbeTimeout { sequence });
+    cx.now = millis(1000);
+    node.on_timer(&mut cx, MembershipTimer::Tick);
+    cx.take_sent();
+    assert_eq!(gossip_rounds(&mut node, &mut cx), 2, "its suspicion goes to gossip_fanout peers");
+    assert!(node.gossip_queued() > 0);
+    assert_eq!(gossip_rounds(&mut node, &mut cx), 0, "the round is paid");
+}
+
+#[test]
 fn an_indirect_ack_saves_a_peer_from_suspicion() {
     let (mut node, mut cx, target, sequence) = probing(HealthConfig::default());
     node.on_timer(&mut cx, MembershipTimer::ProbeTimeout { sequence });
@@ -240,6 +258,10 @@ fn a_node_refutes_a_suspicion_of_itself_and_newer_incarnations_win() {
     node.on_message(&mut cx, node_id(1), message(0, vec![accusation], MessageKind::Gossip));
     assert_eq!(node.incarnation(), 1);
     assert_eq!(node.stats().refutations, 1);
+    let refutation = Update { node: me, incarnation: 1, judgement: Judgement::Alive };
+    let answers: Vec<_> = cx.take_sent().into_iter().filter(|(to, _)| *to == node_id(1)).collect();
+    assert_eq!(answers.len(), 1, "the accuser is answered at once");
+    assert_eq!(answers[0].1.gossip.first(), Some(&refutation), "with the refutation first");
     // An old accusation is not refuted again.
     node.on_message(&mut cx, node_id(1), message(0, vec![accusation], MessageKind::Gossip));
     assert_eq!(node.incarnation(), 1);
