@@ -8,7 +8,7 @@
 
 use pangea_scenarios::health::{HealthFigures, HealthScenario, health_config, percentile, run_health};
 use pangea_scenarios::{RunOptions, resolve_options};
-use pangea_sim::{Fault, FaultPlan, TimedFault};
+use pangea_sim::{Fault, FaultPlan, Latency, LinkLatency, TimedFault};
 use std::time::Instant as WallInstant;
 
 /// Peak resident memory of this process so far, in MiB (Linux; 0 elsewhere).
@@ -53,14 +53,17 @@ fn is_slow(node: u32) -> bool {
     node >= 3 && (node - 3).is_multiple_of(8)
 }
 
-/// Slow nodes as the Lifeguard paper has them: every eighth node handles each input 120 ms late
-/// from 5 s to 55 s (near its message rate, so its queue grows, its acks come late and it misses
-/// others'), and two nodes crash from 20 s to 50 s, to time detection. No partitions, no loss.
+/// Slow nodes as the Lifeguard paper has them: every eighth node receives every message 500 ms to
+/// 1 s late (its receive path is starved) while its own timers fire on time, so its probes time
+/// out before the acks reach it and, without Lifeguard, it accuses healthy members. Two nodes
+/// crash from 20 s to 50 s, to time detection. No partitions, no loss.
 fn slow_nodes_plan(nodes: u32) -> FaultPlan {
     let mut plan = FaultPlan::none(60_000);
-    for node in (0..nodes).filter(|node| is_slow(*node)) {
-        plan.events.push(TimedFault { at_ms: 5_000, fault: Fault::Slow { node, handler_extra_us: 120_000 } });
-        plan.events.push(TimedFault { at_ms: 55_000, fault: Fault::Slow { node, handler_extra_us: 0 } });
+    let late = Latency { min_us: 500_000, jitter_us: 500_000, tail_ppm: 0, tail_us: 0 };
+    for to in (0..nodes).filter(|node| is_slow(*node)) {
+        for from in (0..nodes).filter(|from| *from != to) {
+            plan.network.links.push(LinkLatency { from, to, latency: late });
+        }
     }
     for node in [1, 2] {
         plan.events.push(TimedFault { at_ms: 20_000, fault: Fault::Crash { node } });
@@ -73,8 +76,8 @@ fn slow_nodes_plan(nodes: u32) -> FaultPlan {
 fn lifeguard_table(nodes: u32, seeds: u64) {
     println!();
     println!(
-        "{nodes} nodes, {seeds} seeds: every 8th node 120 ms slow per input for 50 s, 2 nodes crashed for 30 s; \
-         with and without Lifeguard, same seeds"
+        "{nodes} nodes, {seeds} seeds: every 8th node receives every message 0.5 to 1 s late, 2 nodes crashed \
+         for 30 s; with and without Lifeguard, same seeds"
     );
     println!(
         "| Lifeguard | detections | p50 | p99 | false suspicions / node-hour | false deaths / node-hour | \

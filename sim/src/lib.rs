@@ -25,8 +25,8 @@ pub use coverage::Coverage;
 pub use disk::{ArmedFault, SimDisk};
 pub use kernel::{NodeStatus, Reply, Sim, SimConfig, SimStats, SimViolation, SimViolationKind};
 pub use plan::{
-    DiskFaults, Fault, FaultKind, FaultPlan, FaultPlanError, Latency, NetworkFaults, Partition, SwarmProfile,
-    TimedFault,
+    DiskFaults, Fault, FaultKind, FaultPlan, FaultPlanError, Latency, LinkLatency, NetworkFaults, Partition,
+    SwarmProfile, TimedFault,
 };
 pub use rng::{SeedStreams, SimRng};
 pub use trace::{Trace, TraceHash, TraceKind, TraceRecord};

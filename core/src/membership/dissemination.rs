@@ -1,10 +1,9 @@
 //! Infection-style dissemination: judgements waiting to be piggybacked, each sent a bounded number
-//! of times, the least-sent first and, among those, word that a member is alive (a refutation,
-//! which saves a member from a false death) before suspicions and deaths, and the newest first
-//! (fresh news does not wait behind a backlog).
+//! of times, the least-sent first and, among those, the newest (fresh news, such as a refutation,
+//! does not wait behind a backlog).
 
 use crate::id::NodeId;
-use crate::membership::messages::{Judgement, Update};
+use crate::membership::messages::Update;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The queue of judgements to piggyback: at most one per member (a newer replaces an older), at
@@ -12,25 +11,16 @@ use std::collections::{BTreeMap, BTreeSet};
 #[derive(Clone, Debug, Default, Hash)]
 pub struct Dissemination {
     pending: BTreeMap<NodeId, Pending>,
-    /// The next to send first.
-    order: BTreeSet<Key>,
+    /// `(times sent, reverse queue order, member)`: the next to send first.
+    order: BTreeSet<(u32, u64, NodeId)>,
     queued: u64,
 }
-
-/// `(times sent, 0 for alive or 1 for an accusation, reverse queue order, member)`.
-type Key = (u32, u8, u64, NodeId);
 
 #[derive(Clone, Debug, Hash)]
 struct Pending {
     update: Update,
     sent: u32,
     queued: u64,
-}
-
-impl Pending {
-    fn key(&self) -> Key {
-        (self.sent, u8::from(self.update.judgement != Judgement::Alive), self.queued, self.update.node)
-    }
 }
 
 impl Dissemination {
@@ -46,42 +36,48 @@ impl Dissemination {
         self.pending.is_empty()
     }
 
+    /// True when a judgement of `node` waits to be sent.
+    #[must_use]
+    pub fn holds(&self, node: &NodeId) -> bool {
+        self.pending.contains_key(node)
+    }
+
     /// Queues `update`, replacing any judgement about the same member; beyond `capacity` the
     /// most-sent judgement is dropped.
     pub fn queue(&mut self, update: Update, capacity: usize) {
         self.remove(&update.node);
         while self.pending.len() >= capacity.max(1) {
-            let Some(&(_, _, _, most_sent)) = self.order.last() else { break };
+            let Some(&(_, _, most_sent)) = self.order.last() else { break };
             self.remove(&most_sent);
         }
         self.queued += 1;
-        let pending = Pending { update, sent: 0, queued: u64::MAX - self.queued };
-        self.order.insert(pending.key());
-        self.pending.insert(update.node, pending);
+        let newest_first = u64::MAX - self.queued;
+        self.order.insert((0, newest_first, update.node));
+        self.pending.insert(update.node, Pending { update, sent: 0, queued: newest_first });
     }
 
     fn remove(&mut self, node: &NodeId) {
         if let Some(old) = self.pending.remove(node) {
-            self.order.remove(&old.key());
+            self.order.remove(&(old.sent, old.queued, *node));
         }
     }
 
     /// Up to `limit` judgements for one message, least-sent first, leaving out any about
     /// `skip`. Each taken counts as sent once; one sent `retransmits` times leaves the queue.
     pub fn take(&mut self, limit: usize, retransmits: u32, skip: Option<&NodeId>) -> Vec<Update> {
-        let chosen: Vec<Key> =
-            self.order.iter().filter(|(_, _, _, node)| Some(node) != skip).take(limit).copied().collect();
+        let chosen: Vec<(u32, u64, NodeId)> =
+            self.order.iter().filter(|(_, _, node)| Some(node) != skip).take(limit).copied().collect();
         let mut updates = Vec::with_capacity(chosen.len());
         for key in chosen {
-            let node = key.3;
+            let (sent, queued, node) = key;
             self.order.remove(&key);
             let Some(pending) = self.pending.get_mut(&node) else { continue };
             updates.push(pending.update);
-            pending.sent += 1;
+            pending.sent = sent + 1;
             if pending.sent >= retransmits {
                 self.pending.remove(&node);
             } else {
-                self.order.insert(pending.key());
+                self.order.insert((sent + 1, queued, node));
             }
         }
         updates
@@ -91,6 +87,7 @@ impl Dissemination {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::membership::messages::Judgement;
 
     fn alive(index: u32, incarnation: u64) -> Update {
         Update { node: NodeId::for_index(index), incarnation, judgement: Judgement::Alive }

@@ -112,8 +112,17 @@ impl Membership {
                 }
             }
             Judgement::Suspect { by } | Judgement::Dead { by } => {
-                if update.incarnation < self.incarnation || self.config.planted(MembershipPlantedBug::IgnoreRefutation)
-                {
+                if self.config.planted(MembershipPlantedBug::IgnoreRefutation) {
+                    return;
+                }
+                let me = cx.id();
+                if update.incarnation < self.incarnation {
+                    // Already refuted, but the refutation may have died out unheard (sent while
+                    // cut off): unless it is still being spread, spread it again.
+                    if !self.gossip.holds(&me) {
+                        cx.sometimes(probes::REFUTATION_REPEATED, true);
+                        self.queue(Update { node: me, incarnation: self.incarnation, judgement: Judgement::Alive });
+                    }
                     return;
                 }
                 self.incarnation = update.incarnation + 1;
@@ -121,7 +130,6 @@ impl Membership {
                 cx.sometimes(probes::REFUTED, true);
                 // Lifeguard: being suspected hints that this node is the slow one.
                 self.raise_awareness(cx, 1);
-                let me = cx.id();
                 self.originate(Update { node: me, incarnation: self.incarnation, judgement: Judgement::Alive });
                 // Answer the accuser at once: the refutation goes first on every message.
                 if by != me {
@@ -228,6 +236,11 @@ impl Membership {
         }
         let old = peer.health;
         peer.health = health;
+        if health == Health::Dead {
+            self.dead.insert(id);
+        } else {
+            self.dead.remove(&id);
+        }
         peer.health_since = now;
         cx.sometimes(probes::PEER_SUSPECTED, health == Health::Suspect);
         cx.sometimes(probes::PEER_DEAD, health == Health::Dead);

@@ -7,11 +7,15 @@
 //!   neither way by the period's end is suspected. Messages per node per period stay constant
 //!   whatever the group's size.
 //! - **Suspicion** ([`judge`](self)): a suspected peer is dead once its suspicion times out, unless
-//!   it refutes by raising its incarnation. Judgements with higher incarnations win.
+//!   it refutes by raising its incarnation. Judgements with higher incarnations win. A node tells
+//!   the peer it accuses at once, answers its own accuser with its refutation, and each period
+//!   pings one member it holds dead (gossip to the dead), so that a member judged while cut off
+//!   refutes soon after the cut heals.
 //! - **Dissemination**: every judgement is piggybacked on probes and acks, each about
-//!   `retransmit_mult × log10 n` times, so news reaches every node in O(log n) periods. A
-//!   full-state exchange every `sync_interval` with one random peer lets joiners learn the group and
-//!   healed partitions find each other.
+//!   `retransmit_mult × log10 n` times, so news reaches every node in O(log n) periods; gossip
+//!   rounds that the node's own judgements owe (and a 1/n share of its relays) speed it up without
+//!   making the load grow with n. A full-state exchange every `sync_interval` with one random peer
+//!   lets joiners learn the group and healed partitions find each other.
 //! - **Lifeguard**: a local health score stretches the node's own probe periods and timeouts while
 //!   it misses acks and nacks (a slow node stops accusing healthy ones), suspicions start long and
 //!   shorten as independent suspecters confirm them, and helpers answer failed indirect probes with
@@ -116,6 +120,9 @@ pub enum MembershipNotification {
 pub struct Membership {
     config: HealthConfig,
     peers: BTreeMap<NodeId, Peer>,
+    /// The peers judged dead, and the last one reminded of it (see `remind_the_dead`).
+    dead: BTreeSet<NodeId>,
+    dead_reminded: Option<NodeId>,
     boot: u64,
     /// This node's own incarnation, raised to refute suspicions.
     incarnation: u64,
@@ -155,6 +162,8 @@ impl Membership {
         Membership {
             config,
             peers: BTreeMap::new(),
+            dead: BTreeSet::new(),
+            dead_reminded: None,
             boot: 0,
             incarnation: 0,
             awareness: 0,
@@ -353,6 +362,7 @@ impl Membership {
         };
         if let Some(victim) = victim {
             self.peers.remove(&victim);
+            self.dead.remove(&victim);
             self.unsaved.insert(victim, false);
             cx.sometimes(names::probes::PEER_DROPPED_FOR_ROOM, true);
         }

@@ -7,6 +7,8 @@ crate::names! {
         ACCUSED_TOLD = "membership.accused_told",
         /// Lifeguard's local health score reached its maximum.
         AWARENESS_AT_MAX = "membership.awareness_at_max",
+        /// This node pinged a member it holds dead, so that it can refute if it is alive.
+        DEAD_REMINDED = "membership.dead_reminded",
         /// A gossiped death of a member heard from directly within the last period became a suspicion.
         DEATH_DOUBTED = "membership.death_doubted",
         /// Saving peers failed on a full disk.
@@ -27,6 +29,9 @@ crate::names! {
         PEER_SUSPECTED = "membership.peer_suspected",
         /// This node refuted a suspicion of itself.
         REFUTED = "membership.refuted",
+        /// An accusation of an incarnation this node had already refuted made it spread the
+        /// refutation again.
+        REFUTATION_REPEATED = "membership.refutation_repeated",
         /// An indirect probe request was ignored: too many relays were running.
         RELAYS_FULL = "membership.relays_full",
         /// A restarted node read its known peers back.

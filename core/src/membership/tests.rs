@@ -215,6 +215,37 @@ fn a_judgement_of_its_own_owes_one_gossip_round_and_waiting_news_alone_none() {
 }
 
 #[test]
+fn each_period_a_member_held_dead_is_reminded_of_it() {
+    let (mut node, mut cx) = started(HealthConfig::default());
+    for peer in 1..=4 {
+        node.on_message(&mut cx, node_id(peer), message(0, Vec::new(), MessageKind::Gossip));
+    }
+    cx.now = millis(5_000);
+    let (dead, by) = (node_id(2), node_id(1));
+    let death = Update { node: dead, incarnation: 0, judgement: Judgement::Dead { by } };
+    node.on_message(&mut cx, by, message(0, vec![death], MessageKind::Gossip));
+    assert_eq!(node.health_of(&dead), Some(Health::Dead));
+    for _ in 0..3 {
+        cx.take_sent();
+        node.on_timer(&mut cx, MembershipTimer::Tick);
+        let pings: Vec<_> = cx
+            .take_sent()
+            .into_iter()
+            .filter(|(to, sent)| *to == dead && matches!(sent.kind, MessageKind::Ping { .. }))
+            .collect();
+        assert_eq!(pings.len(), 1, "probed or reminded, once");
+        let reminder = Update { node: dead, incarnation: 0, judgement: Judgement::Dead { by: node_id(0) } };
+        assert_eq!(pings[0].1.gossip.first(), Some(&reminder), "with the judgement first");
+    }
+    // Its refutation ends the reminders.
+    node.on_message(&mut cx, dead, message(1, Vec::new(), MessageKind::Gossip));
+    assert_eq!(node.health_of(&dead), Some(Health::Alive));
+    cx.take_sent();
+    node.on_timer(&mut cx, MembershipTimer::Tick);
+    assert!(cx.take_sent().iter().filter(|(to, _)| *to == dead).count() <= 1, "at most its turn as a probe");
+}
+
+#[test]
 fn an_indirect_ack_saves_a_peer_from_suspicion() {
     let (mut node, mut cx, target, sequence) = probing(HealthConfig::default());
     node.on_timer(&mut cx, MembershipTimer::ProbeTimeout { sequence });
