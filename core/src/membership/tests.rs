@@ -293,9 +293,14 @@ fn a_node_refutes_a_suspicion_of_itself_and_newer_incarnations_win() {
     let answers: Vec<_> = cx.take_sent().into_iter().filter(|(to, _)| *to == node_id(1)).collect();
     assert_eq!(answers.len(), 1, "the accuser is answered at once");
     assert_eq!(answers[0].1.gossip.first(), Some(&refutation), "with the refutation first");
-    // An old accusation is not refuted again.
+    // An old accusation is not refuted again, but once the refutation has died out it is spread
+    // again at the same incarnation.
     node.on_message(&mut cx, node_id(1), message(0, vec![accusation], MessageKind::Gossip));
     assert_eq!(node.incarnation(), 1);
+    node.gossip = Dissemination::default();
+    node.on_message(&mut cx, node_id(3), message(0, vec![accusation], MessageKind::Gossip));
+    assert_eq!(node.incarnation(), 1);
+    assert_eq!(node.gossip.take(16, 1, None), vec![refutation]);
 
     // Of a peer: a suspicion at its incarnation holds against alive at the same one, and falls to
     // alive at a higher one; a stale death is ignored.
