@@ -138,7 +138,7 @@ pub struct Membership {
     /// Indirect probes run for others, by this node's ping number.
     relays: BTreeMap<u64, Relay>,
     gossip: Dissemination,
-    /// Gossip rounds owed to judgements this node made itself (at most [`GOSSIP_ROUNDS_OWED_MAX`]).
+    /// Gossip rounds owed to judgements this node made or relayed (at most [`GOSSIP_ROUNDS_OWED_MAX`]).
     gossip_rounds_owed: u32,
     /// True while a full-state exchange is merged: what it brings is not relayed.
     merging_sync: bool,
