@@ -2,8 +2,8 @@
 //! growing n (flat is the claim), wall time and peak memory of `health` at each n, and detection
 //! time and false positives with and without Lifeguard under slow nodes.
 //!
-//! `cargo bench -p pangea-benches --bench swim` (5, 64 and 1,000 nodes; about 3 minutes), or with
-//! `-- --large` to add 10,000 nodes (about an hour and several GB); `-- --lifeguard-only` and
+//! `cargo bench -p pangea-benches --bench swim` (5, 64 and 1,000 nodes; about 2 minutes), or with
+//! `-- --large` to add 10,000 nodes (about 4 more minutes and 12 GB); `-- --lifeguard-only` and
 //! `-- --load-only` run one table of the two.
 
 use pangea_scenarios::RunOptions;
