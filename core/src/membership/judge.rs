@@ -236,11 +236,8 @@ impl Membership {
         }
         let old = peer.health;
         peer.health = health;
-        if health == Health::Dead {
-            self.dead.insert(id);
-        } else {
-            self.dead.remove(&id);
-        }
+        self.suspects.set(id, health == Health::Suspect);
+        self.dead.set(id, health == Health::Dead);
         peer.health_since = now;
         cx.sometimes(probes::PEER_SUSPECTED, health == Health::Suspect);
         cx.sometimes(probes::PEER_DEAD, health == Health::Dead);

@@ -9,8 +9,8 @@
 //! - **Suspicion** ([`judge`](self)): a suspected peer is dead once its suspicion times out, unless
 //!   it refutes by raising its incarnation. Judgements with higher incarnations win. A node tells
 //!   the peer it accuses at once, answers its own accuser with its refutation, and each period
-//!   pings one member it holds dead (gossip to the dead), so that a member judged while cut off
-//!   refutes soon after the cut heals.
+//!   pings one member it holds suspect and one it holds dead, in turn (gossip to the accused,
+//!   [`accused`](self)), so that a member judged while cut off refutes soon after the cut heals.
 //! - **Dissemination**: every judgement is piggybacked on probes and acks, each about
 //!   `retransmit_mult × log10 n` times, so news reaches every node in O(log n) periods; gossip
 //!   rounds that the node's own judgements owe (and a 1/n share of its relays) speed it up without
@@ -29,6 +29,7 @@
 //! still knows its peers; their health is not kept — after a restart every peer is suspect until
 //! judged.
 
+mod accused;
 mod config;
 mod dissemination;
 mod judge;
@@ -55,6 +56,7 @@ pub use store::TABLE;
 pub use suspicion::{CONFIRMATIONS_EXPECTED_MAX, Suspicion};
 
 use crate::id::NodeId;
+use crate::membership::accused::Accused;
 use crate::membership::dissemination::Dissemination;
 use crate::membership::names::sites;
 use crate::membership::probe::{Probe, Relay};
@@ -120,9 +122,9 @@ pub enum MembershipNotification {
 pub struct Membership {
     config: HealthConfig,
     peers: BTreeMap<NodeId, Peer>,
-    /// The peers judged dead, and the last one reminded of it (see `remind_the_dead`).
-    dead: BTreeSet<NodeId>,
-    dead_reminded: Option<NodeId>,
+    /// The peers judged suspect, and those judged dead (see `remind_the_accused`).
+    suspects: Accused,
+    dead: Accused,
     boot: u64,
     /// This node's own incarnation, raised to refute suspicions.
     incarnation: u64,
@@ -162,8 +164,8 @@ impl Membership {
         Membership {
             config,
             peers: BTreeMap::new(),
-            dead: BTreeSet::new(),
-            dead_reminded: None,
+            suspects: Accused::default(),
+            dead: Accused::default(),
             boot: 0,
             incarnation: 0,
             awareness: 0,
@@ -362,7 +364,8 @@ impl Membership {
         };
         if let Some(victim) = victim {
             self.peers.remove(&victim);
-            self.dead.remove(&victim);
+            self.suspects.set(victim, false);
+            self.dead.set(victim, false);
             self.unsaved.insert(victim, false);
             cx.sometimes(names::probes::PEER_DROPPED_FOR_ROOM, true);
         }

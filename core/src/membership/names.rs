@@ -42,6 +42,8 @@ crate::names! {
         SAVE_FAILED = "membership.save_failed",
         /// An ack answered a ping of an earlier incarnation.
         STALE_ACK = "membership.stale_ack",
+        /// This node pinged a member it holds suspect, so that it can refute if it is alive.
+        SUSPECT_REMINDED = "membership.suspect_reminded",
         /// Another node's suspicion confirmed a running one (Lifeguard shortened it).
         SUSPICION_CONFIRMED = "membership.suspicion_confirmed",
         /// A full-state exchange brought judgements of other members.

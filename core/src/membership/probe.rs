@@ -12,7 +12,6 @@ use crate::membership::peer::RttEstimate;
 use crate::node::Context;
 use crate::random;
 use crate::time::{Duration, Instant};
-use std::ops::Bound;
 
 /// The probe of the current protocol period.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -89,22 +88,24 @@ impl Membership {
         self.ping(cx, target, sequence);
         let timeout = self.stretched(self.config.probe_timeout);
         cx.set_timer(timeout, MembershipTimer::ProbeTimeout { sequence });
-        self.remind_the_dead(cx, target);
+        self.remind_the_accused(cx, target);
     }
 
-    /// Gossip to the dead (as memberlist does): besides its probe, each period a node pings one
-    /// member it holds dead, in turn, with that judgement piggybacked. A member declared dead while
-    /// it was cut off then hears of it, and refutes, soon after it can be reached again, not when
-    /// the round-robin or a full-state exchange happens to bring the two together (once in n
-    /// periods). It costs at most one message a period, and none while no member is dead.
-    fn remind_the_dead(&mut self, cx: &mut dyn Context<Self>, probed: NodeId) {
-        let after = self.dead_reminded.map_or(Bound::Unbounded, Bound::Excluded);
-        let Some(peer) = self.dead.range((after, Bound::Unbounded)).next().or_else(|| self.dead.first()).copied()
-        else {
-            return;
-        };
-        self.dead_reminded = Some(peer);
-        if peer != probed {
+    /// Gossip to the accused (memberlist gossips to the dead; suspects are reminded too): besides
+    /// its probe, each period a node pings one member it holds suspect and one it holds dead, each
+    /// in turn, with that judgement piggybacked. An accused member then hears of a judgement made
+    /// while it was cut off, and refutes, soon after it can be reached again, whoever holds the
+    /// judgement — not when the round-robin or a full-state exchange happens to bring the two
+    /// together (once in n periods). Its ack, at the refuted incarnation, also clears the
+    /// judgement at the reminder at once, however slowly the refutation spreads. It costs at most
+    /// two messages a period, and none while nobody is accused.
+    fn remind_the_accused(&mut self, cx: &mut dyn Context<Self>, probed: NodeId) {
+        let suspect = self.suspects.next_to_remind().filter(|peer| *peer != probed);
+        if let Some(peer) = suspect {
+            cx.sometimes(probes::SUSPECT_REMINDED, true);
+            self.ping(cx, peer, 0);
+        }
+        if let Some(peer) = self.dead.next_to_remind().filter(|peer| *peer != probed && Some(*peer) != suspect) {
             cx.sometimes(probes::DEAD_REMINDED, true);
             self.ping(cx, peer, 0);
         }

@@ -214,35 +214,55 @@ fn a_judgement_of_its_own_owes_one_gossip_round_and_waiting_news_alone_none() {
     assert_eq!(gossip_rounds(&mut node, &mut cx), 0, "the round is paid");
 }
 
-#[test]
-fn each_period_a_member_held_dead_is_reminded_of_it() {
+/// A member accused by gossip with `judgement` (made by node 1) is pinged with the judgement
+/// piggybacked each period until it refutes; the ping carries a judgement that `reminds`.
+fn accused_is_reminded_each_period(judgement: Judgement, health: Health, reminds: fn(&Judgement) -> bool) {
     let (mut node, mut cx) = started(HealthConfig::default());
     for peer in 1..=4 {
         node.on_message(&mut cx, node_id(peer), message(0, Vec::new(), MessageKind::Gossip));
     }
     cx.now = millis(5_000);
-    let (dead, by) = (node_id(2), node_id(1));
-    let death = Update { node: dead, incarnation: 0, judgement: Judgement::Dead { by } };
-    node.on_message(&mut cx, by, message(0, vec![death], MessageKind::Gossip));
-    assert_eq!(node.health_of(&dead), Some(Health::Dead));
+    let accused = node_id(2);
+    let accusation = Update { node: accused, incarnation: 0, judgement };
+    node.on_message(&mut cx, node_id(1), message(0, vec![accusation], MessageKind::Gossip));
+    assert_eq!(node.health_of(&accused), Some(health));
     for _ in 0..3 {
         cx.take_sent();
         node.on_timer(&mut cx, MembershipTimer::Tick);
         let pings: Vec<_> = cx
             .take_sent()
             .into_iter()
-            .filter(|(to, sent)| *to == dead && matches!(sent.kind, MessageKind::Ping { .. }))
+            .filter(|(to, sent)| *to == accused && matches!(sent.kind, MessageKind::Ping { .. }))
             .collect();
-        assert_eq!(pings.len(), 1, "probed or reminded, once");
-        let reminder = Update { node: dead, incarnation: 0, judgement: Judgement::Dead { by: node_id(0) } };
-        assert_eq!(pings[0].1.gossip.first(), Some(&reminder), "with the judgement first");
+        // Probed or reminded; a suspect whose probe just failed is also told at once.
+        assert!((1..=2).contains(&pings.len()), "reminded each period, by one ping or two: {}", pings.len());
+        for (_, ping) in &pings {
+            let first = ping.gossip.first().expect("a judgement piggybacked");
+            assert!(first.node == accused && first.incarnation == 0 && reminds(&first.judgement), "{first:?} first");
+        }
     }
-    // Its refutation ends the reminders.
-    node.on_message(&mut cx, dead, message(1, Vec::new(), MessageKind::Gossip));
-    assert_eq!(node.health_of(&dead), Some(Health::Alive));
+    // Its refutation (an ack at a higher incarnation, say) ends the reminders.
+    node.on_message(&mut cx, accused, message(1, Vec::new(), MessageKind::Gossip));
+    assert_eq!(node.health_of(&accused), Some(Health::Alive));
     cx.take_sent();
     node.on_timer(&mut cx, MembershipTimer::Tick);
-    assert!(cx.take_sent().iter().filter(|(to, _)| *to == dead).count() <= 1, "at most its turn as a probe");
+    assert!(cx.take_sent().iter().filter(|(to, _)| *to == accused).count() <= 1, "at most its turn as a probe");
+}
+
+#[test]
+fn each_period_a_member_held_dead_is_reminded_of_it() {
+    let by = node_id(1);
+    accused_is_reminded_each_period(Judgement::Dead { by }, Health::Dead, |judgement| {
+        *judgement == Judgement::Dead { by: node_id(0) }
+    });
+}
+
+#[test]
+fn each_period_a_member_held_suspect_is_reminded_of_it() {
+    let by = node_id(1);
+    accused_is_reminded_each_period(Judgement::Suspect { by }, Health::Suspect, |judgement| {
+        matches!(judgement, Judgement::Suspect { .. })
+    });
 }
 
 #[test]
