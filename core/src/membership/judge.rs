@@ -16,10 +16,12 @@ impl Membership {
     /// Direct word from `from` (any message): it is alive at `incarnation` at least. A peer never
     /// judged, or judged at a lower incarnation, becomes alive; one suspected or declared dead at
     /// this incarnation or a higher stays so until it refutes (every message to it carries the
-    /// judgement, see `send`).
-    pub(super) fn heard(&mut self, cx: &mut dyn Context<Self>, from: NodeId, incarnation: u64) {
-        if !self.peers.contains_key(&from) {
-            self.learn(cx, from);
+    /// judgement, see `send`). A stranger's word is passed on when it `announces` the stranger.
+    pub(super) fn heard(&mut self, cx: &mut dyn Context<Self>, from: NodeId, incarnation: u64, announces: bool) {
+        let stranger = !self.peers.contains_key(&from) && self.learn(cx, from);
+        if stranger && announces {
+            cx.sometimes(probes::STRANGER_ANNOUNCED, true);
+            self.queue(Update { node: from, incarnation, judgement: Judgement::Alive });
         }
         let now = cx.now();
         let Some(peer) = self.peers.get_mut(&from) else { return };
@@ -52,15 +54,21 @@ impl Membership {
             }
             Some(peer) => (peer.judged, peer.health, peer.incarnation),
             None => {
-                // Only word that a member is alive makes a node track it; rumours of unknown
-                // members' deaths are not worth a table entry.
-                if update.judgement != Judgement::Alive || !self.learn(cx, update.node) {
+                // Any judgement makes a node track an unknown member while there is room: a death
+                // too, or a stale "alive" from a slower node would later make it track a member
+                // long crashed as alive, and wait a whole round of probes to find out.
+                if !self.learn(cx, update.node) {
                     return;
                 }
                 (false, Health::Suspect, 0)
             }
         };
         let newer = !judged || update.incarnation > incarnation;
+        if let Judgement::Suspect { by } | Judgement::Dead { by } = update.judgement
+            && self.doubts_accuser(cx, by)
+        {
+            return;
+        }
         match update.judgement {
             Judgement::Alive => {
                 if newer {
@@ -98,6 +106,17 @@ impl Membership {
                 self.relay(cx, update);
             }
         }
+    }
+
+    /// True when `by`, the node that made an accusation, is itself held suspect or dead here: its
+    /// word is doubtful (it may be the one cut off — a node that can send but not hear accuses
+    /// everyone it probes), so the accusation is not adopted, confirmed or passed on. Members it
+    /// accuses truly are still judged by this node's own probes and by healthy accusers.
+    fn doubts_accuser(&self, cx: &mut dyn Context<Self>, by: NodeId) -> bool {
+        let doubted = by != cx.id()
+            && self.peers.get(&by).is_some_and(|accuser| accuser.judged && accuser.health != Health::Alive);
+        cx.sometimes(probes::ACCUSER_DOUBTED, doubted);
+        doubted
     }
 
     /// A judgement of this node itself: a suspicion or death at its incarnation (or a later one) is

@@ -484,7 +484,11 @@ impl Node for Membership {
             return;
         }
         self.stats.messages_received += 1;
-        self.heard(cx, from, message.incarnation);
+        // A join's full-state exchange announces the joiner through the exchanges that follow; any
+        // other message from a stranger is news to pass on (a node that knew only a peer that was
+        // down when it joined is known to nobody else).
+        let announces = !matches!(message.kind, MessageKind::Sync { .. });
+        self.heard(cx, from, message.incarnation, announces);
         for update in message.gossip.into_iter().take(self.config.piggyback_max) {
             self.apply(cx, update);
         }

@@ -3,6 +3,8 @@
 crate::names! {
     /// Coverage probes: conditions a sweep should see hold at least once.
     pub mod probes {
+        /// An accusation by a node held suspect or dead here was not adopted.
+        ACCUSER_DOUBTED = "membership.accuser_doubted",
         /// This node told a peer it suspects or declared dead so, directly.
         ACCUSED_TOLD = "membership.accused_told",
         /// Lifeguard's local health score reached its maximum.
@@ -42,6 +44,8 @@ crate::names! {
         SAVE_FAILED = "membership.save_failed",
         /// An ack answered a ping of an earlier incarnation.
         STALE_ACK = "membership.stale_ack",
+        /// A message from a node this node did not know (not a join's exchange) was passed on as news.
+        STRANGER_ANNOUNCED = "membership.stranger_announced",
         /// This node pinged a member it holds suspect, so that it can refute if it is alive.
         SUSPECT_REMINDED = "membership.suspect_reminded",
         /// Another node's suspicion confirmed a running one (Lifeguard shortened it).

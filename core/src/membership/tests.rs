@@ -100,16 +100,20 @@ fn start_counts_boots_restores_peers_unjudged_and_joins_through_the_bootstrap_pe
     assert_eq!(node.health_of(&node_id(1)), Some(Health::Alive));
     assert_eq!(node.health_of(&node_id(2)), Some(Health::Alive));
     assert_eq!(node.peer(&node_id(2)).map(|peer| peer.incarnation), Some(3));
-    assert_eq!(node.health_of(&node_id(9)), None, "a rumour of an unknown member's death adds no entry");
+    // A rumour of an unknown member's death is tracked too, so that a stale "alive" cannot revive it.
+    assert_eq!(node.health_of(&node_id(9)), Some(Health::Dead));
+    let stale = Update { node: node_id(9), incarnation: 0, judgement: Judgement::Alive };
+    node.on_message(&mut cx, node_id(2), message(3, vec![stale], MessageKind::Gossip));
+    assert_eq!(node.health_of(&node_id(9)), Some(Health::Dead), "alive at the same incarnation loses");
     node.on_timer(&mut cx, MembershipTimer::Tick);
-    assert_eq!(stored_peers(&cx), sorted(vec![node_id(1), node_id(2)]));
+    assert_eq!(stored_peers(&cx), sorted(vec![node_id(1), node_id(2), node_id(9)]));
 
     // Health is not kept across a restart; the ids are, and a new bootstrap peer is added.
     let config = config_with(vec![node_id(1), node_id(3)]);
     let node = restarted(&mut cx, config, millis(10_000));
     assert_eq!(node.boot(), 2);
     assert_eq!(stored_boot(&cx), Some(2));
-    assert_eq!(known_ids(&node), sorted(vec![node_id(1), node_id(2), node_id(3)]));
+    assert_eq!(known_ids(&node), sorted(vec![node_id(1), node_id(2), node_id(3), node_id(9)]));
     for (id, peer) in node.peers() {
         assert_eq!((peer.health, peer.judged), (Health::Suspect, false), "{id} after restart");
         assert_eq!(peer.known_since, millis(10_000));
@@ -318,7 +322,7 @@ fn a_node_refutes_a_suspicion_of_itself_and_newer_incarnations_win() {
     node.on_message(&mut cx, node_id(1), message(0, vec![accusation], MessageKind::Gossip));
     assert_eq!(node.incarnation(), 1);
     node.gossip = Dissemination::default();
-    node.on_message(&mut cx, node_id(3), message(0, vec![accusation], MessageKind::Gossip));
+    node.on_message(&mut cx, node_id(1), message(0, vec![accusation], MessageKind::Gossip));
     assert_eq!(node.incarnation(), 1);
     assert_eq!(node.gossip.take(16, 1, None), vec![refutation]);
 
@@ -464,4 +468,18 @@ fn a_cluster_run_is_a_function_of_its_seed() {
     };
     assert_eq!(run(SEED), run(SEED));
     assert_ne!(run(SEED), run(SEED + 1));
+}
+
+#[test]
+fn a_stranger_is_news_unless_it_joins_by_a_full_state_exchange() {
+    let (mut node, mut cx) = started(HealthConfig::default());
+    let queued = node.gossip_queued();
+    let join = MessageKind::Sync { reply: false, members: Vec::new() };
+    node.on_message(&mut cx, node_id(1), message(0, Vec::new(), join));
+    assert_eq!(node.health_of(&node_id(1)), Some(Health::Alive));
+    assert_eq!(node.gossip_queued(), queued, "a joiner is announced by the exchanges that follow");
+    node.on_message(&mut cx, node_id(2), message(0, Vec::new(), ping(1)));
+    assert_eq!(node.health_of(&node_id(2)), Some(Health::Alive));
+    assert_eq!(node.gossip_queued(), queued + 1, "a stranger that pings is passed on");
+    assert_eq!(cx.probes["membership.stranger_announced"].held, 1);
 }

@@ -25,6 +25,9 @@ const EXAMPLES_MAX: usize = 3;
 pub struct Checkers {
     nodes: u32,
     detection: Duration,
+    /// Added to `detection` for an observer that joined a large component after the member was cut
+    /// off: news of the member spread while it was away, and reaches it by full-state exchanges.
+    late_allowance: Duration,
     /// `reported[observer * nodes + member]`: a completeness violation was already reported.
     reported: Vec<bool>,
     /// Per node: an overdue suspicion was already reported (since its latest start).
@@ -74,12 +77,14 @@ pub struct Load {
 }
 
 impl Checkers {
-    /// Checkers for `nodes` nodes with a completeness bound of `detection`, measuring load after
-    /// `warm_up_until`.
-    pub fn new(nodes: u32, detection: Duration, warm_up_until: Instant) -> Checkers {
+    /// Checkers for `nodes` nodes with a completeness bound of `detection` (plus `late_allowance`
+    /// for observers that joined a large component after the member was cut off), measuring load
+    /// after `warm_up_until`.
+    pub fn new(nodes: u32, detection: Duration, late_allowance: Duration, warm_up_until: Instant) -> Checkers {
         Checkers {
             nodes,
             detection,
+            late_allowance,
             reported: vec![false; nodes as usize * nodes as usize],
             starts: vec![(0, 0); nodes as usize],
             suspicion_reported: vec![false; nodes as usize],
@@ -213,6 +218,7 @@ impl Checkers {
             // Detection cannot start before the observer is up and in a large component, the
             // member is cut off, and the observer knows of the member at all.
             let since = cut_since.max(up_since).max(large_since).max(tracked.known_since);
+            let bound = if large_since > cut_since { self.detection + self.late_allowance } else { self.detection };
             let cell = (observer * self.nodes + member) as usize;
             if tracked.health == Health::Dead {
                 if !self.reported[cell] && tracked.health_since >= since {
@@ -222,8 +228,8 @@ impl Checkers {
                 }
                 continue;
             }
-            if now - since <= self.detection || self.reported[cell] {
-                if now - since <= self.detection {
+            if now - since <= bound || self.reported[cell] {
+                if now - since <= bound {
                     self.reported[cell] = false;
                 }
                 continue;
@@ -244,7 +250,7 @@ impl Checkers {
                      (and n{observer} up since {up_since}): {:.1}s, over the detection bound of {:.1}s",
                     tracked.health,
                     (now - since).as_secs_f64(),
-                    self.detection.as_secs_f64()
+                    bound.as_secs_f64()
                 ),
             });
         }

@@ -30,6 +30,9 @@ pub struct Connectivity {
     down_since: Vec<Option<Instant>>,
     /// Per node: since when it has been in a large component (see [`Connectivity::in_large_component`]).
     large_since: Vec<Option<Instant>>,
+    /// True while the partition is a ring: every node reaches only its two neighbours, so news
+    /// crosses the component in O(n) hops, not SWIM's O(log n), and no component counts as large.
+    ring: bool,
     /// What the components were computed from.
     fingerprint: Option<Fingerprint>,
 }
@@ -46,6 +49,7 @@ impl Connectivity {
             majority_reach_since: vec![Some(Instant::ZERO); nodes as usize],
             large_since: vec![Some(Instant::ZERO); nodes as usize],
             down_since: vec![None; nodes as usize],
+            ring: false,
             fingerprint: None,
         }
     }
@@ -80,6 +84,7 @@ impl Connectivity {
             }
         }
         let network = sim.network();
+        self.ring = matches!(network.partition(), Some(Partition::Ring { .. }));
         for member in 0..self.nodes {
             let reach = if statuses[member as usize] == NodeStatus::Up {
                 1 + (0..self.nodes)
@@ -183,8 +188,11 @@ impl Connectivity {
 
     /// True when `node` is up and its component holds at least half of the up nodes: the nodes
     /// whose judgements SWIM makes timely (a node alone, or in a small minority, probes each member
-    /// only once per round of all members).
+    /// only once per round of all members). None is while the partition is a ring.
     pub fn in_large_component(&self, node: u32) -> bool {
+        if self.ring {
+            return false;
+        }
         let up: u32 = self.sizes.iter().sum();
         self.component[node as usize].is_some_and(|label| self.sizes[label as usize] * 2 >= up)
     }
