@@ -11,13 +11,18 @@
 //!   the peer it accuses at once, answers its own accuser with its refutation, and each period
 //!   pings one member it holds suspect and one it holds dead, in turn (gossip to the accused,
 //!   [`accused`](self)), so that a member judged while cut off refutes soon after the cut heals.
+//!   An accusation made by a member this node holds suspect or dead is not adopted: a node that
+//!   can send but not hear accuses every member it probes.
 //! - **Dissemination**: every judgement is piggybacked on probes and acks, each about
 //!   `retransmit_mult × log10 n` times, so news reaches every node in O(log n) periods; gossip
 //!   rounds that the node's own judgements owe (and a 1/n share of its relays) speed it up without
 //!   making the load grow with n. A full-state exchange every `sync_interval` with one random peer
-//!   lets joiners learn the group and healed partitions find each other.
-//! - **Lifeguard**: a local health score stretches the node's own probe periods and timeouts while
-//!   it misses acks and nacks (a slow node stops accusing healthy ones), suspicions start long and
+//!   lets joiners learn the group and healed partitions find each other. Direct word from a
+//!   stranger (other than its join exchange) is news too, and a judgement of an unknown member
+//!   makes the node track it, dead ones included.
+//! - **Lifeguard**: a local health score stretches the node's own probe periods and timeouts (at
+//!   most `1 + awareness_max` times) while it misses acks and nacks (a slow node stops accusing
+//!   healthy ones), suspicions start long and
 //!   shorten as independent suspecters confirm them, and helpers answer failed indirect probes with
 //!   nacks.
 //!

@@ -483,3 +483,24 @@ fn a_stranger_is_news_unless_it_joins_by_a_full_state_exchange() {
     assert_eq!(node.gossip_queued(), queued + 1, "a stranger that pings is passed on");
     assert_eq!(cx.probes["membership.stranger_announced"].held, 1);
 }
+
+#[test]
+fn an_accusation_by_a_member_held_dead_is_not_adopted() {
+    let (mut node, mut cx) = started(HealthConfig::default());
+    for peer in 1..=3 {
+        node.on_message(&mut cx, node_id(peer), message(0, Vec::new(), MessageKind::Gossip));
+    }
+    let (accuser, witness, accused) = (node_id(1), node_id(2), node_id(3));
+    cx.now = millis(5_000);
+    let death = Update { node: accuser, incarnation: 0, judgement: Judgement::Dead { by: witness } };
+    node.on_message(&mut cx, witness, message(0, vec![death], MessageKind::Gossip));
+    assert_eq!(node.health_of(&accuser), Some(Health::Dead));
+    // The dead accuser's word (relayed by the witness) is doubted; a live accuser's is not.
+    let doubtful = Update { node: accused, incarnation: 0, judgement: Judgement::Suspect { by: accuser } };
+    node.on_message(&mut cx, witness, message(0, vec![doubtful], MessageKind::Gossip));
+    assert_eq!(node.health_of(&accused), Some(Health::Alive));
+    assert_eq!(cx.probes["membership.accuser_doubted"].held, 1);
+    let credible = Update { node: accused, incarnation: 0, judgement: Judgement::Suspect { by: witness } };
+    node.on_message(&mut cx, witness, message(0, vec![credible], MessageKind::Gossip));
+    assert_eq!(node.health_of(&accused), Some(Health::Suspect));
+}
