@@ -13,6 +13,10 @@ use crate::node::Context;
 use crate::random;
 use crate::time::{Duration, Instant};
 
+/// Periods within which a helper must have been heard from for its missing nack to count against
+/// this node's local health (Lifeguard).
+pub const HELPER_HEARD_WITHIN_PERIODS: u32 = 4;
+
 /// The probe of the current protocol period.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Probe {
@@ -24,6 +28,9 @@ pub struct Probe {
     pub acked: bool,
     /// Helpers asked to probe indirectly.
     pub asked: u32,
+    /// Of which heard from directly within [`HELPER_HEARD_WITHIN_PERIODS`]: only their missing
+    /// nacks count against this node's local health.
+    pub asked_heard_lately: u32,
     /// Nacks received from them.
     pub nacks: u32,
     /// True when the target was dead already: the ping only offers it a way back, and its silence
@@ -83,7 +90,8 @@ impl Membership {
         let reconnect = self.peers.get(&target).is_some_and(|peer| peer.judged && peer.health == Health::Dead);
         self.sequence += 1;
         let sequence = self.sequence;
-        self.probe = Some(Probe { sequence, target, acked: false, asked: 0, nacks: 0, reconnect });
+        self.probe =
+            Some(Probe { sequence, target, acked: false, asked: 0, asked_heard_lately: 0, nacks: 0, reconnect });
         self.stats.probes += 1;
         self.ping(cx, target, sequence);
         let timeout = self.stretched(self.config.probe_timeout);
@@ -130,15 +138,24 @@ impl Membership {
             self.send(cx, *helper, MessageKind::PingRequest { sequence, target });
         }
         self.stats.indirect_probes += helpers.len() as u64;
+        let now = cx.now();
+        let heard_within = self.config.probe_interval * HELPER_HEARD_WITHIN_PERIODS;
+        let heard_lately = helpers
+            .iter()
+            .filter_map(|helper| self.peers.get(helper).and_then(|peer| peer.last_heard))
+            .filter(|at| now.saturating_duration_since(*at) <= heard_within)
+            .count() as u32;
         if let Some(probe) = self.probe.as_mut() {
             probe.asked = helpers.len() as u32;
+            probe.asked_heard_lately = heard_lately;
         }
     }
 
     /// The period ended: a probe answered neither way makes its target suspect. Under Lifeguard,
     /// the node's own health score falls after an answered probe, and after a failed one rises by
     /// each nack its helpers failed to send (helpers that nack show the fault is the target's),
-    /// or by one when it had no helper to ask.
+    /// or by one when it had no helper to ask. Only helpers heard from lately count: one not heard
+    /// for a while may be cut off from this node (a partition), which says nothing of its health.
     pub(super) fn finish_probe(&mut self, cx: &mut dyn Context<Self>) {
         let Some(probe) = self.probe.take() else { return };
         if probe.acked {
@@ -149,7 +166,7 @@ impl Membership {
             return;
         }
         self.stats.failed_probes += 1;
-        let missed_nacks = probe.asked.saturating_sub(probe.nacks);
+        let missed_nacks = probe.asked_heard_lately.saturating_sub(probe.nacks);
         cx.sometimes(probes::NACKS_MISSED, missed_nacks > 0 && probe.asked > 0);
         self.raise_awareness(cx, if probe.asked == 0 { 1 } else { missed_nacks });
         let Some(peer) = self.peers.get(&probe.target) else { return };

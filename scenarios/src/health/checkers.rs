@@ -6,6 +6,7 @@ use crate::report::{FailureKind, Violation};
 use pangea_core::membership::{Health, Membership};
 use pangea_core::{Duration, Instant, PangeaNode};
 use pangea_sim::{NodeStatus, Sim};
+use std::collections::BTreeMap;
 
 /// Node `index`'s membership subsystem, unless it is crashed.
 pub fn membership(sim: &Sim<PangeaNode>, index: u32) -> Option<&Membership> {
@@ -30,6 +31,9 @@ pub struct Checkers {
     late_allowance: Duration,
     /// `reported[observer * nodes + member]`: a completeness violation was already reported.
     reported: Vec<bool>,
+    /// `(observer, member)` → the start of the cut during which the observer judged the member
+    /// dead (see `check_completeness`).
+    detected: BTreeMap<(u32, u32), Instant>,
     /// Per node: an overdue suspicion was already reported (since its latest start).
     suspicion_reported: Vec<bool>,
     /// Per node: its start count and boot number when last looked at (a reopened store rebuilds
@@ -48,7 +52,7 @@ pub struct Checkers {
     /// Of which deaths.
     pub false_deaths: u64,
     /// False deaths by member judged.
-    pub false_deaths_of: std::collections::BTreeMap<u32, u64>,
+    pub false_deaths_of: BTreeMap<u32, u64>,
     /// The first few false deaths, described.
     pub false_death_examples: Vec<String>,
     /// Judgement changes that were dropped before the checker read them.
@@ -86,6 +90,7 @@ impl Checkers {
             detection,
             late_allowance,
             reported: vec![false; nodes as usize * nodes as usize],
+            detected: BTreeMap::new(),
             starts: vec![(0, 0); nodes as usize],
             suspicion_reported: vec![false; nodes as usize],
             changes_read: vec![0; nodes as usize],
@@ -94,7 +99,7 @@ impl Checkers {
             detections_ms: Vec::new(),
             false_suspicions: 0,
             false_deaths: 0,
-            false_deaths_of: std::collections::BTreeMap::new(),
+            false_deaths_of: BTreeMap::new(),
             false_death_examples: Vec::new(),
             changes_lost: 0,
             violations: Vec::new(),
@@ -218,11 +223,19 @@ impl Checkers {
             // Detection cannot start before the observer is up and in a large component, the
             // member is cut off, and the observer knows of the member at all.
             let since = cut_since.max(up_since).max(large_since).max(tracked.known_since);
+            // An observer that judged the member dead during this cut and no longer does heard
+            // news newer than its judgement (a refutation the member made before it went down,
+            // arriving after a heal): detection starts again from then.
+            let since = match self.detected.get(&(observer, member)) {
+                Some(cut) if *cut == cut_since && tracked.health != Health::Dead => since.max(tracked.health_since),
+                _ => since,
+            };
             let bound = if large_since > cut_since { self.detection + self.late_allowance } else { self.detection };
             let cell = (observer * self.nodes + member) as usize;
             if tracked.health == Health::Dead {
                 if !self.reported[cell] && tracked.health_since >= since {
                     self.detections_ms.push(((tracked.health_since - since).as_millis()) as u64);
+                    self.detected.insert((observer, member), cut_since);
                     // Count each detection once.
                     self.reported[cell] = true;
                 }
