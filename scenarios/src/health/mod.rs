@@ -81,15 +81,15 @@ pub const LOAD_MEAN_MAX: f64 = 10.0;
 /// handlers) can see a few. The sweep's rate is what [`FALSE_DEATHS_PER_NODE_HOUR_SWEEP_MAX`] bounds.
 pub const FALSE_DEATHS_PER_NODE_HOUR_MAX: f64 = 300.0;
 /// Most false deaths per node-hour over a sweep of the full swarm at the default size of 5 nodes
-/// (the accuracy ceiling for deaths), checked over seeds 0..300: the default build measures 0.99
-/// there, 0.36 to 1.15 over other windows of 300 seeds and 0.73 over 3,000. (At 64 nodes it
-/// measures 4.2 over 300 seeds.)
+/// (the accuracy ceiling for deaths), checked over seeds 0..300: the default build measures 0.91
+/// there, 0.28 to 0.91 over other windows of 300 seeds and 0.53 over 3,000. (At 64 nodes it
+/// measures 3.2 over 300 seeds.)
 pub const FALSE_DEATHS_PER_NODE_HOUR_SWEEP_MAX: f64 = 1.5;
 /// Most false suspicions per node-hour over the same sweep (the accuracy ceiling for suspicions):
-/// the default build measures 27 over seeds 0..300, 16 to 27 over other windows and 22 over 3,000;
-/// with indirect probes planted away, 99 there, 71 to 90 over other windows and 84 over 3,000.
+/// the default build measures 24 over seeds 0..300, 14 to 24 over other windows and 19 over 3,000;
+/// with indirect probes planted away, 89 there, 62 to 80 over other windows and 75 over 3,000.
 /// (Most suspicions are refuted before they become deaths, so deaths alone hardly tell the two
-/// apart: 0.99 against 2.14 over seeds 0..300, with overlapping windows.)
+/// apart: 0.91 against 1.63 over seeds 0..300, with overlapping windows.)
 pub const FALSE_SUSPICIONS_PER_NODE_HOUR_SWEEP_MAX: f64 = 40.0;
 
 /// The membership settings every node of the scenario runs with.
