@@ -45,8 +45,15 @@ impl Membership {
             return self.about_me(cx, update);
         }
         let (judged, health, incarnation) = match self.peers.get(&update.node) {
-            // The common case, news already known: nothing to do.
-            Some(peer) if peer.judged && update.incarnation < peer.incarnation => return,
+            // The common case, news already known: nothing to do, unless a death shows that the
+            // accuser could not reach a member alive here at a newer incarnation for a whole
+            // suspicion timeout.
+            Some(peer) if peer.judged && update.incarnation < peer.incarnation => {
+                if matches!(update.judgement, Judgement::Dead { .. }) {
+                    self.probe_out_of_turn(cx, update.node);
+                }
+                return;
+            }
             Some(peer)
                 if peer.judged && update.incarnation == peer.incarnation && update.judgement == Judgement::Alive =>
             {

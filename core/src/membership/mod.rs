@@ -130,6 +130,9 @@ pub struct Membership {
     /// The peers judged suspect, and those judged dead (see `remind_the_accused`).
     suspects: Accused,
     dead: Accused,
+    /// Whether this period's one immediate word to a member just accused has been sent (see
+    /// `tell_the_accused`).
+    told_this_period: bool,
     boot: u64,
     /// This node's own incarnation, raised to refute suspicions.
     incarnation: u64,
@@ -140,6 +143,10 @@ pub struct Membership {
     /// The probe order of this round, and the position of the next target in it.
     rotation: Vec<NodeId>,
     rotation_next: usize,
+    /// A member to probe next, out of turn (see `probe_out_of_turn`), and whether the last
+    /// period's probe was out of turn (then this one is in turn).
+    out_of_turn: Option<NodeId>,
+    probed_out_of_turn: bool,
     /// The probe of the current period.
     probe: Option<Probe>,
     /// Indirect probes run for others, by this node's ping number.
@@ -171,12 +178,15 @@ impl Membership {
             peers: BTreeMap::new(),
             suspects: Accused::default(),
             dead: Accused::default(),
+            told_this_period: false,
             boot: 0,
             incarnation: 0,
             awareness: 0,
             sequence: 0,
             rotation: Vec::new(),
             rotation_next: 0,
+            out_of_turn: None,
+            probed_out_of_turn: false,
             probe: None,
             relays: BTreeMap::new(),
             gossip: Dissemination::default(),

@@ -5,8 +5,9 @@ crate::names! {
     pub mod probes {
         /// An accusation by a node held suspect or dead here was not adopted.
         ACCUSER_DOUBTED = "membership.accuser_doubted",
-        /// This node told a peer it suspects or declared dead so, directly.
-        ACCUSED_TOLD = "membership.accused_told",
+        /// This node told a peer it has just suspected or declared dead so at once (not: it was
+        /// not the first this period, and goes first in line to be reminded).
+        ACCUSED_TOLD_AT_ONCE = "membership.accused_told_at_once",
         /// Lifeguard's local health score reached its maximum.
         AWARENESS_AT_MAX = "membership.awareness_at_max",
         /// This node pinged a member it holds dead, so that it can refute if it is alive.
@@ -29,6 +30,9 @@ crate::names! {
         PEER_RECOVERED_FROM_DEAD = "membership.peer_recovered_from_dead",
         /// A peer was judged suspect.
         PEER_SUSPECTED = "membership.peer_suspected",
+        /// A death of a member at an older incarnation than this node holds it alive at made this
+        /// node probe the member out of turn.
+        PROBED_OUT_OF_TURN = "membership.probed_out_of_turn",
         /// This node refuted a suspicion of itself.
         REFUTED = "membership.refuted",
         /// An accusation of an incarnation this node had already refuted made it spread the

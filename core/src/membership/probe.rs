@@ -60,8 +60,17 @@ impl Membership {
         interval
     }
 
-    /// The next peer of the round-robin; a new round is a fresh shuffle of every tracked peer.
+    /// The next peer to probe: the one owed a probe out of turn, unless the last period's probe
+    /// was out of turn too (so a round of the round-robin stretches at most twofold); else the
+    /// next of the round-robin, a new round being a fresh shuffle of every tracked peer.
     fn next_target(&mut self, cx: &mut dyn Context<Self>) -> Option<NodeId> {
+        if !self.probed_out_of_turn
+            && let Some(peer) = self.out_of_turn.take().filter(|peer| self.peers.contains_key(peer))
+        {
+            self.probed_out_of_turn = true;
+            return Some(peer);
+        }
+        self.probed_out_of_turn = false;
         loop {
             if self.rotation_next >= self.rotation.len() {
                 self.rotation = self.peers.keys().copied().collect();
@@ -83,9 +92,30 @@ impl Membership {
         }
     }
 
+    /// Another node declared `peer` dead at an older incarnation than the one this node holds it
+    /// alive at: the accuser could not reach it for a whole suspicion timeout, and this node,
+    /// which has not heard from it lately, probes it next, out of turn. A member that refuted a suspicion just before it went down is
+    /// then found dead by those that heard the refutation within a period or two of the first
+    /// accusations, not when their round-robin comes to it (once in n periods) — everyone else
+    /// holds it dead at the older incarnation, which neither probes nor gossip will raise. It
+    /// costs no message: the probe takes the period's turn.
+    pub(super) fn probe_out_of_turn(&mut self, cx: &mut dyn Context<Self>, peer: NodeId) {
+        let heard_within = self.config.probe_interval;
+        let now = cx.now();
+        let due = self.peers.get(&peer).is_some_and(|tracked| {
+            tracked.health == Health::Alive
+                && tracked.last_heard.is_none_or(|at| now.saturating_duration_since(at) > heard_within)
+        });
+        if due {
+            cx.sometimes(probes::PROBED_OUT_OF_TURN, true);
+            self.out_of_turn = Some(peer);
+        }
+    }
+
     /// Starts this period's probe.
     pub(super) fn start_probe(&mut self, cx: &mut dyn Context<Self>) {
         self.stats.periods += 1;
+        self.told_this_period = false;
         let Some(target) = self.next_target(cx) else { return };
         let reconnect = self.peers.get(&target).is_some_and(|peer| peer.judged && peer.health == Health::Dead);
         self.sequence += 1;
@@ -100,13 +130,14 @@ impl Membership {
     }
 
     /// Gossip to the accused (memberlist gossips to the dead; suspects are reminded too): besides
-    /// its probe, each period a node pings one member it holds suspect and one it holds dead, each
-    /// in turn, with that judgement piggybacked. An accused member then hears of a judgement made
-    /// while it was cut off, and refutes, soon after it can be reached again, whoever holds the
-    /// judgement — not when the round-robin or a full-state exchange happens to bring the two
-    /// together (once in n periods). Its ack, at the refuted incarnation, also clears the
-    /// judgement at the reminder at once, however slowly the refutation spreads. It costs at most
-    /// two messages a period, and none while nobody is accused.
+    /// its probe, each period a node pings one member it holds suspect and one it holds dead —
+    /// the one it accused last itself first, then each in turn — with that judgement
+    /// piggybacked. An accused member then hears of a judgement made while it was cut off, and
+    /// refutes, soon after it can be reached again, whoever holds the judgement — not when the
+    /// round-robin or a full-state exchange happens to bring the two together (once in n
+    /// periods). Its ack, at the refuted incarnation, also clears the judgement at the reminder
+    /// at once, however slowly the refutation spreads. It costs at most two messages a period,
+    /// however many members a partition cuts off, and none while nobody is accused.
     fn remind_the_accused(&mut self, cx: &mut dyn Context<Self>, probed: NodeId) {
         let suspect = self.suspects.next_to_remind().filter(|peer| *peer != probed);
         if let Some(peer) = suspect {
@@ -182,12 +213,25 @@ impl Membership {
         self.tell_the_accused(cx, probe.target);
     }
 
-    /// Pings `peer` with this node's judgement of it piggybacked (see `send`), so that a peer
-    /// suspected or declared dead by this node hears of it at once and can refute, rather than
-    /// when gossip happens to reach it. Its ack, if any, is direct word of its incarnation.
+    /// Tells `peer`, just suspected or declared dead by this node, so at once: a ping with the
+    /// judgement piggybacked (see `send`), so that it hears of it and can refute, rather than when
+    /// gossip happens to reach it. Its ack, if any, is direct word of its incarnation. One member
+    /// a period is told at once; any other goes first in line to be reminded at the next period's
+    /// start (see `remind_the_accused`), so a partition that cuts off half the cluster, whose
+    /// members' suspicions all time out together, costs no burst of pings.
     pub(super) fn tell_the_accused(&mut self, cx: &mut dyn Context<Self>, peer: NodeId) {
-        cx.sometimes(probes::ACCUSED_TOLD, true);
-        self.ping(cx, peer, 0);
+        let Some(health) = self.peers.get(&peer).map(|tracked| tracked.health) else { return };
+        cx.sometimes(probes::ACCUSED_TOLD_AT_ONCE, !self.told_this_period);
+        if !self.told_this_period {
+            self.told_this_period = true;
+            self.ping(cx, peer, 0);
+            return;
+        }
+        match health {
+            Health::Suspect => self.suspects.remind_first(peer),
+            Health::Dead => self.dead.remind_first(peer),
+            Health::Alive => {}
+        }
     }
 
     /// Lifeguard: this node may be the slow one; stretch its probes.

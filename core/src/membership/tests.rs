@@ -504,3 +504,58 @@ fn an_accusation_by_a_member_held_dead_is_not_adopted() {
     node.on_message(&mut cx, witness, message(0, vec![credible], MessageKind::Gossip));
     assert_eq!(node.health_of(&accused), Some(Health::Suspect));
 }
+
+#[test]
+fn a_burst_of_deaths_tells_one_member_at_once_and_the_latest_other_first_at_the_next_period() {
+    let (mut node, mut cx) = started(HealthConfig::default());
+    for peer in 1..=6 {
+        node.on_message(&mut cx, node_id(peer), message(0, Vec::new(), MessageKind::Gossip));
+    }
+    let accused = [node_id(2), node_id(3), node_id(4)];
+    for peer in accused {
+        let suspicion = Update { node: peer, incarnation: 0, judgement: Judgement::Suspect { by: node_id(1) } };
+        node.on_message(&mut cx, node_id(1), message(0, vec![suspicion], MessageKind::Gossip));
+    }
+    cx.now = millis(120_000);
+    cx.take_sent();
+    for peer in accused {
+        node.on_timer(&mut cx, MembershipTimer::Suspicion { peer });
+        assert_eq!(node.health_of(&peer), Some(Health::Dead));
+    }
+    let told: Vec<NodeId> = sent_kinds(&mut cx).into_iter().map(|(to, _)| to).collect();
+    assert_eq!(told, vec![accused[0]], "only the first death of the period is told at once");
+    node.on_timer(&mut cx, MembershipTimer::Tick);
+    let reminded: Vec<NodeId> = sent_kinds(&mut cx)
+        .into_iter()
+        .filter(|(_, kind)| matches!(kind, MessageKind::Ping { sequence: 0, .. }))
+        .map(|(to, _)| to)
+        .collect();
+    assert!(reminded.len() <= 1, "one dead member reminded a period, however many died: {reminded:?}");
+    let probed_the_latest = node.probe.as_ref().is_some_and(|probe| probe.target == accused[2]);
+    assert!(probed_the_latest || reminded == vec![accused[2]], "the latest death goes first: {reminded:?}");
+}
+
+#[test]
+fn a_death_at_an_older_incarnation_has_the_member_probed_out_of_turn() {
+    let (mut node, mut cx) = started(HealthConfig::default());
+    for peer in 1..=20 {
+        node.on_message(&mut cx, node_id(peer), message(0, Vec::new(), MessageKind::Gossip));
+    }
+    // Node 2 refutes a suspicion (incarnation 1), then goes quiet; node 1 still holds it at 0.
+    let member = node_id(2);
+    node.on_message(&mut cx, member, message(1, Vec::new(), MessageKind::Gossip));
+    cx.now = millis(5_000);
+    let stale_death = Update { node: member, incarnation: 0, judgement: Judgement::Dead { by: node_id(1) } };
+    node.on_message(&mut cx, node_id(1), message(0, vec![stale_death], MessageKind::Gossip));
+    assert_eq!(node.health_of(&member), Some(Health::Alive), "an older death is not adopted");
+    node.on_timer(&mut cx, MembershipTimer::Tick);
+    assert_eq!(node.probe.as_ref().map(|probe| probe.target), Some(member), "probed out of turn");
+    assert!(cx.probes.get(names::probes::PROBED_OUT_OF_TURN).is_some_and(|probe| probe.held > 0));
+
+    // Heard from within the last period: no probe out of turn.
+    let other = node_id(3);
+    node.on_message(&mut cx, other, message(1, Vec::new(), MessageKind::Gossip));
+    let stale_death = Update { node: other, incarnation: 0, judgement: Judgement::Dead { by: node_id(1) } };
+    node.on_message(&mut cx, node_id(1), message(0, vec![stale_death], MessageKind::Gossip));
+    assert_eq!(node.out_of_turn, None);
+}
