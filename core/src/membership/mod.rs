@@ -8,11 +8,14 @@
 //!   whatever the group's size.
 //! - **Suspicion** ([`judge`](self)): a suspected peer is dead once its suspicion times out, unless
 //!   it refutes by raising its incarnation. Judgements with higher incarnations win. A node tells
-//!   the peer it accuses at once, answers its own accuser with its refutation, and each period
-//!   pings one member it holds suspect and one it holds dead, in turn (gossip to the accused,
-//!   [`accused`](self)), so that a member judged while cut off refutes soon after the cut heals.
-//!   An accusation made by a member this node holds suspect or dead is not adopted: a node that
-//!   can send but not hear accuses every member it probes.
+//!   the first peer it accuses in a period at once, answers its own accuser with its refutation,
+//!   and each period pings one member it holds suspect and one it holds dead — the latest it
+//!   accused itself first, then each in turn (gossip to the accused, [`accused`](self)) — so that
+//!   a member judged while cut off refutes soon after the cut heals, and a partition that cuts
+//!   off half the group costs no burst of pings. An accusation made by a member this node holds
+//!   suspect or dead is not adopted: a node that can send but not hear accuses every member it
+//!   probes. A death at an older incarnation than the one a member is held alive at has the
+//!   member probed next, out of turn: it may have refuted just before it went down.
 //! - **Dissemination**: every judgement is piggybacked on probes and acks, each about
 //!   `retransmit_mult × log10 n` times, so news reaches every node in O(log n) periods; gossip
 //!   rounds that the node's own judgements owe (and a 1/n share of its relays) speed it up without
