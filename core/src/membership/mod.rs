@@ -40,6 +40,7 @@
 mod accused;
 mod config;
 mod dissemination;
+mod exchange;
 mod judge;
 mod messages;
 pub mod names;
@@ -70,7 +71,7 @@ use crate::membership::names::sites;
 use crate::membership::probe::{Probe, Relay};
 use crate::node::{Context, Node, RequestId};
 use crate::random;
-use crate::time::Duration;
+use crate::time::{Duration, Instant};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Tables up to this size are scanned to pick random peers; larger ones are sampled.
@@ -157,6 +158,10 @@ pub struct Membership {
     gossip: Dissemination,
     /// Gossip rounds owed to judgements this node made or relayed (at most [`GOSSIP_ROUNDS_OWED_MAX`]).
     gossip_rounds_owed: u32,
+    /// Whether the next full-state exchange goes to any tracked peer (else to one held alive).
+    sync_with_any_next: bool,
+    /// The peer of the last full-state exchange this node began, and when, until it answers.
+    exchange_unanswered: Option<(NodeId, Instant)>,
     /// True while a full-state exchange is merged: what it brings is not relayed.
     merging_sync: bool,
     /// Peers added or dropped since the last save, and whether the boot counter is unsaved.
@@ -194,6 +199,8 @@ impl Membership {
             relays: BTreeMap::new(),
             gossip: Dissemination::default(),
             gossip_rounds_owed: 0,
+            sync_with_any_next: false,
+            exchange_unanswered: None,
             merging_sync: false,
             unsaved: BTreeMap::new(),
             boot_unsaved: false,
@@ -421,33 +428,6 @@ impl Membership {
         Some(Update { node: *peer, incarnation: tracked.incarnation, judgement })
     }
 
-    /// Up to `sync_entries_max` judgements for a full-state exchange: this node's own, then its
-    /// judged peers from a random point of the table.
-    fn sync_entries(&self, cx: &mut dyn Context<Self>) -> Vec<Update> {
-        let me = cx.id();
-        let mut entries = vec![Update { node: me, incarnation: self.incarnation, judgement: Judgement::Alive }];
-        let judged: Vec<&NodeId> = self.peers.iter().filter(|(_, peer)| peer.judged).map(|(id, _)| id).collect();
-        if judged.is_empty() {
-            return entries;
-        }
-        let offset = random::below(cx.rng(), judged.len() as u64) as usize;
-        let room = (self.config.sync_entries_max - 1).min(judged.len());
-        entries.extend(judged.iter().cycle().skip(offset).take(room).filter_map(|id| self.judgement_of(me, id)));
-        entries
-    }
-
-    /// Sends a full-state exchange to a random tracked peer (dead ones too: that is how two sides
-    /// of a healed partition meet again).
-    fn sync_with_random_peer(&mut self, cx: &mut dyn Context<Self>) {
-        if self.peers.is_empty() {
-            return;
-        }
-        let index = random::below(cx.rng(), self.peers.len() as u64) as usize;
-        let Some(peer) = self.peers.keys().nth(index).copied() else { return };
-        let members = self.sync_entries(cx);
-        self.send(cx, peer, MessageKind::Sync { reply: false, members });
-    }
-
     /// Sends the waiting judgements to `gossip_fanout` random alive peers, if a round is owed (see
     /// [`HealthConfig::gossip_interval`]): a node's rounds follow its own probes' outcomes, its
     /// refutations and a share of its relays that falls as 1/n, not the amount of news in the
@@ -461,11 +441,6 @@ impl Membership {
         for peer in targets {
             self.send(cx, peer, MessageKind::Gossip);
         }
-    }
-
-    fn next_sync(&self, cx: &mut dyn Context<Self>) -> Duration {
-        let interval = self.config.sync_interval;
-        random::duration_between(cx.rng(), interval / 2, interval + interval / 2)
     }
 }
 
@@ -483,17 +458,15 @@ impl Node for Membership {
         // Join: a full-state exchange with each bootstrap peer (or a known one after a restart).
         let bootstrap: BTreeSet<NodeId> = self.config.bootstrap.iter().copied().filter(|id| *id != me).collect();
         if bootstrap.is_empty() {
-            self.sync_with_random_peer(cx);
+            self.exchange_with_random_peer(cx);
         }
         for peer in bootstrap {
-            let members = self.sync_entries(cx);
-            self.send(cx, peer, MessageKind::Sync { reply: false, members });
+            self.begin_exchange(cx, peer);
         }
         // A random first delay keeps nodes that boot together from probing in lockstep.
         let first = random::duration_between(cx.rng(), Duration::ZERO, self.config.probe_interval);
         cx.set_timer(first, MembershipTimer::Tick);
-        let sync = self.next_sync(cx);
-        cx.set_timer(sync, MembershipTimer::Sync);
+        self.schedule_exchange(cx);
         cx.set_timer(self.config.gossip_interval, MembershipTimer::Gossip);
     }
 
@@ -519,6 +492,7 @@ impl Node for Membership {
                 self.finish_probe(cx);
                 self.save(cx, false);
                 self.start_probe(cx);
+                self.retry_unanswered_exchange(cx);
                 let next = self.next_period(cx);
                 cx.set_timer(next, MembershipTimer::Tick);
             }
@@ -526,9 +500,8 @@ impl Node for Membership {
             MembershipTimer::RelayTimeout { sequence } => self.relay_timed_out(cx, sequence),
             MembershipTimer::Suspicion { peer } => self.suspicion_due(cx, peer),
             MembershipTimer::Sync => {
-                self.sync_with_random_peer(cx);
-                let next = self.next_sync(cx);
-                cx.set_timer(next, MembershipTimer::Sync);
+                self.exchange_with_random_peer(cx);
+                self.schedule_exchange(cx);
             }
             MembershipTimer::Gossip => {
                 self.gossip_round(cx);

@@ -14,6 +14,8 @@ crate::names! {
         DEAD_REMINDED = "membership.dead_reminded",
         /// A gossiped death of a member heard from directly within the last period became a suspicion.
         DEATH_DOUBTED = "membership.death_doubted",
+        /// A full-state exchange went unanswered, and the node began another.
+        EXCHANGE_RETRIED = "membership.exchange_retried",
         /// Saving peers failed on a full disk.
         DISK_FULL = "membership.disk_full",
         /// This node adopted a higher incarnation of itself that gossip still carried.

@@ -291,20 +291,7 @@ impl Membership {
                 }
             }
             MessageKind::Gossip => {}
-            MessageKind::Sync { reply, members } => {
-                cx.sometimes(probes::SYNC_MERGED, members.len() > 1);
-                // What a full-state exchange brings is not passed on by gossip: every node runs
-                // exchanges of its own, and relaying a joiner's whole table would flood the queues.
-                self.merging_sync = true;
-                for update in members.into_iter().take(self.config.sync_entries_max) {
-                    self.apply(cx, update);
-                }
-                self.merging_sync = false;
-                if !reply {
-                    let members = self.sync_entries(cx);
-                    self.send(cx, from, MessageKind::Sync { reply: true, members });
-                }
-            }
+            MessageKind::Sync { reply, members } => self.on_exchange(cx, from, reply, members),
         }
     }
 
