@@ -59,8 +59,8 @@ pub struct HealthConfig {
     /// Highest local health score: probes are stretched at most `1 + awareness_max` times. The
     /// default is 2, not memberlist's 8: a healthy node on one side of a partition misses the nacks
     /// of helpers on the other side too, and at 8 its stretched probes broke `health`'s detection
-    /// bound in 10 of 3,000 seeds at 5 nodes. At 2 the Lifeguard benchmark measures 549 false
-    /// suspicions per node-hour against 817 without Lifeguard (398 at 8), no false deaths either way.
+    /// bound in 10 of 3,000 seeds at 5 nodes. At 2 the Lifeguard benchmark measures 546 false
+    /// suspicions per node-hour against 796 without Lifeguard (398 at 8), no false deaths either way.
     pub awareness_max: u32,
     /// Most peers a node tracks. Peers that other parts of the node ask for (the log's members)
     /// are tracked first; ids learned by gossip beyond this are ignored.

@@ -559,3 +559,33 @@ fn a_death_at_an_older_incarnation_has_the_member_probed_out_of_turn() {
     node.on_message(&mut cx, node_id(1), message(0, vec![stale_death], MessageKind::Gossip));
     assert_eq!(node.out_of_turn, None);
 }
+
+#[test]
+fn an_unanswered_exchange_is_followed_by_another_until_one_is_answered() {
+    let (mut node, mut cx) = started(HealthConfig::default());
+    for peer in 1..=4 {
+        node.on_message(&mut cx, node_id(peer), message(0, Vec::new(), MessageKind::Gossip));
+    }
+    let exchanges_begun = |cx: &mut TestContext<Membership>| -> Vec<NodeId> {
+        sent_kinds(cx)
+            .into_iter()
+            .filter(|(_, kind)| matches!(kind, MessageKind::Sync { reply: false, .. }))
+            .map(|(to, _)| to)
+            .collect()
+    };
+    cx.take_sent();
+    node.on_timer(&mut cx, MembershipTimer::Sync);
+    assert_eq!(exchanges_begun(&mut cx).len(), 1);
+    cx.now = millis(1_000);
+    node.on_timer(&mut cx, MembershipTimer::Tick);
+    assert!(exchanges_begun(&mut cx).is_empty(), "it waits two periods for the answer");
+    cx.now = millis(2_000);
+    node.on_timer(&mut cx, MembershipTimer::Tick);
+    let retried = exchanges_begun(&mut cx);
+    assert_eq!(retried.len(), 1, "unanswered: another exchange");
+    let answer = MessageKind::Sync { reply: true, members: Vec::new() };
+    node.on_message(&mut cx, retried[0], message(0, Vec::new(), answer));
+    cx.now = millis(5_000);
+    node.on_timer(&mut cx, MembershipTimer::Tick);
+    assert!(exchanges_begun(&mut cx).is_empty(), "answered: none until the next scheduled one");
+}
