@@ -81,12 +81,12 @@ pub const LOAD_MEAN_MAX: f64 = 10.0;
 /// handlers) can see a few. The sweep's rate is what [`FALSE_DEATHS_PER_NODE_HOUR_SWEEP_MAX`] bounds.
 pub const FALSE_DEATHS_PER_NODE_HOUR_MAX: f64 = 300.0;
 /// Most false deaths per node-hour over a sweep of the full swarm at the default size of 5 nodes
-/// (the accuracy ceiling for deaths), checked over seeds 0..300: the default build measures 0.91
-/// there, 0.28 to 0.91 over other windows of 300 seeds and 0.53 over 3,000. (At 64 nodes it
-/// measures 3.2 over 300 seeds.)
+/// (the accuracy ceiling for deaths), checked over seeds 0..300: the default build measures 0.95
+/// there and 0.63 over 20,000 seeds. (At 64 nodes it measures 3.8 over seeds 0..300, and 1.6 at
+/// 1,000 nodes over seeds 0..100.)
 pub const FALSE_DEATHS_PER_NODE_HOUR_SWEEP_MAX: f64 = 1.5;
 /// Most false suspicions per node-hour over the same sweep (the accuracy ceiling for suspicions):
-/// the default build measures 24 over seeds 0..300, 14 to 24 over other windows and 19 over 3,000;
+/// the default build measures 25 over seeds 0..300, 14 to 24 over other windows and 20 over 20,000;
 /// with indirect probes planted away, 89 there, 62 to 80 over other windows and 75 over 3,000.
 /// (Most suspicions are refuted before they become deaths, so deaths alone hardly tell the two
 /// apart: 0.91 against 1.63 over seeds 0..300, with overlapping windows.)
