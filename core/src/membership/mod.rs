@@ -20,7 +20,9 @@
 //!   `retransmit_mult × log10 n` times, so news reaches every node in O(log n) periods; gossip
 //!   rounds that the node's own judgements owe (and a 1/n share of its relays) speed it up without
 //!   making the load grow with n. A full-state exchange every `sync_interval` with one random peer
-//!   lets joiners learn the group and healed partitions find each other. Direct word from a
+//!   ([`exchange`](self); every other one with a peer held alive, and another when one goes
+//!   unanswered) lets joiners learn the group, healed partitions find each other, and nodes that
+//!   gossip missed catch up. Direct word from a
 //!   stranger (other than its join exchange) is news too, and a judgement of an unknown member
 //!   makes the node track it, dead ones included.
 //! - **Lifeguard**: a local health score stretches the node's own probe periods and timeouts (at
