@@ -10,7 +10,6 @@ use crate::membership::messages::{Judgement, MessageKind, Update};
 use crate::membership::names::probes;
 use crate::node::Context;
 use crate::random;
-use crate::time::Duration;
 
 /// Periods a node waits for the answer to an exchange it began before it begins another, with a
 /// peer held alive.
@@ -74,15 +73,10 @@ impl Membership {
         }
     }
 
-    /// The time until the next scheduled exchange: `sync_interval`, jittered by half either way.
-    pub(super) fn next_exchange(&self, cx: &mut dyn Context<Self>) -> Duration {
-        let interval = self.config.sync_interval;
-        random::duration_between(cx.rng(), interval / 2, interval + interval / 2)
-    }
-
-    /// Sets the timer of the next scheduled exchange.
+    /// Sets the timer of the next scheduled exchange: `sync_interval`, jittered by half either way.
     pub(super) fn schedule_exchange(&self, cx: &mut dyn Context<Self>) {
-        let next = self.next_exchange(cx);
+        let interval = self.config.sync_interval;
+        let next = random::duration_between(cx.rng(), interval / 2, interval + interval / 2);
         cx.set_timer(next, MembershipTimer::Sync);
     }
 
