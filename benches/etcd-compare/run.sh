@@ -3,10 +3,11 @@
 # cluster, both on loopback on this machine, plus Pangea's idle memory and CPU.
 #
 # Usage: benches/etcd-compare/run.sh [--clients N,...] [--value-bytes B,...] [--seconds S] [--keys K]
-#                                    [--read-percent P] [--idle-seconds I]
+#                                    [--read-percent P] [--idle-seconds I] [--breakdown]
 # Every combination of the listed client counts and value sizes runs against both clusters, one
 # after the other, and a table sums them up. Defaults: --clients 1,32,128 --value-bytes 100
-# --seconds 10 (the rest as in `pangea bench`), --idle-seconds 10.
+# --seconds 10 (the rest as in `pangea bench`), --idle-seconds 10. --breakdown prints, after each
+# Pangea run, where its time went stage by stage (`pangea bench --breakdown`).
 # Installs etcd (Debian's etcd-server and etcd-client) and protoc (protobuf-compiler) with apt-get
 # when they are missing. Everything it starts is killed on exit.
 set -euo pipefail
@@ -20,6 +21,7 @@ values_list=100
 seconds=10
 idle_seconds=10
 extra=()
+pangea_extra=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --clients) clients_list="$2"; shift 2 ;;
@@ -27,7 +29,8 @@ while [ $# -gt 0 ]; do
         --seconds) seconds="$2"; shift 2 ;;
         --idle-seconds) idle_seconds="$2"; shift 2 ;;
         --keys | --read-percent) extra+=("$1" "$2"); shift 2 ;;
-        -h | --help) sed -n '2,11p' "$0"; exit 0 ;;
+        --breakdown) pangea_extra+=(--breakdown); shift ;;
+        -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -197,10 +200,13 @@ for value_bytes in "${values_each[@]}"; do
     for clients in "${clients_each[@]}"; do
         bench_args=(--clients "$clients" --value-bytes "$value_bytes" --seconds "$seconds" "${extra[@]}")
         log "pangea bench ${bench_args[*]}"
-        pangea_line="$(RUST_LOG=warn "$PANGEA" bench --node "$PANGEA_NODES" --token "$TOKEN" "${bench_args[@]}")"
+        pangea_out="$(RUST_LOG=warn "$PANGEA" bench --node "$PANGEA_NODES" --token "$TOKEN" "${bench_args[@]}" \
+            "${pangea_extra[@]}")"
+        pangea_line="$(head -n 1 <<< "$pangea_out")"
         log "etcd-bench ${bench_args[*]}"
         etcd_line="$("$ETCD_BENCH" --endpoints "$ETCD_ENDPOINTS" "${bench_args[@]}")"
         echo "pangea ($value_bytes B): $pangea_line"
+        if [ ${#pangea_extra[@]} -gt 0 ]; then tail -n +2 <<< "$pangea_out"; fi
         echo "etcd   ($value_bytes B): $etcd_line"
         rows+=("$(awk -v c="$clients" -v v="$value_bytes" \
             -v po="$(ops "$pangea_line")" -v eo="$(ops "$etcd_line")" \

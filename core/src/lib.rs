@@ -42,7 +42,7 @@ pub use compose::Scoped;
 pub use effects::{Effect, Effects, Emitted, TimerTable};
 pub use health::Health;
 pub use id::NodeId;
-pub use node::{Context, HandlerContext, Host, Node, RequestId, TimerId, TraceEvent};
+pub use node::{CarryOut, Context, HandlerContext, Host, Node, RequestId, TimerId, TraceEvent};
 pub use pangea::{PangeaConfig, PangeaConfigError, PangeaNode};
 pub use storage::{MemoryStorage, Storage, StorageError, WriteBatch};
 pub use time::{Duration, Instant, WallTime};

@@ -188,18 +188,36 @@ pub trait Host {
     fn sometimes(&mut self, _probe: &'static str, _condition: bool) {}
 }
 
+/// A runtime's way of carrying out effects while a handler still runs (see
+/// [`HandlerContext::carrying_out_early`]).
+pub trait CarryOut<N: Node> {
+    /// Carries out every effect in `effects`, in order, leaving it empty.
+    fn carry_out(&mut self, effects: &mut Effects<N>);
+}
+
 /// The one implementation of [`Context`] every runtime hands its node: effects go into an
 /// [`Effects`] buffer stamped with the host's time, everything else comes from the [`Host`].
 pub struct HandlerContext<'a, N: Node> {
     id: NodeId,
     host: &'a mut dyn Host,
     effects: &'a mut Effects<N>,
+    early: Option<&'a mut dyn CarryOut<N>>,
 }
 
 impl<'a, N: Node> HandlerContext<'a, N> {
     /// The context of node `id` for one handler call.
     pub fn new(id: NodeId, host: &'a mut dyn Host, effects: &'a mut Effects<N>) -> HandlerContext<'a, N> {
-        HandlerContext { id, host, effects }
+        HandlerContext { id, host, effects, early: None }
+    }
+
+    /// The same context, but before each storage access the effects asked for so far go to
+    /// `early` to be carried out at once. Each effect is stamped with the time it was asked for,
+    /// and the simulator delivers it from then, however long the handler's later disk work takes;
+    /// a runtime whose storage calls take real time (an fsync) uses this to do the same — a leader's
+    /// accepts leave while it syncs its own acceptance, answers leave before the next batch's sync.
+    #[must_use]
+    pub fn carrying_out_early(self, early: &'a mut dyn CarryOut<N>) -> HandlerContext<'a, N> {
+        HandlerContext { early: Some(early), ..self }
     }
 }
 
@@ -248,6 +266,11 @@ impl<N: Node> Context<N> for HandlerContext<'_, N> {
     }
 
     fn storage(&mut self) -> &mut dyn Storage {
+        if let Some(early) = &mut self.early
+            && !self.effects.is_empty()
+        {
+            early.carry_out(self.effects);
+        }
         self.host.storage()
     }
 

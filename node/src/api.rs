@@ -497,12 +497,25 @@ impl Client {
         }
     }
 
-    /// Applies `op` to the records through the log, exactly once, and returns its result. Keys and
+    /// Applies `op` to the records through the log, exactly once, and returns its result; a get is
+    /// a linearizable read at the leader instead ([`Client::get`]), with no log write. Keys and
     /// values over the limits are refused here, before anything is sent.
     pub async fn command(&mut self, op: KvOp) -> Result<KvResult, ApiError> {
         self.limits.check(&op)?;
+        if let KvOp::Get { key } = op {
+            return self.get(key).await.map(KvResult::Value);
+        }
         match self.metadata_command(MetadataCommand::Records(op)).await? {
             MetadataOutput::Records(result) => Ok(result),
+            other => Err(ApiError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// The value of `key`, linearizably: the leader answers once a quorum confirmed it still leads
+    /// and it has applied every write acknowledged before (its read index). Nothing is written.
+    pub async fn get(&mut self, key: Vec<u8>) -> Result<Option<Vec<u8>>, ApiError> {
+        match self.log_request(LogRequest::Read(MetadataQuery::Record(key))).await?.response {
+            LogResponse::Answer { answer: MetadataAnswer::Record(value), .. } => Ok(value),
             other => Err(ApiError::Unexpected(format!("{other:?}"))),
         }
     }

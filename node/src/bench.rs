@@ -2,7 +2,11 @@
 //! against a running cluster for a while; the report gives throughput and latency percentiles.
 
 use crate::api::Client;
+use crate::stages::{SENDS_HELD, StageCounts, TOTAL};
+use crate::wire::{ClientReply, ClientRequest};
+use pangea_core::log::Stage;
 use pangea_core::metadata::records::KvOp;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -182,19 +186,96 @@ pub async fn closed_loop<T: LoadTarget>(options: &BenchOptions, targets: Vec<T>)
     }
 }
 
-/// Runs the load against the Pangea nodes at `nodes`.
+/// Runs the load against the Pangea nodes at `nodes`; with `breakdown`, also reads every node's
+/// stage histograms before and after and returns what the run added to them.
 pub async fn run_bench(
     nodes: &[SocketAddr],
     token: [u8; 32],
     options: &BenchOptions,
-) -> Result<BenchReport, BenchError> {
+    breakdown: bool,
+) -> Result<(BenchReport, Option<Breakdown>), BenchError> {
     validate(options)?;
     // One command first: fail fast when the cluster is not there.
     let mut probe = Client::new(nodes.to_vec(), token, Duration::from_secs(10));
     probe.command(KvOp::Put { key: b"bench-probe".to_vec(), value: b"1".to_vec() }).await?;
+    let before = if breakdown { Some(Breakdown::read(&mut probe).await) } else { None };
     let targets =
         (0..options.clients).map(|_| Client::new(probe.addresses().to_vec(), token, Duration::from_secs(5))).collect();
-    Ok(closed_loop(options, targets).await)
+    let report = closed_loop(options, targets).await;
+    let breakdown = match before {
+        Some(before) => Some(Breakdown::read(&mut probe).await.since(&before)),
+        None => None,
+    };
+    Ok((report, breakdown))
+}
+
+/// Every node's stage histograms (see [`crate::stages`]), summed over the nodes that answered.
+#[derive(Clone, Debug, Default)]
+pub struct Breakdown {
+    /// Nodes whose histograms are in the sum.
+    pub nodes: usize,
+    /// Nodes asked.
+    pub asked: usize,
+    /// Each stage's histogram, by name.
+    pub stages: BTreeMap<String, StageCounts>,
+}
+
+impl Breakdown {
+    /// Reads the runtime status of every node `client` knows.
+    pub async fn read(client: &mut Client) -> Breakdown {
+        let mut breakdown = Breakdown::default();
+        for addr in client.addresses().to_vec() {
+            breakdown.asked += 1;
+            let Ok(ClientReply::Runtime(status)) = client.ask(addr, ClientRequest::Runtime).await else { continue };
+            breakdown.nodes += 1;
+            for stage in status.stages {
+                match breakdown.stages.get_mut(&stage.stage) {
+                    Some(sum) => sum.add(&stage),
+                    None => {
+                        breakdown.stages.insert(stage.stage.clone(), stage);
+                    }
+                }
+            }
+        }
+        breakdown
+    }
+
+    /// What was added between `earlier` and this reading.
+    #[must_use]
+    pub fn since(&self, earlier: &Breakdown) -> Breakdown {
+        let stages = self
+            .stages
+            .iter()
+            .map(|(name, counts)| {
+                let added = earlier.stages.get(name).map_or_else(|| counts.clone(), |before| counts.since(before));
+                (name.clone(), added)
+            })
+            .collect();
+        Breakdown { nodes: self.nodes.min(earlier.nodes), asked: self.asked, stages }
+    }
+}
+
+impl fmt::Display for Breakdown {
+    /// A table of the stages in the order a request passes them: writes, reads, then the runtime's.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "where the time went ({} of {} nodes read; stages at the node that took each request):", self.nodes, self.asked)?;
+        writeln!(f, "| stage            |   count |  mean ms |   p50 ms |   p99 ms |")?;
+        writeln!(f, "| ---------------- | ------- | -------- | -------- | -------- |")?;
+        let order = Stage::ALL.iter().map(|stage| stage.name()).chain([SENDS_HELD, TOTAL]);
+        let ms = |duration: Duration| duration.as_secs_f64() * 1e3;
+        for name in order {
+            let Some(counts) = self.stages.get(name).filter(|counts| counts.count > 0) else { continue };
+            writeln!(
+                f,
+                "| {name:<16} | {:>7} | {:>8.3} | {:>8.3} | {:>8.3} |",
+                counts.count,
+                ms(counts.mean()),
+                ms(counts.percentile(0.5)),
+                ms(counts.percentile(0.99))
+            )?;
+        }
+        write!(f, "(p50 and p99 are bucket bounds: within 25% above the true value)")
+    }
 }
 
 #[cfg(test)]

@@ -64,7 +64,11 @@ impl Hosted for PangeaNode {
         ]
     }
 
+    fn take_stage_samples(&mut self) -> Vec<pangea_core::log::StageSample> {
+        PangeaNode::take_stage_samples(self)
+    }
+
     fn is_command(request: &PangeaRequest) -> bool {
-        matches!(request, PangeaRequest::Log(LogRequest::Command { .. }))
+        matches!(request, PangeaRequest::Log(LogRequest::Command { .. } | LogRequest::Read(_)))
     }
 }

@@ -28,6 +28,7 @@ pub mod identity;
 pub mod metrics;
 pub mod runtime;
 pub mod server;
+pub mod stages;
 pub mod store;
 mod tls;
 pub mod transport;

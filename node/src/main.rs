@@ -142,6 +142,11 @@ enum Command {
         client: ClientArgs,
         #[command(flatten)]
         options: BenchOptions,
+        /// Also print where the time went: every node's per-stage latency histograms (queued,
+        /// persisted, quorum, applied; read_confirmed, read_applied; sends_held, total), read
+        /// before and after the run.
+        #[arg(long)]
+        breakdown: bool,
     },
 }
 
@@ -379,9 +384,12 @@ async fn execute(command: Command) -> Result<ExitCode> {
                 }
             }
         }
-        Command::Bench { client, options } => {
-            let report = run_bench(&client.addresses(), client.token()?, &options).await?;
+        Command::Bench { client, options, breakdown } => {
+            let (report, breakdown) = run_bench(&client.addresses(), client.token()?, &options, breakdown).await?;
             say!("{report}");
+            if let Some(breakdown) = breakdown {
+                say!("{breakdown}");
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

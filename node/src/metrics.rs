@@ -1,4 +1,4 @@
-//! Prometheus metrics: counters, gauges and one latency histogram, kept by the event loop in a
+//! Prometheus metrics: counters, gauges, a latency histogram and the stage histograms, kept by the event loop in a
 //! [`prometheus_client`] registry and served as the Prometheus text exposition format (version
 //! 0.0.4) on `--metrics ADDR`, at `GET /metrics`, by a small [`hyper`] HTTP/1.1 server.
 //!
@@ -10,7 +10,9 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use crate::stages::{StageCounts, StageTable};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, NoLabelSet};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 use std::collections::BTreeMap;
@@ -102,6 +104,38 @@ impl Collector for NodeGauges {
     }
 }
 
+/// The stage histograms ([`crate::stages`]), shared by the event loop (which observes) and the
+/// exposition (which encodes them as one histogram family labelled by stage).
+#[derive(Debug, Default)]
+struct StageMetrics(Mutex<StageTable>);
+
+impl StageMetrics {
+    fn held(&self) -> std::sync::MutexGuard<'_, StageTable> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Collector for StageMetrics {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let bounds: Vec<u64> = LATENCY_BUCKETS_US.iter().map(|micros| micros * 1_000).collect();
+        let stages = self.held().coarse(&bounds);
+        if stages.is_empty() {
+            return Ok(());
+        }
+        let mut metric = encoder.encode_descriptor(
+            "pangea_stage_seconds",
+            "Time client requests spent in each stage at this node.",
+            None,
+            MetricType::Histogram,
+        )?;
+        for (stage, count, sum, buckets) in stages {
+            let labels = [("stage", stage)];
+            metric.encode_family(&labels)?.encode_histogram::<NoLabelSet>(sum, count, &buckets, None)?;
+        }
+        Ok(())
+    }
+}
+
 /// Everything the node measures.
 #[derive(Debug)]
 pub struct Metrics {
@@ -132,6 +166,7 @@ pub struct Metrics {
     /// Time from a command's arrival to its answer.
     pub command_latency: Histogram,
     node_gauges: Arc<NodeGauges>,
+    stages: Arc<StageMetrics>,
     registry: Registry,
 }
 
@@ -161,6 +196,7 @@ impl Metrics {
             refused_connections: CopiedCounter::default(),
             command_latency: Histogram::default(),
             node_gauges: Arc::new(NodeGauges::default()),
+            stages: Arc::new(StageMetrics::default()),
             registry: Registry::default(),
         };
         let mut registry = Registry::default();
@@ -204,6 +240,7 @@ impl Metrics {
         );
         // A registry encodes its collectors after its metrics, so the node's gauges come last.
         registry.register_collector(Box::new(Arc::clone(&metrics.node_gauges)));
+        registry.register_collector(Box::new(Arc::clone(&metrics.stages)));
         Metrics { registry, ..metrics }
     }
 
@@ -213,6 +250,17 @@ impl Metrics {
         for (name, help, value) in gauges {
             held.insert(name, (help, value));
         }
+    }
+
+    /// Records that one request spent `took` in `stage` (see [`crate::stages`]).
+    pub fn observe_stage(&self, stage: &'static str, took: Duration) {
+        self.stages.held().observe(stage, took);
+    }
+
+    /// Every stage's histogram so far.
+    #[must_use]
+    pub fn stages(&self) -> Vec<StageCounts> {
+        self.stages.held().snapshot()
     }
 
     /// The node gauge called `name`, if the node reported one.

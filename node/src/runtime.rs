@@ -13,13 +13,15 @@
 //! ([`Hosted::peer_addresses`]), and the source address of each admitted peer's messages.
 
 use crate::metrics::Metrics;
+use crate::stages::{SENDS_HELD, TOTAL};
 use crate::store::RedbStorage;
 use crate::transport::{Inbound, SendOutcome, Transport};
 use crate::wire::{ClientEnvelope, ClientReply, ClientRequest, RuntimeStatus};
 use pangea_core::effects::{Effect, Effects, Emitted, TimerTable};
+use pangea_core::log::StageSample;
 use pangea_core::node::HandlerContext;
 use pangea_core::storage::Storage;
-use pangea_core::{Codec, Context, Host, Instant, Node, NodeId, RequestId, Rng, WallTime};
+use pangea_core::{CarryOut, Codec, Context, Host, Instant, Node, NodeId, RequestId, Rng, WallTime};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 use std::collections::BTreeMap;
@@ -38,6 +40,12 @@ pub trait Hosted: Node {
 
     /// The node's own gauges for Prometheus: (name, help, value).
     fn gauges(&self) -> Vec<(&'static str, &'static str, u64)> {
+        Vec::new()
+    }
+
+    /// How long client requests spent in each stage of the node since last asked (see
+    /// [`crate::stages`]); drained after every input.
+    fn take_stage_samples(&mut self) -> Vec<StageSample> {
         Vec::new()
     }
 
@@ -103,17 +111,24 @@ pub struct Runtime<N: Hosted> {
     /// The storage's failure as last seen, to log and count its changes.
     storage_failure: Option<String>,
     rng: ChaCha8Rng,
+    effects: Effects<N>,
+    next_request: u64,
+    /// The node's directory when last read.
+    directory_seen: BTreeMap<NodeId, String>,
+    outlet: Outlet<N>,
+}
+
+/// What carries out the node's effects: the transport, the timers, the clients waiting for
+/// answers. Apart from the node, so that it can work while a handler runs (see
+/// [`HandlerContext::carrying_out_early`]).
+struct Outlet<N: Node> {
     transport: Transport,
     metrics: Arc<Metrics>,
     started: tokio::time::Instant,
     timers: TimerTable<N::Timer>,
-    effects: Effects<N>,
-    next_request: u64,
     pending: BTreeMap<RequestId, Pending>,
     /// Where each known peer listens.
     addresses: BTreeMap<NodeId, SocketAddr>,
-    /// The node's directory when last read.
-    directory_seen: BTreeMap<NodeId, String>,
 }
 
 impl<N: Hosted> Runtime<N> {
@@ -141,18 +156,20 @@ impl<N: Hosted> Runtime<N> {
             listen,
             token,
             node,
-            storage,
             rng: ChaCha8Rng::from_seed(seed),
-            transport,
-            metrics,
-            started: tokio::time::Instant::now(),
-            timers: TimerTable::new(),
             effects: Effects::new(),
             next_request: 0,
-            pending: BTreeMap::new(),
-            addresses: BTreeMap::new(),
             directory_seen: BTreeMap::new(),
             storage_failure: None,
+            outlet: Outlet {
+                transport,
+                metrics,
+                started: tokio::time::Instant::now(),
+                timers: TimerTable::new(),
+                pending: BTreeMap::new(),
+                addresses: BTreeMap::new(),
+            },
+            storage,
         })
     }
 
@@ -165,15 +182,14 @@ impl<N: Hosted> Runtime<N> {
         self.handle(|node, cx| node.on_start(cx));
         tokio::pin!(shutdown);
         loop {
-            let next = self.timers.next_deadline().map(|deadline| self.started + deadline_offset(deadline));
+            let next = self.outlet.timers.next_deadline().map(|deadline| self.outlet.started + deadline_offset(deadline));
             let far = tokio::time::Instant::now() + std::time::Duration::from_secs(3600);
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,
                 () = tokio::time::sleep_until(next.unwrap_or(far)), if next.is_some() => self.fire_timers(),
                 arrived = inbound.recv() => match arrived {
-                    Some(Inbound::Peer { from, addr, bytes }) => self.on_peer(from, addr, &bytes),
-                    Some(Inbound::Client { request, reply }) => self.on_client(&request, reply),
+                    Some(input) => self.on_input(input),
                     None => break,
                 },
             }
@@ -188,16 +204,24 @@ impl<N: Hosted> Runtime<N> {
         Ok(())
     }
 
+    fn on_input(&mut self, input: Inbound) {
+        match input {
+            Inbound::Peer { from, addr, bytes } => self.on_peer(from, addr, &bytes),
+            Inbound::Client { request, reply } => self.on_client(&request, reply),
+        }
+    }
+
     /// Hands one input to the node and carries out what it asked for.
     fn handle(&mut self, input: impl FnOnce(&mut N, &mut dyn Context<N>)) {
         {
-            let mut host = RealHost { started: self.started, rng: &mut self.rng, storage: &mut self.storage };
-            let mut cx = HandlerContext::new(self.id, &mut host, &mut self.effects);
+            let mut host = RealHost { started: self.outlet.started, rng: &mut self.rng, storage: &mut self.storage };
+            let mut cx =
+                HandlerContext::new(self.id, &mut host, &mut self.effects).carrying_out_early(&mut self.outlet);
             input(&mut self.node, &mut cx);
         }
-        let emitted: Vec<Emitted<N>> = self.effects.drain().collect();
-        for Emitted { at, effect } in emitted {
-            self.carry_out(at, effect);
+        self.outlet.carry_out(&mut self.effects);
+        for sample in self.node.take_stage_samples() {
+            self.outlet.metrics.observe_stage(sample.stage.name(), sample.took);
         }
         self.watch_storage();
         self.update_gauges();
@@ -212,11 +236,11 @@ impl<N: Hosted> Runtime<N> {
         let failure = self.storage.failure().map(ToString::to_string);
         match (&self.storage_failure, &failure) {
             (None, Some(cause)) => {
-                self.metrics.storage_failures.inc();
+                self.outlet.metrics.storage_failures.inc();
                 tracing::error!("storage failed: {cause}; refusing writes and reopening it with back-off");
             }
             (Some(_), None) => {
-                self.metrics.storage_reopens.inc();
+                self.outlet.metrics.storage_reopens.inc();
                 tracing::warn!("storage reopened; the node rebuilt its state from disk and resumes");
             }
             _ => {}
@@ -224,9 +248,117 @@ impl<N: Hosted> Runtime<N> {
         self.storage_failure = failure;
     }
 
-    fn carry_out(&mut self, at: Instant, effect: Effect<N>) {
+    fn update_gauges(&self) {
+        self.outlet.metrics.refused_connections.set(self.outlet.transport.refused());
+        self.outlet.metrics.set_node_gauges(self.node.gauges());
+    }
+
+    /// Reads the node's directory of addresses.
+    fn learn_addresses(&mut self) {
+        self.directory_seen.clone_from(self.node.peer_addresses());
+        for (node, text) in &self.directory_seen {
+            match text.parse::<SocketAddr>() {
+                Ok(addr) if *node != self.id => {
+                    self.outlet.addresses.insert(*node, addr);
+                }
+                Ok(_) => {}
+                Err(_) => tracing::warn!(peer = %node, "ignoring an address that does not parse: {text:?}"),
+            }
+        }
+    }
+
+    fn fire_timers(&mut self) {
+        let now = since(self.outlet.started);
+        while let Some((_, timer)) = self.outlet.timers.pop_due(now) {
+            self.handle(|node, cx| node.on_timer(cx, timer));
+        }
+    }
+
+    fn on_peer(&mut self, from: NodeId, addr: SocketAddr, bytes: &[u8]) {
+        self.outlet.metrics.messages_received.inc();
+        self.outlet.addresses.entry(from).or_insert(addr);
+        match N::Message::decode(bytes) {
+            Ok(message) => self.handle(|node, cx| node.on_message(cx, from, message)),
+            Err(error) => {
+                self.outlet.metrics.messages_malformed.inc();
+                tracing::warn!(peer = %from, "dropped a malformed message: {error}");
+            }
+        }
+    }
+
+    fn on_client(&mut self, bytes: &[u8], reply: oneshot::Sender<Vec<u8>>) {
+        self.outlet.metrics.client_requests.inc();
+        let envelope = match ClientEnvelope::decode(bytes) {
+            Ok(envelope) => envelope,
+            Err(error) => {
+                self.outlet.metrics.client_malformed.inc();
+                answer(reply, &ClientReply::Refused { why: format!("malformed request: {error}") });
+                return;
+            }
+        };
+        if !tokens_equal(&envelope.token, &self.token) {
+            self.outlet.metrics.client_unauthorized.inc();
+            answer(reply, &ClientReply::Unauthorized);
+            return;
+        }
+        match envelope.request {
+            ClientRequest::Runtime => {
+                let status = self.runtime_status();
+                answer(reply, &ClientReply::Runtime(status));
+            }
+            ClientRequest::Node(body) => {
+                let request = match N::Request::decode(&body) {
+                    Ok(request) => request,
+                    Err(error) => {
+                        self.outlet.metrics.client_malformed.inc();
+                        answer(reply, &ClientReply::Refused { why: format!("malformed request: {error}") });
+                        return;
+                    }
+                };
+                if self.outlet.pending.len() >= PENDING_MAX {
+                    answer(reply, &ClientReply::Busy);
+                    return;
+                }
+                self.next_request += 1;
+                let id = RequestId(self.next_request);
+                let command = N::is_command(&request);
+                self.outlet.pending.insert(id, Pending { reply, arrived: tokio::time::Instant::now(), command });
+                self.handle(|node, cx| node.on_client(cx, id, request));
+            }
+        }
+    }
+
+    fn runtime_status(&self) -> RuntimeStatus {
+        RuntimeStatus {
+            node: self.id,
+            listen: self.listen,
+            uptime_ms: u64::try_from(self.outlet.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            refused_connections: self.outlet.transport.refused(),
+            messages_sent: self.outlet.metrics.messages_sent.get(),
+            messages_dropped: self.outlet.metrics.messages_dropped.get(),
+            messages_unroutable: self.outlet.metrics.messages_unroutable.get(),
+            messages_received: self.outlet.metrics.messages_received.get(),
+            addresses: self.outlet.addresses.iter().map(|(node, addr)| (*node, *addr)).collect(),
+            stages: self.outlet.metrics.stages(),
+        }
+    }
+}
+
+impl<N: Node> CarryOut<N> for Outlet<N> {
+    fn carry_out(&mut self, effects: &mut Effects<N>) {
+        for Emitted { at, effect } in effects.drain() {
+            self.carry_out_one(at, effect);
+        }
+    }
+}
+
+impl<N: Node> Outlet<N> {
+    fn carry_out_one(&mut self, at: Instant, effect: Effect<N>) {
         match effect {
-            Effect::Send { to, message } => self.send(to, &message),
+            Effect::Send { to, message } => {
+                self.metrics.observe_stage(SENDS_HELD, since(self.started) - at);
+                self.send(to, &message);
+            }
             Effect::SetTimer { id, after, timer } => self.timers.set(id, at + after, timer),
             Effect::CancelTimer { id } => {
                 self.timers.cancel(id);
@@ -235,7 +367,9 @@ impl<N: Hosted> Runtime<N> {
             Effect::Reply { request, response } => {
                 let Some(pending) = self.pending.remove(&request) else { return };
                 if pending.command {
-                    self.metrics.command_latency.observe(pending.arrived.elapsed());
+                    let took = pending.arrived.elapsed();
+                    self.metrics.command_latency.observe(took);
+                    self.metrics.observe_stage(TOTAL, took);
                 }
                 let reply = match response.encode() {
                     Ok(bytes) => ClientReply::Node(bytes),
@@ -244,7 +378,7 @@ impl<N: Hosted> Runtime<N> {
                         ClientReply::Refused { why: format!("the answer could not be encoded: {error}") }
                     }
                 };
-                self.answer(pending.reply, &reply);
+                answer(pending.reply, &reply);
             }
             Effect::Trace { event } => {
                 if event.is_invariant_violation() {
@@ -280,109 +414,17 @@ impl<N: Hosted> Runtime<N> {
         }
     }
 
-    fn answer(&self, reply: oneshot::Sender<Vec<u8>>, answer: &ClientReply) {
-        match answer.encode() {
-            Ok(bytes) => {
-                let _ = reply.send(bytes);
-            }
-            Err(error) => {
-                // Dropping `reply` resets the client's stream: it sees an error, not a wrong answer.
-                tracing::error!("a reply could not be encoded: {error}");
-            }
-        }
-    }
+}
 
-    fn update_gauges(&self) {
-        self.metrics.refused_connections.set(self.transport.refused());
-        self.metrics.set_node_gauges(self.node.gauges());
-    }
-
-    /// Reads the node's directory of addresses.
-    fn learn_addresses(&mut self) {
-        self.directory_seen.clone_from(self.node.peer_addresses());
-        for (node, text) in &self.directory_seen {
-            match text.parse::<SocketAddr>() {
-                Ok(addr) if *node != self.id => {
-                    self.addresses.insert(*node, addr);
-                }
-                Ok(_) => {}
-                Err(_) => tracing::warn!(peer = %node, "ignoring an address that does not parse: {text:?}"),
-            }
+/// Sends `answer` to the client waiting on `reply`.
+fn answer(reply: oneshot::Sender<Vec<u8>>, answer: &ClientReply) {
+    match answer.encode() {
+        Ok(bytes) => {
+            let _ = reply.send(bytes);
         }
-    }
-
-    fn fire_timers(&mut self) {
-        let now = since(self.started);
-        while let Some((_, timer)) = self.timers.pop_due(now) {
-            self.handle(|node, cx| node.on_timer(cx, timer));
-        }
-    }
-
-    fn on_peer(&mut self, from: NodeId, addr: SocketAddr, bytes: &[u8]) {
-        self.metrics.messages_received.inc();
-        self.addresses.entry(from).or_insert(addr);
-        match N::Message::decode(bytes) {
-            Ok(message) => self.handle(|node, cx| node.on_message(cx, from, message)),
-            Err(error) => {
-                self.metrics.messages_malformed.inc();
-                tracing::warn!(peer = %from, "dropped a malformed message: {error}");
-            }
-        }
-    }
-
-    fn on_client(&mut self, bytes: &[u8], reply: oneshot::Sender<Vec<u8>>) {
-        self.metrics.client_requests.inc();
-        let envelope = match ClientEnvelope::decode(bytes) {
-            Ok(envelope) => envelope,
-            Err(error) => {
-                self.metrics.client_malformed.inc();
-                self.answer(reply, &ClientReply::Refused { why: format!("malformed request: {error}") });
-                return;
-            }
-        };
-        if !tokens_equal(&envelope.token, &self.token) {
-            self.metrics.client_unauthorized.inc();
-            self.answer(reply, &ClientReply::Unauthorized);
-            return;
-        }
-        match envelope.request {
-            ClientRequest::Runtime => {
-                let status = self.runtime_status();
-                self.answer(reply, &ClientReply::Runtime(status));
-            }
-            ClientRequest::Node(body) => {
-                let request = match N::Request::decode(&body) {
-                    Ok(request) => request,
-                    Err(error) => {
-                        self.metrics.client_malformed.inc();
-                        self.answer(reply, &ClientReply::Refused { why: format!("malformed request: {error}") });
-                        return;
-                    }
-                };
-                if self.pending.len() >= PENDING_MAX {
-                    self.answer(reply, &ClientReply::Busy);
-                    return;
-                }
-                self.next_request += 1;
-                let id = RequestId(self.next_request);
-                let command = N::is_command(&request);
-                self.pending.insert(id, Pending { reply, arrived: tokio::time::Instant::now(), command });
-                self.handle(|node, cx| node.on_client(cx, id, request));
-            }
-        }
-    }
-
-    fn runtime_status(&self) -> RuntimeStatus {
-        RuntimeStatus {
-            node: self.id,
-            listen: self.listen,
-            uptime_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            refused_connections: self.transport.refused(),
-            messages_sent: self.metrics.messages_sent.get(),
-            messages_dropped: self.metrics.messages_dropped.get(),
-            messages_unroutable: self.metrics.messages_unroutable.get(),
-            messages_received: self.metrics.messages_received.get(),
-            addresses: self.addresses.iter().map(|(node, addr)| (*node, *addr)).collect(),
+        Err(error) => {
+            // Dropping `reply` resets the client's stream: it sees an error, not a wrong answer.
+            tracing::error!("a reply could not be encoded: {error}");
         }
     }
 }

@@ -8,6 +8,7 @@
 //! the node's types: the runtime is generic, and the node's request and response frames pass
 //! through it as bytes.
 
+use crate::stages::StageCounts;
 use pangea_core::NodeId;
 use pangea_core::family;
 use serde::{Deserialize, Serialize};
@@ -51,7 +52,7 @@ pub enum ClientReply {
     },
 }
 
-pangea_core::serde_codec!(ClientReply, family = family::CLIENT_REPLY, version = 2);
+pangea_core::serde_codec!(ClientReply, family = family::CLIENT_REPLY, version = 3);
 
 /// A runtime's view of itself and its transport.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +75,8 @@ pub struct RuntimeStatus {
     pub messages_received: u64,
     /// Where the runtime sends to each peer it knows.
     pub addresses: Vec<(NodeId, SocketAddr)>,
+    /// How long requests spent in each stage here since the start (see [`crate::stages`]).
+    pub stages: Vec<StageCounts>,
 }
 
 #[cfg(test)]
@@ -94,7 +97,11 @@ mod tests {
     fn status() -> impl Strategy<Value = RuntimeStatus> {
         let addr = (any::<[u8; 4]>(), any::<u16>()).prop_map(|(ip, port)| SocketAddr::from((ip, port)));
         let peers = proptest::collection::vec((any::<[u8; 32]>().prop_map(NodeId), addr.clone()), 0..8);
-        (any::<[u8; 32]>(), addr, any::<[u64; 6]>(), peers).prop_map(|(node, listen, counts, addresses)| {
+        let stage = (".{0,16}", any::<[u64; 2]>(), proptest::collection::vec(any::<u64>(), 0..80))
+            .prop_map(|(stage, [count, sum_nanos], buckets)| StageCounts { stage, count, sum_nanos, buckets });
+        let stages = proptest::collection::vec(stage, 0..4);
+        (any::<[u8; 32]>(), addr, any::<[u64; 6]>(), peers, stages).prop_map(
+            |(node, listen, counts, addresses, stages)| {
             RuntimeStatus {
                 node: NodeId(node),
                 listen,
@@ -105,8 +112,10 @@ mod tests {
                 messages_unroutable: counts[4],
                 messages_received: counts[5],
                 addresses,
+                stages,
             }
-        })
+            },
+        )
     }
 
     /// Any reply.

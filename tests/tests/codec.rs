@@ -297,8 +297,12 @@ fn log_message() -> impl Strategy<Value = MetadataMessage> {
             count
         }),
         (ballot(), ballot()).prop_map(|(ballot, promised)| LogMessage::Reject { ballot, promised }),
-        (ballot(), any::<u64>()).prop_map(|(ballot, commit_index)| LogMessage::Heartbeat { ballot, commit_index }),
-        ballot().prop_map(|ballot| LogMessage::HeartbeatAck { ballot }),
+        (ballot(), any::<u64>(), any::<u64>()).prop_map(|(ballot, commit_index, read_round)| LogMessage::Heartbeat {
+            ballot,
+            commit_index,
+            read_round
+        }),
+        (ballot(), any::<u64>()).prop_map(|(ballot, read_round)| LogMessage::HeartbeatAck { ballot, read_round }),
         any::<u64>().prop_map(|from_slot| LogMessage::CatchUp { from_slot }),
         (any::<u64>(), entries()).prop_map(|(first_slot, entries)| LogMessage::Chosen { first_slot, entries }),
         (any::<u64>(), any::<u64>(), any::<[u8; 32]>(), any::<u64>(), blob()).prop_map(
@@ -328,6 +332,7 @@ fn log_request() -> impl Strategy<Value = MetadataRequest> {
         (any::<u64>(), any::<u64>(), metadata_command())
             .prop_map(|(client, sequence, command)| MetadataRequest::Command { client, sequence, command }),
         metadata_query().prop_map(MetadataRequest::Query),
+        metadata_query().prop_map(MetadataRequest::Read),
         (any::<u64>(), any::<u64>(), member_change())
             .prop_map(|(client, sequence, change)| MetadataRequest::ChangeMembers { client, sequence, change }),
         Just(MetadataRequest::Status),
@@ -828,7 +833,7 @@ fn every_decoder_takes_its_families_and_refuses_the_others() -> Checked {
 #[test]
 fn a_log_message_frame_decodes_as_a_pangea_message_and_as_a_log_message() {
     let message =
-        MetadataMessage::Heartbeat { ballot: Ballot { round: 3, node: NodeId::for_index(2) }, commit_index: 9 };
+        MetadataMessage::Heartbeat { ballot: Ballot { round: 3, node: NodeId::for_index(2) }, commit_index: 9, read_round: 4 };
     let frame = encode(&PangeaMessage::Log(message.clone()));
     assert_eq!(frame, encode(&message));
     assert_eq!(PangeaMessage::decode(&frame), Ok(PangeaMessage::Log(message.clone())));

@@ -117,7 +117,7 @@ fn indirect_probes_planted_away_break_the_accuracy_ceiling() {
 
 /// Each planted bug of the replicated log, the scenario that catches it, and the most seeds that
 /// may pass before it is caught.
-const LOG_BUGS: [(&str, &str, u64); 9] = [
+const LOG_BUGS: [(&str, &str, u64); 10] = [
     ("quorum-too-small", "log-swarm", 50),
     ("skip-sync", "log-crashes", 100),
     ("accept-lower-ballot", "log-swarm", 300),
@@ -127,6 +127,7 @@ const LOG_BUGS: [(&str, &str, u64); 9] = [
     ("election-ignores-new-config", "log-membership", 300),
     ("uncapped-catch-up", "log-crashes", 200),
     ("ignore-poisoned-storage", "log-crashes", 100),
+    ("read-index-skips-recovered", "log-swarm", 100),
 ];
 
 #[test]

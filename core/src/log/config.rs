@@ -29,6 +29,8 @@ pub struct LogConfig {
     pub inflight_slots_max: u64,
     /// Most client commands a leader queues; beyond, it answers busy.
     pub queued_commands_max: usize,
+    /// Linearizable reads waiting at the leader for their round and read index; more are busy.
+    pub reads_max: usize,
     /// Applied slots after which a replica takes a snapshot and compacts its log.
     pub snapshot_threshold: u64,
     /// Most chosen entries one catch-up answer carries.
@@ -83,11 +85,15 @@ pub enum LogPlantedBug {
     /// An acceptor whose storage refused the write of its promise or acceptance answers anyway, as
     /// if a poisoned store were a passing hiccup; what it promised is gone once the store reopens.
     IgnorePoisonedStorage,
+    /// A read's index is the leader's commit index alone, without the slots it recovered at its
+    /// election: a new leader answers reads before it has applied writes its predecessor
+    /// acknowledged (Raft's rule that a leader commits in its own term before serving reads).
+    ReadIndexSkipsRecoveredSlots,
 }
 
 impl LogPlantedBug {
     /// Every bug with its command-line name, in one table.
-    pub const ALL: [(LogPlantedBug, &'static str); 9] = [
+    pub const ALL: [(LogPlantedBug, &'static str); 10] = [
         (LogPlantedBug::QuorumTooSmall, "quorum-too-small"),
         (LogPlantedBug::SkipSync, "skip-sync"),
         (LogPlantedBug::AcceptLowerBallot, "accept-lower-ballot"),
@@ -97,6 +103,7 @@ impl LogPlantedBug {
         (LogPlantedBug::ElectionIgnoresNewConfig, "election-ignores-new-config"),
         (LogPlantedBug::UncappedCatchUp, "uncapped-catch-up"),
         (LogPlantedBug::IgnorePoisonedStorage, "ignore-poisoned-storage"),
+        (LogPlantedBug::ReadIndexSkipsRecoveredSlots, "read-index-skips-recovered"),
     ];
 
     /// The bug called `name` on the command line.
@@ -126,6 +133,7 @@ impl LogConfig {
             batch_entries_max: 64,
             inflight_slots_max: 256,
             queued_commands_max: 4096,
+            reads_max: 4096,
             snapshot_threshold: 1_000,
             catch_up_entries_max: 256,
             message_bytes_max: 8 * 1024 * 1024,
@@ -173,6 +181,7 @@ impl LogConfig {
             ("batch_entries_max", self.batch_entries_max as u64),
             ("inflight_slots_max", self.inflight_slots_max),
             ("queued_commands_max", self.queued_commands_max as u64),
+            ("reads_max", self.reads_max as u64),
             ("snapshot_threshold", self.snapshot_threshold),
             ("catch_up_entries_max", self.catch_up_entries_max as u64),
             ("snapshot_chunk_bytes_max", self.snapshot_chunk_bytes_max as u64),

@@ -67,11 +67,16 @@ pub enum LogMessage<C> {
         ballot: Ballot,
         /// Every slot up to here is chosen.
         commit_index: u64,
+        /// The leader's latest round of read confirmation (see the read index).
+        read_round: u64,
     },
-    /// A follower's answer to a heartbeat: it still follows `ballot` (keeps the leader's lease).
+    /// A follower's answer to a heartbeat: it still follows `ballot` (keeps the leader's lease and
+    /// confirms its reads up to `read_round`).
     HeartbeatAck {
         /// The leader's ballot.
         ballot: Ballot,
+        /// The heartbeat's read round.
+        read_round: u64,
     },
     /// "Send me the chosen entries from `from_slot` on."
     CatchUp {
@@ -120,7 +125,7 @@ pub enum LogMessage<C> {
     },
 }
 
-crate::serde_codec!(impl[C: Data] LogMessage<C>, family = family::LOG_MESSAGE, version = 3);
+crate::serde_codec!(impl[C: Data] LogMessage<C>, family = family::LOG_MESSAGE, version = 4);
 
 /// What a client asks a replica.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,6 +143,9 @@ pub enum LogRequest<C, Q> {
     },
     /// A local query of whatever this replica has applied: fast, possibly stale.
     Query(Q),
+    /// A linearizable query, answered by the leader without a log write (read index): it reflects
+    /// every write acknowledged before it was sent.
+    Read(Q),
     /// A membership change through the log, applied at most once per (client, sequence).
     ChangeMembers {
         /// The client's session id.
@@ -151,7 +159,7 @@ pub enum LogRequest<C, Q> {
     Status,
 }
 
-crate::serde_codec!(impl[C: Data, Q: Data] LogRequest<C, Q>, family = family::LOG_REQUEST, version = 3);
+crate::serde_codec!(impl[C: Data, Q: Data] LogRequest<C, Q>, family = family::LOG_REQUEST, version = 4);
 
 /// A replica's answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

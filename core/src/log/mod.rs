@@ -29,8 +29,10 @@
 //! a command larger than `entry_bytes_max` is refused before it is proposed, and loops over counts a
 //! peer supplies are bounded by the replica's own state.
 //!
-//! Reads through the log are linearizable; [`LogRequest::Query`] reads a replica's applied state
-//! directly, explicitly stale.
+//! Reads are linearizable through the log (a read-only command) or, without a log write, through
+//! the leader's read index ([`LogRequest::Read`]: a round of heartbeats confirms the leadership,
+//! then the query is answered once the read index is applied); [`LogRequest::Query`] reads a
+//! replica's applied state directly, explicitly stale.
 
 mod ballot;
 mod batch;
@@ -43,6 +45,7 @@ mod replica;
 pub mod sessions;
 mod snapshot;
 mod state_machine;
+mod timing;
 #[cfg(test)]
 mod tests;
 
@@ -55,6 +58,7 @@ pub use replica::{LogNotification, LogTimer, Replica, RoleKind};
 pub use sessions::{Outcome, Sessions};
 pub use snapshot::{Snapshot, SnapshotImage};
 pub use state_machine::{Data, InvalidCommand, Part, StateMachine};
+pub use timing::{STAGE_SAMPLES_MAX, Stage, StageSample, StageSamples, WriteStamps};
 
 /// Storage table of the acceptor's state: the promised ballot and accepted entries.
 pub const ACCEPTOR_TABLE: &str = "log.acceptor";

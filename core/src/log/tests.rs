@@ -262,3 +262,39 @@ fn catching_up_on_large_values_respects_the_message_budget() {
     cluster.drive_for(Duration::from_secs(5), STEPS_MAX);
     assert_eq!(cluster.nodes[lagging].0.state(), cluster.nodes[leader].0.state(), "the replica caught up");
 }
+
+#[test]
+fn a_read_is_answered_by_a_confirmed_leader_and_never_by_a_cut_one() {
+    let mut cluster = cluster(3, 5, |_| {});
+    cluster.drive_for(Duration::from_secs(2), STEPS_MAX);
+    let client = open(&mut cluster, 1000);
+    submit(&mut cluster, 1, client, 1, put("k", "old"));
+    let read = LogRequest::Read(b"k".to_vec());
+    match ask(&mut cluster, 2, read.clone()) {
+        LogResponse::Answer { answer, .. } => assert_eq!(answer, Some(b"old".to_vec())),
+        other => panic!("a read answered {other:?}"),
+    }
+    let writes_before = cluster.nodes.iter().map(|(replica, _)| replica.commit_index()).max();
+    // A leader cut off from its followers cannot confirm that it still leads: the read waits, and
+    // is answered "not the leader" when the leader steps down, never with a value.
+    let old = leaders(&cluster)[0];
+    cluster.cut(old);
+    cluster.request(old, RequestId(3), read.clone());
+    cluster.drive_for(Duration::from_millis(10), STEPS_MAX);
+    assert!(cluster.nodes[old].1.take_replies().is_empty(), "an unconfirmed read was answered");
+    cluster.drive_for(Duration::from_secs(2), STEPS_MAX);
+    let replies = cluster.nodes[old].1.take_replies();
+    assert!(
+        replies.iter().all(|(_, response)| matches!(response, LogResponse::NotLeader { .. })),
+        "the cut leader answered {replies:?}"
+    );
+    assert!(!replies.is_empty(), "the cut leader never answered the read");
+    submit(&mut cluster, 4, client, 2, put("k", "new"));
+    // Reads write nothing to the log.
+    let writes_after = cluster.nodes.iter().map(|(replica, _)| replica.commit_index()).max();
+    assert_eq!(writes_after, writes_before.map(|index| index + 1), "only the second put was written");
+    match ask(&mut cluster, 5, read) {
+        LogResponse::Answer { answer, .. } => assert_eq!(answer, Some(b"new".to_vec())),
+        other => panic!("a read answered {other:?}"),
+    }
+}

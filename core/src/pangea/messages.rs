@@ -61,13 +61,18 @@ pub enum NodeTimer {
 }
 
 impl PangeaRequest {
-    /// True for requests that must go through the log, which a node whose storage failed cannot
-    /// serve: commands (reads through the log too), membership changes, new sessions.
+    /// True for requests that need a working log, which a node whose storage failed cannot serve:
+    /// commands (reads through the log too), linearizable reads, membership changes, new sessions.
     #[must_use]
     pub fn needs_the_log(&self) -> bool {
         matches!(
             self,
-            PangeaRequest::Log(LogRequest::Command { .. } | LogRequest::ChangeMembers { .. } | LogRequest::OpenSession)
+            PangeaRequest::Log(
+                LogRequest::Command { .. }
+                    | LogRequest::Read(_)
+                    | LogRequest::ChangeMembers { .. }
+                    | LogRequest::OpenSession
+            )
         )
     }
 }

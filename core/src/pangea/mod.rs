@@ -140,11 +140,17 @@ impl PangeaNode {
             return;
         }
         let watch = std::mem::take(&mut self.storage);
-        let mut fresh = PangeaNode::new(self.config.clone()).expect("the configuration that built this node is valid");
+        let mut fresh = self.restarted();
         fresh.storage = watch;
         *self = fresh;
         cx.cancel_all_timers();
         self.on_start(cx);
+    }
+
+    /// The node as it starts again after a crash: its configuration, none of its memory.
+    #[must_use]
+    pub fn restarted(&self) -> PangeaNode {
+        PangeaNode::new(self.config.clone()).expect("the configuration that built this node is valid")
     }
 
     /// The membership and health subsystem.
@@ -157,6 +163,11 @@ impl PangeaNode {
     #[must_use]
     pub fn log(&self) -> &Replica<Metadata> {
         &self.log
+    }
+
+    /// How long client requests spent in each stage of the log here since last asked.
+    pub fn take_stage_samples(&mut self) -> Vec<crate::log::StageSample> {
+        self.log.take_stage_samples()
     }
 
     /// The replicated metadata as applied here.

@@ -508,7 +508,7 @@ mod tests {
     use pangea_core::metadata::records::KvResult;
 
     fn operation(op: KvOp, completion: Completion) -> Operation {
-        Operation { client: 1, sequence: 1, op, invoked_at: Instant::from_nanos(1), completion }
+        Operation { client: 1, sequence: 1, op, read_index: false, invoked_at: Instant::from_nanos(1), completion }
     }
 
     #[test]

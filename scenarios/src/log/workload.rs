@@ -7,7 +7,7 @@
 use pangea_core::PangeaNode;
 use pangea_core::log::{LogRequest, LogResponse};
 use pangea_core::metadata::records::{KvOp, KvResult};
-use pangea_core::metadata::{MetadataCommand, MetadataOutput};
+use pangea_core::metadata::{MetadataAnswer, MetadataCommand, MetadataOutput, MetadataQuery};
 use pangea_core::pangea::{MetadataResponse, PangeaRequest, PangeaResponse};
 use pangea_core::random::{below, duration_between};
 use pangea_core::{Duration, Instant, RequestId};
@@ -74,6 +74,9 @@ pub struct Operation {
     pub sequence: u64,
     /// What it asked.
     pub op: KvOp,
+    /// A get sent as a linearizable read at the leader (read index), not as a command through the
+    /// log (three gets in four are).
+    pub read_index: bool,
     /// When the client first sent it (or asked for the session it needed).
     pub invoked_at: Instant,
     /// How it ended.
@@ -262,10 +265,12 @@ impl Workload {
 
     fn start(&mut self, sim: &mut Sim<PangeaNode>, index: usize, op: KvOp) -> usize {
         self.issued += 1;
+        let read_index = matches!(op, KvOp::Get { .. }) && below(&mut self.rng, 4) != 0;
         self.history.push(Operation {
             client: 0,
             sequence: 0,
             op,
+            read_index,
             invoked_at: sim.now(),
             completion: Completion::Unknown,
         });
@@ -281,9 +286,10 @@ impl Workload {
             return;
         }
         let client = &mut self.clients[index];
-        let (body, opening) = match client.session {
-            None => (LogRequest::OpenSession, true),
-            Some(session) => {
+        let (body, opening) = match (&record.op, client.session) {
+            (KvOp::Get { key }, _) if record.read_index => (LogRequest::Read(MetadataQuery::Record(key.clone())), false),
+            (_, None) => (LogRequest::OpenSession, true),
+            (_, Some(session)) => {
                 if record.client != session {
                     // The first attempt in this session: number it.
                     client.sequence += 1;
@@ -338,6 +344,10 @@ impl Workload {
                 } else {
                     self.retry(sim, index, true);
                 }
+            }
+            LogResponse::Answer { answer: MetadataAnswer::Record(value), .. } if !opening => {
+                self.history[operation].completion = Completion::Done { at, result: KvResult::Value(value) };
+                self.finish(sim, index);
             }
             LogResponse::SessionExpired { .. } => {
                 // Whether an earlier attempt applied is unknown: the operation stays unknown, and

@@ -3,6 +3,7 @@
 //! the promises show, and leads. Membership changes among the recovered slots make it gather a
 //! quorum from every configuration they span.
 
+use super::reads::Reads;
 use super::leader::{Inflight, Leader, PendingKey};
 use super::{Replica, Role};
 use crate::id::NodeId;
@@ -302,7 +303,9 @@ impl<S: StateMachine> Replica<S> {
             last_ack,
             next_members: members,
             reconfig_at,
+            read_floor: last,
         });
+        self.reads = Reads::default();
         self.election.leader = Some(me);
         cx.sometimes(probes::LEADER_ELECTED, true);
         if let Some((holder, index)) = snapshot_ahead
@@ -346,6 +349,7 @@ impl<S: StateMachine> Replica<S> {
                 self.answer(cx, queued.key, LogResponse::NotLeader { leader: None });
             }
             self.clients.queued_bytes = 0;
+            self.drop_reads(cx);
         }
         if !matches!(self.role, Role::Follower) {
             cx.trace(TraceEvent::new("log_role", format!("follower ({why})")));

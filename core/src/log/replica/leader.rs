@@ -14,6 +14,7 @@ use crate::log::members::{MemberChange, Members};
 use crate::log::messages::{LogMessage, LogResponse};
 use crate::log::names::{probes, sites};
 use crate::log::state_machine::{InvalidCommand, Part, StateMachine};
+use crate::log::timing::WriteStamps;
 use crate::node::{Context, RequestId, TimerId};
 use crate::time::{Duration, Instant};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -31,13 +32,15 @@ pub struct Inflight<C> {
     pub members: Members,
     /// When it was last sent.
     pub sent_at: Instant,
+    /// Its request's progress, for a slot proposed for a client here.
+    pub stamps: Option<WriteStamps>,
 }
 
 impl<C: serde::Serialize> Inflight<C> {
     /// A slot proposing `entry` under `members`, sent now.
     pub fn new(entry: Entry<C>, members: Members, now: Instant) -> Inflight<C> {
         let bytes = entry.encoded_len();
-        Inflight { entry, bytes, acks: BTreeSet::new(), members, sent_at: now }
+        Inflight { entry, bytes, acks: BTreeSet::new(), members, sent_at: now, stamps: None }
     }
 }
 
@@ -59,6 +62,9 @@ pub struct Leader<C> {
     /// The slot of a membership change proposed (or recovered) and not yet applied here: nothing
     /// past it is proposed until it is, so that its configuration is known.
     pub reconfig_at: Option<u64>,
+    /// The last slot recovered at the election: a read must see it applied, since it may hold a
+    /// write an earlier leader acknowledged.
+    pub read_floor: u64,
 }
 
 /// What a client asked to put through the log.
@@ -101,6 +107,8 @@ pub(super) struct Queued<C> {
     pub what: Waiting<C>,
     /// Bytes its entry takes (an estimate for a change, made when it is proposed).
     pub bytes: usize,
+    /// When its request arrived.
+    pub received: Instant,
 }
 
 /// What a queued proposal becomes.
@@ -207,7 +215,8 @@ impl<S: StateMachine> Replica<S> {
         }
         self.clients.pending.insert(key, vec![request]);
         self.clients.queued_bytes += bytes;
-        self.clients.queue.push_back(Queued { key, what, bytes });
+        let received = cx.now();
+        self.clients.queue.push_back(Queued { key, what, bytes, received });
         // With nothing in flight there is nothing to wait for: propose at once. Under load the
         // pipeline is busy, and the batch delay gathers what arrives meanwhile into one batch.
         let idle = matches!(&self.role, Role::Leader(leader) if leader.inflight.is_empty());
@@ -276,6 +285,7 @@ impl<S: StateMachine> Replica<S> {
             let members = leader.next_members.clone();
             let mut entries = Vec::with_capacity(batch.len());
             for queued in batch {
+                let stamps = WriteStamps { received: queued.received, proposed: now, persisted: None };
                 let entry = match queued.what {
                     Waiting::Ready(entry) => entry,
                     Waiting::Change { client, sequence, change } => match members.changed(&change) {
@@ -291,12 +301,13 @@ impl<S: StateMachine> Replica<S> {
                         }
                     },
                 };
-                entries.push(entry);
+                entries.push((entry, stamps));
             }
             if let Role::Leader(leader) = &mut self.role {
-                for entry in entries {
+                for (entry, stamps) in entries {
                     let next = leader.next_members.after(leader.next_slot, &entry.command);
-                    let slot = Inflight::new(entry, leader.next_members.clone(), now);
+                    let mut slot = Inflight::new(entry, leader.next_members.clone(), now);
+                    slot.stamps = Some(stamps);
                     leader.inflight_bytes += slot.bytes;
                     leader.inflight.insert(leader.next_slot, slot);
                     if next.is_some() {
@@ -340,10 +351,21 @@ impl<S: StateMachine> Replica<S> {
                 cx.send(*peer, LogMessage::Accept { ballot, first_slot, entries: entries.clone(), commit_index });
             }
             if self.acceptor_accept(cx, ballot, first_slot, entries) {
+                self.stamp_persisted(cx.now(), first_slot, count);
                 self.on_accepted(cx, me, ballot, first_slot, count);
             }
             if !self.is_leader() {
                 return;
+            }
+        }
+    }
+
+    /// Notes that the leader's own acceptance of `count` slots from `first_slot` is synced.
+    fn stamp_persisted(&mut self, now: Instant, first_slot: u64, count: u64) {
+        let Role::Leader(leader) = &mut self.role else { return };
+        for slot in leader.inflight.range_mut(first_slot..first_slot.saturating_add(count)).map(|(_, slot)| slot) {
+            if let Some(stamps) = &mut slot.stamps {
+                stamps.persisted.get_or_insert(now);
             }
         }
     }
@@ -428,6 +450,7 @@ impl<S: StateMachine> Replica<S> {
         // Walks the slots in flight within the range, however large the peer says it is.
         let acknowledged: Vec<u64> = leader.inflight.range(slots).map(|(slot, _)| *slot).collect();
         let mut newly_chosen = Vec::new();
+        let mut stamped = Vec::new();
         for slot in acknowledged {
             let Some(state) = leader.inflight.get_mut(&slot) else { continue };
             if !state.members.contains(&from) {
@@ -438,6 +461,9 @@ impl<S: StateMachine> Replica<S> {
                 && let Some(done) = leader.inflight.remove(&slot)
             {
                 leader.inflight_bytes -= done.bytes;
+                if let Some(stamps) = done.stamps {
+                    stamped.push((slot, stamps));
+                }
                 newly_chosen.push((slot, done.entry));
             }
         }
@@ -450,27 +476,43 @@ impl<S: StateMachine> Replica<S> {
         }
         self.persist_chosen(cx, &slots);
         self.advance(cx);
+        let applied_at = cx.now();
+        for (slot, stamps) in stamped {
+            if self.learner.applied_index >= slot {
+                for sample in stamps.samples(now, applied_at) {
+                    self.stage_samples.record(sample);
+                }
+            }
+        }
         self.learner.leader_commit_index = self.learner.leader_commit_index.max(self.learner.commit_index);
         self.flush(cx);
     }
 
-    pub(super) fn on_heartbeat(&mut self, cx: &mut dyn Context<Self>, from: NodeId, ballot: Ballot, commit_index: u64) {
+    pub(super) fn on_heartbeat(
+        &mut self,
+        cx: &mut dyn Context<Self>,
+        from: NodeId,
+        ballot: Ballot,
+        commit_index: u64,
+        read_round: u64,
+    ) {
         self.election.highest_ballot_seen = self.election.highest_ballot_seen.max(ballot);
         if ballot < self.acceptor.promised {
             cx.send(from, LogMessage::Reject { ballot, promised: self.acceptor.promised });
             return;
         }
         self.follow(cx, from, ballot);
-        cx.send(from, LogMessage::HeartbeatAck { ballot });
+        cx.send(from, LogMessage::HeartbeatAck { ballot, read_round });
         self.learn_commit(cx, from, ballot, commit_index);
     }
 
-    pub(super) fn on_heartbeat_ack(&mut self, cx: &mut dyn Context<Self>, from: NodeId, ballot: Ballot) {
+    pub(super) fn on_heartbeat_ack(&mut self, cx: &mut dyn Context<Self>, from: NodeId, ballot: Ballot, read_round: u64) {
         let now = cx.now();
         if let Role::Leader(leader) = &mut self.role
             && leader.ballot == ballot
         {
             leader.last_ack.insert(from, now);
+            self.read_round_acked(cx, from, read_round);
         }
     }
 
@@ -494,8 +536,9 @@ impl<S: StateMachine> Replica<S> {
             return;
         }
         let commit_index = self.learner.commit_index;
+        let read_round = self.reads.round();
         for peer in self.targets(me) {
-            cx.send(peer, LogMessage::Heartbeat { ballot, commit_index });
+            cx.send(peer, LogMessage::Heartbeat { ballot, commit_index, read_round });
         }
         self.send_inflight(cx, false);
         self.flush(cx);

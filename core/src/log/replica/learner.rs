@@ -212,6 +212,7 @@ impl<S: StateMachine> Replica<S> {
         }
         assert!(self.learner.applied_index <= self.learner.commit_index, "applied past the commit index");
         self.maybe_snapshot(cx);
+        self.serve_reads(cx);
     }
 
     /// Applies the chosen entry of `slot` and answers whoever waits for it here.

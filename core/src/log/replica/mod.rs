@@ -12,6 +12,7 @@ mod durable;
 mod election;
 mod leader;
 mod learner;
+mod reads;
 mod snapshots;
 
 use crate::health::Health;
@@ -21,6 +22,7 @@ use crate::log::config::{LogConfig, LogConfigError, LogPlantedBug};
 use crate::log::members::Members;
 use crate::log::messages::{LogMessage, LogRequest, LogResponse, ReplicaStatus};
 use crate::log::state_machine::StateMachine;
+use crate::log::timing::{StageSample, StageSamples};
 use crate::node::{Context, Node, RequestId};
 use crate::random;
 use crate::time::{Duration, Instant};
@@ -28,6 +30,7 @@ use acceptor::Acceptor;
 use election::{Candidate, Election};
 use leader::{Clients, Leader, Proposal};
 use learner::Learner;
+use reads::Reads;
 use std::collections::{BTreeMap, BTreeSet};
 
 use election::PromiseReceived;
@@ -83,9 +86,13 @@ pub struct Replica<S: StateMachine> {
     election: Election,
     role: Role<S::Command>,
     clients: Clients<S::Command>,
+    /// Linearizable reads waiting at a leader.
+    reads: Reads<S::Query>,
     /// The membership subsystem's judgement of peers, as notified by the node.
     peer_health: BTreeMap<NodeId, Health>,
     notifications: Vec<LogNotification>,
+    /// How long client requests spent in each stage, until drained.
+    stage_samples: StageSamples,
 }
 
 impl<S: StateMachine> Replica<S> {
@@ -101,8 +108,10 @@ impl<S: StateMachine> Replica<S> {
             acceptor: Acceptor::default(),
             role: Role::Follower,
             clients: Clients::default(),
+            reads: Reads::default(),
             peer_health: BTreeMap::new(),
             notifications: Vec::new(),
+            stage_samples: StageSamples::default(),
         })
     }
 
@@ -211,6 +220,13 @@ impl<S: StateMachine> Replica<S> {
     #[must_use]
     pub fn take_notifications(&mut self) -> Vec<LogNotification> {
         std::mem::take(&mut self.notifications)
+    }
+
+    /// How long client requests spent in each stage here since last asked (see [`Stage`]).
+    ///
+    /// [`Stage`]: crate::log::Stage
+    pub fn take_stage_samples(&mut self) -> Vec<StageSample> {
+        self.stage_samples.take()
     }
 
     /// The node's membership subsystem judged `peer` so. A leader stops resending accepts to a peer
@@ -325,8 +341,10 @@ impl<S: StateMachine> Node for Replica<S> {
             }
             LogMessage::Accepted { ballot, first_slot, count } => self.on_accepted(cx, from, ballot, first_slot, count),
             LogMessage::Reject { ballot, promised } => self.on_reject(cx, ballot, promised),
-            LogMessage::Heartbeat { ballot, commit_index } => self.on_heartbeat(cx, from, ballot, commit_index),
-            LogMessage::HeartbeatAck { ballot } => self.on_heartbeat_ack(cx, from, ballot),
+            LogMessage::Heartbeat { ballot, commit_index, read_round } => {
+                self.on_heartbeat(cx, from, ballot, commit_index, read_round);
+            }
+            LogMessage::HeartbeatAck { ballot, read_round } => self.on_heartbeat_ack(cx, from, ballot, read_round),
             LogMessage::CatchUp { from_slot } => self.on_catch_up(cx, from, from_slot),
             LogMessage::Chosen { first_slot, entries } => self.on_chosen(cx, first_slot, entries),
             LogMessage::SnapshotChunk { index, total_bytes, digest, offset, data } => {
@@ -358,6 +376,7 @@ impl<S: StateMachine> Node for Replica<S> {
                 self.on_proposal(cx, request, Proposal::Change { client, sequence, change });
             }
             LogRequest::Status => cx.reply(request, LogResponse::Status(self.status())),
+            LogRequest::Read(query) => self.on_read(cx, request, query),
             LogRequest::Query(query) => {
                 let answer = self.learner.state.query(&query);
                 cx.reply(request, LogResponse::Answer { answer, applied_index: self.learner.applied_index });
