@@ -31,6 +31,8 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Client requests waiting for the node's answer; more are refused as busy.
 pub const PENDING_MAX: usize = 16_384;
+/// How often, at most, the node's gauges are copied into the metrics.
+pub const GAUGES_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// What the real runtime needs of a node beyond [`Node`].
 pub trait Hosted: Node {
@@ -115,6 +117,8 @@ pub struct Runtime<N: Hosted> {
     next_request: u64,
     /// The node's directory when last read.
     directory_seen: BTreeMap<NodeId, String>,
+    /// When the node's gauges were last copied into the metrics.
+    gauges_updated: Option<tokio::time::Instant>,
     outlet: Outlet<N>,
 }
 
@@ -160,6 +164,7 @@ impl<N: Hosted> Runtime<N> {
             effects: Effects::new(),
             next_request: 0,
             directory_seen: BTreeMap::new(),
+            gauges_updated: None,
             storage_failure: None,
             outlet: Outlet {
                 transport,
@@ -248,7 +253,15 @@ impl<N: Hosted> Runtime<N> {
         self.storage_failure = failure;
     }
 
-    fn update_gauges(&self) {
+    /// Copies the node's gauges into the metrics, at most every [`GAUGES_EVERY`]: they are read
+    /// by scrapes seconds apart, and computing them after every input would cost more than the
+    /// input.
+    fn update_gauges(&mut self) {
+        let now = tokio::time::Instant::now();
+        if self.gauges_updated.is_some_and(|at| now.duration_since(at) < GAUGES_EVERY) {
+            return;
+        }
+        self.gauges_updated = Some(now);
         self.outlet.metrics.refused_connections.set(self.outlet.transport.refused());
         self.outlet.metrics.set_node_gauges(self.node.gauges());
     }

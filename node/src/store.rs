@@ -1,11 +1,15 @@
 //! [`Storage`] on a redb file: the real node's disk.
 //!
 //! Each Pangea table is a redb table of byte keys and byte values, named after it and created on
-//! first write. [`Storage::write`] applies a batch in one write transaction committed with
-//! [`Durability::None`]: visible to every later read at once, on disk only after a durable commit.
-//! [`Storage::sync`] commits an empty transaction with [`Durability::Immediate`]; redb documents
-//! that commits with `Durability::None` "will not be persisted to disk unless followed by a commit
-//! with `Durability::Immediate`", which is exactly `sync`'s contract. redb checksums its pages and
+//! first write. [`Storage::write`] keeps its batch in memory (up to [`PENDING_BYTES_MAX`]);
+//! [`Storage::sync`] commits every kept batch in one write transaction with
+//! [`Durability::Immediate`] (one fsync, and one transaction's bookkeeping, for a handler's
+//! writes and sync together, where a transaction per call cost the leader most of its time), and
+//! a read first commits them with [`Durability::None`], so that every read sees every write
+//! before it. redb documents that commits with `Durability::None` "will not be persisted to disk
+//! unless followed by a commit with `Durability::Immediate`": both are within `sync`'s contract
+//! (an unsynced write may be lost in a crash). A kept write's failure is reported, and poisons the
+//! store, at the call that commits it — a sync, a read, or the write that overflows the limit. redb checksums its pages and
 //! reports a mismatch as corruption, which this module maps to [`StorageError::Corrupt`].
 
 use pangea_core::storage::{Pairs, RANGE_PAIRS_MAX, Storage, StorageError, WriteBatch};
@@ -14,6 +18,9 @@ use std::path::{Path, PathBuf};
 
 /// Opens the database again: the file at a path, or (in tests) a fault-injecting backend.
 pub type Opener = Box<dyn FnMut() -> Result<Database, DatabaseError> + Send>;
+
+/// Bytes of written batches kept in memory before they are committed without waiting for a sync.
+pub const PENDING_BYTES_MAX: usize = 16 * 1024 * 1024;
 
 /// A node's storage in one redb file.
 ///
@@ -25,6 +32,9 @@ pub struct RedbStorage {
     /// `None` while a reopen failed.
     database: Option<Database>,
     failure: Option<StorageError>,
+    /// Batches written and not yet committed, in order.
+    pending: Vec<WriteBatch>,
+    pending_bytes: usize,
 }
 
 impl std::fmt::Debug for RedbStorage {
@@ -69,7 +79,7 @@ impl RedbStorage {
     /// Opens the database `opener` makes, and makes it again on each reopen.
     pub fn with_opener(mut opener: Opener) -> Result<RedbStorage, StorageError> {
         let database = opener().map_err(open_error)?;
-        Ok(RedbStorage { opener, database: Some(database), failure: None })
+        Ok(RedbStorage { opener, database: Some(database), failure: None, pending: Vec::new(), pending_bytes: 0 })
     }
 
     /// The open database, unless the store is poisoned.
@@ -134,24 +144,31 @@ impl RedbStorage {
         Ok(pairs)
     }
 
-    fn try_write(&self, batch: &WriteBatch) -> Result<(), StorageError> {
+    /// Commits `batches`, in order, in one write transaction (an empty one when there are none,
+    /// which still makes earlier non-durable commits durable when `durability` asks it).
+    fn try_commit(&self, batches: &[WriteBatch], durability: Durability) -> Result<(), StorageError> {
         let database = self.database()?;
-        if batch.is_empty() {
-            return Ok(());
-        }
         let mut transaction = database.begin_write().map_err(|error| storage_error(error, "", &[]))?;
-        transaction.set_durability(Durability::None).map_err(|error| StorageError::Io(error.to_string()))?;
-        for op in &batch.ops {
-            let mut table =
-                transaction.open_table(table(&op.table)).map_err(|error| storage_error(error, &op.table, &op.key))?;
-            match &op.value {
-                Some(value) => {
-                    table
-                        .insert(op.key.as_slice(), value.as_slice())
+        transaction.set_durability(durability).map_err(|error| StorageError::Io(error.to_string()))?;
+        {
+            let mut open: Option<(&str, redb::Table<'_, &'static [u8], &'static [u8]>)> = None;
+            for op in batches.iter().flat_map(|batch| &batch.ops) {
+                if open.as_ref().is_none_or(|(name, _)| *name != op.table) {
+                    let table = transaction
+                        .open_table(table(&op.table))
                         .map_err(|error| storage_error(error, &op.table, &op.key))?;
+                    open = Some((op.table.as_str(), table));
                 }
-                None => {
-                    table.remove(op.key.as_slice()).map_err(|error| storage_error(error, &op.table, &op.key))?;
+                let Some((_, table)) = open.as_mut() else { continue };
+                match &op.value {
+                    Some(value) => {
+                        table
+                            .insert(op.key.as_slice(), value.as_slice())
+                            .map_err(|error| storage_error(error, &op.table, &op.key))?;
+                    }
+                    None => {
+                        table.remove(op.key.as_slice()).map_err(|error| storage_error(error, &op.table, &op.key))?;
+                    }
                 }
             }
         }
@@ -159,15 +176,21 @@ impl RedbStorage {
         transaction.commit().map_err(|error| storage_error(error, "", &[]))
     }
 
-    fn try_sync(&self) -> Result<(), StorageError> {
-        let mut transaction = self.database()?.begin_write().map_err(|error| storage_error(error, "", &[]))?;
-        transaction.set_durability(Durability::Immediate).map_err(|error| StorageError::Io(error.to_string()))?;
-        transaction.commit().map_err(|error| storage_error(error, "", &[]))
+    /// Commits the kept batches with `durability` (nothing to do without any, unless durable).
+    fn commit_pending(&mut self, durability: Durability) -> Result<(), StorageError> {
+        if self.pending.is_empty() && matches!(durability, Durability::None) {
+            return Ok(());
+        }
+        let batches = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
+        let result = self.try_commit(&batches, durability);
+        self.latch(result)
     }
 }
 
 impl Storage for RedbStorage {
     fn get(&mut self, table_name: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.commit_pending(Durability::None)?;
         let result = self.try_get(table_name, key);
         self.latch(result)
     }
@@ -179,21 +202,37 @@ impl Storage for RedbStorage {
         end: Option<&[u8]>,
         limit: usize,
     ) -> Result<Pairs, StorageError> {
+        self.commit_pending(Durability::None)?;
         let result = self.try_range(table_name, start, end, limit);
         self.latch(result)
     }
 
     fn write(&mut self, batch: WriteBatch) -> Result<(), StorageError> {
-        let result = self.try_write(&batch);
-        self.latch(result)
+        self.database()?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.pending_bytes += batch.ops.iter().map(|op| op.key.len() + op.value.as_ref().map_or(0, Vec::len)).sum::<usize>();
+        self.pending.push(batch);
+        if self.pending_bytes > PENDING_BYTES_MAX {
+            return self.commit_pending(Durability::None);
+        }
+        Ok(())
     }
 
     fn sync(&mut self) -> Result<(), StorageError> {
-        let result = self.try_sync();
-        self.latch(result)
+        self.commit_pending(Durability::Immediate)
     }
 
     fn reopen(&mut self) -> Result<(), StorageError> {
+        // Kept writes go into the database first, so that a healthy store's close makes them
+        // durable as it does every write; when that fails, so does the reopen, as a failed close
+        // does (a poisoned store's kept writes are dropped: they never reached the file).
+        if self.failure.is_none() {
+            self.commit_pending(Durability::None)?;
+        }
+        self.pending.clear();
+        self.pending_bytes = 0;
         // Close first: the file is locked while a database holds it. A healthy store's close makes
         // the writes since the last sync durable; when it fails they may be lost, so the reopen
         // fails and the store is poisoned (the next reopen opens what reached the file). Dropping

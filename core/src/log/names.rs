@@ -65,7 +65,7 @@ crate::names! {
         PROPOSED_AT_ONCE = "log.proposed_at_once",
         /// A leader's command queue was full and it answered busy.
         QUEUE_FULL = "log.queue_full",
-        /// A linearizable read arrived while a confirmation round was out and waited for the next.
+        /// A linearizable read arrived while a confirmation round was out and needed another.
         READ_JOINED_NEXT_ROUND = "log.read_joined_next_round",
         /// A linearizable read arrived before its read index was applied and waited for it.
         READ_WAITED_FOR_APPLY = "log.read_waited_for_apply",

@@ -9,10 +9,11 @@
 //! query is answered from it. No clock is involved, so skewed or jumping clocks cannot make a read
 //! stale (the `log-clock-skew` scenario checks it).
 //!
-//! Reads that arrive while a round is out wait for the next one, which starts when the current one
-//! is confirmed: as with batches, one round serves every read that gathered meanwhile. Heartbeats
-//! carry the latest round started, so a lost one is made up at the next heartbeat. At most
-//! `reads_max` reads wait; more are answered busy.
+//! A read that arrives while rounds are out needs a new one. At most [`READ_ROUNDS_INFLIGHT_MAX`]
+//! rounds are out at once: a read that finds them all out waits for one to be confirmed, and the
+//! round then started serves every read that gathered meanwhile, as a batch does. Heartbeats carry
+//! the latest round started, so a lost one is made up at the next heartbeat. At most `reads_max`
+//! reads wait; more are answered busy.
 
 use super::{Replica, Role};
 use crate::id::NodeId;
@@ -24,6 +25,10 @@ use crate::log::timing::{Stage, StageSample};
 use crate::node::{Context, RequestId};
 use crate::time::Instant;
 use std::collections::{BTreeMap, VecDeque};
+
+/// Confirmation rounds out at once. Two let a read that arrives while one is out be confirmed
+/// about one round trip later instead of up to two, for at most twice the heartbeats.
+pub const READ_ROUNDS_INFLIGHT_MAX: u64 = 2;
 
 /// A read waiting at the leader.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -94,12 +99,17 @@ impl<S: StateMachine> Replica<S> {
         let received = cx.now();
         cx.sometimes(probes::READ_WAITED_FOR_APPLY, read_index > self.learner.applied_index);
         self.reads.waiting.push_back(PendingRead { request, query, read_index, round, received, confirmed_at: None });
-        if self.reads.started == self.reads.confirmed {
-            self.start_read_round(cx);
-        } else {
-            cx.sometimes(probes::READ_JOINED_NEXT_ROUND, true);
-        }
+        cx.sometimes(probes::READ_JOINED_NEXT_ROUND, self.reads.started > self.reads.confirmed);
+        self.start_read_round_if_needed(cx);
         self.serve_reads(cx);
+    }
+
+    /// Starts the round the newest read waits for, unless it has started or too many are out.
+    fn start_read_round_if_needed(&mut self, cx: &mut dyn Context<Self>) {
+        let wanted = self.reads.waiting.back().is_some_and(|read| read.round > self.reads.started);
+        if wanted && self.reads.started - self.reads.confirmed < READ_ROUNDS_INFLIGHT_MAX {
+            self.start_read_round(cx);
+        }
     }
 
     /// Sends the heartbeats of a new round (a single-member log confirms it at once).
@@ -145,11 +155,9 @@ impl<S: StateMachine> Replica<S> {
             for read in self.reads.waiting.iter_mut().filter(|read| read.round <= round) {
                 read.confirmed_at.get_or_insert(now);
             }
-            if self.reads.waiting.back().is_some_and(|read| read.round > round) {
-                self.start_read_round(cx);
-                return;
-            }
         }
+        // A confirmed round makes room for the one the newest reads may wait for.
+        self.start_read_round_if_needed(cx);
         self.serve_reads(cx);
     }
 
