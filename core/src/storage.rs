@@ -10,6 +10,10 @@
 //!
 //! - **Writes.** A [`WriteBatch`] is applied atomically: all of it or, when `write` fails, none. It
 //!   is visible to every later read at once, and durable only once a later `sync` returns `Ok`.
+//!   An implementation may keep batches in memory and apply them with the next sync or read (redb
+//!   does, to commit a handler's writes and its sync as one transaction); a kept batch's failure
+//!   is then reported by that call, which poisons the store as below, and the batch is lost like
+//!   any unsynced write.
 //! - **Failures poison.** A `write`, `sync` or read that fails with [`StorageError::Full`] or
 //!   [`StorageError::Io`] poisons the store: every later operation, reads included, fails with
 //!   [`StorageError::Poisoned`] until [`Storage::reopen`] succeeds. (redb latches its first I/O

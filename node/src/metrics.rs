@@ -383,6 +383,23 @@ mod tests {
         assert_eq!(metrics.node_gauge("pangea_sessions"), None);
     }
 
+    #[test]
+    fn stages_are_one_histogram_family_labelled_by_stage() {
+        let metrics = Metrics::new();
+        metrics.observe_stage("quorum", Duration::from_micros(80));
+        metrics.observe_stage("quorum", Duration::from_millis(3));
+        metrics.observe_stage("total", Duration::from_secs(9));
+        let text = metrics.render();
+        let name = "pangea_stage_seconds";
+        assert!(text.contains(&format!("# TYPE {name} histogram\n")), "{text}");
+        assert!(text.contains(&format!("{name}_bucket{{stage=\"quorum\",le=\"0.0001\"}} 1\n")), "{text}");
+        assert!(text.contains(&format!("{name}_bucket{{stage=\"quorum\",le=\"0.005\"}} 2\n")), "{text}");
+        assert!(text.contains(&format!("{name}_count{{stage=\"quorum\"}} 2\n")), "{text}");
+        assert!(text.contains(&format!("{name}_bucket{{stage=\"total\",le=\"5\"}} 0\n")), "{text}");
+        assert!(text.contains(&format!("{name}_bucket{{stage=\"total\",le=\"+Inf\"}} 1\n")), "{text}");
+        assert_eq!(metrics.stages().iter().map(|stage| stage.count).sum::<u64>(), 3);
+    }
+
     async fn http(addr: SocketAddr, request: &str) -> String {
         let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
         stream.write_all(request.as_bytes()).await.unwrap();

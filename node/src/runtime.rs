@@ -51,7 +51,8 @@ pub trait Hosted: Node {
         Vec::new()
     }
 
-    /// True for the requests whose latency the command histogram records.
+    /// True for the requests whose latency the command histogram records (client operations:
+    /// commands and linearizable reads).
     fn is_command(_request: &Self::Request) -> bool {
         true
     }

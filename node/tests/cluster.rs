@@ -44,6 +44,19 @@ async fn three_nodes_form_from_one_bootstrap_and_every_write_is_read_everywhere(
             cluster.wait_for_value(reader, key.as_bytes(), format!("from-{writer}").as_bytes()).await;
         }
     }
+    // The gets were reads at the leader's read index, the puts went through the log: the stages
+    // of both were timed where they were served.
+    let mut client = cluster.client(cluster.nodes.iter().map(|node| node.addr).collect());
+    let mut counts = std::collections::BTreeMap::new();
+    for node in &cluster.nodes {
+        let (_, runtime) = client.status(node.addr).await.unwrap();
+        for stage in runtime.stages {
+            *counts.entry(stage.stage).or_insert(0) += stage.count;
+        }
+    }
+    for (stage, at_least) in [("queued", 3), ("quorum", 3), ("applied", 3), ("read_confirmed", 9), ("total", 12)] {
+        assert!(counts.get(stage).is_some_and(|count| *count >= at_least), "{stage}: {counts:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
