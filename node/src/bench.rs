@@ -258,7 +258,11 @@ impl Breakdown {
 impl fmt::Display for Breakdown {
     /// A table of the stages in the order a request passes them: writes, reads, then the runtime's.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "where the time went ({} of {} nodes read; stages at the node that took each request):", self.nodes, self.asked)?;
+        writeln!(
+            f,
+            "where the time went ({} of {} nodes read; stages at the node that took each request):",
+            self.nodes, self.asked
+        )?;
         writeln!(f, "| stage            |   count |  mean ms |   p50 ms |   p99 ms |")?;
         writeln!(f, "| ---------------- | ------- | -------- | -------- | -------- |")?;
         let order = Stage::ALL.iter().map(|stage| stage.name()).chain([SENDS_HELD, TOTAL]);

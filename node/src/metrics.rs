@@ -5,12 +5,12 @@
 //! The metric names are part of the node's interface (dashboards and alerts use them): they are
 //! listed once, in [`Metrics::new`], and a unit test pins the exposition.
 
+use crate::stages::{StageCounts, StageTable};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use prometheus_client::collector::Collector;
-use crate::stages::{StageCounts, StageTable};
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::gauge::ConstGauge;
@@ -128,9 +128,10 @@ impl Collector for StageMetrics {
             None,
             MetricType::Histogram,
         )?;
-        for (stage, count, sum, buckets) in stages {
-            let labels = [("stage", stage)];
-            metric.encode_family(&labels)?.encode_histogram::<NoLabelSet>(sum, count, &buckets, None)?;
+        for stage in stages {
+            let labels = [("stage", stage.stage)];
+            let mut family = metric.encode_family(&labels)?;
+            family.encode_histogram::<NoLabelSet>(stage.sum_seconds, stage.count, &stage.buckets, None)?;
         }
         Ok(())
     }

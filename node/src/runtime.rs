@@ -188,7 +188,8 @@ impl<N: Hosted> Runtime<N> {
         self.handle(|node, cx| node.on_start(cx));
         tokio::pin!(shutdown);
         loop {
-            let next = self.outlet.timers.next_deadline().map(|deadline| self.outlet.started + deadline_offset(deadline));
+            let next =
+                self.outlet.timers.next_deadline().map(|deadline| self.outlet.started + deadline_offset(deadline));
             let far = tokio::time::Instant::now() + std::time::Duration::from_secs(3600);
             tokio::select! {
                 biased;
@@ -427,7 +428,6 @@ impl<N: Node> Outlet<N> {
             }
         }
     }
-
 }
 
 /// Sends `answer` to the client waiting on `reply`.

@@ -105,6 +105,19 @@ impl StageCounts {
     }
 }
 
+/// One stage's histogram in coarse buckets (see [`StageTable::coarse`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CoarseStage {
+    /// The stage's name.
+    pub stage: &'static str,
+    /// Observations.
+    pub count: u64,
+    /// Their sum, in seconds.
+    pub sum_seconds: f64,
+    /// (upper bound in seconds, observations in that bucket alone), the last bound infinite.
+    pub buckets: Vec<(f64, u64)>,
+}
+
 /// Every stage's histogram, by name.
 #[derive(Clone, Debug)]
 pub struct StageTable {
@@ -140,10 +153,9 @@ impl StageTable {
     }
 
     /// Each stage's observations in the buckets that end at `bounds_nanos` (each one of the fine
-    /// bounds, ascending), plus one for everything above: (stage, count, sum in seconds, (upper
-    /// bound in seconds, count in that bucket alone)), as Prometheus' encoder takes them.
+    /// bounds, ascending), plus one for everything above, as Prometheus' encoder takes them.
     #[must_use]
-    pub fn coarse(&self, bounds_nanos: &[u64]) -> Vec<(&'static str, u64, f64, Vec<(f64, u64)>)> {
+    pub fn coarse(&self, bounds_nanos: &[u64]) -> Vec<CoarseStage> {
         self.stages
             .iter()
             .map(|(stage, counts)| {
@@ -155,7 +167,7 @@ impl StageTable {
                     below = upto;
                 }
                 buckets.push((f64::INFINITY, counts.count - below));
-                (*stage, counts.count, counts.sum_nanos as f64 / 1e9, buckets)
+                CoarseStage { stage, count: counts.count, sum_seconds: counts.sum_nanos as f64 / 1e9, buckets }
             })
             .collect()
     }
@@ -209,9 +221,8 @@ mod tests {
         table.observe(TOTAL, Duration::from_micros(300));
         table.observe(TOTAL, Duration::from_secs(30));
         let coarse = table.coarse(&[100_000, 500_000]);
-        let (_, count, _, buckets) = &coarse[0];
-        assert_eq!(*count, 3);
-        let counts: Vec<u64> = buckets.iter().map(|(_, count)| *count).collect();
+        assert_eq!(coarse[0].count, 3);
+        let counts: Vec<u64> = coarse[0].buckets.iter().map(|(_, count)| *count).collect();
         assert_eq!(counts, [1, 1, 1]);
     }
 }

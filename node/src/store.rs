@@ -43,6 +43,9 @@ impl std::fmt::Debug for RedbStorage {
     }
 }
 
+/// A Pangea table in redb: byte keys, byte values.
+type BytesTable<'t> = redb::Table<'t, &'static [u8], &'static [u8]>;
+
 fn table(name: &str) -> TableDefinition<'_, &'static [u8], &'static [u8]> {
     TableDefinition::new(name)
 }
@@ -151,7 +154,7 @@ impl RedbStorage {
         let mut transaction = database.begin_write().map_err(|error| storage_error(error, "", &[]))?;
         transaction.set_durability(durability).map_err(|error| StorageError::Io(error.to_string()))?;
         {
-            let mut open: Option<(&str, redb::Table<'_, &'static [u8], &'static [u8]>)> = None;
+            let mut open: Option<(&str, BytesTable<'_>)> = None;
             for op in batches.iter().flat_map(|batch| &batch.ops) {
                 if open.as_ref().is_none_or(|(name, _)| *name != op.table) {
                     let table = transaction
@@ -212,7 +215,8 @@ impl Storage for RedbStorage {
         if batch.is_empty() {
             return Ok(());
         }
-        self.pending_bytes += batch.ops.iter().map(|op| op.key.len() + op.value.as_ref().map_or(0, Vec::len)).sum::<usize>();
+        self.pending_bytes +=
+            batch.ops.iter().map(|op| op.key.len() + op.value.as_ref().map_or(0, Vec::len)).sum::<usize>();
         self.pending.push(batch);
         if self.pending_bytes > PENDING_BYTES_MAX {
             return self.commit_pending(Durability::None);

@@ -101,8 +101,7 @@ mod tests {
             .prop_map(|(stage, [count, sum_nanos], buckets)| StageCounts { stage, count, sum_nanos, buckets });
         let stages = proptest::collection::vec(stage, 0..4);
         (any::<[u8; 32]>(), addr, any::<[u64; 6]>(), peers, stages).prop_map(
-            |(node, listen, counts, addresses, stages)| {
-            RuntimeStatus {
+            |(node, listen, counts, addresses, stages)| RuntimeStatus {
                 node: NodeId(node),
                 listen,
                 uptime_ms: counts[0],
@@ -113,7 +112,6 @@ mod tests {
                 messages_received: counts[5],
                 addresses,
                 stages,
-            }
             },
         )
     }

@@ -832,8 +832,11 @@ fn every_decoder_takes_its_families_and_refuses_the_others() -> Checked {
 
 #[test]
 fn a_log_message_frame_decodes_as_a_pangea_message_and_as_a_log_message() {
-    let message =
-        MetadataMessage::Heartbeat { ballot: Ballot { round: 3, node: NodeId::for_index(2) }, commit_index: 9, read_round: 4 };
+    let message = MetadataMessage::Heartbeat {
+        ballot: Ballot { round: 3, node: NodeId::for_index(2) },
+        commit_index: 9,
+        read_round: 4,
+    };
     let frame = encode(&PangeaMessage::Log(message.clone()));
     assert_eq!(frame, encode(&message));
     assert_eq!(PangeaMessage::decode(&frame), Ok(PangeaMessage::Log(message.clone())));

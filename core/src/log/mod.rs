@@ -45,9 +45,9 @@ mod replica;
 pub mod sessions;
 mod snapshot;
 mod state_machine;
-mod timing;
 #[cfg(test)]
 mod tests;
+mod timing;
 
 pub use ballot::Ballot;
 pub use config::{LogConfig, LogConfigError, LogPlantedBug, MESSAGE_OVERHEAD_BYTES_MAX};

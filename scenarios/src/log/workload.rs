@@ -287,7 +287,9 @@ impl Workload {
         }
         let client = &mut self.clients[index];
         let (body, opening) = match (&record.op, client.session) {
-            (KvOp::Get { key }, _) if record.read_index => (LogRequest::Read(MetadataQuery::Record(key.clone())), false),
+            (KvOp::Get { key }, _) if record.read_index => {
+                (LogRequest::Read(MetadataQuery::Record(key.clone())), false)
+            }
             (_, None) => (LogRequest::OpenSession, true),
             (_, Some(session)) => {
                 if record.client != session {

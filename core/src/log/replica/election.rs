@@ -3,8 +3,8 @@
 //! the promises show, and leads. Membership changes among the recovered slots make it gather a
 //! quorum from every configuration they span.
 
-use super::reads::Reads;
 use super::leader::{Inflight, Leader, PendingKey};
+use super::reads::Reads;
 use super::{Replica, Role};
 use crate::id::NodeId;
 use crate::log::ballot::Ballot;

@@ -506,7 +506,13 @@ impl<S: StateMachine> Replica<S> {
         self.learn_commit(cx, from, ballot, commit_index);
     }
 
-    pub(super) fn on_heartbeat_ack(&mut self, cx: &mut dyn Context<Self>, from: NodeId, ballot: Ballot, read_round: u64) {
+    pub(super) fn on_heartbeat_ack(
+        &mut self,
+        cx: &mut dyn Context<Self>,
+        from: NodeId,
+        ballot: Ballot,
+        read_round: u64,
+    ) {
         let now = cx.now();
         if let Role::Leader(leader) = &mut self.role
             && leader.ballot == ballot

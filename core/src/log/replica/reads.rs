@@ -139,11 +139,14 @@ impl<S: StateMachine> Replica<S> {
         let me = cx.id();
         let Role::Leader(leader) = &self.role else { return };
         let acked_by_quorum = |members: &crate::log::members::Members| -> u64 {
-            let mut rounds: Vec<u64> = members
-                .nodes
-                .iter()
-                .map(|node| if *node == me { self.reads.started } else { self.reads.acked.get(node).copied().unwrap_or(0) })
-                .collect();
+            let mut rounds: Vec<u64> =
+                members
+                    .nodes
+                    .iter()
+                    .map(|node| {
+                        if *node == me { self.reads.started } else { self.reads.acked.get(node).copied().unwrap_or(0) }
+                    })
+                    .collect();
             rounds.sort_unstable_by(|a, b| b.cmp(a));
             let quorum = self.quorum_of(members);
             rounds.get(quorum.saturating_sub(1)).copied().unwrap_or(0)
