@@ -485,7 +485,14 @@ impl<S: StateMachine> Replica<S> {
             }
         }
         self.learner.leader_commit_index = self.learner.leader_commit_index.max(self.learner.commit_index);
-        self.flush(cx);
+        // What queued while batches were in flight goes out when the last of them is chosen, or
+        // when the batch delay ends; proposing at every acknowledgement would cost a sync (here
+        // and at every follower) per handful of commands. With no batch delay pending (it found
+        // the pipeline full), the room this acknowledgement made is used at once.
+        let pipeline_empty = matches!(&self.role, Role::Leader(leader) if leader.inflight.is_empty());
+        if pipeline_empty || self.clients.flush_timer.is_none() {
+            self.flush(cx);
+        }
     }
 
     pub(super) fn on_heartbeat(
