@@ -37,6 +37,8 @@ use tokio::task::JoinHandle;
 
 /// Messages waiting for one destination; more are dropped.
 pub const SEND_QUEUE_MAX: usize = 1024;
+/// The UDP socket's receive and send buffers asked of the kernel.
+pub const UDP_BUFFER_BYTES: usize = 4 * 1024 * 1024;
 /// Inbound messages and requests waiting for the node; the connections wait while it is full.
 pub const INBOUND_QUEUE_MAX: usize = 4096;
 /// Connections (peers and clients, being set up or open) served at once; more are refused.
@@ -140,6 +142,10 @@ impl Transport {
         let peer_config = tls::client_config(ALPN_PEER, Some(identity), verifier)?;
         let socket =
             std::net::UdpSocket::bind(listen).map_err(|source| TransportError::Bind { addr: listen, source })?;
+        // A burst of large accepts overflows the default receive buffer (about 200 KiB) and costs
+        // QUIC a loss recovery; the kernel caps the request at `net.core.rmem_max`.
+        let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(UDP_BUFFER_BYTES);
+        let _ = socket2::SockRef::from(&socket).set_send_buffer_size(UDP_BUFFER_BYTES);
         let endpoint = quinn::Endpoint::new(
             tls::endpoint_config(identity),
             Some(server_config),

@@ -11,7 +11,7 @@
 //!   accepted with the highest ballot (a no-op where there is none), then proposes client commands
 //!   in phase 2 only — a stable leader skips phase 1 for new slots. Commands are batched (up to
 //!   `batch_entries_max` and `batch_bytes_max` per accept) and pipelined (up to
-//!   `inflight_slots_max` slots unchosen). Unacknowledged accepts are resent every heartbeat. A
+//!   `inflight_slots_max` slots unchosen). Accepts unacknowledged for four heartbeats are resent. A
 //!   leader that stops hearing from a majority steps down.
 //! - **Learner.** The leader's accepts and heartbeats carry its commit index. A follower holding
 //!   the leader's own value for a slot (accepted in the leader's ballot) knows it chosen; for any
