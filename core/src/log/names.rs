@@ -17,6 +17,8 @@ crate::names! {
         DUPLICATE_COMMAND_SUPPRESSED = "log.duplicate_command_suppressed",
         /// A follower stood for election while its leader was alive (the buggify site fired).
         EAGER_ELECTION = "log.eager_election",
+        /// A replica that could not record its own ballot (its disk refused) did not stand.
+        ELECTION_ABANDONED_UNRECORDED = "log.election_abandoned_unrecorded",
         /// A candidate's election timed out and it stood again.
         ELECTION_RETRIED = "log.election_retried",
         /// An election needed promises from more than one configuration.

@@ -127,18 +127,29 @@ impl<S: StateMachine> Replica<S> {
         let candidate =
             Candidate { ballot, promises: BTreeMap::new(), partial: BTreeMap::new(), started: cx.now(), chain };
         self.role = Role::Candidate(candidate);
-        let from_slot = self.learner.commit_index + 1;
+        let first_slot = self.learner.commit_index + 1;
+        // Its own promise first, synced: a ballot this replica used without recording it could be
+        // chosen again after a restart, and two leaders would then propose in one ballot.
+        let Some(mut own) = self.acceptor_prepare(cx, ballot, first_slot) else {
+            cx.sometimes(probes::ELECTION_ABANDONED_UNRECORDED, true);
+            cx.trace(TraceEvent::new("log_role", format!("follower (could not record ballot {ballot})")));
+            self.role = Role::Follower;
+            return;
+        };
         for peer in self.targets(me) {
-            cx.send(peer, LogMessage::Prepare { ballot, from_slot });
+            cx.send(peer, LogMessage::Prepare { ballot, from_slot: first_slot });
         }
-        // Its own promise: asked page by page, as a peer's would be.
-        let mut from_slot = from_slot;
-        while let Some((page, more_from)) = self.acceptor_prepare(cx, ballot, from_slot) {
+        // The rest of its own promise, page by page, as a peer's would come.
+        let mut from_slot = first_slot;
+        loop {
+            let (page, more_from) = own;
             self.on_promise(cx, me, ballot, page, more_from);
             match more_from {
                 Some(next) if next > from_slot && matches!(self.role, Role::Candidate(_)) => from_slot = next,
                 _ => break,
             }
+            let Some(next_page) = self.acceptor_prepare(cx, ballot, from_slot) else { break };
+            own = next_page;
         }
     }
 
