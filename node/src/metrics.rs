@@ -258,6 +258,18 @@ impl Metrics {
         self.stages.held().observe(stage, took);
     }
 
+    /// Records many such observations at once (one lock for all).
+    pub fn observe_stages(&self, samples: impl IntoIterator<Item = (&'static str, Duration)>) {
+        let mut samples = samples.into_iter().peekable();
+        if samples.peek().is_none() {
+            return;
+        }
+        let mut stages = self.stages.held();
+        for (stage, took) in samples {
+            stages.observe(stage, took);
+        }
+    }
+
     /// Every stage's histogram so far.
     #[must_use]
     pub fn stages(&self) -> Vec<StageCounts> {

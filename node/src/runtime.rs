@@ -196,7 +196,8 @@ impl<N: Hosted> Runtime<N> {
                 () = &mut shutdown => break,
                 () = tokio::time::sleep_until(next.unwrap_or(far)), if next.is_some() => self.fire_timers(),
                 arrived = inbound.recv() => match arrived {
-                    Some(input) => self.on_input(input),
+                    Some(Inbound::Peer { from, addr, bytes }) => self.on_peer(from, addr, &bytes),
+                    Some(Inbound::Client { request, reply }) => self.on_client(&request, reply),
                     None => break,
                 },
             }
@@ -211,13 +212,6 @@ impl<N: Hosted> Runtime<N> {
         Ok(())
     }
 
-    fn on_input(&mut self, input: Inbound) {
-        match input {
-            Inbound::Peer { from, addr, bytes } => self.on_peer(from, addr, &bytes),
-            Inbound::Client { request, reply } => self.on_client(&request, reply),
-        }
-    }
-
     /// Hands one input to the node and carries out what it asked for.
     fn handle(&mut self, input: impl FnOnce(&mut N, &mut dyn Context<N>)) {
         {
@@ -227,9 +221,8 @@ impl<N: Hosted> Runtime<N> {
             input(&mut self.node, &mut cx);
         }
         self.outlet.carry_out(&mut self.effects);
-        for sample in self.node.take_stage_samples() {
-            self.outlet.metrics.observe_stage(sample.stage.name(), sample.took);
-        }
+        let samples = self.node.take_stage_samples();
+        self.outlet.metrics.observe_stages(samples.iter().map(|sample| (sample.stage.name(), sample.took)));
         self.watch_storage();
         self.update_gauges();
         if self.node.peer_addresses() != &self.directory_seen {

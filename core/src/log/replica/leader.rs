@@ -376,8 +376,9 @@ impl<S: StateMachine> Replica<S> {
     }
 
     /// Sends every in-flight slot (all of them with `all`, else those unacknowledged for
-    /// [`RESEND_AFTER_HEARTBEATS`] heartbeats) to each member of its configuration that has not accepted it, and accepts it
-    /// here first. Resends skip peers the membership subsystem judges dead.
+    /// [`RESEND_AFTER_HEARTBEATS`] heartbeats) to each member of its configuration that has not
+    /// accepted it, and accepts it here first. Resends skip peers the membership subsystem judges
+    /// dead.
     pub(super) fn send_inflight(&mut self, cx: &mut dyn Context<Self>, all: bool) {
         let me = cx.id();
         let now = cx.now();
