@@ -8,7 +8,7 @@
 //!   marks a finished `init`; `admission` is `{"cluster_key": "<hex>"}` or
 //!   `{"pinned": ["<node id hex>", ...]}`;
 //! - `LOCK`: locked exclusively while a [`DataDir`] value lives;
-//! - `store.redb`: the node's storage (see [`crate::store`]).
+//! - `store.redb` and `store.wal`: the node's storage and its write-ahead file (see [`crate::store`]).
 //!
 //! `init` never overwrites: a directory holding any of the node files is refused. A crash during
 //! `init` can leave a key without `meta.json`; `open` reports that as [`DataDirError::Missing`] and

@@ -33,6 +33,7 @@ pub mod store;
 mod tls;
 pub mod transport;
 mod verify;
+pub mod wal;
 pub mod wire;
 
 pub use tls::{ALPN_CLIENT, ALPN_PEER};

@@ -1,36 +1,62 @@
-//! [`Storage`] on a redb file: the real node's disk.
+//! [`Storage`] on a redb file and its write-ahead file: the real node's disk.
 //!
 //! Each Pangea table is a redb table of byte keys and byte values, named after it and created on
-//! first write. [`Storage::write`] keeps its batch in memory (up to [`PENDING_BYTES_MAX`]);
-//! [`Storage::sync`] commits every kept batch in one write transaction with
-//! [`Durability::Immediate`] (one fsync, and one transaction's bookkeeping, for a handler's
-//! writes and sync together, where a transaction per call cost the leader most of its time), and
-//! a read first commits them with [`Durability::None`], so that every read sees every write
-//! before it. redb documents that commits with `Durability::None` "will not be persisted to disk
-//! unless followed by a commit with `Durability::Immediate`": both are within `sync`'s contract
-//! (an unsynced write may be lost in a crash). A kept write's failure is reported, and poisons the
-//! store, at the call that commits it — a sync, a read, or the write that overflows the limit. redb checksums its pages and
+//! first write. [`Storage::write`] keeps its batch in memory (up to [`PENDING_BYTES_MAX`]).
+//! [`Storage::sync`] appends every kept batch to the write-ahead file as one record, syncs that
+//! file (one small append and one fsync, where a durable redb commit writes and syncs every page
+//! it touched), and commits the batches to redb with [`Durability::None`]; past
+//! [`WAL_BYTES_MAX`](crate::wal::WAL_BYTES_MAX) of records, a checkpoint makes redb durable and
+//! empties the file (see [`crate::wal`]). A read first does the same without the syncs, so that
+//! every read sees every write before it. A batch always reaches the write-ahead file before redb,
+//! and redb documents that commits with `Durability::None` "will not be persisted to disk unless
+//! followed by a commit with a higher durability level": after a crash, redb holds its last
+//! checkpoint and the file's good records of its generation bring it forward. Opening a store
+//! replays them and checkpoints. An unsynced write may be lost in a crash, as `sync`'s contract
+//! allows, and is kept whole or not at all.
+//!
+//! A kept write's failure is reported, and poisons the store, at the call that appends or commits
+//! it — a sync, a read, or the write that overflows the limit. redb checksums its pages and
 //! reports a mismatch as corruption, which this module maps to [`StorageError::Corrupt`].
 
+use crate::wal::{WAL_BYTES_MAX, Wal};
 use pangea_core::storage::{Pairs, RANGE_PAIRS_MAX, Storage, StorageError, WriteBatch};
-use redb::{Database, DatabaseError, Durability, ReadableDatabase, TableDefinition};
+use redb::{Database, DatabaseError, Durability, ReadableDatabase, StorageBackend, TableDefinition};
 use std::path::{Path, PathBuf};
 
-/// Opens the database again: the file at a path, or (in tests) a fault-injecting backend.
-pub type Opener = Box<dyn FnMut() -> Result<Database, DatabaseError> + Send>;
+/// The two files of a store, as an [`Opener`] opens them.
+pub struct StoreFiles {
+    /// The database.
+    pub database: Database,
+    /// The write-ahead file.
+    pub wal: Box<dyn StorageBackend>,
+}
+
+/// Opens the files again: the files at a path, or (in tests) fault-injecting backends.
+pub type Opener = Box<dyn FnMut() -> Result<StoreFiles, DatabaseError> + Send>;
 
 /// Bytes of written batches kept in memory before they are committed without waiting for a sync.
 pub const PENDING_BYTES_MAX: usize = 16 * 1024 * 1024;
 
-/// A node's storage in one redb file.
+/// The redb table holding the write-ahead file's generation (no core table has a dot-free prefix
+/// of `pangea.`).
+const STORE_TABLE: &str = "pangea.store";
+
+/// The key of the write-ahead file's generation in [`STORE_TABLE`].
+const GENERATION_KEY: &[u8] = b"wal_generation";
+
+/// A node's storage in one redb file and its write-ahead file.
 ///
 /// It keeps core's storage contract on top of redb's own latch: the first write, sync or read that
 /// fails with anything but corruption poisons it, every later operation is refused with
-/// [`StorageError::Poisoned`], and [`Storage::reopen`] closes the database and opens it again.
+/// [`StorageError::Poisoned`], and [`Storage::reopen`] closes the files and opens them again.
 pub struct RedbStorage {
     opener: Opener,
     /// `None` while a reopen failed.
     database: Option<Database>,
+    /// `None` while a reopen failed.
+    wal: Option<Wal>,
+    /// Bytes of write-ahead records past which a sync checkpoints.
+    wal_bytes_max: u64,
     failure: Option<StorageError>,
     /// Batches written and not yet committed, in order.
     pending: Vec<WriteBatch>,
@@ -39,7 +65,11 @@ pub struct RedbStorage {
 
 impl std::fmt::Debug for RedbStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedbStorage").field("open", &self.database.is_some()).field("failure", &self.failure).finish()
+        f.debug_struct("RedbStorage")
+            .field("open", &self.database.is_some())
+            .field("wal", &self.wal)
+            .field("failure", &self.failure)
+            .finish()
     }
 }
 
@@ -72,17 +102,76 @@ fn open_error(error: DatabaseError) -> StorageError {
     }
 }
 
+/// Maps an error of the write-ahead file to the storage contract's.
+fn wal_error(error: &std::io::Error) -> StorageError {
+    if is_full(error) {
+        StorageError::Full(error.to_string())
+    } else {
+        StorageError::Io(format!("write-ahead file: {error}"))
+    }
+}
+
+/// Opens the redb file at `path` and the write-ahead file beside it (`path` with the extension
+/// `wal`), creating them when absent.
+fn open_files(path: &Path) -> Result<StoreFiles, DatabaseError> {
+    let database = Database::create(path)?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path.with_extension("wal"))
+        .map_err(|error| DatabaseError::Storage(redb::StorageError::Io(error)))?;
+    let wal = redb::backends::FileBackend::new(file)?;
+    Ok(StoreFiles { database, wal: Box::new(wal) })
+}
+
 impl RedbStorage {
-    /// Opens the redb file at `path`, creating it when absent.
+    /// Opens the redb file at `path` and its write-ahead file, creating them when absent.
     pub fn open(path: impl AsRef<Path>) -> Result<RedbStorage, StorageError> {
         let path: PathBuf = path.as_ref().to_owned();
-        RedbStorage::with_opener(Box::new(move || Database::create(&path)))
+        RedbStorage::with_opener(Box::new(move || open_files(&path)))
     }
 
-    /// Opens the database `opener` makes, and makes it again on each reopen.
-    pub fn with_opener(mut opener: Opener) -> Result<RedbStorage, StorageError> {
-        let database = opener().map_err(open_error)?;
-        Ok(RedbStorage { opener, database: Some(database), failure: None, pending: Vec::new(), pending_bytes: 0 })
+    /// Opens the files `opener` makes, and makes them again on each reopen.
+    pub fn with_opener(opener: Opener) -> Result<RedbStorage, StorageError> {
+        RedbStorage::with_wal_limit(opener, WAL_BYTES_MAX)
+    }
+
+    /// As [`RedbStorage::with_opener`], checkpointing past `wal_bytes_max` bytes of write-ahead
+    /// records instead of [`WAL_BYTES_MAX`] (tests use a small limit to exercise checkpoints).
+    pub fn with_wal_limit(opener: Opener, wal_bytes_max: u64) -> Result<RedbStorage, StorageError> {
+        let mut storage = RedbStorage {
+            opener,
+            database: None,
+            wal: None,
+            wal_bytes_max,
+            failure: None,
+            pending: Vec::new(),
+            pending_bytes: 0,
+        };
+        storage.start()?;
+        Ok(storage)
+    }
+
+    /// Opens the files, replays the write-ahead records into the database and checkpoints when the
+    /// write-ahead file holds anything.
+    fn start(&mut self) -> Result<(), StorageError> {
+        let files = (self.opener)().map_err(open_error)?;
+        self.database = Some(files.database);
+        let generation = self.try_get(STORE_TABLE, GENERATION_KEY)?.map_or(Ok(0), |bytes| {
+            bytes
+                .try_into()
+                .map(u64::from_le_bytes)
+                .map_err(|_| StorageError::Corrupt { table: STORE_TABLE.to_owned(), key: GENERATION_KEY.to_vec() })
+        })?;
+        let file_bytes = files.wal.len().map_err(|error| wal_error(&error))?;
+        let (wal, batches) = Wal::open(files.wal, generation).map_err(|error| wal_error(&error))?;
+        self.wal = Some(wal);
+        if file_bytes > 0 {
+            self.checkpoint(&batches)?;
+        }
+        Ok(())
     }
 
     /// The open database, unless the store is poisoned.
@@ -91,6 +180,15 @@ impl RedbStorage {
             (None, Some(database)) => Ok(database),
             (Some(cause), _) => Err(StorageError::poisoned(cause)),
             (None, None) => Err(StorageError::Io("the database is not open".to_owned())),
+        }
+    }
+
+    /// The open write-ahead file, unless the store is poisoned.
+    fn wal(&mut self) -> Result<&mut Wal, StorageError> {
+        match (&self.failure, &mut self.wal) {
+            (None, Some(wal)) => Ok(wal),
+            (Some(cause), _) => Err(StorageError::poisoned(cause)),
+            (None, None) => Err(StorageError::Io("the write-ahead file is not open".to_owned())),
         }
     }
 
@@ -147,9 +245,15 @@ impl RedbStorage {
         Ok(pairs)
     }
 
-    /// Commits `batches`, in order, in one write transaction (an empty one when there are none,
-    /// which still makes earlier non-durable commits durable when `durability` asks it).
-    fn try_commit(&self, batches: &[WriteBatch], durability: Durability) -> Result<(), StorageError> {
+    /// Commits `batches`, in order, and the write-ahead file's `generation` when given, in one
+    /// write transaction (an empty one when there are none, which still makes earlier non-durable
+    /// commits durable when `durability` asks it).
+    fn try_commit(
+        &self,
+        batches: &[WriteBatch],
+        generation: Option<u64>,
+        durability: Durability,
+    ) -> Result<(), StorageError> {
         let database = self.database()?;
         let mut transaction = database.begin_write().map_err(|error| storage_error(error, "", &[]))?;
         transaction.set_durability(durability).map_err(|error| StorageError::Io(error.to_string()))?;
@@ -174,26 +278,47 @@ impl RedbStorage {
                     }
                 }
             }
+            if let Some(generation) = generation {
+                let mut store = transaction
+                    .open_table(table(STORE_TABLE))
+                    .map_err(|error| storage_error(error, STORE_TABLE, GENERATION_KEY))?;
+                store
+                    .insert(GENERATION_KEY, generation.to_le_bytes().as_slice())
+                    .map_err(|error| storage_error(error, STORE_TABLE, GENERATION_KEY))?;
+            }
         }
         // Dropping an uncommitted transaction aborts it, so an error above leaves nothing written.
         transaction.commit().map_err(|error| storage_error(error, "", &[]))
     }
 
-    /// Commits the kept batches with `durability` (nothing to do without any, unless durable).
-    fn commit_pending(&mut self, durability: Durability) -> Result<(), StorageError> {
-        if self.pending.is_empty() && matches!(durability, Durability::None) {
+    /// Appends the kept batches to the write-ahead file (unsynced) and commits them to the
+    /// database without durability.
+    fn flush_pending(&mut self) -> Result<(), StorageError> {
+        if self.pending.is_empty() {
             return Ok(());
         }
         let batches = std::mem::take(&mut self.pending);
         self.pending_bytes = 0;
-        let result = self.try_commit(&batches, durability);
-        self.latch(result)
+        let appended = self.wal()?.append(&batches).map_err(|error| wal_error(&error));
+        self.latch(appended)?;
+        let committed = self.try_commit(&batches, None, Durability::None);
+        self.latch(committed)
+    }
+
+    /// Commits `batches` and the next generation durably, then empties the write-ahead file: what
+    /// it held is now in the database.
+    fn checkpoint(&mut self, batches: &[WriteBatch]) -> Result<(), StorageError> {
+        let generation = self.wal()?.generation() + 1;
+        let committed = self.try_commit(batches, Some(generation), Durability::Immediate);
+        self.latch(committed)?;
+        let restarted = self.wal()?.restart(generation).map_err(|error| wal_error(&error));
+        self.latch(restarted)
     }
 }
 
 impl Storage for RedbStorage {
     fn get(&mut self, table_name: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        self.commit_pending(Durability::None)?;
+        self.flush_pending()?;
         let result = self.try_get(table_name, key);
         self.latch(result)
     }
@@ -205,7 +330,7 @@ impl Storage for RedbStorage {
         end: Option<&[u8]>,
         limit: usize,
     ) -> Result<Pairs, StorageError> {
-        self.commit_pending(Durability::None)?;
+        self.flush_pending()?;
         let result = self.try_range(table_name, start, end, limit);
         self.latch(result)
     }
@@ -219,29 +344,42 @@ impl Storage for RedbStorage {
             batch.ops.iter().map(|op| op.key.len() + op.value.as_ref().map_or(0, Vec::len)).sum::<usize>();
         self.pending.push(batch);
         if self.pending_bytes > PENDING_BYTES_MAX {
-            return self.commit_pending(Durability::None);
+            return self.flush_pending();
         }
         Ok(())
     }
 
     fn sync(&mut self) -> Result<(), StorageError> {
-        self.commit_pending(Durability::Immediate)
+        self.flush_pending()?;
+        let synced = self.wal()?.sync().map_err(|error| wal_error(&error));
+        self.latch(synced)?;
+        if self.wal()?.bytes() > self.wal_bytes_max {
+            self.checkpoint(&[])?;
+        }
+        Ok(())
     }
 
     fn reopen(&mut self) -> Result<(), StorageError> {
-        // Kept writes go into the database first, so that a healthy store's close makes them
-        // durable as it does every write; when that fails, so does the reopen, as a failed close
-        // does (a poisoned store's kept writes are dropped: they never reached the file).
+        // A healthy store syncs first, so that its close keeps every write, as a close does; when
+        // that fails, so does the reopen, as a failed close does (a poisoned store's kept writes
+        // are dropped: they never reached a file).
         if self.failure.is_none() {
-            self.commit_pending(Durability::None)?;
+            self.sync()?;
         }
         self.pending.clear();
         self.pending_bytes = 0;
-        // Close first: the file is locked while a database holds it. A healthy store's close makes
-        // the writes since the last sync durable; when it fails they may be lost, so the reopen
-        // fails and the store is poisoned (the next reopen opens what reached the file). Dropping
-        // the database instead would hide that failure behind a reopen that lost acknowledged
-        // writes. A poisoned store's close fails by design (redb's latch): it is not reported.
+        // Close first: the file is locked while a database holds it. A healthy store's close
+        // makes redb's non-durable commits durable; when it fails, the reopen fails and the store
+        // is poisoned (the next reopen opens what reached the files). A poisoned store's close
+        // fails by design (redb's latch): it is not reported.
+        if let Some(wal) = self.wal.take()
+            && let Err(error) = wal.close()
+            && self.failure.is_none()
+        {
+            let error = wal_error(&error);
+            self.failure = Some(error.clone());
+            return Err(error);
+        }
         if let Some(database) = self.database.take()
             && let Err(error) = database.close()
             && self.failure.is_none()
@@ -250,14 +388,12 @@ impl Storage for RedbStorage {
             self.failure = Some(if error.poisons() { error.clone() } else { StorageError::Io(error.to_string()) });
             return Err(error);
         }
-        match (self.opener)() {
-            Ok(database) => {
-                self.database = Some(database);
-                self.failure = None;
-                Ok(())
-            }
+        self.failure = None;
+        match self.start() {
+            Ok(()) => Ok(()),
             Err(error) => {
-                let error = open_error(error);
+                self.database = None;
+                self.wal = None;
                 self.failure = Some(if error.poisons() { error.clone() } else { StorageError::Io(error.to_string()) });
                 Err(error)
             }

@@ -6,7 +6,8 @@
 use crate::backend::{BackendCall, FaultyBackend, SharedImage, lock, new_image};
 use pangea_core::storage::Pairs;
 use pangea_core::{Storage, StorageError, WriteBatch};
-use pangea_node::store::{Opener, RedbStorage};
+use pangea_node::store::{Opener, RedbStorage, StoreFiles};
+use pangea_node::wal::WAL_BYTES_MAX;
 use pangea_sim::{ArmedFault, DiskFaults, SeedStreams, SimDisk, SimRng};
 
 /// A fault a step injects.
@@ -162,11 +163,22 @@ pub const SMALL_CACHE_BYTES: usize = 64 * 1024;
 /// redb's cache for the odd seeds: large enough that nothing spills before a sync.
 pub const LARGE_CACHE_BYTES: usize = 16 * 1024 * 1024;
 
-/// Opens a redb database on a new handle of `image` each time it is called.
+/// Write-ahead bytes past which a sync checkpoints, for the seeds whose number is a multiple of
+/// three: small, so that checkpoints (durable redb commits, emptied write-ahead files) happen
+/// between the other steps. The other seeds use the node's limit, and checkpoint only at opens.
+pub const SMALL_WAL_BYTES_MAX: u64 = 4 * 1024;
+
+/// Opens a redb database on a new handle of `image`, and the write-ahead file on a new handle of
+/// `wal_image`, each time it is called.
 #[must_use]
-pub fn opener(image: &SharedImage, cache_bytes: usize) -> Opener {
+pub fn opener(image: &SharedImage, wal_image: &SharedImage, cache_bytes: usize) -> Opener {
     let image = SharedImage::clone(image);
-    Box::new(move || redb::Builder::new().set_cache_size(cache_bytes).create_with_backend(FaultyBackend::open(&image)))
+    let wal_image = SharedImage::clone(wal_image);
+    Box::new(move || {
+        let database =
+            redb::Builder::new().set_cache_size(cache_bytes).create_with_backend(FaultyBackend::open(&image))?;
+        Ok(StoreFiles { database, wal: Box::new(FaultyBackend::open(&wal_image)) })
+    })
 }
 
 /// The node's redb store on a [`FaultyBackend`].
@@ -176,8 +188,14 @@ pub fn opener(image: &SharedImage, cache_bytes: usize) -> Opener {
 /// restarted node would. When that open fails, the world answers every operation as a store whose
 /// reopen failed does (`Poisoned` by the open's error) until a reopen opens it.
 pub struct RedbWorld {
+    /// The redb file.
     image: SharedImage,
+    /// The write-ahead file.
+    wal_image: SharedImage,
     cache_bytes: usize,
+    wal_bytes_max: u64,
+    /// Faults injected so far: I/O errors go to the two files in turn.
+    injected: u64,
     /// The open store, or the error its last open after a crash failed with.
     process: Result<RedbStorage, StorageError>,
     crash_rng: SimRng,
@@ -188,7 +206,7 @@ pub struct RedbWorld {
 impl RedbWorld {
     /// A new process opens the image; when the open fails, the process answers its error.
     fn start_process(&mut self) -> Result<(), StorageError> {
-        match RedbStorage::with_opener(opener(&self.image, self.cache_bytes)) {
+        match RedbStorage::with_wal_limit(opener(&self.image, &self.wal_image, self.cache_bytes), self.wal_bytes_max) {
             Ok(storage) => {
                 self.process = Ok(storage);
                 Ok(())
@@ -214,20 +232,35 @@ impl RedbWorld {
     /// # Errors
     /// The first open's error.
     pub fn with_cache(seed: u64, cache_bytes: usize) -> Result<RedbWorld, StorageError> {
-        let image = new_image();
-        let process = RedbStorage::with_opener(opener(&image, cache_bytes));
+        let (image, wal_image) = (new_image(), new_image());
+        let wal_bytes_max = if seed.is_multiple_of(3) { SMALL_WAL_BYTES_MAX } else { WAL_BYTES_MAX };
+        let process = RedbStorage::with_wal_limit(opener(&image, &wal_image, cache_bytes), wal_bytes_max);
         let process = Ok(process?);
-        Ok(RedbWorld { image, cache_bytes, process, crash_rng: SeedStreams::new(seed).stream("crash"), torn_writes: 0 })
+        Ok(RedbWorld {
+            image,
+            wal_image,
+            cache_bytes,
+            wal_bytes_max,
+            injected: 0,
+            process,
+            crash_rng: SeedStreams::new(seed).stream("crash"),
+            torn_writes: 0,
+        })
+    }
+
+    /// Faults fired so far on either file.
+    fn faults_fired(&self) -> u64 {
+        lock(&self.image).faults_fired() + lock(&self.wal_image).faults_fired()
     }
 
     /// Runs `operation` on the open store, or answers as a store whose open failed.
     fn on_store<T>(&mut self, operation: impl FnOnce(&mut RedbStorage) -> Result<T, StorageError>) -> Answered<T> {
-        let fired_before = lock(&self.image).faults_fired();
+        let fired_before = self.faults_fired();
         let answer = match &mut self.process {
             Ok(storage) => operation(storage),
             Err(cause) => Err(StorageError::poisoned(cause)),
         };
-        let fault_fired = lock(&self.image).faults_fired() > fired_before;
+        let fault_fired = self.faults_fired() > fired_before;
         Answered { answer, fault_fired }
     }
 }
@@ -259,27 +292,27 @@ impl World for RedbWorld {
     }
 
     fn reopen(&mut self) -> Answered<()> {
-        let fired_before = lock(&self.image).faults_fired();
+        let fired_before = self.faults_fired();
         let answer = match &mut self.process {
             Ok(storage) => storage.reopen(),
             Err(_) => self.start_process(),
         };
-        let fault_fired = lock(&self.image).faults_fired() > fired_before;
+        let fault_fired = self.faults_fired() > fired_before;
         Answered { answer, fault_fired }
     }
 
     fn crash(&mut self) -> Answered<()> {
-        // The process dies first: nothing it would still do (redb's close on drop) reaches the file.
+        // The process dies first: nothing it would still do (redb's close on drop) reaches a file.
         lock(&self.image).freeze();
+        lock(&self.wal_image).freeze();
         self.process = Err(StorageError::Io("the process crashed".to_owned()));
-        let fired_before = {
-            let mut image = lock(&self.image);
-            let cut = image.crash(&mut self.crash_rng);
+        for image in [&self.image, &self.wal_image] {
+            let cut = lock(image).crash(&mut self.crash_rng);
             self.torn_writes += u64::from(cut.torn);
-            image.faults_fired()
-        };
+        }
+        let fired_before = self.faults_fired();
         let answer = self.start_process();
-        let fault_fired = lock(&self.image).faults_fired() > fired_before;
+        let fault_fired = self.faults_fired() > fired_before;
         Answered { answer, fault_fired }
     }
 
@@ -291,14 +324,21 @@ impl World for RedbWorld {
     }
 
     fn inject(&mut self, fault: Fault) {
-        let mut image = lock(&self.image);
-        match fault {
-            Fault::Write => image.arm(BackendCall::Write),
-            Fault::Read => image.arm(BackendCall::Read),
-            Fault::Sync => image.arm(BackendCall::Sync),
-            Fault::Full => image.set_full(true),
-            Fault::Freed => image.set_full(false),
-        }
+        let call = match fault {
+            Fault::Write => BackendCall::Write,
+            Fault::Read => BackendCall::Read,
+            Fault::Sync => BackendCall::Sync,
+            Fault::Full | Fault::Freed => {
+                for image in [&self.image, &self.wal_image] {
+                    lock(image).set_full(fault == Fault::Full);
+                }
+                return;
+            }
+        };
+        // The write-ahead file first: the first fault a pinned test arms meets the next sync.
+        let image = if self.injected.is_multiple_of(2) { &self.wal_image } else { &self.image };
+        self.injected += 1;
+        lock(image).arm(call);
     }
 
     fn torn_writes(&self) -> u64 {
