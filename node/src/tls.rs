@@ -23,11 +23,6 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(10);
 /// Streams a peer may have open at once towards a node, each way.
 const STREAMS_CONCURRENT_MAX: u32 = 64;
-/// Ack-eliciting packets a peer may receive before it must acknowledge (QUIC's ACK frequency
-/// extension; the default is 2, within the peer's maximum ack delay either way). Requests and
-/// replies carry their acknowledgements with them, so acknowledging every second packet alone
-/// cost a third of the leader's `sendmsg` calls under load.
-const ACK_ELICITING_THRESHOLD: u32 = 16;
 
 /// The crypto provider every configuration uses.
 pub(crate) fn provider() -> Arc<CryptoProvider> {
@@ -113,9 +108,6 @@ fn transport_config() -> Arc<quinn::TransportConfig> {
     config.keep_alive_interval(Some(KEEP_ALIVE_INTERVAL));
     config.max_concurrent_uni_streams(STREAMS_CONCURRENT_MAX.into());
     config.max_concurrent_bidi_streams(STREAMS_CONCURRENT_MAX.into());
-    let mut ack_frequency = quinn::AckFrequencyConfig::default();
-    ack_frequency.ack_eliciting_threshold(quinn::VarInt::from_u32(ACK_ELICITING_THRESHOLD));
-    config.ack_frequency_config(Some(ack_frequency));
     Arc::new(config)
 }
 

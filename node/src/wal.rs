@@ -43,6 +43,8 @@ pub struct Wal {
     end: u64,
     /// True when a record was appended since the last sync.
     unsynced: bool,
+    /// True when the file is empty on disk (a restart emptied it and nothing was appended since).
+    empty: bool,
 }
 
 impl std::fmt::Debug for Wal {
@@ -65,7 +67,7 @@ impl Wal {
             batches.append(&mut record);
             offset += record_bytes;
         }
-        Ok((Wal { file, generation, end: offset, unsynced: false }, batches))
+        Ok((Wal { file, generation, end: offset, unsynced: false, empty: length == 0 }, batches))
     }
 
     /// The generation records are appended with.
@@ -76,11 +78,6 @@ impl Wal {
     /// Bytes in the file (of good records).
     pub fn bytes(&self) -> u64 {
         self.end
-    }
-
-    /// True when a record was appended since the last sync.
-    pub fn unsynced(&self) -> bool {
-        self.unsynced
     }
 
     /// Appends `batches` as one record, without syncing. Nothing to do without any.
@@ -95,6 +92,7 @@ impl Wal {
         self.file.write(self.end, &record)?;
         self.end += record.len() as u64;
         self.unsynced = true;
+        self.empty = false;
         Ok(())
     }
 
@@ -110,8 +108,8 @@ impl Wal {
         Ok(())
     }
 
-    /// Empties the file, durably, and appends with `generation` from now on. Called once the
-    /// database holds, durably, every record and `generation`.
+    /// Empties the file, durably (no I/O when it is empty already), and appends with `generation`
+    /// from now on. Called once the database holds, durably, every record and `generation`.
     ///
     /// # Errors
     /// The file's error; the file may then still hold records, of an older generation.
@@ -119,8 +117,12 @@ impl Wal {
         self.generation = generation;
         self.end = 0;
         self.unsynced = false;
-        self.file.set_len(0)?;
-        self.file.sync_data()
+        if !self.empty {
+            self.file.set_len(0)?;
+            self.file.sync_data()?;
+            self.empty = true;
+        }
+        Ok(())
     }
 
     /// Closes the file.
