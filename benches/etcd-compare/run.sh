@@ -7,7 +7,9 @@
 # Every combination of the listed client counts and value sizes runs against both clusters, one
 # after the other, and a table sums them up. Defaults: --clients 1,32,128 --value-bytes 100
 # --seconds 10 (the rest as in `pangea bench`), --idle-seconds 10. --breakdown prints, after each
-# Pangea run, where its time went stage by stage (`pangea bench --breakdown`).
+# Pangea run, where its time went stage by stage (`pangea bench --breakdown`). While one cluster
+# is under load the other is paused (SIGSTOP), so that its background work (etcd's compaction
+# and Go's collector, Pangea's checkpoints) is not charged to the one measured.
 # Installs etcd (Debian's etcd-server and etcd-client) and protoc (protobuf-compiler) with apt-get
 # when they are missing. Everything it starts is killed on exit.
 set -euo pipefail
@@ -30,7 +32,7 @@ while [ $# -gt 0 ]; do
         --idle-seconds) idle_seconds="$2"; shift 2 ;;
         --keys | --read-percent) extra+=("$1" "$2"); shift 2 ;;
         --breakdown) pangea_extra+=(--breakdown); shift ;;
-        -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -64,6 +66,7 @@ WORK="$(mktemp -d -t pangea-vs-etcd.XXXXXX)"
 pids=()
 cleanup() {
     local pid
+    for pid in "${pids[@]}"; do kill -CONT "$pid" 2> /dev/null || true; done
     for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2> /dev/null || true; done
     rm -rf "$WORK"
@@ -103,11 +106,13 @@ wait_until() { # wait_until DESCRIPTION COMMAND...: polls COMMAND until it succe
 }
 cleanup_keep_logs() {
     local pid
+    for pid in "${pids[@]}"; do kill -CONT "$pid" 2> /dev/null || true; done
     for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null || true; done
     echo "(logs kept in $WORK)" >&2
 }
 
 # --- etcd: 3 members, static bootstrap ---
+etcd_pids=()
 etcd_endpoints=()
 initial_cluster=""
 declare -a etcd_client_ports etcd_peer_ports
@@ -131,6 +136,7 @@ for i in 0 1 2; do
         --initial-cluster "$initial_cluster" --initial-cluster-token pangea-vs-etcd \
         --initial-cluster-state new > "$WORK/etcd$i.log" 2>&1 &
     pids+=($!)
+    etcd_pids+=($!)
 done
 etcd_healthy() {
     ETCDCTL_API=3 etcdctl --endpoints="$ETCD_ENDPOINTS" --command-timeout=2s endpoint health 2>&1 |
@@ -200,11 +206,15 @@ for value_bytes in "${values_each[@]}"; do
     for clients in "${clients_each[@]}"; do
         bench_args=(--clients "$clients" --value-bytes "$value_bytes" --seconds "$seconds" "${extra[@]}")
         log "pangea bench ${bench_args[*]}"
+        kill -STOP "${etcd_pids[@]}"
         pangea_out="$(RUST_LOG=warn "$PANGEA" bench --node "$PANGEA_NODES" --token "$TOKEN" "${bench_args[@]}" \
             "${pangea_extra[@]}")"
+        kill -CONT "${etcd_pids[@]}"
         pangea_line="$(head -n 1 <<< "$pangea_out")"
         log "etcd-bench ${bench_args[*]}"
+        kill -STOP "${pangea_pids[@]}"
         etcd_line="$("$ETCD_BENCH" --endpoints "$ETCD_ENDPOINTS" "${bench_args[@]}")"
+        kill -CONT "${pangea_pids[@]}"
         echo "pangea ($value_bytes B): $pangea_line"
         if [ ${#pangea_extra[@]} -gt 0 ]; then tail -n +2 <<< "$pangea_out"; fi
         echo "etcd   ($value_bytes B): $etcd_line"
