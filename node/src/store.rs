@@ -6,7 +6,7 @@
 //! file (one small append and one fsync, where a durable redb commit writes and syncs every page
 //! it touched), and only then commits the batches to redb with [`Durability::None`]. Past
 //! [`WAL_BYTES_MAX`](crate::wal::WAL_BYTES_MAX) of records, a *checkpoint* commits redb durably
-//! and empties the file (see [`crate::wal`]); a sync of [`DIRECT_SYNC_BYTES_MIN`] or more is a
+//! and starts the file over (see [`crate::wal`]); a sync of [`DIRECT_SYNC_BYTES_MIN`] or more is a
 //! checkpoint itself. A read first does what a sync does, so that every read sees every write
 //! before it (the log seldom reads its storage).
 //!
@@ -320,14 +320,14 @@ impl RedbStorage {
         self.latch(committed)
     }
 
-    /// Commits `batches` and the next generation durably, then empties the write-ahead file: what
+    /// Commits `batches` and the next generation durably, then starts the write-ahead file over: what
     /// it held is now in the database.
     fn checkpoint(&mut self, batches: &[WriteBatch]) -> Result<(), StorageError> {
         let generation = self.wal()?.generation() + 1;
         let committed = self.try_commit(batches, Some(generation), Durability::Immediate);
         self.latch(committed)?;
-        let restarted = self.wal()?.restart(generation).map_err(|error| wal_error(&error));
-        self.latch(restarted)
+        self.wal()?.restart(generation);
+        Ok(())
     }
 }
 

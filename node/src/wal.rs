@@ -5,13 +5,13 @@
 //! on the path of every write. Instead, [`RedbStorage`](crate::store::RedbStorage) appends each
 //! batch to this file (one record per append: the batches in it, whole), syncs the file, and
 //! commits the batches to redb without durability. Now and then (past [`WAL_BYTES_MAX`], and at
-//! every open) a *checkpoint* makes redb durable and empties the file.
+//! every open) a *checkpoint* makes redb durable and starts the file over.
 //!
 //! Every record carries the file's *generation*, which redb keeps too and a checkpoint advances in
-//! the same durable commit: a record of another generation (left from before a checkpoint whose
-//! emptying of the file did not reach the disk) is never replayed. Replaying stops at the first
+//! the same durable commit; after a checkpoint, records are written from the file's beginning
+//! again, over those of older generations, which are never replayed. Replaying stops at the first
 //! record that is torn, fails its hash, or belongs to another generation; what follows it was
-//! never synced. Records are blind puts and removes, so replaying them onto a database that
+//! never synced, or is older than the checkpoint. Records are blind puts and removes, so replaying them onto a database that
 //! already holds some of them in order ends in the state after the last of them.
 //!
 //! Record layout (little-endian): payload length (u32), generation (u64), the first 8 bytes of
@@ -43,8 +43,6 @@ pub struct Wal {
     end: u64,
     /// True when a record was appended since the last sync.
     unsynced: bool,
-    /// True when the file is empty on disk (a restart emptied it and nothing was appended since).
-    empty: bool,
 }
 
 impl std::fmt::Debug for Wal {
@@ -67,7 +65,7 @@ impl Wal {
             batches.append(&mut record);
             offset += record_bytes;
         }
-        Ok((Wal { file, generation, end: offset, unsynced: false, empty: length == 0 }, batches))
+        Ok((Wal { file, generation, end: offset, unsynced: false }, batches))
     }
 
     /// The generation records are appended with.
@@ -92,7 +90,6 @@ impl Wal {
         self.file.write(self.end, &record)?;
         self.end += record.len() as u64;
         self.unsynced = true;
-        self.empty = false;
         Ok(())
     }
 
@@ -108,21 +105,14 @@ impl Wal {
         Ok(())
     }
 
-    /// Empties the file, durably (no I/O when it is empty already), and appends with `generation`
-    /// from now on. Called once the database holds, durably, every record and `generation`.
-    ///
-    /// # Errors
-    /// The file's error; the file may then still hold records, of an older generation.
-    pub fn restart(&mut self, generation: u64) -> io::Result<()> {
+    /// Starts over at the beginning of the file with `generation`. Called once the database holds,
+    /// durably, every record and `generation`: what is left in the file is of older generations,
+    /// and the first such record that a new one does not overwrite ends any replay. Nothing is
+    /// written (the file keeps its length, which also spares each sync an update of it).
+    pub fn restart(&mut self, generation: u64) {
         self.generation = generation;
         self.end = 0;
         self.unsynced = false;
-        if !self.empty {
-            self.file.set_len(0)?;
-            self.file.sync_data()?;
-            self.empty = true;
-        }
-        Ok(())
     }
 
     /// Closes the file.
@@ -340,15 +330,19 @@ mod tests {
     }
 
     #[test]
-    fn a_restart_empties_the_file_and_changes_the_generation() {
+    fn a_restart_writes_over_older_records_which_end_the_replay() {
         let file = Shared::default();
         let (mut wal, _) = Wal::open(Box::new(file.clone()), 1).unwrap();
-        wal.append(&[batch("t", b"a", Some(b"1"))]).unwrap();
-        wal.restart(2).unwrap();
-        assert_eq!(file.len().unwrap(), 0);
-        let second = [batch("t", b"b", Some(b"2"))];
-        wal.append(&second).unwrap();
+        let old = [batch("t", b"a", Some(&[1; 500]))];
+        wal.append(&old).unwrap();
+        wal.append(&old).unwrap();
+        wal.restart(2);
+        let new = [batch("t", b"b", Some(b"2"))];
+        wal.append(&new).unwrap();
         assert_eq!(wal.generation(), 2);
-        assert_eq!(Wal::open(Box::new(file.clone()), 2).unwrap().1, second.to_vec());
+        // The new record is shorter than the two it overwrote in part: what follows it is garbage
+        // or a record of generation 1, and neither is replayed.
+        assert_eq!(Wal::open(Box::new(file.clone()), 2).unwrap().1, new.to_vec());
+        assert!(Wal::open(Box::new(file.clone()), 1).unwrap().1.is_empty());
     }
 }
