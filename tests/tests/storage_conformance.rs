@@ -7,9 +7,10 @@
 //! by tracking every state the store may be in:
 //!
 //! - `the_simulated_disk_keeps_the_contract`: `SimDisk` with torn writes on.
-//! - `redb_keeps_the_contract`: `RedbStorage` on [`backend::FaultyBackend`], a file image in memory
-//!   with a page cache, a durable image, armed I/O errors, a full disk, and crashes that keep a
-//!   prefix of the writes since the last sync and may tear the last (redb must drop it whole).
+//! - `redb_keeps_the_contract`: `RedbStorage`, its redb file and its write-ahead file each on a
+//!   [`backend::FaultyBackend`], a file image in memory with a page cache, a durable image, armed
+//!   I/O errors, a full disk, and crashes that keep a prefix of the writes since the last sync and
+//!   may tear the last (redb must drop it whole).
 //! - `the_old_contract_disagrees_with_redb`: under the contract the simulator followed before ("a
 //!   failure refuses that one operation and the store keeps working"), redb disagrees: it latches
 //!   its first I/O error. This is why the contract poisons.
@@ -18,6 +19,8 @@
 //! - `a_store_poisoned_by_a_full_disk_reopens_once_the_disk_is_freed` and
 //!   `a_healthy_reopen_whose_close_fails_is_a_failed_reopen` pin what each store does around a
 //!   full disk and a reopen whose close cannot write.
+//! - `a_close_never_makes_durable_what_the_write_ahead_file_may_lose` replays the case that found
+//!   a bug in the node's first write-ahead file.
 //!
 //! Sequences come from proptest, so a disagreement shrinks to a minimal sequence; the failure
 //! prints the sequence (with the seed of the stores' own draws), what the store answered at each
@@ -42,7 +45,7 @@ use pangea_core::StorageError;
 use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestError, TestRunner};
 use runner::{Failure, Record, Tally, run_case};
 use std::cell::RefCell;
-use steps::{Case, Step};
+use steps::{Case, ChangeSpec, Step};
 use worlds::{RedbWorld, SimWorld, World};
 
 /// Cases per store when `PANGEA_CONFORMANCE_CASES` is not set.
@@ -276,4 +279,35 @@ fn a_healthy_reopen_whose_close_fails_is_a_failed_reopen() {
     assert!(matches!(redb[2], Some(StorageError::Io(_))), "redb: the reopen whose close failed: {:?}", redb[2]);
     assert!(matches!(redb[3], Some(StorageError::Poisoned { .. })), "redb: the read after it: {:?}", redb[3]);
     assert_eq!(redb[4], None, "redb: the next reopen opens what reached the file");
+}
+
+/// The case that found a bug in the first write-ahead file (seed and steps as proptest shrank
+/// them): a read appended the kept batches to the file without syncing it and committed them to
+/// redb; a reopen of the poisoned store closed redb, which made that commit durable; the crash
+/// then cut the unsynced record, and replaying the record before it moved a key back. The store
+/// now syncs the file before any commit reaches redb.
+#[test]
+fn a_close_never_makes_durable_what_the_write_ahead_file_may_lose() {
+    let change = |table, key, value_len| ChangeSpec { table, key, value_len };
+    let steps = vec![
+        Step::Put { table: 0, key: 3, value_len: 0 },
+        Step::ArmSyncError,
+        Step::Get { table: 0, key: 0 },
+        Step::Batch(vec![change(0, 3, None)]),
+        Step::Put { table: 1, key: 0, value_len: 0 },
+        Step::ArmReadError,
+        Step::Sync,
+        Step::ArmWriteError,
+        Step::Reopen,
+        Step::ArmWriteError,
+        Step::DiskFull,
+        Step::Reopen,
+        Step::Crash,
+        steps::scan(0),
+        steps::scan(1),
+    ];
+    let case = Case { seed: 10_644_756_149_882_061_449, steps };
+    if let Err(failure) = run_against(Store::Redb, Contract::Poisoning, &case) {
+        panic!("{failure}");
+    }
 }
