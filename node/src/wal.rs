@@ -41,8 +41,6 @@ pub struct Wal {
     generation: u64,
     /// Where the next record goes (the end of the last good record).
     end: u64,
-    /// True when a record was appended since the last sync.
-    unsynced: bool,
 }
 
 impl std::fmt::Debug for Wal {
@@ -65,7 +63,7 @@ impl Wal {
             batches.append(&mut record);
             offset += record_bytes;
         }
-        Ok((Wal { file, generation, end: offset, unsynced: false }, batches))
+        Ok((Wal { file, generation, end: offset }, batches))
     }
 
     /// The generation records are appended with.
@@ -78,10 +76,10 @@ impl Wal {
         self.end
     }
 
-    /// Appends `batches` as one record, without syncing. Nothing to do without any.
+    /// Appends `batches` as one record and syncs the file. Nothing to do without any.
     ///
     /// # Errors
-    /// The file's write error, or `InvalidInput` for batches too large for one record.
+    /// The file's write or sync error, or `InvalidInput` for batches too large for one record.
     pub fn append(&mut self, batches: &[WriteBatch]) -> io::Result<()> {
         if batches.is_empty() {
             return Ok(());
@@ -89,20 +87,7 @@ impl Wal {
         let record = encode_record(batches, self.generation)?;
         self.file.write(self.end, &record)?;
         self.end += record.len() as u64;
-        self.unsynced = true;
-        Ok(())
-    }
-
-    /// Makes every appended record durable.
-    ///
-    /// # Errors
-    /// The file's sync error.
-    pub fn sync(&mut self) -> io::Result<()> {
-        if self.unsynced {
-            self.file.sync_data()?;
-            self.unsynced = false;
-        }
-        Ok(())
+        self.file.sync_data()
     }
 
     /// Starts over at the beginning of the file with `generation`. Called once the database holds,
@@ -112,7 +97,6 @@ impl Wal {
     pub fn restart(&mut self, generation: u64) {
         self.generation = generation;
         self.end = 0;
-        self.unsynced = false;
     }
 
     /// Closes the file.
@@ -316,7 +300,6 @@ mod tests {
         let second = [batch("t", b"a", Some(&[9; 1000]))];
         wal.append(&first).unwrap();
         wal.append(&second).unwrap();
-        wal.sync().unwrap();
         let (_, replayed) = Wal::open(Box::new(file.clone()), 7).unwrap();
         assert_eq!(replayed, [first.as_slice(), second.as_slice()].concat());
         // Another generation's records are not replayed.
