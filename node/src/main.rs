@@ -27,6 +27,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+// mimalloc instead of glibc's malloc: the node allocates per message and per request, and glibc's
+// allocator took about a tenth of the node's CPU under load.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const EXIT_CODES: &str = "\
 Exit codes: 0 success, 1 the operation failed (cluster unreachable, command refused, key absent), \
 2 bad usage or an unusable data directory.";
