@@ -14,6 +14,11 @@ use pangea_node::bench::{BenchOptions, BenchReport, LoadOp, LoadTarget, closed_l
 use std::process::ExitCode;
 use std::time::Duration;
 
+// The allocator of the `pangea` binary (and of its `pangea bench`), so that both load generators
+// spend the same on allocation.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Deadline of one operation, as in `pangea bench`.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
 
