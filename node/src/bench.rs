@@ -2,7 +2,7 @@
 //! against a running cluster for a while; the report gives throughput and latency percentiles.
 
 use crate::api::Client;
-use crate::stages::{SENDS_HELD, StageCounts, TOTAL};
+use crate::stages::{HANDLER, SENDS_HELD, StageCounts, TOTAL};
 use crate::wire::{ClientReply, ClientRequest};
 use pangea_core::log::Stage;
 use pangea_core::metadata::records::KvOp;
@@ -265,7 +265,7 @@ impl fmt::Display for Breakdown {
         )?;
         writeln!(f, "| stage            |   count |  mean ms |   p50 ms |   p99 ms |")?;
         writeln!(f, "| ---------------- | ------- | -------- | -------- | -------- |")?;
-        let order = Stage::ALL.iter().map(|stage| stage.name()).chain([SENDS_HELD, TOTAL]);
+        let order = Stage::ALL.iter().map(|stage| stage.name()).chain([SENDS_HELD, HANDLER, TOTAL]);
         let ms = |duration: Duration| duration.as_secs_f64() * 1e3;
         for name in order {
             let Some(counts) = self.stages.get(name).filter(|counts| counts.count > 0) else { continue };

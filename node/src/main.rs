@@ -148,8 +148,8 @@ enum Command {
         #[command(flatten)]
         options: BenchOptions,
         /// Also print where the time went: every node's per-stage latency histograms (queued,
-        /// persisted, quorum, applied; read_confirmed, read_applied; sends_held, total), read
-        /// before and after the run.
+        /// persisted, quorum, applied; read_confirmed, read_applied; sends_held, handler, total),
+        /// read before and after the run.
         #[arg(long)]
         breakdown: bool,
     },

@@ -13,7 +13,7 @@
 //! ([`Hosted::peer_addresses`]), and the source address of each admitted peer's messages.
 
 use crate::metrics::Metrics;
-use crate::stages::{SENDS_HELD, TOTAL};
+use crate::stages::{HANDLER, SENDS_HELD, TOTAL};
 use crate::store::RedbStorage;
 use crate::transport::{Inbound, SendOutcome, Transport};
 use crate::wire::{ClientEnvelope, ClientReply, ClientRequest, RuntimeStatus};
@@ -72,6 +72,19 @@ struct RealHost<'a> {
     rng: &'a mut ChaCha8Rng,
     storage: &'a mut RedbStorage,
 }
+
+/// What the event loop hands the node, named in the warning about a handler that blocked it.
+#[derive(Clone, Copy, Debug)]
+enum Input {
+    Start,
+    Timer,
+    PeerMessage,
+    ClientRequest,
+}
+
+/// A handler that holds the event loop this long is logged as a warning (every input behind it
+/// waited as long).
+const HANDLER_WARN_AFTER: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl Host for RealHost<'_> {
     fn now(&self) -> Instant {
@@ -185,7 +198,7 @@ impl<N: Hosted> Runtime<N> {
         mut inbound: mpsc::Receiver<Inbound>,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<(), RuntimeError> {
-        self.handle(|node, cx| node.on_start(cx));
+        self.handle(Input::Start, |node, cx| node.on_start(cx));
         tokio::pin!(shutdown);
         loop {
             let next =
@@ -212,8 +225,9 @@ impl<N: Hosted> Runtime<N> {
         Ok(())
     }
 
-    /// Hands one input to the node and carries out what it asked for.
-    fn handle(&mut self, input: impl FnOnce(&mut N, &mut dyn Context<N>)) {
+    /// Hands one input to the node and carries out what it asked for, timing the whole.
+    fn handle(&mut self, kind: Input, input: impl FnOnce(&mut N, &mut dyn Context<N>)) {
+        let began = tokio::time::Instant::now();
         {
             let mut host = RealHost { started: self.outlet.started, rng: &mut self.rng, storage: &mut self.storage };
             let mut cx =
@@ -227,6 +241,11 @@ impl<N: Hosted> Runtime<N> {
         self.update_gauges();
         if self.node.peer_addresses() != &self.directory_seen {
             self.learn_addresses();
+        }
+        let took = began.elapsed();
+        self.outlet.metrics.observe_stage(HANDLER, took);
+        if took >= HANDLER_WARN_AFTER {
+            tracing::warn!("the event loop was blocked for {took:?} handling {kind:?}");
         }
     }
 
@@ -278,7 +297,7 @@ impl<N: Hosted> Runtime<N> {
     fn fire_timers(&mut self) {
         let now = since(self.outlet.started);
         while let Some((_, timer)) = self.outlet.timers.pop_due(now) {
-            self.handle(|node, cx| node.on_timer(cx, timer));
+            self.handle(Input::Timer, |node, cx| node.on_timer(cx, timer));
         }
     }
 
@@ -286,7 +305,7 @@ impl<N: Hosted> Runtime<N> {
         self.outlet.metrics.messages_received.inc();
         self.outlet.addresses.entry(from).or_insert(addr);
         match N::Message::decode(bytes) {
-            Ok(message) => self.handle(|node, cx| node.on_message(cx, from, message)),
+            Ok(message) => self.handle(Input::PeerMessage, |node, cx| node.on_message(cx, from, message)),
             Err(error) => {
                 self.outlet.metrics.messages_malformed.inc();
                 tracing::warn!(peer = %from, "dropped a malformed message: {error}");
@@ -331,7 +350,7 @@ impl<N: Hosted> Runtime<N> {
                 let id = RequestId(self.next_request);
                 let command = N::is_command(&request);
                 self.outlet.pending.insert(id, Pending { reply, arrived: tokio::time::Instant::now(), command });
-                self.handle(|node, cx| node.on_client(cx, id, request));
+                self.handle(Input::ClientRequest, |node, cx| node.on_client(cx, id, request));
             }
         }
     }

@@ -3,9 +3,10 @@
 //! runtime status, from which `pangea bench --breakdown` prints a table.
 //!
 //! The stages are the log's ([`pangea_core::log::Stage`], measured by the core with the node's
-//! clock) and two the runtime measures itself: [`SENDS_HELD`], how long a peer message waited
-//! between the handler asking for it and the transport taking it, and [`TOTAL`], a client request
-//! from arrival to its answer being handed to the transport.
+//! clock) and three the runtime measures itself: [`SENDS_HELD`], how long a peer message waited
+//! between the handler asking for it and the transport taking it, [`TOTAL`], a client request
+//! from arrival to its answer being handed to the transport, and [`HANDLER`], how long the event
+//! loop spent on one input (its p99 shows stalls that every request behind them waits out).
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -15,6 +16,9 @@ use std::time::Duration;
 pub const SENDS_HELD: &str = "sends_held";
 /// The runtime's own stage: a client request from arrival to its answer.
 pub const TOTAL: &str = "total";
+/// The runtime's own stage: one input (message, request, timer) from handing it to the node to
+/// having carried out what it asked for.
+pub const HANDLER: &str = "handler";
 /// Stages a table keeps (the log's, the runtime's, and room to spare); others are ignored.
 pub const STAGES_MAX: usize = 16;
 

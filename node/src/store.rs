@@ -6,8 +6,8 @@
 //! file (one small append and one fsync, where a durable redb commit writes and syncs every page
 //! it touched), and only then commits the batches to redb with [`Durability::None`]. Past
 //! [`WAL_BYTES_MAX`](crate::wal::WAL_BYTES_MAX) of records, a *checkpoint* commits redb durably
-//! and starts the file over (see [`crate::wal`]); a sync of [`DIRECT_SYNC_BYTES_MIN`] or more is a
-//! checkpoint itself. A read first does what a sync does, so that every read sees every write
+//! and starts the file over (see [`crate::wal`]); kept batches of [`DIRECT_SYNC_BYTES_MIN`] or more
+//! are committed by a checkpoint of their own. A read first does what a sync does, so that every read sees every write
 //! before it (the log seldom reads its storage).
 //!
 //! So redb never holds a batch the file does not hold durably. redb documents that commits with
@@ -41,9 +41,9 @@ pub type Opener = Box<dyn FnMut() -> Result<StoreFiles, DatabaseError> + Send>;
 /// Bytes of written batches kept in memory before they are committed without waiting for a sync.
 pub const PENDING_BYTES_MAX: usize = 16 * 1024 * 1024;
 
-/// Bytes of kept batches from which a sync commits them to redb durably, as a checkpoint, instead
-/// of appending them to the write-ahead file: for large values the durable commit costs about
-/// what the append does, and the append would have them written twice (64 KiB values at one
+/// Bytes of kept batches from which a sync, a read or an overflow commits them to redb durably, as
+/// a checkpoint, instead of appending them to the write-ahead file: for large values the durable
+/// commit costs about what the append does, and the append would have them written twice (64 KiB values at one
 /// client: 371 ops/s through the write-ahead file, 565 with this, as many as before it existed).
 pub const DIRECT_SYNC_BYTES_MIN: usize = 64 * 1024;
 
@@ -301,8 +301,9 @@ impl RedbStorage {
         transaction.commit().map_err(|error| storage_error(error, "", &[]))
     }
 
-    /// Appends the kept batches to the write-ahead file, syncs it, and commits them to the
-    /// database without durability.
+    /// Makes the kept batches durable and commits them to the database: from
+    /// [`DIRECT_SYNC_BYTES_MIN`] bytes by a checkpoint, below it by appending them to the
+    /// write-ahead file, syncing it, and committing them without durability.
     ///
     /// The sync comes before the commit: redb makes its non-durable commits durable when it is
     /// closed, also after a failure, and a database ahead of the file's durable records would be
@@ -312,7 +313,11 @@ impl RedbStorage {
             return Ok(());
         }
         let batches = std::mem::take(&mut self.pending);
-        self.pending_bytes = 0;
+        let bytes = std::mem::take(&mut self.pending_bytes);
+        if bytes >= DIRECT_SYNC_BYTES_MIN {
+            // Large values (or a snapshot): the append would have them written twice.
+            return self.checkpoint(&batches);
+        }
         let appended = self.wal()?.append(&batches).map_err(|error| wal_error(&error));
         self.latch(appended)?;
         let committed = self.try_commit(&batches, None, Durability::None);
@@ -364,12 +369,6 @@ impl Storage for RedbStorage {
     }
 
     fn sync(&mut self) -> Result<(), StorageError> {
-        if self.pending_bytes >= DIRECT_SYNC_BYTES_MIN {
-            // Large values: writing them to the write-ahead file too would write them twice.
-            let batches = std::mem::take(&mut self.pending);
-            self.pending_bytes = 0;
-            return self.checkpoint(&batches);
-        }
         self.flush_pending()?;
         if self.wal()?.bytes() > self.wal_bytes_max {
             self.checkpoint(&[])?;

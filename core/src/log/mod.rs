@@ -20,7 +20,8 @@
 //!   through the log's client [`sessions`], which make a retried command apply exactly once.
 //! - **Snapshots.** Every `snapshot_threshold` applied slots a replica saves a snapshot (state
 //!   machine, sessions, configuration) and drops the entries it covers, as acceptor and as
-//!   learner. A promise reports the acceptor's snapshot index, so a new leader never re-proposes in
+//!   learner; a large state waits until the entries applied since its last snapshot add up to
+//!   twice that snapshot's size. A promise reports the acceptor's snapshot index, so a new leader never re-proposes in
 //!   compacted (hence chosen) slots.
 //! - **Membership** changes travel through the log itself (see [`members`]).
 //!

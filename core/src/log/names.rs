@@ -97,6 +97,9 @@ crate::names! {
         SNAPSHOT_SENT = "log.snapshot_sent",
         /// A replica took a snapshot and compacted its log.
         SNAPSHOT_TAKEN = "log.snapshot_taken",
+        /// A replica past `snapshot_threshold` slots waited for more applied bytes before taking a
+        /// snapshot of a large state.
+        SNAPSHOT_WAITED_FOR_LOG_BYTES = "log.snapshot_waited_for_log_bytes",
         /// A snapshot announced over the size limit was refused.
         SNAPSHOT_TOO_LARGE_REFUSED = "log.snapshot_too_large_refused",
         /// A stalled snapshot transfer was abandoned.

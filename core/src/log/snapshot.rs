@@ -16,7 +16,9 @@ pub struct SnapshotImage<O> {
     pub members: Members,
     /// The client sessions after `index`.
     pub sessions: Sessions<O>,
-    /// The state machine's snapshot ([`crate::log::StateMachine::snapshot`]).
+    /// The state machine's snapshot ([`crate::log::StateMachine::snapshot`]), as one byte string
+    /// (the same encoding as a sequence of bytes, without a call per byte).
+    #[serde(with = "serde_bytes")]
     pub state: Vec<u8>,
 }
 
@@ -41,7 +43,9 @@ impl Snapshot {
     /// # Errors
     /// Only for a state machine whose types postcard cannot encode.
     pub fn of<O: Serialize>(image: &SnapshotImage<O>) -> Result<Snapshot, postcard::Error> {
-        let mut bytes = Vec::new();
+        // The state is most of it: room for it and the rest, so that a large one is not copied as
+        // the buffer grows.
+        let mut bytes = Vec::with_capacity(image.state.len() + 4096);
         encode_serde(image, &mut bytes)?;
         Ok(Snapshot::from_bytes(image.index, image.members.clone(), bytes))
     }

@@ -209,6 +209,35 @@ fn a_replica_far_behind_installs_a_snapshot_sent_in_chunks() {
     assert!(later_chunks > 1, "the snapshot went in several chunks ({later_chunks} after the first)");
 }
 
+/// A large state under small writes is not written out every `snapshot_threshold` slots: the next
+/// snapshot waits until the entries applied since the last add up to twice its size.
+#[test]
+fn a_large_state_is_snapshotted_only_after_twice_its_size_in_log_bytes() {
+    let mut cluster = cluster(3, 8, |config| config.snapshot_threshold = 10);
+    cluster.drive_for(Duration::from_secs(2), STEPS_MAX);
+    let client = open(&mut cluster, 1000);
+    // A state of about 64 KiB, in 16 entries of 4 KiB: a snapshot follows them.
+    for sequence in 1..=16 {
+        submit(&mut cluster, sequence, client, sequence, put(&format!("big{sequence}"), &"v".repeat(4096)));
+    }
+    let leader = leaders(&cluster)[0];
+    let after_large = cluster.nodes[leader].0.snapshot_index();
+    assert!(after_large >= 10, "the large writes were snapshotted");
+    // 100 small puts: ten times the slot threshold, but a few KiB of entries.
+    for sequence in 17..=116 {
+        submit(&mut cluster, sequence, client, sequence, put("small", &sequence.to_string()));
+    }
+    let leader = leaders(&cluster)[0];
+    assert_eq!(cluster.nodes[leader].0.snapshot_index(), after_large, "small writes did not rewrite the state");
+    let waited = cluster.nodes[leader].1.probes.get("log.snapshot_waited_for_log_bytes").map_or(0, |probe| probe.held);
+    assert!(waited > 0, "the replica waited for log bytes");
+    // Another 128 KiB of entries: the next snapshot is due.
+    for sequence in 117..=148 {
+        submit(&mut cluster, sequence, client, sequence, put("big1", &"w".repeat(4096)));
+    }
+    assert!(cluster.nodes[leader].0.snapshot_index() > after_large, "enough log bytes bring the next snapshot");
+}
+
 #[test]
 fn a_restarted_replica_remembers_its_promise_and_its_log() {
     let mut cluster = cluster(3, 6, |_| {});

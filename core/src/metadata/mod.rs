@@ -121,7 +121,7 @@ impl StateMachine for Metadata {
 
     fn snapshot(&self) -> Vec<u8> {
         let image = MetadataImage { records: self.records.snapshot(), directory: self.directory.snapshot() };
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(image.records.len() + image.directory.len() + 20);
         // Two byte strings always encode.
         let _ = encode_serde(&image, &mut out);
         out

@@ -124,6 +124,10 @@ impl RecordLimits {
 #[derive(Serialize, Deserialize)]
 struct RecordPair(#[serde(with = "serde_bytes")] Vec<u8>, #[serde(with = "serde_bytes")] Vec<u8>);
 
+/// One record being written into a snapshot: [`RecordPair`]'s encoding, borrowed from the map.
+#[derive(Serialize)]
+struct RecordPairRef<'a>(#[serde(with = "serde_bytes")] &'a [u8], #[serde(with = "serde_bytes")] &'a [u8]);
+
 /// The replicated records.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Records {
@@ -201,9 +205,11 @@ impl StateMachine for Records {
     }
 
     fn snapshot(&self) -> Vec<u8> {
-        let pairs: Vec<RecordPair> =
-            self.records.iter().map(|(key, value)| RecordPair(key.clone(), value.clone())).collect();
-        let mut out = Vec::new();
+        let pairs: Vec<RecordPairRef<'_>> = self.records.iter().map(|(key, value)| RecordPairRef(key, value)).collect();
+        // Room for every byte and a length prefix of up to 5 bytes per byte string, so that a large
+        // state is encoded without growing (and copying) the buffer.
+        let bytes: usize = self.records.iter().map(|(key, value)| key.len() + value.len() + 10).sum();
+        let mut out = Vec::with_capacity(bytes + 10);
         // A list of byte strings always encodes.
         let _ = encode_serde(&pairs, &mut out);
         out

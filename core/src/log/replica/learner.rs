@@ -31,6 +31,8 @@ pub(super) struct Learner<S: StateMachine> {
     pub commit_index: u64,
     /// Every slot up to here is applied.
     pub applied_index: u64,
+    /// Encoded bytes of the entries applied since the latest snapshot (or since start).
+    pub applied_bytes_since_snapshot: u64,
     /// The replicated state machine.
     pub state: S,
     /// The client sessions.
@@ -55,6 +57,7 @@ impl<S: StateMachine> Learner<S> {
             chosen: BTreeMap::new(),
             commit_index: 0,
             applied_index: 0,
+            applied_bytes_since_snapshot: 0,
             state,
             sessions: Sessions::default(),
             leader_commit_index: 0,
@@ -71,6 +74,7 @@ impl<S: StateMachine> Learner<S> {
         self.sessions = image.sessions;
         self.state = state;
         self.applied_index = snapshot.index;
+        self.applied_bytes_since_snapshot = 0;
         self.set_commit_index(self.commit_index.max(snapshot.index));
         self.snapshot = snapshot;
         self.incoming = None;
@@ -208,6 +212,7 @@ impl<S: StateMachine> Replica<S> {
             let Some(entry) = self.learner.chosen.remove(&slot) else { break };
             self.learner.applied_index = slot;
             self.apply_entry(cx, slot, &entry);
+            self.learner.applied_bytes_since_snapshot += entry.encoded_len() as u64;
             self.learner.chosen.insert(slot, entry);
         }
         assert!(self.learner.applied_index <= self.learner.commit_index, "applied past the commit index");

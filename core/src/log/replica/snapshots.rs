@@ -1,4 +1,6 @@
-//! Snapshots: taken every `snapshot_threshold` applied slots, stored, and sent to a replica whose
+//! Snapshots: taken every `snapshot_threshold` applied slots (and, for a large state, no sooner
+//! than [`LOG_BYTES_PER_SNAPSHOT_BYTE`] times its size in applied entries), stored, and sent to a
+//! replica whose
 //! missing entries were compacted away — in chunks of `snapshot_chunk_bytes_max`, which the
 //! receiver pulls one at a time and installs only when every chunk arrived and the whole matches
 //! the sender's digest.
@@ -15,6 +17,13 @@ use crate::time::Instant;
 /// Heartbeats without progress after which a snapshot transfer is abandoned (the sender may have
 /// died; catch-up starts over with whoever leads).
 const SNAPSHOT_STALLED_HEARTBEATS_MAX: u32 = 20;
+
+/// Bytes of entries to apply since the latest snapshot, per byte of it, before the next is taken.
+/// A snapshot writes the whole state, on the event loop: without this, a large state under small
+/// writes would be written out every `snapshot_threshold` slots (a 64 MiB state under 100-byte
+/// puts, many times a second); with it, snapshots write at most half the bytes the log does, and
+/// the entries kept in memory until the next one stay within twice the state's size.
+pub const LOG_BYTES_PER_SNAPSHOT_BYTE: u64 = 2;
 
 /// A snapshot arriving in chunks.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -36,10 +45,17 @@ pub(super) struct IncomingSnapshot {
 }
 
 impl<S: StateMachine> Replica<S> {
-    /// Takes a snapshot once `snapshot_threshold` slots were applied since the last.
+    /// Takes a snapshot once `snapshot_threshold` slots, and [`LOG_BYTES_PER_SNAPSHOT_BYTE`] times
+    /// the latest snapshot's size in entries, were applied since it.
     pub(super) fn maybe_snapshot(&mut self, cx: &mut dyn Context<Self>) {
         let learner = &self.learner;
         if learner.applied_index - learner.snapshot.index < self.config.snapshot_threshold {
+            return;
+        }
+        let log_bytes_wanted = learner.snapshot.total_bytes().saturating_mul(LOG_BYTES_PER_SNAPSHOT_BYTE);
+        let waits_for_bytes = learner.applied_bytes_since_snapshot < log_bytes_wanted;
+        cx.sometimes(probes::SNAPSHOT_WAITED_FOR_LOG_BYTES, waits_for_bytes);
+        if waits_for_bytes {
             return;
         }
         let image = SnapshotImage {
@@ -61,6 +77,7 @@ impl<S: StateMachine> Replica<S> {
         cx.sometimes(probes::SNAPSHOT_TAKEN, true);
         cx.trace(TraceEvent::new("snapshot_taken", format!("up to slot {}", snapshot.index)));
         self.learner.snapshot = snapshot;
+        self.learner.applied_bytes_since_snapshot = 0;
         self.compact(cx);
     }
 
