@@ -7,7 +7,7 @@
 //! node (trust on first use is the caller's business: [`ClientConn::server_id`] tells whom it
 //! reached).
 
-use crate::framing::{FRAME_BYTES_MAX, FrameError, read_frame, write_frame};
+use crate::framing::{FRAME_BYTES_MAX, FrameError, read_only_frame, write_frame};
 use crate::identity::node_id_of;
 use crate::tls::{self, ALPN_CLIENT, SERVER_NAME};
 use crate::transport::TransportError;
@@ -92,6 +92,6 @@ impl ClientConn {
         write_frame(&mut send, bytes).await?;
         // The stream is open and unfinished, so finishing cannot fail; ignore it if it does.
         let _ = send.finish();
-        read_frame(&mut receive).await?.ok_or(ClientError::NoResponse)
+        read_only_frame(&mut receive).await?.ok_or(ClientError::NoResponse)
     }
 }

@@ -21,6 +21,9 @@ pub enum FrameError {
     /// The stream ended inside a frame.
     #[error("the stream ended inside a frame")]
     Truncated,
+    /// Bytes followed the one frame a stream may carry.
+    #[error("bytes follow the stream's only frame")]
+    Trailing,
     /// The stream failed.
     #[error("stream error: {0}")]
     Io(#[from] std::io::Error),
@@ -60,6 +63,19 @@ pub async fn read_frame<R: AsyncRead + Unpin>(stream: &mut R) -> Result<Option<V
     Ok(Some(body))
 }
 
+/// Reads the one frame a stream carries and then its end; `None` when it ends before a frame.
+///
+/// Reading the end matters on QUIC: a receive stream dropped before its end is read makes the
+/// peer a STOP_SENDING frame, one more packet to send, acknowledge and process per request.
+pub async fn read_only_frame<R: AsyncRead + Unpin>(stream: &mut R) -> Result<Option<Vec<u8>>, FrameError> {
+    let Some(frame) = read_frame(stream).await? else { return Ok(None) };
+    let mut after = [0u8; 1];
+    match stream.read(&mut after).await? {
+        0 => Ok(Some(frame)),
+        _ => Err(FrameError::Trailing),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +98,23 @@ mod tests {
         let (writer, mut reader) = tokio::io::duplex(1024);
         drop(writer);
         assert!(read_frame(&mut reader).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn an_only_frame_must_end_its_stream() {
+        let (mut writer, mut reader) = tokio::io::duplex(1024);
+        write_frame(&mut writer, b"one").await.unwrap();
+        drop(writer);
+        assert_eq!(read_only_frame(&mut reader).await.unwrap(), Some(b"one".to_vec()));
+
+        let (mut writer, mut reader) = tokio::io::duplex(1024);
+        write_frame(&mut writer, b"one").await.unwrap();
+        write_frame(&mut writer, b"two").await.unwrap();
+        drop(writer);
+        assert!(matches!(read_only_frame(&mut reader).await, Err(FrameError::Trailing)));
+
+        let (writer, mut reader) = tokio::io::duplex(1024);
+        drop(writer);
+        assert!(read_only_frame(&mut reader).await.unwrap().is_none());
     }
 }

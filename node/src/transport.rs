@@ -12,7 +12,8 @@
 //! a backoff) and gives up a message whose connection failed.
 //!
 //! **Clients** (ALPN [`ALPN_CLIENT`]) present no certificate; each request is one bidirectional
-//! stream carrying one request frame and one response frame. Clients authenticate in the
+//! stream carrying one request frame and one response frame, each read to the stream's end (bytes
+//! after the request's frame close the connection as a bad frame). Clients authenticate in the
 //! application protocol (the client token in each request), which is not this module's concern.
 //!
 //! At most [`CONNECTIONS_MAX`] incoming connections are served at once; more are refused at the
@@ -22,7 +23,7 @@
 //! quinn, and a frame longer than [`FRAME_BYTES_MAX`] or cut short closes its connection with
 //! [`CLOSE_BAD_FRAME`]; the endpoint keeps serving.
 
-use crate::framing::{FRAME_BYTES_MAX, read_frame, write_frame};
+use crate::framing::{FRAME_BYTES_MAX, read_frame, read_only_frame, write_frame};
 use crate::identity::{Admission, Identity, node_id_of};
 use crate::tls::{self, ALPN_CLIENT, ALPN_PEER, SERVER_NAME};
 use crate::verify::PeerVerifier;
@@ -364,7 +365,7 @@ async fn serve_request(
     mut receive: quinn::RecvStream,
     inbound: mpsc::Sender<Inbound>,
 ) {
-    let request = match read_frame(&mut receive).await {
+    let request = match read_only_frame(&mut receive).await {
         Ok(Some(request)) => request,
         Ok(None) => return,
         Err(_) => {

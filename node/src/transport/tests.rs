@@ -155,6 +155,25 @@ async fn client_request_round_trip() {
 }
 
 #[tokio::test]
+async fn a_request_stream_with_a_second_frame_is_refused() {
+    let (_transport, addr, id) = serve_echo(start_in(cluster(1)));
+    let verifier = Arc::new(ServerIdVerifier::new(Some(id), tls::provider()));
+    let config = tls::client_config(ALPN_CLIENT, None, verifier).unwrap();
+    let endpoint = quinn::Endpoint::client(loopback()).unwrap();
+    let connection = endpoint.connect_with(config, addr, SERVER_NAME).unwrap().await.unwrap();
+    let (mut send, mut receive) = connection.open_bi().await.unwrap();
+    write_frame(&mut send, b"one").await.unwrap();
+    write_frame(&mut send, b"two").await.unwrap();
+    send.finish().unwrap();
+    let reason = tokio::time::timeout(WAIT, connection.closed()).await.unwrap();
+    assert!(
+        matches!(&reason, quinn::ConnectionError::ApplicationClosed(close) if close.error_code == CLOSE_BAD_FRAME.into()),
+        "{reason:?}"
+    );
+    assert!(read_frame(&mut receive).await.is_err(), "no answer came");
+}
+
+#[tokio::test]
 async fn garbage_datagrams_do_not_stop_the_endpoint() {
     let mut a = start_in(cluster(1));
     let mut b = start_in(cluster(1));
