@@ -21,8 +21,8 @@
 //! - **Snapshots.** Every `snapshot_threshold` applied slots a replica saves a snapshot (state
 //!   machine, sessions, configuration) and drops the entries it covers, as acceptor and as
 //!   learner; a large state waits until the entries applied since its last snapshot add up to
-//!   twice that snapshot's size. A promise reports the acceptor's snapshot index, so a new leader never re-proposes in
-//!   compacted (hence chosen) slots.
+//!   twice that snapshot's size. A promise reports the acceptor's snapshot index, so a new leader
+//!   never re-proposes in compacted (hence chosen) slots.
 //! - **Membership** changes travel through the log itself (see [`members`]).
 //!
 //! **Bounded by construction.** No message the log builds exceeds `message_bytes_max`: accepts,
