@@ -17,11 +17,14 @@
 //!
 //! Each test is an ordinary `#[test]`, so it runs under `cargo nextest` and is split by its
 //! `--partition` like any other test.
+//!
+//! [`check()`] finds built-in scenarios; a crate with its own checks one of its [`Registry`] with
+//! [`check_in`], or a scenario value with [`check_scenario`].
 
 use crate::error::{DeterminismError, ScenarioError};
 use crate::filter::FaultFilter;
 use crate::filter::FilterError;
-use crate::registry::{Scenario, find, scenarios};
+use crate::registry::{Registry, Scenario, builtin_shared};
 use crate::report::RunOptions;
 use crate::seeds::SeedRange;
 use crate::sweep::{SweepOptions, SweepReport, determinism_check, sweep_with};
@@ -66,10 +69,11 @@ pub enum CheckError {
 }
 
 /// A sweep of one scenario to run as a test; see the module documentation.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 #[must_use = "a check does nothing until .run()"]
 pub struct Check {
-    scenario: String,
+    /// The scenario, or why there is none (reported by the run).
+    scenario: Result<&'static dyn Scenario, CheckError>,
     seeds: std::ops::Range<u64>,
     options: RunOptions,
     faults: Option<String>,
@@ -77,16 +81,39 @@ pub struct Check {
     determinism_seeds: u64,
 }
 
-/// A check of the scenario called `scenario`, over seeds `0..100` unless told otherwise.
-pub fn check(scenario: &str) -> Check {
-    Check {
-        scenario: scenario.to_owned(),
-        seeds: 0..100,
-        options: RunOptions::default(),
-        faults: None,
-        jobs: None,
-        determinism_seeds: 0,
+impl std::fmt::Debug for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Check")
+            .field("scenario", &self.scenario.as_ref().map(|scenario| scenario.name()))
+            .field("seeds", &self.seeds)
+            .field("options", &self.options)
+            .field("faults", &self.faults)
+            .field("jobs", &self.jobs)
+            .field("determinism_seeds", &self.determinism_seeds)
+            .finish()
     }
+}
+
+/// A check of the built-in scenario called `scenario`, over seeds `0..100` unless told otherwise.
+pub fn check(scenario: &str) -> Check {
+    check_in(builtin_shared(), scenario)
+}
+
+/// A check of the scenario called `scenario` in `registry` (a crate's own scenarios).
+pub fn check_in(registry: &Registry, scenario: &str) -> Check {
+    let found = registry
+        .find(scenario)
+        .ok_or_else(|| CheckError::UnknownScenario { name: scenario.to_owned(), known: registry.names() });
+    new_check(found)
+}
+
+/// A check of `scenario` itself, registered anywhere or nowhere.
+pub fn check_scenario(scenario: &'static dyn Scenario) -> Check {
+    new_check(Ok(scenario))
+}
+
+fn new_check(scenario: Result<&'static dyn Scenario, CheckError>) -> Check {
+    Check { scenario, seeds: 0..100, options: RunOptions::default(), faults: None, jobs: None, determinism_seeds: 0 }
 }
 
 fn environment<T: std::str::FromStr>(variable: &'static str) -> Result<Option<T>, CheckError>
@@ -195,10 +222,7 @@ impl Check {
     }
 
     fn scenario(&self) -> Result<&'static dyn Scenario, CheckError> {
-        find(&self.scenario).ok_or_else(|| CheckError::UnknownScenario {
-            name: self.scenario.clone(),
-            known: scenarios().iter().map(|scenario| scenario.name()).collect::<Vec<_>>().join(", "),
-        })
+        self.scenario.clone()
     }
 
     /// The seeds to run: `PANGEA_SEED`, else `PANGEA_SEEDS`, else the test's own range.
@@ -215,8 +239,8 @@ impl Check {
 
     fn describe_failures(&self, report: &SweepReport, seeds: usize) -> String {
         let first = &report.reports[0];
-        let mut text =
-            format!("{}: {} of {seeds} seeds failed. The first:\n\n{}", self.scenario, report.failed, first.render());
+        let name = self.scenario.as_ref().map_or("?", |scenario| scenario.name());
+        let mut text = format!("{name}: {} of {seeds} seeds failed. The first:\n\n{}", report.failed, first.render());
         let others: Vec<String> =
             report.reports.iter().skip(1).take(20).map(|report| report.seed.to_string()).collect();
         if !others.is_empty() {
@@ -265,5 +289,19 @@ mod tests {
         let timed = crate::coverage::TIMED_FAULT_KINDS;
         assert!(calm.summary.faults.keys().all(|kind| !timed.contains(&kind.as_str())), "{:?}", calm.summary.faults);
         assert!(calm.summary.standing.is_empty(), "{:?}", calm.summary.standing);
+    }
+
+    #[test]
+    fn a_crate_checks_the_scenarios_of_its_own_registry() {
+        let health = crate::find("health").unwrap();
+        let own = Registry::new().with(health).unwrap();
+        assert_eq!(check_in(&own, "health").seeds(0..3).nodes(3).jobs(1).run().runs, 3);
+        match check_in(&own, "log-swarm").seeds(0..1).try_run() {
+            Err(CheckError::UnknownScenario { name, known }) => {
+                assert_eq!((name.as_str(), known.as_str()), ("log-swarm", "health"))
+            }
+            other => panic!("a name outside the registry: {other:?}"),
+        }
+        assert_eq!(check_scenario(health).seeds(0..2).nodes(3).jobs(1).run().runs, 2);
     }
 }

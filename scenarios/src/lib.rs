@@ -29,12 +29,15 @@ pub mod seeds;
 pub mod shrink;
 pub mod sweep;
 
-pub use check::{Check, CheckError, check};
+pub use check::{Check, CheckError, check, check_in, check_scenario};
 pub use coverage::CoverageSummary;
 pub use error::{DeterminismError, ScenarioError};
 pub use export::{ExportError, TraceFormat, export};
 pub use filter::{FaultFilter, FilterError};
-pub use registry::{Scenario, WorkloadKnobs, checked_nodes, find, plan_of, planted_bug, scenarios};
+pub use registry::{
+    Registry, RegistryError, Scenario, WorkloadKnobs, builtin_registry, checked_nodes, find, plan_of, planted_bug,
+    scenarios,
+};
 pub use replay::{ReplayError, ReplayFile, ReplayVerdict};
 pub use report::{FailureKind, Outcome, RunOptions, RunReport, Violation};
 pub use results::{SeedResult, SweepSummary};

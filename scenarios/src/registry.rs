@@ -1,4 +1,5 @@
-//! The scenarios `pangea-sim` and the tests know by name.
+//! Scenarios by name: the [`Scenario`] trait, and the [`Registry`] that names a set of them — the
+//! built-in ones ([`builtin_registry`]) or a user crate's own, filled with its scenarios.
 
 use crate::error::ScenarioError;
 use crate::report::{RunOptions, RunReport};
@@ -59,18 +60,123 @@ pub trait Scenario: Sync {
     }
 }
 
-/// Every scenario, in the order `pangea-sim list` shows them.
-#[must_use]
-pub fn scenarios() -> Vec<&'static dyn Scenario> {
-    let mut all: Vec<&'static dyn Scenario> = vec![&crate::health::HealthScenario];
-    all.extend(crate::log::LOG_SCENARIOS.iter().map(|scenario| scenario as &'static dyn Scenario));
-    all
+/// Why a scenario could not join a registry.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryError {
+    /// Another scenario of the registry has the name.
+    #[error("a scenario named '{0}' is already registered")]
+    DuplicateName(String),
+    /// The name cannot be typed on a command line or stored in a replay file as it is.
+    #[error("scenario name '{0}' is not lowercase letters, digits and dashes")]
+    BadName(String),
 }
 
-/// The scenario called `name`.
+/// A set of scenarios, each under its own name, in the order `list` shows them: what `check_in`,
+/// replay files and a command line built on it find scenarios in.
+///
+/// Scenarios live as long as the program (`static` values, or `Box::leak` for one built at run
+/// time), so that sweeps can hand them to worker threads.
+#[derive(Clone, Default)]
+pub struct Registry {
+    scenarios: Vec<&'static dyn Scenario>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry").field("scenarios", &self.names()).finish()
+    }
+}
+
+impl Registry {
+    /// An empty registry.
+    #[must_use]
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    /// Adds `scenario` after those already there.
+    ///
+    /// # Errors
+    /// Its name is taken, or is not lowercase letters, digits and dashes.
+    pub fn add(&mut self, scenario: &'static dyn Scenario) -> Result<(), RegistryError> {
+        let name = scenario.name();
+        let well_formed = !name.is_empty()
+            && !name.starts_with('-')
+            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !well_formed {
+            return Err(RegistryError::BadName(name.to_owned()));
+        }
+        if self.find(name).is_some() {
+            return Err(RegistryError::DuplicateName(name.to_owned()));
+        }
+        self.scenarios.push(scenario);
+        Ok(())
+    }
+
+    /// The registry with `scenario` added; see [`Registry::add`].
+    ///
+    /// # Errors
+    /// As [`Registry::add`].
+    pub fn with(mut self, scenario: &'static dyn Scenario) -> Result<Registry, RegistryError> {
+        self.add(scenario)?;
+        Ok(self)
+    }
+
+    /// Every scenario, in the order they were added.
+    #[must_use]
+    pub fn scenarios(&self) -> &[&'static dyn Scenario] {
+        &self.scenarios
+    }
+
+    /// The scenario called `name`.
+    #[must_use]
+    pub fn find(&self, name: &str) -> Option<&'static dyn Scenario> {
+        self.scenarios.iter().copied().find(|scenario| scenario.name() == name)
+    }
+
+    /// The names, comma-separated (for messages about an unknown one).
+    #[must_use]
+    pub fn names(&self) -> String {
+        self.scenarios.iter().map(|scenario| scenario.name()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// Pangea's own scenarios: `health` and the `log-*` family, in the order `pangea-sim list` shows
+/// them.
+#[must_use]
+pub fn builtin_registry() -> Registry {
+    let mut registry = Registry::new();
+    let builtin = std::iter::once(&crate::health::HealthScenario as &'static dyn Scenario)
+        .chain(crate::log::LOG_SCENARIOS.iter().map(|scenario| scenario as &'static dyn Scenario));
+    for scenario in builtin {
+        // The built-in names are distinct and well formed (the registry's tests check it).
+        let _ = registry.add(scenario);
+    }
+    registry
+}
+
+/// The built-in registry, built once.
+fn builtin() -> &'static Registry {
+    static BUILTIN: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+    BUILTIN.get_or_init(builtin_registry)
+}
+
+/// Every built-in scenario, in the order `pangea-sim list` shows them.
+#[must_use]
+pub fn scenarios() -> Vec<&'static dyn Scenario> {
+    builtin().scenarios().to_vec()
+}
+
+/// The built-in scenario called `name`.
 #[must_use]
 pub fn find(name: &str) -> Option<&'static dyn Scenario> {
-    scenarios().into_iter().find(|scenario| scenario.name() == name)
+    builtin().find(name)
+}
+
+/// The built-in registry, shared (what [`crate::check()`] and replay files look names up in).
+#[must_use]
+pub fn builtin_shared() -> &'static Registry {
+    builtin()
 }
 
 /// The node count `options` ask of `scenario` (its default if none), checked against its range.
@@ -122,4 +228,62 @@ pub fn planted_bug<B: Copy>(scenario: &str, name: &str, table: &[(B, &'static st
 #[must_use]
 pub fn bug_names<B>(table: &[(B, &'static str)]) -> Vec<&'static str> {
     if cfg!(feature = "planted-bugs") { table.iter().map(|(_, name)| *name).collect() } else { Vec::new() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_names_are_distinct_and_well_formed() {
+        let builtin = builtin_registry();
+        assert_eq!(builtin.scenarios().len(), 1 + crate::log::LOG_SCENARIOS.len(), "every built-in joined");
+        let mut again = Registry::new();
+        for scenario in builtin.scenarios() {
+            again.add(*scenario).unwrap();
+        }
+        assert_eq!(again.names(), builtin.names());
+    }
+
+    #[test]
+    fn a_taken_or_malformed_name_is_refused() {
+        let health: &'static dyn Scenario = &crate::health::HealthScenario;
+        let mut registry = Registry::new().with(health).unwrap();
+        assert_eq!(registry.add(health), Err(RegistryError::DuplicateName("health".to_owned())));
+        assert_eq!(registry.find("health").map(|scenario| scenario.name()), Some("health"));
+        assert!(registry.find("log-swarm").is_none(), "a registry holds what it was given only");
+
+        struct Named(&'static str);
+        impl Scenario for Named {
+            fn name(&self) -> &'static str {
+                self.0
+            }
+            fn description(&self) -> &'static str {
+                "a name only"
+            }
+            fn default_nodes(&self) -> u32 {
+                1
+            }
+            fn nodes_range(&self) -> (u32, u32) {
+                (1, 1)
+            }
+            fn faults(&self) -> &'static str {
+                "none"
+            }
+            fn plan(&self, _seed: u64, _nodes: u32) -> FaultPlan {
+                FaultPlan::none(0)
+            }
+            fn planted_bugs(&self) -> Vec<&'static str> {
+                Vec::new()
+            }
+            fn run(&self, _options: &RunOptions) -> Result<RunReport, ScenarioError> {
+                Err(ScenarioError::PlantingNotBuilt { bug: String::new() })
+            }
+        }
+        for bad in ["", "Upper", "has space", "-dash", "dot.ted"] {
+            let scenario: &'static dyn Scenario = Box::leak(Box::new(Named(bad)));
+            assert_eq!(registry.add(scenario), Err(RegistryError::BadName(bad.to_owned())), "{bad:?}");
+        }
+        assert_eq!(registry.names(), "health");
+    }
 }

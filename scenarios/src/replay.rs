@@ -11,7 +11,7 @@
 //!                "message": "..." } }
 //! ```
 
-use crate::registry::{Scenario, find, scenarios};
+use crate::registry::{Registry, Scenario, builtin_shared};
 use crate::report::{FailureKind, RunOptions, RunReport};
 use crate::sweep::run_guarded;
 use pangea_sim::{FaultPlan, TraceHash};
@@ -283,15 +283,22 @@ impl ReplayFile {
         })
     }
 
-    /// The scenario the file names.
+    /// The built-in scenario the file names.
     ///
     /// # Errors
     /// The scenario is not in this build.
     pub fn scenario(&self) -> Result<&'static dyn Scenario, ReplayError> {
-        find(&self.scenario).ok_or_else(|| ReplayError::UnknownScenario {
-            name: self.scenario.clone(),
-            known: scenarios().iter().map(|scenario| scenario.name()).collect::<Vec<_>>().join(", "),
-        })
+        self.scenario_in(builtin_shared())
+    }
+
+    /// The scenario the file names, in `registry` (a crate's own scenarios).
+    ///
+    /// # Errors
+    /// The scenario is not in `registry`.
+    pub fn scenario_in(&self, registry: &Registry) -> Result<&'static dyn Scenario, ReplayError> {
+        registry
+            .find(&self.scenario)
+            .ok_or_else(|| ReplayError::UnknownScenario { name: self.scenario.clone(), known: registry.names() })
     }
 
     /// Options that run exactly this file's run. `source` names the file in the replay command.
@@ -314,7 +321,20 @@ impl ReplayFile {
     /// # Errors
     /// Unknown scenario, or options the scenario refuses.
     pub fn replay(&self, source: Option<&str>, keep_trace: bool) -> Result<ReplayVerdict, ReplayError> {
-        let scenario = self.scenario()?;
+        self.replay_in(builtin_shared(), source, keep_trace)
+    }
+
+    /// As [`ReplayFile::replay`], finding the file's scenario in `registry`.
+    ///
+    /// # Errors
+    /// As [`ReplayFile::replay`].
+    pub fn replay_in(
+        &self,
+        registry: &Registry,
+        source: Option<&str>,
+        keep_trace: bool,
+    ) -> Result<ReplayVerdict, ReplayError> {
+        let scenario = self.scenario_in(registry)?;
         let options = RunOptions { keep_trace, ..self.options(source) };
         let report = run_guarded(scenario, &options).map_err(ReplayError::Run)?;
         let hash_matched = match (&self.trace_hash, &report.trace_hash) {
@@ -380,6 +400,7 @@ impl ReplayVerdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::find;
 
     #[test]
     fn hashes_round_trip_through_hex() {
@@ -417,6 +438,11 @@ mod tests {
         }
         let unknown = ReplayFile { scenario: "no-such".into(), ..file.clone() };
         assert!(unknown.replay(None, false).unwrap_err().to_string().contains("no-such"));
+        let own = Registry::new().with(find("log-swarm").unwrap()).unwrap();
+        let error = file.replay_in(&own, None, false).unwrap_err().to_string();
+        assert!(error.contains("health") && error.contains("log-swarm"), "names the registry's scenarios: {error}");
+        let health = Registry::new().with(find("health").unwrap()).unwrap();
+        assert!(file.replay_in(&health, None, false).unwrap().reproduced(), "a crate's registry replays its files");
         let verdict = file.replay(None, false).unwrap();
         assert!(verdict.reproduced() && verdict.exit_code() == 0, "{}", verdict.summary(None));
         let tampered = ReplayFile { trace_hash: Some("00".repeat(32)), ..file };
