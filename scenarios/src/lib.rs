@@ -12,6 +12,10 @@
 //! ```no_run
 //! pangea_scenarios::check("health").seeds(0..200).run();
 //! ```
+//!
+//! A crate with scenarios of its own fills a [`Registry`] and checks them with [`check_in`]; its
+//! histories can be checked for linearizability against a [`SequentialModel`] of its own with
+//! [`check_model`].
 
 pub mod check;
 pub mod coverage;
@@ -21,6 +25,7 @@ pub mod filter;
 pub mod health;
 pub mod linearizability;
 pub mod log;
+pub mod model;
 pub mod registry;
 pub mod replay;
 pub mod report;
@@ -34,6 +39,7 @@ pub use coverage::CoverageSummary;
 pub use error::{DeterminismError, ScenarioError};
 pub use export::{ExportError, TraceFormat, export};
 pub use filter::{FaultFilter, FilterError};
+pub use model::{Ended, ModelOp, ModelVerdict, SequentialModel, check_model};
 pub use registry::{
     Registry, RegistryError, Scenario, WorkloadKnobs, builtin_registry, checked_nodes, find, plan_of, planted_bug,
     scenarios,

@@ -1,0 +1,213 @@
+//! Linearizability against a sequential model the user supplies: any state, any operation, any
+//! output, not only Pangea's key/value operations.
+//!
+//! A [`SequentialModel`] says what one operation does to a state and what it returns. A history is
+//! a list of [`ModelOp`]s: who invoked what and when, and how it ended — completed (at a time, with
+//! an output), unknown (timed out: it may have taken effect at any point after its invocation, or
+//! never) or failed (it did not take effect). [`check_model`] looks for one order of the completed
+//! operations and of any subset of the unknown ones that respects real time (an operation that
+//! completed before another was invoked comes first) and in which every completed operation returns
+//! what the model returns in that order.
+//!
+//! The search is Wing & Gong's, with each configuration — the operations placed and the model's
+//! state — explored once (Lowe), depth first on an explicit stack, and bounded by a number of
+//! configurations: past it the verdict is [`ModelVerdict::Unknown`], never a guess. It is the
+//! general engine; the key/value checker in [`crate::linearizability`] is a specialised one (keys
+//! split apart, values numbered, unknown writes pruned) for Pangea's own histories.
+//!
+//! [`examples`] holds two models written as a user would: a register and a FIFO queue;
+//! [`key_value`] is Pangea's own key/value store as a model.
+
+pub mod examples;
+pub mod key_value;
+
+use std::collections::BTreeSet;
+use std::fmt::Debug;
+
+/// What an operation does, one at a time: the specification a history is checked against.
+pub trait SequentialModel {
+    /// The state the operations act on (ordered, so that the search can remember states).
+    type State: Clone + Ord;
+    /// An operation, as a client invokes it.
+    type Op: Clone + Debug;
+    /// What an operation returns.
+    type Output: Clone + PartialEq + Debug;
+
+    /// The state before any operation.
+    fn initial(&self) -> Self::State;
+
+    /// The state after `op` runs on `state`, and what `op` returns.
+    fn apply(&self, state: &Self::State, op: &Self::Op) -> (Self::State, Self::Output);
+
+    /// Whether a client that saw `seen` may have been answered `output`: equality unless the model
+    /// lets clients see part of an answer (a store that does not always report a field).
+    fn matches(&self, seen: &Self::Output, output: &Self::Output) -> bool {
+        seen == output
+    }
+}
+
+/// How an operation of a history ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ended<Output> {
+    /// It returned `output` at `at`.
+    Completed {
+        /// When the client saw the answer.
+        at: u64,
+        /// The answer.
+        output: Output,
+    },
+    /// The client does not know (a timeout): it may have taken effect after its invocation, or not.
+    Unknown,
+    /// It certainly did not take effect.
+    Failed,
+}
+
+/// One operation of a history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelOp<Op, Output> {
+    /// Who invoked it (for messages only; one client may have several operations in flight).
+    pub client: u64,
+    /// When it was invoked.
+    pub invoked_at: u64,
+    /// The operation.
+    pub op: Op,
+    /// How it ended.
+    pub ended: Ended<Output>,
+}
+
+/// What [`check_model`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ModelVerdict {
+    /// An order exists: the positions in the history of the operations that took effect, in order
+    /// (every completed one, and the unknown ones the order needs).
+    Linearizable {
+        /// The order found.
+        order: Vec<usize>,
+    },
+    /// No order exists. `longest` is the longest order the search could build before every way on
+    /// contradicted a completed operation's output: what goes wrong comes right after it.
+    NotLinearizable {
+        /// The longest order built.
+        longest: Vec<usize>,
+    },
+    /// The search met `configurations_max` configurations without deciding.
+    Unknown {
+        /// The bound it met.
+        configurations_max: usize,
+    },
+}
+
+impl ModelVerdict {
+    /// Whether an order was found.
+    #[must_use]
+    pub fn is_linearizable(&self) -> bool {
+        matches!(self, ModelVerdict::Linearizable { .. })
+    }
+}
+
+/// Configurations a check explores by default before it answers [`ModelVerdict::Unknown`].
+pub const CONFIGURATIONS_MAX: usize = 1_000_000;
+
+/// A configuration on the search's stack: what is placed (a bit per candidate), the state, and the
+/// last step of the order that led here (an index into the step arena).
+struct Configuration<State> {
+    placed: Vec<u64>,
+    state: State,
+    step: Option<usize>,
+    placed_count: usize,
+}
+
+/// Checks `history` against `model`, exploring at most `configurations_max` configurations.
+pub fn check_model<M: SequentialModel>(
+    model: &M,
+    history: &[ModelOp<M::Op, M::Output>],
+    configurations_max: usize,
+) -> ModelVerdict {
+    // Failed operations took no effect: they are left out of the search.
+    let candidates: Vec<usize> =
+        (0..history.len()).filter(|&index| !matches!(history[index].ended, Ended::Failed)).collect();
+    let completed_total = candidates.iter().filter(|&&index| completed_at(&history[index]).is_some()).count();
+    let words = candidates.len().div_ceil(64);
+    // The order's steps, each with its parent: (history position, previous step).
+    let mut steps: Vec<(usize, Option<usize>)> = Vec::new();
+    let mut seen: BTreeSet<(Vec<u64>, M::State)> = BTreeSet::new();
+    let mut stack = vec![Configuration { placed: vec![0; words], state: model.initial(), step: None, placed_count: 0 }];
+    let mut longest: (usize, Option<usize>) = (0, None);
+    while let Some(configuration) = stack.pop() {
+        if !seen.insert((configuration.placed.clone(), configuration.state.clone())) {
+            continue;
+        }
+        if seen.len() > configurations_max {
+            return ModelVerdict::Unknown { configurations_max };
+        }
+        let placed_completed = candidates
+            .iter()
+            .enumerate()
+            .filter(|&(bit, &index)| is_set(&configuration.placed, bit) && completed_at(&history[index]).is_some())
+            .count();
+        if placed_completed == completed_total {
+            return ModelVerdict::Linearizable { order: order_of(&steps, configuration.step) };
+        }
+        if configuration.placed_count > longest.0 {
+            longest = (configuration.placed_count, configuration.step);
+        }
+        // Real time: nothing invoked after the earliest completion among the unplaced operations
+        // may go next.
+        let horizon = candidates
+            .iter()
+            .enumerate()
+            .filter(|&(bit, _)| !is_set(&configuration.placed, bit))
+            .filter_map(|(_, &index)| completed_at(&history[index]))
+            .min()
+            .unwrap_or(u64::MAX);
+        // Pushed in reverse, so that the earliest invoked is tried first.
+        for (bit, &index) in candidates.iter().enumerate().rev() {
+            let operation = &history[index];
+            if is_set(&configuration.placed, bit) || operation.invoked_at > horizon {
+                continue;
+            }
+            let (state, output) = model.apply(&configuration.state, &operation.op);
+            if let Ended::Completed { output: seen, .. } = &operation.ended
+                && !model.matches(seen, &output)
+            {
+                continue;
+            }
+            let mut placed = configuration.placed.clone();
+            placed[bit / 64] |= 1 << (bit % 64);
+            steps.push((index, configuration.step));
+            stack.push(Configuration {
+                placed,
+                state,
+                step: Some(steps.len() - 1),
+                placed_count: configuration.placed_count + 1,
+            });
+        }
+    }
+    ModelVerdict::NotLinearizable { longest: order_of(&steps, longest.1) }
+}
+
+fn completed_at<Op, Output>(operation: &ModelOp<Op, Output>) -> Option<u64> {
+    match operation.ended {
+        Ended::Completed { at, .. } => Some(at),
+        Ended::Unknown | Ended::Failed => None,
+    }
+}
+
+fn is_set(bits: &[u64], bit: usize) -> bool {
+    bits[bit / 64] & (1 << (bit % 64)) != 0
+}
+
+/// The history positions along the steps ending at `last`, first to last.
+fn order_of(steps: &[(usize, Option<usize>)], mut last: Option<usize>) -> Vec<usize> {
+    let mut order = Vec::new();
+    while let Some(step) = last {
+        let (index, parent) = steps[step];
+        order.push(index);
+        last = parent;
+    }
+    order.reverse();
+    order
+}
+
+#[cfg(test)]
+mod tests;
