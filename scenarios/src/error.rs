@@ -73,7 +73,8 @@ pub enum DeterminismError {
     Options(#[from] ScenarioError),
     /// The two runs left different traces.
     #[error(
-        "{scenario} seed {seed} is not deterministic: trace {first} ({first_records} records) then {second} ({second_records} records)"
+        "{scenario} seed {seed} is not deterministic: trace {first} ({first_records} records) then {second} ({second_records} records){}",
+        first_difference.as_ref().map(|difference| format!("\n{difference}")).unwrap_or_default()
     )]
     Diverged {
         /// The scenario.
@@ -88,6 +89,9 @@ pub enum DeterminismError {
         second: String,
         /// Its trace records.
         second_records: u64,
+        /// The first trace record where two more runs, with their traces kept, differ (virtual
+        /// time, node, both versions); `None` if those two agreed.
+        first_difference: Option<String>,
     },
     /// The same trace, judged differently.
     #[error("{scenario} seed {seed}: same trace, different outcomes")]

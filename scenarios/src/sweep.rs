@@ -227,7 +227,9 @@ pub fn sweep_with(
     Ok(report)
 }
 
-/// Runs `options` twice and checks that both runs leave the same trace hash and outcome.
+/// Runs `options` twice and checks that both runs leave the same trace hash and outcome. When they
+/// do not, two more runs keep their traces, and the error names the first record where they differ
+/// (a `HashMap` iterated, a clock read, a thread: whatever leaked, it shows first there).
 ///
 /// # Errors
 /// A description of the difference, or invalid options.
@@ -243,10 +245,98 @@ pub fn determinism_check(scenario: &dyn Scenario, options: &RunOptions) -> Resul
             first_records: first.trace_len,
             second: hash(&second),
             second_records: second.trace_len,
+            first_difference: first_difference(scenario, options)?,
         });
     }
     if first.outcome != second.outcome {
         return Err(DeterminismError::OutcomesDiffer { scenario: scenario.name().to_owned(), seed: options.seed });
     }
     Ok(first)
+}
+
+/// Runs `options` twice more with traces kept and describes the first record where they differ.
+fn first_difference(scenario: &dyn Scenario, options: &RunOptions) -> Result<Option<String>, DeterminismError> {
+    let kept = RunOptions { keep_trace: true, ..options.clone() };
+    let first = run_guarded(scenario, &kept)?.trace.unwrap_or_default();
+    let second = run_guarded(scenario, &kept)?.trace.unwrap_or_default();
+    let differing = (0..first.len().max(second.len())).find(|&index| first.get(index) != second.get(index));
+    Ok(differing.map(|index| {
+        let describe = |record: Option<&pangea_sim::TraceRecord>| {
+            record.map_or_else(|| "(the trace had ended)".to_owned(), ToString::to_string)
+        };
+        format!(
+            "first difference at trace record {index}:\n  first run:  {}\n  second run: {}",
+            describe(first.get(index)),
+            describe(second.get(index))
+        )
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pangea_core::Instant;
+    use pangea_sim::{FaultPlan, TraceHash, TraceKind, TraceRecord};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// A scenario with a leak: its third trace record carries a number that changes on every run,
+    /// as a `HashMap`'s order or a clock reading would.
+    struct Leaky(AtomicU64);
+
+    impl Scenario for Leaky {
+        fn name(&self) -> &'static str {
+            "leaky"
+        }
+        fn description(&self) -> &'static str {
+            "its third record differs from run to run"
+        }
+        fn default_nodes(&self) -> u32 {
+            1
+        }
+        fn nodes_range(&self) -> (u32, u32) {
+            (1, 1)
+        }
+        fn faults(&self) -> &'static str {
+            "none"
+        }
+        fn plan(&self, _seed: u64, _nodes: u32) -> FaultPlan {
+            FaultPlan::none(0)
+        }
+        fn planted_bugs(&self) -> Vec<&'static str> {
+            Vec::new()
+        }
+        fn run(&self, options: &RunOptions) -> Result<RunReport, crate::error::ScenarioError> {
+            let leaked = self.0.fetch_add(1, Ordering::Relaxed);
+            let record =
+                |millis: u64, kind| TraceRecord { at: Instant::from_nanos(millis * 1_000_000), node: Some(0), kind };
+            let trace = vec![
+                record(0, TraceKind::Start { incarnation: 1 }),
+                record(5, TraceKind::Timer { id: 1 }),
+                record(7, TraceKind::Timer { id: 100 + leaked }),
+            ];
+            Ok(RunReport {
+                scenario: "leaky".into(),
+                seed: options.seed,
+                nodes: 1,
+                trace_hash: Some(TraceHash([u8::try_from(leaked % 256).unwrap_or(0); 32])),
+                trace_len: 3,
+                trace: options.keep_trace.then_some(trace),
+                plan: FaultPlan::none(0),
+                ..RunReport::default()
+            })
+        }
+    }
+
+    #[test]
+    fn a_leak_is_reported_at_the_first_record_that_differs() {
+        let error = determinism_check(&Leaky(AtomicU64::new(0)), &RunOptions::seed(3)).unwrap_err();
+        let DeterminismError::Diverged { first_difference: Some(difference), .. } = &error else {
+            panic!("not a divergence with its record: {error}");
+        };
+        assert!(difference.starts_with("first difference at trace record 2:"), "{difference}");
+        assert!(difference.contains("0.007000s n0   timer #102") && difference.contains("timer #103"), "{difference}");
+        assert!(error.to_string().contains("timer #102"), "the message shows it: {error}");
+        let health = crate::find("health").unwrap();
+        assert!(determinism_check(health, &RunOptions { nodes: Some(3), ..RunOptions::seed(1) }).is_ok());
+    }
 }
