@@ -59,6 +59,15 @@ fn sweep_prints_a_line_per_seed_and_a_summary() {
 }
 
 #[test]
+fn determinism_runs_each_seed_twice() {
+    let output = pangea_sim(&["determinism", "health", "log-swarm", "--seeds", "0..3"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("health: 3 of 3 seeds ran twice the same"), "{text}");
+    assert!(text.contains("log-swarm: 3 of 3 seeds ran twice the same"), "{text}");
+}
+
+#[test]
 fn bad_input_is_a_clear_error_with_exit_code_2() {
     for (args, expected) in [
         (vec!["run", "no-such-scenario", "--seed", "1"], "unknown scenario"),
@@ -87,6 +96,8 @@ fn bad_input_is_a_clear_error_with_exit_code_2() {
         (vec!["shrink", "no-such-scenario", "--seed", "1"], "unknown scenario"),
         (vec!["trace", "health", "--seed", "1", "--format", "svg"], "unknown trace format"),
         (vec!["replay", "health", "--seed", "1", "--expect-hash", "xyz"], "not hex"),
+        (vec!["determinism", "no-such-scenario"], "unknown scenario"),
+        (vec!["determinism", "health", "--seeds", "0..2", "--nodes", "1"], "nodes"),
     ] {
         let output = pangea_sim(&args);
         assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
@@ -97,13 +108,13 @@ fn bad_input_is_a_clear_error_with_exit_code_2() {
 
 #[test]
 fn help_explains_every_subcommand() {
-    for command in ["list", "run", "plan", "sweep", "replay", "shrink", "trace"] {
+    for command in ["list", "run", "plan", "sweep", "replay", "shrink", "trace", "determinism"] {
         let output = pangea_sim(&[command, "--help"]);
         assert!(output.status.success(), "{command}");
         assert!(stdout(&output).contains("Usage"), "{command}");
     }
     let top = stdout(&pangea_sim(&["--help"]));
-    for command in ["list", "run", "plan", "sweep", "replay", "shrink", "trace", "Exit codes"] {
+    for command in ["list", "run", "plan", "sweep", "replay", "shrink", "trace", "determinism", "Exit codes"] {
         assert!(top.contains(command), "{top}");
     }
     let sweep = stdout(&pangea_sim(&["sweep", "--help"]));

@@ -9,8 +9,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pangea_scenarios::replay::{EXIT_DIVERGED, ReplayFile, hash_matches, hash_to_hex};
 use pangea_scenarios::results::{SWEEP_FORMAT, SeedResult, SweepSummary};
 use pangea_scenarios::{
-    FailureKind, FaultFilter, RunOptions, RunReport, Scenario, SeedRange, Shard, ShrinkOptions, SweepOptions,
-    TraceFormat, export, find, run_guarded, scenarios, shrink, sweep_with,
+    DeterminismError, FailureKind, FaultFilter, RunOptions, RunReport, Scenario, SeedRange, Shard, ShrinkOptions,
+    SweepOptions, TraceFormat, export, find, run_guarded, scenarios, shrink, sweep_with,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,7 +20,8 @@ use std::time::Instant as WallInstant;
 
 const EXIT_CODES: &str = "\
 Exit codes: 0 pass, 1 correctness failure, 2 usage error (bad input), 3 liveness failure,
-4 crash (a panic in node code, or a runaway run), 5 a replay that did not reproduce its run.";
+4 crash (a panic in node code, or a runaway run), 5 a replay that did not reproduce its run (or,
+for `determinism`, a seed whose two runs differ).";
 
 /// Deterministic simulation of Pangea clusters under faults.
 ///
@@ -120,6 +121,27 @@ enum Command {
     /// Export a run's trace: `chrome` (Perfetto / chrome://tracing: a track per node, messages as
     /// flows, faults as instants), `html` (a self-contained space-time diagram), or `jsonl`.
     Trace(TraceArgs),
+    /// Run every seed twice and compare the traces; for a seed whose runs differ, print the first
+    /// trace record that differs (virtual time, node, both versions): where the code under test
+    /// leaked nondeterminism (a `HashMap` iterated, a clock read, a thread). Exits 5 on a leak.
+    #[command(after_help = EXIT_CODES)]
+    Determinism(DeterminismArgs),
+}
+
+/// The arguments of `pangea-sim determinism`.
+#[derive(Args)]
+struct DeterminismArgs {
+    /// Scenario names (see `pangea-sim list`).
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    scenarios: Vec<String>,
+    /// Check every scenario.
+    #[arg(long)]
+    all: bool,
+    /// Seeds: `A..B` (B excluded), `A..=B`, or one seed.
+    #[arg(long, value_name = "RANGE", default_value = "0..20")]
+    seeds: SeedRange,
+    #[command(flatten)]
+    selection: Selection,
 }
 
 /// The arguments of `pangea-sim run`.
@@ -352,7 +374,31 @@ fn execute(cli: Cli) -> Result<ExitCode> {
         Command::Replay(args) => replay_command(args),
         Command::Shrink(args) => shrink_command(args),
         Command::Trace(args) => trace_command(args),
+        Command::Determinism(args) => determinism_command(args),
     }
+}
+
+/// `pangea-sim determinism`.
+fn determinism_command(args: DeterminismArgs) -> Result<ExitCode> {
+    let DeterminismArgs { scenarios: names, all, seeds, selection } = args;
+    let chosen: Vec<&'static dyn Scenario> =
+        if all { scenarios() } else { names.iter().map(|name| scenario_named(name)).collect::<Result<_>>()? };
+    let mut leaks = 0_u64;
+    for scenario in chosen {
+        let mut checked = 0_u64;
+        for seed in seeds.iter() {
+            match pangea_scenarios::determinism_check(scenario, &selection.options(seed)?) {
+                Ok(_) => checked += 1,
+                Err(error @ (DeterminismError::Diverged { .. } | DeterminismError::OutcomesDiffer { .. })) => {
+                    leaks += 1;
+                    say_line(format_args!("{error}"));
+                }
+                Err(DeterminismError::Options(error)) => bail!(error),
+            }
+        }
+        say_line(format_args!("{}: {checked} of {} seeds ran twice the same", scenario.name(), seeds.len()));
+    }
+    Ok(if leaks == 0 { ExitCode::SUCCESS } else { code(EXIT_DIVERGED) })
 }
 
 /// `pangea-sim plan`.
