@@ -33,6 +33,8 @@ pub mod results;
 pub mod seeds;
 pub mod shrink;
 pub mod sweep;
+#[cfg(test)]
+mod test_scenario;
 
 pub use check::{Check, CheckError, check, check_in, check_scenario};
 pub use coverage::CoverageSummary;

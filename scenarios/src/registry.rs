@@ -253,35 +253,10 @@ mod tests {
         assert_eq!(registry.find("health").map(|scenario| scenario.name()), Some("health"));
         assert!(registry.find("log-swarm").is_none(), "a registry holds what it was given only");
 
-        struct Named(&'static str);
-        impl Scenario for Named {
-            fn name(&self) -> &'static str {
-                self.0
-            }
-            fn description(&self) -> &'static str {
-                "a name only"
-            }
-            fn default_nodes(&self) -> u32 {
-                1
-            }
-            fn nodes_range(&self) -> (u32, u32) {
-                (1, 1)
-            }
-            fn faults(&self) -> &'static str {
-                "none"
-            }
-            fn plan(&self, _seed: u64, _nodes: u32) -> FaultPlan {
-                FaultPlan::none(0)
-            }
-            fn planted_bugs(&self) -> Vec<&'static str> {
-                Vec::new()
-            }
-            fn run(&self, _options: &RunOptions) -> Result<RunReport, ScenarioError> {
-                Err(ScenarioError::PlantingNotBuilt { bug: String::new() })
-            }
-        }
         for bad in ["", "Upper", "has space", "-dash", "dot.ted"] {
-            let scenario: &'static dyn Scenario = Box::leak(Box::new(Named(bad)));
+            let run = |_: &RunOptions| Err(ScenarioError::PlantingNotBuilt { bug: String::new() });
+            let scenario: &'static dyn Scenario =
+                Box::leak(Box::new(crate::test_scenario::TestScenario { name: bad, run }));
             assert_eq!(registry.add(scenario), Err(RegistryError::BadName(bad.to_owned())), "{bad:?}");
         }
         assert_eq!(registry.names(), "health");

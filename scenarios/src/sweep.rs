@@ -275,61 +275,41 @@ fn first_difference(scenario: &dyn Scenario, options: &RunOptions) -> Result<Opt
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_scenario::TestScenario;
     use pangea_core::Instant;
     use pangea_sim::{FaultPlan, TraceHash, TraceKind, TraceRecord};
     use std::sync::atomic::{AtomicU64, Ordering};
 
-    /// A scenario with a leak: its third trace record carries a number that changes on every run,
+    /// A run with a leak: its third trace record carries `leaked`, which changes from run to run
     /// as a `HashMap`'s order or a clock reading would.
-    struct Leaky(AtomicU64);
-
-    impl Scenario for Leaky {
-        fn name(&self) -> &'static str {
-            "leaky"
-        }
-        fn description(&self) -> &'static str {
-            "its third record differs from run to run"
-        }
-        fn default_nodes(&self) -> u32 {
-            1
-        }
-        fn nodes_range(&self) -> (u32, u32) {
-            (1, 1)
-        }
-        fn faults(&self) -> &'static str {
-            "none"
-        }
-        fn plan(&self, _seed: u64, _nodes: u32) -> FaultPlan {
-            FaultPlan::none(0)
-        }
-        fn planted_bugs(&self) -> Vec<&'static str> {
-            Vec::new()
-        }
-        fn run(&self, options: &RunOptions) -> Result<RunReport, crate::error::ScenarioError> {
-            let leaked = self.0.fetch_add(1, Ordering::Relaxed);
-            let record =
-                |millis: u64, kind| TraceRecord { at: Instant::from_nanos(millis * 1_000_000), node: Some(0), kind };
-            let trace = vec![
-                record(0, TraceKind::Start { incarnation: 1 }),
-                record(5, TraceKind::Timer { id: 1 }),
-                record(7, TraceKind::Timer { id: 100 + leaked }),
-            ];
-            Ok(RunReport {
-                scenario: "leaky".into(),
-                seed: options.seed,
-                nodes: 1,
-                trace_hash: Some(TraceHash([u8::try_from(leaked % 256).unwrap_or(0); 32])),
-                trace_len: 3,
-                trace: options.keep_trace.then_some(trace),
-                plan: FaultPlan::none(0),
-                ..RunReport::default()
-            })
+    fn leaky_run(options: &RunOptions, leaked: u64) -> RunReport {
+        let record =
+            |millis: u64, kind| TraceRecord { at: Instant::from_nanos(millis * 1_000_000), node: Some(0), kind };
+        let trace = vec![
+            record(0, TraceKind::Start { incarnation: 1 }),
+            record(5, TraceKind::Timer { id: 1 }),
+            record(7, TraceKind::Timer { id: 100 + leaked }),
+        ];
+        RunReport {
+            scenario: "leaky".into(),
+            seed: options.seed,
+            nodes: 1,
+            trace_hash: Some(TraceHash([u8::try_from(leaked % 256).unwrap_or(0); 32])),
+            trace_len: 3,
+            trace: options.keep_trace.then_some(trace),
+            plan: FaultPlan::none(0),
+            ..RunReport::default()
         }
     }
 
     #[test]
     fn a_leak_is_reported_at_the_first_record_that_differs() {
-        let error = determinism_check(&Leaky(AtomicU64::new(0)), &RunOptions::seed(3)).unwrap_err();
+        let runs = AtomicU64::new(0);
+        let leaky = TestScenario {
+            name: "leaky",
+            run: |options: &RunOptions| Ok(leaky_run(options, runs.fetch_add(1, Ordering::Relaxed))),
+        };
+        let error = determinism_check(&leaky, &RunOptions::seed(3)).unwrap_err();
         let DeterminismError::Diverged { first_difference: Some(difference), .. } = &error else {
             panic!("not a divergence with its record: {error}");
         };
