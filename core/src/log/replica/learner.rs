@@ -212,7 +212,8 @@ impl<S: StateMachine> Replica<S> {
             let Some(entry) = self.learner.chosen.remove(&slot) else { break };
             self.learner.applied_index = slot;
             self.apply_entry(cx, slot, &entry);
-            self.learner.applied_bytes_since_snapshot += entry.encoded_len() as u64;
+            let bytes = u64::try_from(entry.encoded_len()).unwrap_or(u64::MAX);
+            self.learner.applied_bytes_since_snapshot = self.learner.applied_bytes_since_snapshot.saturating_add(bytes);
             self.learner.chosen.insert(slot, entry);
         }
         assert!(self.learner.applied_index <= self.learner.commit_index, "applied past the commit index");
