@@ -6,6 +6,7 @@
 //! - [`runtime`]: the event loop, generic over any [`runtime::Hosted`] node: it owns the state
 //!   machine, moves bytes and time between it and the transport, and carries out its effects;
 //!   [`hosted`]: what `PangeaNode` tells the runtime (its directory of addresses, its gauges);
+//! - [`host`]: hosting any node (a user's own) on the same runtime, and asking it as a client;
 //! - [`server`]: starting a `PangeaNode` (genesis, bootstrap, registration in the directory and
 //!   the configuration);
 //! - [`wire`]: the client protocol; [`api`]: the client library; [`bench`]: the load generator;
@@ -23,6 +24,7 @@ pub mod client;
 pub mod datadir;
 pub mod framing;
 pub mod hex;
+pub mod host;
 pub mod hosted;
 pub mod identity;
 pub mod metrics;

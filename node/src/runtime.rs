@@ -37,8 +37,12 @@ pub const GAUGES_EVERY: std::time::Duration = std::time::Duration::from_millis(1
 /// What the real runtime needs of a node beyond [`Node`].
 pub trait Hosted: Node {
     /// Where peers listen, as the node's state knows it (e.g. a replicated directory); addresses
-    /// that do not parse as socket addresses are ignored.
-    fn peer_addresses(&self) -> &BTreeMap<NodeId, String>;
+    /// that do not parse as socket addresses are ignored. None by default: a node whose peers are
+    /// given at start ([`Runtime::add_peer_addresses`]) needs no more.
+    fn peer_addresses(&self) -> &BTreeMap<NodeId, String> {
+        static NONE: BTreeMap<NodeId, String> = BTreeMap::new();
+        &NONE
+    }
 
     /// The node's own gauges for Prometheus: (name, help, value).
     fn gauges(&self) -> Vec<(&'static str, &'static str, u64)> {
@@ -190,6 +194,15 @@ impl<N: Hosted> Runtime<N> {
             },
             storage,
         })
+    }
+
+    /// Tells the runtime where these peers listen (a node's own directory may add more later).
+    pub fn add_peer_addresses(&mut self, peers: impl IntoIterator<Item = (NodeId, SocketAddr)>) {
+        for (node, addr) in peers {
+            if node != self.id {
+                self.outlet.addresses.insert(node, addr);
+            }
+        }
     }
 
     /// Runs until `shutdown` resolves or the transport stops; then syncs storage.

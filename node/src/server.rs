@@ -190,7 +190,7 @@ pub fn store_genesis(storage: &mut RedbStorage, genesis: &[NodeId]) -> Result<()
 }
 
 /// Aborts a spawned task when dropped, so no task outlives the node.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {

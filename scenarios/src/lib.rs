@@ -1,6 +1,6 @@
 //! Pangea's scenarios: workloads, fault plans and checkers run on the simulator, the registry that
 //! names them, and the harness around them: seed sweeps, replay files, shrinking, trace export,
-//! coverage summaries, and the `pangea-sim` command line.
+//! coverage summaries, and the `pangea-sim` command line ([`cli`], for any registry of scenarios).
 //!
 //! A scenario takes a seed and returns a [`RunReport`]: pass or fail, the checker and the violations
 //! it saw (what, at which virtual time, on which node), the fault plan, the trace hash that
@@ -18,11 +18,13 @@
 //! [`check_model`].
 
 pub mod check;
+pub mod cli;
 pub mod coverage;
 pub mod error;
 pub mod export;
 pub mod filter;
 pub mod health;
+pub mod kit;
 pub mod linearizability;
 pub mod log;
 pub mod model;
@@ -47,7 +49,7 @@ pub use registry::{
     scenarios,
 };
 pub use replay::{ReplayError, ReplayFile, ReplayVerdict};
-pub use report::{FailureKind, Outcome, RunOptions, RunReport, Violation};
+pub use report::{FailureKind, Outcome, ReplayProgram, RunOptions, RunReport, Violation};
 pub use results::{SeedResult, SweepSummary};
 pub use seeds::{SeedRange, Shard, ShardError};
 pub use shrink::{ShrinkError, ShrinkOptions, ShrinkOutcome, shrink};

@@ -2,7 +2,7 @@
 //! built-in ones ([`builtin_registry`]) or a user crate's own, filled with its scenarios.
 
 use crate::error::ScenarioError;
-use crate::report::{RunOptions, RunReport};
+use crate::report::{ReplayProgram, RunOptions, RunReport};
 use pangea_sim::FaultPlan;
 
 /// The workload knobs a scenario honours, each with its default. `None` means the scenario has no
@@ -57,6 +57,14 @@ pub trait Scenario: Sync {
     /// default.
     fn buggify_sites(&self) -> Vec<&'static str> {
         Vec::new()
+    }
+
+    /// The program whose command line replays, shrinks and draws its runs: the commands a report
+    /// prints name it. `pangea-sim` by default; a crate with scenarios of its own returns its
+    /// package and the binary whose `main` calls [`crate::cli::main`] with a registry holding this
+    /// scenario.
+    fn program(&self) -> ReplayProgram {
+        ReplayProgram::PANGEA_SIM
     }
 }
 
@@ -146,8 +154,8 @@ impl Registry {
 #[must_use]
 pub fn builtin_registry() -> Registry {
     let mut registry = Registry::new();
-    let builtin = std::iter::once(&crate::health::HealthScenario as &'static dyn Scenario)
-        .chain(crate::log::LOG_SCENARIOS.iter().map(|scenario| scenario as &'static dyn Scenario));
+    let builtin = std::iter::once(&crate::health::HEALTH as &'static dyn Scenario)
+        .chain(crate::log::LOG_SCENARIOS.iter().map(|scenario| *scenario as &'static dyn Scenario));
     for scenario in builtin {
         // The built-in names are distinct and well formed (the registry's tests check it).
         let _ = registry.add(scenario);
@@ -247,7 +255,7 @@ mod tests {
 
     #[test]
     fn a_taken_or_malformed_name_is_refused() {
-        let health: &'static dyn Scenario = &crate::health::HealthScenario;
+        let health: &'static dyn Scenario = &crate::health::HEALTH;
         let mut registry = Registry::new().with(health).unwrap();
         assert_eq!(registry.add(health), Err(RegistryError::DuplicateName("health".to_owned())));
         assert_eq!(registry.find("health").map(|scenario| scenario.name()), Some("health"));

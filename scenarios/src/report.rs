@@ -6,8 +6,45 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// The start of every command line a report prints: `pangea-sim` built from a checkout.
-pub const CARGO_PANGEA_SIM: &str = "cargo run -q --release -p pangea-scenarios";
+/// The program a report's commands (replay, shrink, trace) run: a binary whose `main` calls
+/// [`crate::cli::main`] with a registry holding the scenario, built and run from a checkout with
+/// `cargo run`.
+///
+/// Pangea's own scenarios name [`ReplayProgram::PANGEA_SIM`]; a crate with scenarios of its own
+/// names its package and binary (see [`crate::Scenario::program`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ReplayProgram {
+    /// The package that holds the binary (`cargo run -p PACKAGE`).
+    pub package: &'static str,
+    /// The binary (`cargo run --bin BIN`).
+    pub bin: &'static str,
+    /// The package's feature that makes planted bugs available, added to the command of a run that
+    /// planted one (`None`: the package has no such feature).
+    pub planted_feature: Option<&'static str>,
+}
+
+impl ReplayProgram {
+    /// `pangea-sim`, of the `pangea-scenarios` package, with its `planted-bugs` feature.
+    pub const PANGEA_SIM: ReplayProgram =
+        ReplayProgram { package: "pangea-scenarios", bin: "pangea-sim", planted_feature: Some("planted-bugs") };
+
+    /// `cargo run -q --release -p PACKAGE[ --features FEATURE] --bin BIN --`: the start of a
+    /// command line that runs the program, with the planted-bugs feature when `planted` is true.
+    #[must_use]
+    pub fn command_prefix(self, planted: bool) -> String {
+        let features = match self.planted_feature {
+            Some(feature) if planted => format!(" --features {feature}"),
+            _ => String::new(),
+        };
+        format!("cargo run -q --release -p {}{features} --bin {} --", self.package, self.bin)
+    }
+}
+
+impl Default for ReplayProgram {
+    fn default() -> Self {
+        ReplayProgram::PANGEA_SIM
+    }
+}
 
 /// How to run one seed of a scenario.
 #[derive(Clone, Debug, Default)]
@@ -192,6 +229,9 @@ pub struct RunReport {
     /// Scenario-specific quantities that a sweep sums over its runs (e.g. `health`'s false deaths
     /// and node-hours, whose ratio is its accuracy).
     pub tallies: BTreeMap<&'static str, f64>,
+    /// The program the replay, shrink and trace commands run (the scenario's
+    /// [`crate::Scenario::program`], filled in by [`crate::run_guarded`]; `pangea-sim` by default).
+    pub program: ReplayProgram,
 }
 
 impl Default for RunReport {
@@ -217,6 +257,7 @@ impl Default for RunReport {
             operations: None,
             replay_file: None,
             tallies: BTreeMap::new(),
+            program: ReplayProgram::PANGEA_SIM,
         }
     }
 }
@@ -277,11 +318,11 @@ impl RunReport {
         }
     }
 
-    /// `cargo run ... --bin pangea-sim --`, with the features this run needs.
+    /// `cargo run ... --bin BIN --` for the run's [`RunReport::program`], with the features this run
+    /// needs.
     #[must_use]
     pub fn command_prefix(&self) -> String {
-        let features = if self.planted.is_some() { " --features planted-bugs" } else { "" };
-        format!("{CARGO_PANGEA_SIM}{features} --bin pangea-sim --")
+        self.program.command_prefix(self.planted.is_some())
     }
 
     /// The options after `SCENARIO --seed N` that select this run (nodes, planted bug, plan file,

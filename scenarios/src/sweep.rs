@@ -74,6 +74,7 @@ pub fn run_guarded(scenario: &dyn Scenario, options: &RunOptions) -> Result<RunR
     report.clients = options.clients;
     report.operations = options.operations;
     report.replay_file.clone_from(&options.replay_file);
+    report.program = scenario.program();
     Ok(report)
 }
 

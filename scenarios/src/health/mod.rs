@@ -38,18 +38,21 @@
 
 mod checkers;
 mod connectivity;
+mod harness;
 
 pub use checkers::{Checkers, Load, all_alive, liveness_violations, membership, peers_expected};
 pub use connectivity::Connectivity;
+pub use harness::HealthHarness;
 
 use crate::error::ScenarioError;
-use crate::registry::{Scenario, bug_names, plan_of, planted_bug};
-use crate::report::{FailureKind, RunOptions, RunReport, Violation};
+use crate::kit::{FaultSource, Kit, Parts, Phases, RunSetup};
+use crate::registry::{bug_names, planted_bug};
+use crate::report::{RunOptions, RunReport};
 use pangea_core::log::LogConfig;
 use pangea_core::membership::names as membership_names;
 use pangea_core::membership::{HealthConfig, MembershipPlantedBug, milli_log2};
 use pangea_core::{Duration, Instant, NodeId, PangeaConfig, PangeaNode};
-use pangea_sim::{Fault, FaultPlan, Sim, SimConfig};
+use pangea_sim::{Fault, FaultPlan};
 
 /// The largest node count the scenario advertises (and `sweep-sizes` sweeps).
 pub const NODES_SWEPT_MAX: u32 = 1000;
@@ -161,9 +164,6 @@ pub fn with_long_crash(mut plan: FaultPlan) -> FaultPlan {
     plan
 }
 
-/// The `health` scenario.
-pub struct HealthScenario;
-
 /// What one run of `health` measured, beyond pass or fail (the benchmark's figures).
 #[derive(Clone, Debug, Default)]
 pub struct HealthFigures {
@@ -181,201 +181,98 @@ pub struct HealthFigures {
     pub load: Load,
 }
 
-impl Scenario for HealthScenario {
-    fn name(&self) -> &'static str {
-        "health"
-    }
-
-    fn description(&self) -> &'static str {
+/// The `health` scenario: `PangeaNode`s checked by a [`HealthHarness`].
+pub static HEALTH: Kit<PangeaNode, HealthHarness> = Kit::new("health", health_setup)
+    .description(
         "SWIM failure detection: cut-off peers are declared dead within a log-n bound, few live ones are, \
-         message load is flat in n, and all heal to alive"
-    }
-
-    fn default_nodes(&self) -> u32 {
-        5
-    }
-
-    fn nodes_range(&self) -> (u32, u32) {
-        (2, NODES_SWEPT_MAX)
-    }
-
-    fn faults(&self) -> &'static str {
+         message load is flat in n, and all heal to alive",
+    )
+    .nodes(5, 2, NODES_SWEPT_MAX)
+    .faults(
+        FaultSource::Custom(long_crash_swarm),
         "swarm: loss, duplication, reordering, corruption, partitions, one-way links, crashes, pauses, slow nodes, \
-         clock jumps, disk faults, buggify"
-    }
+         clock jumps, disk faults, buggify",
+    )
+    .phases(Phases::new(SAFETY))
+    .planted_bugs(health_bugs)
+    .coverage(health_probes, health_sites);
 
-    fn plan(&self, seed: u64, nodes: u32) -> FaultPlan {
-        with_long_crash(FaultPlan::swarm(seed, nodes, SAFETY))
-    }
+fn long_crash_swarm(seed: u64, nodes: u32, safety: Duration) -> FaultPlan {
+    with_long_crash(FaultPlan::swarm(seed, nodes, safety))
+}
 
-    fn planted_bugs(&self) -> Vec<&'static str> {
-        bug_names(&MembershipPlantedBug::ALL)
-    }
+fn health_bugs() -> Vec<&'static str> {
+    bug_names(&MembershipPlantedBug::ALL)
+}
 
-    fn probes(&self) -> Vec<&'static str> {
-        membership_names::probes::ALL.to_vec()
-    }
+fn health_probes() -> Vec<&'static str> {
+    membership_names::probes::ALL.to_vec()
+}
 
-    fn buggify_sites(&self) -> Vec<&'static str> {
-        membership_names::sites::ALL.to_vec()
-    }
+fn health_sites() -> Vec<&'static str> {
+    membership_names::sites::ALL.to_vec()
+}
 
-    fn run(&self, options: &RunOptions) -> Result<RunReport, ScenarioError> {
-        run_health(options, health_config()).map(|(report, _)| report)
-    }
+fn health_setup(setup: &RunSetup<'_>) -> Result<Parts<PangeaNode, HealthHarness>, ScenarioError> {
+    health_parts(setup, health_config())
 }
 
 /// Runs `health` with `config` as every node's membership settings (the scenario runs
-/// [`health_config`]; the benchmark compares others), returning its report and figures.
+/// [`health_config`]; the benchmark compares others) and up to [`NODES_MAX`] nodes, returning its
+/// report and figures.
 ///
 /// # Errors
 /// Invalid options.
-#[cfg_attr(not(feature = "planted-bugs"), allow(unused_mut))]
-pub fn run_health(options: &RunOptions, mut config: HealthConfig) -> Result<(RunReport, HealthFigures), ScenarioError> {
-    let scenario = HealthScenario;
-    let nodes = options.nodes.unwrap_or(scenario.default_nodes());
+pub fn run_health(options: &RunOptions, config: HealthConfig) -> Result<(RunReport, HealthFigures), ScenarioError> {
+    let nodes = options.nodes.unwrap_or(HEALTH.default_nodes);
     if !(2..=NODES_MAX).contains(&nodes) {
-        return Err(ScenarioError::NodeCount {
-            scenario: scenario.name().to_owned(),
-            least: 2,
-            most: NODES_MAX,
-            nodes,
-        });
+        return Err(ScenarioError::NodeCount { scenario: HEALTH.name.to_owned(), least: 2, most: NODES_MAX, nodes });
     }
+    let (report, harness) = HEALTH.run_with(options, nodes, |setup| health_parts(setup, config))?;
+    Ok((report, harness.figures))
+}
+
+/// One run's parts: every node but n0 joins through n0; the node's log runs too, with n0 its only
+/// member and a slow heartbeat, so that the scenario exercises the composed node at little cost.
+#[cfg_attr(not(feature = "planted-bugs"), allow(unused_mut))]
+fn health_parts(
+    setup: &RunSetup<'_>,
+    mut config: HealthConfig,
+) -> Result<Parts<PangeaNode, HealthHarness>, ScenarioError> {
+    let (options, nodes, plan) = (setup.options, setup.nodes, setup.plan);
     if let Some(name) = options.planted.as_deref() {
-        let _bug = planted_bug(scenario.name(), name, &MembershipPlantedBug::ALL)?;
+        let _bug = planted_bug(setup.name, name, &MembershipPlantedBug::ALL)?;
         #[cfg(feature = "planted-bugs")]
         {
             config.planted_bug = Some(_bug);
         }
     }
-    let plan = plan_of(&scenario, options, nodes)?;
     let seed_node = NodeId::for_index(0);
     let mut log = LogConfig::new(vec![seed_node]);
     log.heartbeat_interval = Duration::from_secs(1);
     log.election_timeout = Duration::from_secs(3);
-    let peers_max = config.peers_max;
+    let expected = peers_expected(nodes, config.peers_max);
     // The log, with one member, sends nothing: every message is membership's.
     let message_bytes_max = config.message_bytes_max();
-    let interval = config.probe_interval;
+    let probe_interval = config.probe_interval;
     let node_config = PangeaConfig { health: config, log, ..PangeaConfig::new(Vec::new()) };
     node_config.validate().map_err(|error| ScenarioError::Config(error.to_string()))?;
-    let factory = move |index: u32| {
+    let node = move |index: u32| {
         let mut node_config = node_config.clone();
         if index != 0 {
             node_config.health.bootstrap = vec![seed_node];
         }
         PangeaNode::new(node_config).expect("validated above")
     };
-    let mut sim_config = SimConfig::new(options.seed, nodes, plan.clone());
-    sim_config.keep_trace = options.keep_trace;
-    sim_config.message_bytes_max = Some(message_bytes_max);
-    let mut sim = Sim::new(sim_config, factory);
-
-    let heal_at = Instant::from_nanos(plan.heal_at_ms * 1_000_000);
-    let detection = detection_bound(nodes, &plan);
-    let liveness = liveness_bound(nodes, &plan);
-    let expected = peers_expected(nodes, peers_max);
-    let end = heal_at + liveness;
+    let detection = detection_bound(nodes, plan);
     let poll = poll_interval(nodes);
-    let mut connectivity = Connectivity::new(nodes);
-    let mut checkers = Checkers::new(nodes, detection, late_detection_allowance(), Instant::ZERO + WARM_UP);
-    let mut converged_at = None;
-    let mut crashed = None;
-    while sim.now() < end && checkers.violations.len() < VIOLATIONS_MAX {
-        if let Err(error) = sim.run_for(poll) {
-            crashed = Some(error.to_string());
-            break;
-        }
-        connectivity.update(&sim);
-        checkers.poll(&sim, &connectivity);
-        if sim.now() > heal_at && converged_at.is_none() && all_alive(&sim, expected) {
-            converged_at = Some(sim.now());
-            break;
-        }
-    }
-    let load = checkers.load(&sim, interval);
-    let node_hours = f64::from(nodes) * sim.now().as_nanos() as f64 / 3.6e12;
-    let false_rate = checkers.false_deaths as f64 / node_hours.max(1e-9);
-    let mut notes = vec![
-        format!(
-            "detection bound {:.1}s, liveness bound {:.1}s after the heal at {}",
-            detection.as_secs_f64(),
-            liveness.as_secs_f64(),
-            heal_at
-        ),
-        format!(
-            "false suspicions {}, false deaths {} ({false_rate:.1} per node-hour, ceiling {FALSE_DEATHS_PER_NODE_HOUR_MAX}); \
-             messages per node per period: mean {:.2}, busiest node {:.2}",
-            checkers.false_suspicions, checkers.false_deaths, load.mean, load.max
-        ),
-    ];
-    let mut detections = checkers.detections_ms.clone();
-    detections.sort_unstable();
-    if !detections.is_empty() {
-        notes.push(format!(
-            "{} detections: p50 {:.1}s, p99 {:.1}s, max {:.1}s",
-            detections.len(),
-            percentile(&detections, 50) as f64 / 1000.0,
-            percentile(&detections, 99) as f64 / 1000.0,
-            detections[detections.len() - 1] as f64 / 1000.0
-        ));
-    }
-    let mut violations = std::mem::take(&mut checkers.violations);
-    let at = sim.now();
-    if let Some(message) = crashed {
-        violations.push(Violation { checker: "event-budget", kind: FailureKind::Crash, at, node: None, message });
-    } else if violations.len() < VIOLATIONS_MAX {
-        match converged_at {
-            Some(at) => notes
-                .push(format!("all nodes saw all others alive {:.1}s after the heal", (at - heal_at).as_secs_f64())),
-            None => violations.extend(liveness_violations(&sim, expected, heal_at, liveness, VIOLATIONS_MAX)),
-        }
-        if load.mean > LOAD_MEAN_MAX {
-            violations.push(Violation {
-                checker: "message-load",
-                kind: FailureKind::Correctness,
-                at,
-                node: None,
-                message: format!(
-                    "nodes sent {:.2} membership messages per probe interval on average, over the limit of {LOAD_MEAN_MAX}",
-                    load.mean
-                ),
-            });
-        }
-        if false_rate > FALSE_DEATHS_PER_NODE_HOUR_MAX {
-            violations.push(Violation {
-                checker: "accuracy",
-                kind: FailureKind::Correctness,
-                at,
-                node: None,
-                message: format!(
-                    "{} false deaths of reachable members in {node_hours:.2} node-hours: {false_rate:.1} per node-hour, \
-                     over the ceiling of {FALSE_DEATHS_PER_NODE_HOUR_MAX} (first: {})",
-                    checkers.false_deaths,
-                    checkers.false_death_examples.join("; ")
-                ),
-            });
-        }
-    }
-    violations.truncate(VIOLATIONS_MAX);
-    let figures = HealthFigures {
-        detections_ms: detections,
-        false_suspicions: checkers.false_suspicions,
-        false_deaths: checkers.false_deaths,
-        false_deaths_of: std::mem::take(&mut checkers.false_deaths_of),
-        node_hours,
-        load,
-    };
-    let mut report = RunReport::from_sim(scenario.name(), options, plan, &sim, violations, notes);
-    report.tallies = [
-        ("false_suspicions", figures.false_suspicions as f64),
-        ("false_deaths", figures.false_deaths as f64),
-        ("node_hours", figures.node_hours),
-    ]
-    .into_iter()
-    .collect();
-    Ok((report, figures))
+    let liveness = liveness_bound(nodes, plan);
+    let phases = Phases { liveness, tick: poll, check_every: poll, ..setup.phases };
+    let checkers = Checkers::new(nodes, detection, late_detection_allowance(), Instant::ZERO + WARM_UP);
+    let harness = HealthHarness::new(nodes, checkers, expected, (detection, liveness), probe_interval);
+    let mut parts = Parts::new(node, harness, phases);
+    parts.message_bytes_max = Some(message_bytes_max);
+    Ok(parts)
 }
 
 /// The `p`th percentile of sorted `values` (nearest rank); 0 when empty.

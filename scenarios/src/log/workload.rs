@@ -35,18 +35,23 @@ pub struct WorkloadConfig {
     pub value_bytes_max: usize,
 }
 
+impl WorkloadConfig {
+    /// The log scenarios' clients unless `--clients` and `--operations` say otherwise.
+    pub const DEFAULT: WorkloadConfig = WorkloadConfig {
+        clients: 6,
+        keys: 5,
+        operations_max: 2_000,
+        attempt_timeout: Duration::from_millis(400),
+        give_up_after: Duration::from_secs(4),
+        think_max: Duration::from_millis(40),
+        backoff: Duration::from_millis(20),
+        value_bytes_max: 16 * 1024,
+    };
+}
+
 impl Default for WorkloadConfig {
     fn default() -> Self {
-        WorkloadConfig {
-            clients: 6,
-            keys: 5,
-            operations_max: 2_000,
-            attempt_timeout: Duration::from_millis(400),
-            give_up_after: Duration::from_secs(4),
-            think_max: Duration::from_millis(40),
-            backoff: Duration::from_millis(20),
-            value_bytes_max: 16 * 1024,
-        }
+        WorkloadConfig::DEFAULT
     }
 }
 

@@ -42,6 +42,10 @@ impl SequentialModel for Register {
         None
     }
 
+    fn is_read_only(&self, op: &RegisterOp) -> bool {
+        matches!(op, RegisterOp::Read)
+    }
+
     fn apply(&self, state: &Option<u64>, op: &RegisterOp) -> (Option<u64>, RegisterOutput) {
         match *op {
             RegisterOp::Read => (*state, RegisterOutput::Value(*state)),

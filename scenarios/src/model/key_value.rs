@@ -22,6 +22,10 @@ impl SequentialModel for KeyValue {
         BTreeMap::new()
     }
 
+    fn is_read_only(&self, (_, op): &KeyValueOp) -> bool {
+        matches!(op, HistoryOp::Get)
+    }
+
     fn apply(&self, state: &Self::State, (key, op): &KeyValueOp) -> (Self::State, OpOutcome) {
         let mut next = state.clone();
         let outcome = match op {
