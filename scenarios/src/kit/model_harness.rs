@@ -86,12 +86,15 @@ impl<N: Node + 'static, M: SequentialModel + 'static> ModelHarness<N, M> {
                 });
                 let culprit = stuck.map_or_else(String::new, |index| {
                     let operation = &history[index];
+                    let answered = match &operation.ended {
+                        Ended::Completed { at, output } => format!("{output:?} at {}", Instant::from_nanos(*at)),
+                        Ended::Unknown | Ended::Failed => "nothing".to_owned(),
+                    };
                     format!(
-                        "; the first answer no order explains: {:?} by client {} invoked at {} answered {:?}",
+                        "; the first answer no order explains: {:?} by client {}, invoked at {}, answered {answered}",
                         operation.op,
                         operation.client,
                         Instant::from_nanos(operation.invoked_at),
-                        operation.ended
                     )
                 });
                 findings.violations.push(Violation {
