@@ -190,6 +190,13 @@ pub(super) struct ShrinkArgs {
     /// Most candidate runs to try.
     #[arg(long, default_value_t = ShrinkOptions::default().runs_max)]
     pub runs_max: u32,
+    /// Most seconds to spend (0: no limit). The smallest failing run so far is saved after every
+    /// step, so stopping early (or Ctrl-C) keeps it.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub time_max: u64,
+    /// Do not draw the progress line (it is drawn on standard error, and only on a terminal).
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 /// The arguments of `pangea-sim trace`.

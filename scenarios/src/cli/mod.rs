@@ -41,6 +41,7 @@ macro_rules! say {
 mod args;
 mod error;
 mod runs;
+mod shrink;
 mod sweep;
 #[cfg(test)]
 mod tests;
@@ -166,7 +167,7 @@ fn execute(registry: &Registry, cli: Cli) -> Result<ExitCode, CliError> {
         Command::Run(args) => runs::run_command(registry, args),
         Command::Sweep(args) => sweep::sweep_command(registry, args),
         Command::Replay(args) => runs::replay_command(registry, args),
-        Command::Shrink(args) => runs::shrink_command(registry, args),
+        Command::Shrink(args) => shrink::shrink_command(registry, args),
         Command::Trace(args) => runs::trace_command(registry, args),
         Command::Determinism(args) => runs::determinism_command(registry, args),
     }

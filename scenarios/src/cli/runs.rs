@@ -1,23 +1,20 @@
 //! The commands about one run at a time: `list`, `plan`, `run`, `replay`, `shrink`, `trace`, and
 //! `determinism` (each seed run twice).
 
-use super::args::{DeterminismArgs, PlanArgs, ReplayArgs, RunArgs, Selection, ShrinkArgs, TraceArgs};
+use super::args::{DeterminismArgs, PlanArgs, ReplayArgs, RunArgs, Selection, TraceArgs};
 use super::error::CliError;
 use super::{chosen, exit_code, exit_for, scenario_named};
 use crate::replay::{EXIT_DIVERGED, ReplayFile, hash_matches, hash_to_hex};
-use crate::{
-    DeterminismError, Registry, RunOptions, RunReport, Scenario, ShrinkError, ShrinkOptions, TraceFormat, export,
-    run_guarded, shrink,
-};
+use crate::{DeterminismError, Registry, RunOptions, RunReport, Scenario, TraceFormat, export, run_guarded};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant as WallInstant;
 
 /// Where `trace` and `shrink` write unless told otherwise (the checkout's `.gitignore` lists it).
-const OUTPUT_FOLDER: &str = "pangea-sim-out";
+pub(super) const OUTPUT_FOLDER: &str = "pangea-sim-out";
 
 /// Creates the folder `path` goes in, if it names one.
-fn create_parent(path: &Path) -> Result<(), CliError> {
+pub(super) fn create_parent(path: &Path) -> Result<(), CliError> {
     if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
             .map_err(|source| CliError::CreateFolder { path: parent.to_path_buf(), source })?;
@@ -26,21 +23,26 @@ fn create_parent(path: &Path) -> Result<(), CliError> {
 }
 
 /// A run named on the command line: a replay file, or a scenario and a seed.
-struct Target {
-    scenario: &'static dyn Scenario,
-    options: RunOptions,
-    file: Option<ReplayFile>,
+pub(super) struct Target {
+    pub(super) scenario: &'static dyn Scenario,
+    pub(super) options: RunOptions,
+    pub(super) file: Option<ReplayFile>,
 }
 
 impl Target {
     /// An error of the run, said as an error of the replay file when there is one.
-    fn refused(&self, message: impl std::fmt::Display) -> CliError {
+    pub(super) fn refused(&self, message: impl std::fmt::Display) -> CliError {
         CliError::Refused { from_replay_file: self.file.is_some(), message: message.to_string() }
     }
 }
 
 /// The run `target` names: with a seed, a scenario of `registry`; without, a replay file.
-fn target(registry: &Registry, target: &str, seed: Option<u64>, selection: &Selection) -> Result<Target, CliError> {
+pub(super) fn target(
+    registry: &Registry,
+    target: &str,
+    seed: Option<u64>,
+    selection: &Selection,
+) -> Result<Target, CliError> {
     if let Some(seed) = seed {
         let scenario = scenario_named(registry, target)?;
         return Ok(Target { scenario, options: selection.options(seed)?, file: None });
@@ -159,49 +161,6 @@ pub(super) fn replay_command(registry: &Registry, args: ReplayArgs) -> Result<Ex
         None if diverged => exit_code(EXIT_DIVERGED),
         None => ExitCode::SUCCESS,
     })
-}
-
-/// `pangea-sim shrink`.
-pub(super) fn shrink_command(registry: &Registry, args: ShrinkArgs) -> Result<ExitCode, CliError> {
-    let ShrinkArgs { target: name, seed, selection, output, runs_max } = args;
-    let target = target(registry, &name, seed, &selection)?;
-    let started = WallInstant::now();
-    let limits = ShrinkOptions { runs_max, ..ShrinkOptions::default() };
-    let mut on_step = |step: &crate::shrink::ShrinkStep| {
-        say!("  {:<64} -> {} trace records, {} events", step.what, step.size.trace_records, step.size.events);
-    };
-    say!("shrinking {} seed {}", target.scenario.name(), target.options.seed);
-    let outcome = match shrink(target.scenario, &target.options, limits, &mut on_step) {
-        Ok(outcome) => outcome,
-        Err(ShrinkError::Invalid(message)) => return Err(target.refused(message)),
-        Err(error) => return Err(error.into()),
-    };
-    let file = outcome.replay_file();
-    let before = file.shrunk_from.expect("a shrunk file records its origin");
-    let after = crate::replay::RunSize::of(&outcome.shrunk);
-    say!(
-        "shrunk in {} runs ({:.2}s): {} -> {} trace records ({:.1}%), {} -> {} events ({:.1}%)",
-        outcome.runs,
-        started.elapsed().as_secs_f64(),
-        before.trace_records,
-        after.trace_records,
-        100.0 * outcome.ratio(),
-        before.events,
-        after.events,
-        100.0 * after.events as f64 / before.events.max(1) as f64
-    );
-    say!("  before: {before}");
-    say!("  after:  {after}");
-    let path = output.unwrap_or_else(|| {
-        Path::new(OUTPUT_FOLDER).join(format!("{}-seed-{}.shrunk.json", outcome.shrunk.scenario, outcome.shrunk.seed))
-    });
-    create_parent(&path)?;
-    file.save(&path)?;
-    let mut shown = outcome.shrunk.clone();
-    shown.replay_file = Some(path.display().to_string());
-    say!("{}", shown.render().trim_end());
-    say!("saved {}", path.display());
-    Ok(ExitCode::SUCCESS)
 }
 
 /// `pangea-sim trace`.

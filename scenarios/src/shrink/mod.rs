@@ -18,13 +18,23 @@
 //! 6. **Earlier faults**: the whole schedule, heal included, moves towards time zero.
 //! 7. **Fewer clients and operations**, for scenarios that honour those knobs.
 //!
-//! Rounds repeat until one changes nothing or the run budget is spent.
+//! Rounds repeat until one changes nothing or the budget (runs, wall-clock time) is spent. An
+//! observer ([`ShrinkObserver`]) hears of every candidate run and every accepted step, with the
+//! replay file of the smallest failing run so far, so that a caller can save it as it goes: a
+//! shrink interrupted at any moment leaves its best run behind.
+
+mod plans;
+#[cfg(test)]
+mod tests;
+
+pub use plans::{for_nodes, remapped, truncated, windows};
 
 use crate::registry::Scenario;
 use crate::replay::{ReplayFile, RunSize};
 use crate::report::{FailureKind, RunOptions, RunReport};
 use crate::sweep::run_guarded;
-use pangea_sim::{Fault, FaultPlan, NetworkFaults, Partition, TimedFault};
+use pangea_sim::{FaultPlan, NetworkFaults};
+use std::time::{Duration, Instant as WallInstant};
 use thiserror::Error;
 
 /// Why a run cannot be shrunk.
@@ -50,11 +60,41 @@ pub struct ShrinkOptions {
     pub runs_max: u32,
     /// Most rounds.
     pub rounds_max: u32,
+    /// Most wall-clock time; `None`: no limit, so that the result depends on the run only (a limit
+    /// makes it depend on the machine's speed too).
+    pub time_max: Option<Duration>,
 }
 
 impl Default for ShrinkOptions {
     fn default() -> Self {
-        ShrinkOptions { runs_max: 2_000, rounds_max: 8 }
+        ShrinkOptions { runs_max: 2_000, rounds_max: 8, time_max: None }
+    }
+}
+
+/// The budget that ended a shrink before it ran out of simplifications.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BudgetSpent {
+    /// [`ShrinkOptions::runs_max`] candidate runs.
+    Runs,
+    /// [`ShrinkOptions::time_max`] of wall-clock time.
+    Time,
+}
+
+/// What hears of a shrink as it goes.
+pub trait ShrinkObserver {
+    /// A candidate ran: `runs` so far, and the size of the smallest failing run so far.
+    fn tried(&mut self, _runs: u32, _best: RunSize) {}
+    /// A step was accepted; `best` is the replay file of the smallest failing run so far (it
+    /// replays exactly as the final one would, were the shrink to stop here).
+    fn accepted(&mut self, step: &ShrinkStep, best: &ReplayFile);
+}
+
+/// An observer that hears of accepted steps only.
+struct StepsOnly<'a>(&'a mut dyn FnMut(&ShrinkStep));
+
+impl ShrinkObserver for StepsOnly<'_> {
+    fn accepted(&mut self, step: &ShrinkStep, _best: &ReplayFile) {
+        (self.0)(step);
     }
 }
 
@@ -80,6 +120,8 @@ pub struct ShrinkOutcome {
     pub steps: Vec<ShrinkStep>,
     /// Candidate runs tried.
     pub runs: u32,
+    /// The budget that stopped the shrink, if one did.
+    pub budget_spent: Option<BudgetSpent>,
 }
 
 impl ShrinkOutcome {
@@ -106,6 +148,20 @@ pub fn shrink(
     limits: ShrinkOptions,
     on_step: &mut dyn FnMut(&ShrinkStep),
 ) -> Result<ShrinkOutcome, ShrinkError> {
+    shrink_observed(scenario, options, limits, &mut StepsOnly(on_step))
+}
+
+/// As [`shrink`], telling `observer` of every candidate run and every accepted step.
+///
+/// # Errors
+/// As [`shrink`].
+pub fn shrink_observed(
+    scenario: &dyn Scenario,
+    options: &RunOptions,
+    limits: ShrinkOptions,
+    observer: &mut dyn ShrinkObserver,
+) -> Result<ShrinkOutcome, ShrinkError> {
+    let started = WallInstant::now();
     let run_options = RunOptions { keep_trace: false, ..options.clone() };
     let original = run_guarded(scenario, &run_options).map_err(ShrinkError::Invalid)?;
     let Some(first) = original.first_violation() else {
@@ -127,11 +183,13 @@ pub fn shrink(
         scenario,
         signature,
         limits,
+        started,
         runs: 0,
         options: pinned,
+        original_size: RunSize::of(&original),
         best: original.clone(),
         steps: Vec::new(),
-        on_step,
+        observer,
     };
     for _ in 0..limits.rounds_max {
         let before = shrinker.steps.len();
@@ -142,10 +200,11 @@ pub fn shrink(
         shrinker.shorter_windows();
         shrinker.earlier();
         shrinker.smaller_workload();
-        if shrinker.steps.len() == before || shrinker.exhausted() {
+        if shrinker.steps.len() == before || shrinker.budget_spent().is_some() {
             break;
         }
     }
+    let budget_spent = shrinker.budget_spent();
     // Knobs equal to the scenario's defaults need not be spelled out.
     let mut options = shrinker.options.clone();
     if options.clients == workload.clients {
@@ -157,23 +216,36 @@ pub fn shrink(
     let mut shrunk = shrinker.best.clone();
     shrunk.clients = options.clients;
     shrunk.operations = options.operations;
-    Ok(ShrinkOutcome { original, shrunk, options, steps: shrinker.steps, runs: shrinker.runs })
+    Ok(ShrinkOutcome { original, shrunk, options, steps: shrinker.steps, runs: shrinker.runs, budget_spent })
 }
 
 struct Shrinker<'a> {
     scenario: &'a dyn Scenario,
     signature: (FailureKind, &'static str),
     limits: ShrinkOptions,
+    started: WallInstant,
     runs: u32,
     options: RunOptions,
+    original_size: RunSize,
     best: RunReport,
     steps: Vec<ShrinkStep>,
-    on_step: &'a mut dyn FnMut(&ShrinkStep),
+    observer: &'a mut dyn ShrinkObserver,
 }
 
 impl Shrinker<'_> {
+    /// The budget spent, if one is.
+    fn budget_spent(&self) -> Option<BudgetSpent> {
+        if self.runs >= self.limits.runs_max {
+            Some(BudgetSpent::Runs)
+        } else if self.limits.time_max.is_some_and(|most| self.started.elapsed() >= most) {
+            Some(BudgetSpent::Time)
+        } else {
+            None
+        }
+    }
+
     fn exhausted(&self) -> bool {
-        self.runs >= self.limits.runs_max
+        self.budget_spent().is_some()
     }
 
     fn plan(&self) -> &FaultPlan {
@@ -194,16 +266,21 @@ impl Shrinker<'_> {
             return false;
         }
         self.runs += 1;
-        let Ok(report) = run_guarded(self.scenario, &candidate) else { return false };
-        let same = report.first_violation().is_some_and(|first| (first.kind, first.checker) == self.signature);
-        if !same {
+        let report = run_guarded(self.scenario, &candidate);
+        let same = report.as_ref().is_ok_and(|report| {
+            report.first_violation().is_some_and(|first| (first.kind, first.checker) == self.signature)
+        });
+        let (Ok(report), true) = (report, same) else {
+            self.observer.tried(self.runs, RunSize::of(&self.best));
             return false;
-        }
+        };
         let step = ShrinkStep { what: what(), size: RunSize::of(&report) };
-        (self.on_step)(&step);
-        self.steps.push(step);
         self.options = candidate;
         self.best = report;
+        self.observer.tried(self.runs, step.size);
+        let best = ReplayFile { shrunk_from: Some(self.original_size), ..ReplayFile::from_report(&self.best) };
+        self.observer.accepted(&step, &best);
+        self.steps.push(step);
         true
     }
 
@@ -438,294 +515,6 @@ impl Shrinker<'_> {
                     low = middle + 1;
                 }
             }
-        }
-    }
-}
-
-/// `plan` with everything healed at `heal_at_ms`: faults scheduled from then on are dropped.
-#[must_use]
-pub fn truncated(plan: &FaultPlan, heal_at_ms: u64) -> FaultPlan {
-    let mut plan = plan.clone();
-    plan.heal_at_ms = heal_at_ms.min(plan.heal_at_ms);
-    let heal_at_ms = plan.heal_at_ms;
-    plan.events.retain(|event| event.at_ms < heal_at_ms);
-    plan
-}
-
-/// The fault windows of `plan`: indices of each fault that starts a window, with the fault that
-/// ends it if there is one (a crash and its restart, a partition and the next heal, ...). Faults that
-/// end nothing are windows of their own.
-#[must_use]
-pub fn windows(plan: &FaultPlan) -> Vec<Vec<usize>> {
-    let events = &plan.events;
-    let mut used = vec![false; events.len()];
-    let mut groups = Vec::new();
-    for index in 0..events.len() {
-        if used[index] {
-            continue;
-        }
-        used[index] = true;
-        let ends = |candidate: &TimedFault| -> bool {
-            match (&events[index].fault, &candidate.fault) {
-                (Fault::Partition { .. }, Fault::Heal) => true,
-                (Fault::Crash { node }, Fault::Restart { node: other })
-                | (Fault::Pause { node }, Fault::Resume { node: other })
-                | (Fault::DiskFull { node }, Fault::DiskFreed { node: other }) => node == other,
-                (Fault::Slow { node, handler_extra_us }, Fault::Slow { node: other, handler_extra_us: 0 }) => {
-                    *handler_extra_us > 0 && node == other
-                }
-                (Fault::ClockJump { node, by_ms }, Fault::ClockJump { node: other, by_ms: back }) => {
-                    node == other && *back == -*by_ms
-                }
-                _ => false,
-            }
-        };
-        // A new partition replaces the current one: a partition's window also ends at the next one.
-        let stops = |candidate: &TimedFault| {
-            matches!((&events[index].fault, &candidate.fault), (Fault::Partition { .. }, Fault::Partition { .. }))
-        };
-        let mut group = vec![index];
-        for later in index + 1..events.len() {
-            if used[later] {
-                continue;
-            }
-            if ends(&events[later]) {
-                used[later] = true;
-                group.push(later);
-                break;
-            }
-            if stops(&events[later]) {
-                break;
-            }
-        }
-        groups.push(group);
-    }
-    groups
-}
-
-/// `plan` for a cluster of only the first `nodes` nodes; see [`remapped`].
-#[must_use]
-pub fn for_nodes(plan: &FaultPlan, nodes: u32) -> Option<FaultPlan> {
-    let largest = plan
-        .events
-        .iter()
-        .filter_map(|event| event.fault.node())
-        .chain(plan.network.links.iter().flat_map(|link| [link.from, link.to]))
-        .max()
-        .unwrap_or(0)
-        .max(nodes)
-        .max(plan.clock_skew_ms.len() as u32);
-    let mapping: Vec<Option<u32>> = (0..=largest).map(|node| (node < nodes).then_some(node)).collect();
-    remapped(plan, &mapping, nodes)
-}
-
-/// `plan` for a cluster of `nodes` nodes, where old node `i` becomes `mapping[i]` (or goes, if
-/// `None`): faults on removed nodes go, partitions keep the remaining nodes (or go, if they no longer
-/// cut anything), slow links and clock skews follow their nodes. Nodes past the end of `mapping`
-/// go. `None` if the result is not a valid plan for `nodes` nodes.
-#[must_use]
-pub fn remapped(plan: &FaultPlan, mapping: &[Option<u32>], nodes: u32) -> Option<FaultPlan> {
-    let map = |node: u32| mapping.get(node as usize).copied().flatten();
-    let keep = |list: &[u32]| -> Vec<u32> { list.iter().filter_map(|node| map(*node)).collect() };
-    let mut smaller = plan.clone();
-    smaller.network.links = plan
-        .network
-        .links
-        .iter()
-        .filter_map(|link| {
-            Some(pangea_sim::plan::LinkLatency { from: map(link.from)?, to: map(link.to)?, latency: link.latency })
-        })
-        .collect();
-    if !plan.clock_skew_ms.is_empty() {
-        let mut skews = vec![0; nodes as usize];
-        for (old, skew) in plan.clock_skew_ms.iter().enumerate() {
-            if let Some(new) = map(old as u32) {
-                skews[new as usize] = *skew;
-            }
-        }
-        smaller.clock_skew_ms = skews;
-    }
-    smaller.events = plan
-        .events
-        .iter()
-        .filter_map(|event| {
-            let fault = match &event.fault {
-                Fault::Partition { partition } => {
-                    let both = |left: Vec<u32>, right: Vec<u32>| {
-                        (!left.is_empty() && !right.is_empty()).then_some((left, right))
-                    };
-                    let partition = match partition {
-                        Partition::Isolate { node } => map(*node).map(|node| Partition::Isolate { node }),
-                        Partition::Halves { left, right } => {
-                            both(keep(left), keep(right)).map(|(left, right)| Partition::Halves { left, right })
-                        }
-                        Partition::MajorityMinority { majority, minority } => both(keep(majority), keep(minority))
-                            .map(|(majority, minority)| Partition::MajorityMinority { majority, minority }),
-                        Partition::Bridge { left, right, bridge } => {
-                            both(keep(left), keep(right)).map(|(left, right)| match map(*bridge) {
-                                Some(bridge) => Partition::Bridge { left, right, bridge },
-                                None => Partition::Halves { left, right },
-                            })
-                        }
-                        Partition::Ring { order } => {
-                            let order = keep(order);
-                            (order.len() >= 4).then_some(Partition::Ring { order })
-                        }
-                        Partition::OneWay { from, to } => {
-                            both(keep(from), keep(to)).map(|(from, to)| Partition::OneWay { from, to })
-                        }
-                    }?;
-                    Fault::Partition { partition }
-                }
-                Fault::Crash { node } => Fault::Crash { node: map(*node)? },
-                Fault::Restart { node } => Fault::Restart { node: map(*node)? },
-                Fault::Pause { node } => Fault::Pause { node: map(*node)? },
-                Fault::Resume { node } => Fault::Resume { node: map(*node)? },
-                Fault::Slow { node, handler_extra_us } => {
-                    Fault::Slow { node: map(*node)?, handler_extra_us: *handler_extra_us }
-                }
-                Fault::ClockJump { node, by_ms } => Fault::ClockJump { node: map(*node)?, by_ms: *by_ms },
-                Fault::DiskFull { node } => Fault::DiskFull { node: map(*node)? },
-                Fault::DiskFreed { node } => Fault::DiskFreed { node: map(*node)? },
-                Fault::Heal | Fault::HealAll => event.fault.clone(),
-            };
-            Some(TimedFault { at_ms: event.at_ms, fault })
-        })
-        .collect();
-    smaller.validate(nodes).is_ok().then_some(smaller)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::report::{Outcome, Violation};
-    use pangea_core::{Duration, Instant};
-
-    /// A toy scenario that "fails" whenever its plan crashes node 1 for at least 300ms before 20s
-    /// (whatever else happens), so that shrinking can be checked without a planted bug.
-    struct Toy;
-
-    impl Scenario for Toy {
-        fn name(&self) -> &'static str {
-            "toy"
-        }
-        fn description(&self) -> &'static str {
-            "fails when n1 is crashed long enough"
-        }
-        fn default_nodes(&self) -> u32 {
-            5
-        }
-        fn nodes_range(&self) -> (u32, u32) {
-            (2, 9)
-        }
-        fn faults(&self) -> &'static str {
-            "swarm"
-        }
-        fn plan(&self, seed: u64, nodes: u32) -> FaultPlan {
-            let mut plan = FaultPlan::swarm(seed, nodes, Duration::from_secs(60));
-            // Make sure there is something to find.
-            plan.events.push(TimedFault { at_ms: 5_000, fault: Fault::Crash { node: 1 } });
-            plan.events.push(TimedFault { at_ms: 9_000, fault: Fault::Restart { node: 1 } });
-            plan.events.sort_by_key(|event| event.at_ms);
-            plan
-        }
-        fn planted_bugs(&self) -> Vec<&'static str> {
-            Vec::new()
-        }
-        fn workload_knobs(&self) -> crate::registry::WorkloadKnobs {
-            crate::registry::WorkloadKnobs { clients: Some(8), operations: Some(1_000) }
-        }
-        fn run(&self, options: &RunOptions) -> Result<RunReport, crate::error::ScenarioError> {
-            let nodes = options.nodes.unwrap_or(5);
-            let plan = options.plan.clone().unwrap_or_else(|| self.plan(options.seed, nodes));
-            let windows = windows(&plan);
-            let crashed = windows.iter().find(|group| {
-                matches!(plan.events[group[0]].fault, Fault::Crash { node: 1 })
-                    && plan.events[group[0]].at_ms < 20_000
-                    && group.get(1).map_or(plan.heal_at_ms, |end| plan.events[*end].at_ms) - plan.events[group[0]].at_ms
-                        >= 300
-            });
-            // Size grows with everything the shrinker should remove.
-            let size = u64::from(nodes) * 100
-                + plan.heal_at_ms / 10
-                + plan.events.len() as u64 * 50
-                + u64::from(options.clients.unwrap_or(8)) * 10
-                + options.operations.unwrap_or(1_000) / 10
-                + u64::from(plan.network.drop_ppm > 0) * 500;
-            let violations = crashed
-                .map(|group| Violation {
-                    checker: "toy",
-                    kind: FailureKind::Correctness,
-                    at: Instant::from_nanos((plan.events[group[0]].at_ms + 300) * 1_000_000),
-                    node: Some(1),
-                    message: "n1 was down".into(),
-                })
-                .into_iter()
-                .collect();
-            let at_least_three_clients = options.clients.unwrap_or(8) >= 3;
-            Ok(RunReport {
-                scenario: "toy".into(),
-                seed: options.seed,
-                nodes,
-                outcome: if at_least_three_clients { Outcome::from_violations(violations) } else { Outcome::Pass },
-                trace_len: size,
-                plan,
-                ..RunReport::default()
-            })
-        }
-    }
-
-    #[test]
-    fn shrinking_keeps_the_failure_and_removes_the_rest() {
-        let outcome = shrink(&Toy, &RunOptions::seed(11), ShrinkOptions::default(), &mut |_| {}).unwrap();
-        let plan = outcome.options.plan.as_ref().unwrap();
-        assert_eq!(outcome.shrunk.nodes, 2, "{:?}", outcome.steps);
-        assert_eq!(plan.events.len(), 1, "only the crash is left: {plan}");
-        assert_eq!(plan.events[0].fault, Fault::Crash { node: 1 });
-        assert!(plan.heal_at_ms <= 5_301, "{plan}");
-        assert_eq!(plan.network.drop_ppm, 0);
-        assert_eq!(outcome.options.clients, Some(3));
-        assert_eq!(outcome.options.operations, Some(1));
-        assert!(outcome.ratio() < 0.25, "{} -> {}", outcome.original.trace_len, outcome.shrunk.trace_len);
-        assert!(outcome.replay_file().shrunk_from.is_some());
-        // Shrinking is deterministic.
-        let again = shrink(&Toy, &RunOptions::seed(11), ShrinkOptions::default(), &mut |_| {}).unwrap();
-        assert_eq!(again.options.plan, outcome.options.plan);
-    }
-
-    #[test]
-    fn a_passing_run_cannot_be_shrunk() {
-        let health = crate::find("health").unwrap();
-        let error = shrink(health, &RunOptions::seed(1), ShrinkOptions::default(), &mut |_| {}).unwrap_err();
-        assert!(matches!(error, ShrinkError::Passes { .. }), "{error}");
-    }
-
-    #[test]
-    fn plans_shrink_to_fewer_nodes_and_pair_their_windows() {
-        for seed in 0..40 {
-            let plan = FaultPlan::swarm(seed, 7, Duration::from_secs(60));
-            for nodes in 2..7 {
-                if let Some(smaller) = for_nodes(&plan, nodes) {
-                    assert_eq!(smaller.validate(nodes), Ok(()));
-                }
-            }
-            // Keep n0 and n6 only, as n0 and n1.
-            let mut mapping = vec![None; 7];
-            mapping[0] = Some(0);
-            mapping[6] = Some(1);
-            if let Some(pair) = remapped(&plan, &mapping, 2) {
-                assert_eq!(pair.validate(2), Ok(()));
-                let from_six = plan.events.iter().filter(|event| event.fault.node() == Some(6)).count();
-                let on_one = pair.events.iter().filter(|event| event.fault.node() == Some(1)).count();
-                assert_eq!(from_six, on_one, "n6's faults become n1's");
-            }
-            let groups = windows(&plan);
-            let mut all: Vec<usize> = groups.iter().flatten().copied().collect();
-            all.sort_unstable();
-            assert_eq!(all, (0..plan.events.len()).collect::<Vec<_>>(), "every event in exactly one window");
-            let truncated = truncated(&plan, 10_000);
-            assert!(truncated.events.iter().all(|event| event.at_ms < 10_000));
-            assert_eq!(truncated.validate(7), Ok(()));
         }
     }
 }

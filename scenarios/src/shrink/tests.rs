@@ -1,0 +1,176 @@
+//! The shrinker on a toy scenario, and the plan transforms.
+
+use super::*;
+use crate::report::{Outcome, Violation};
+use pangea_core::{Duration, Instant};
+use pangea_sim::{Fault, TimedFault};
+
+/// A toy scenario that "fails" whenever its plan crashes node 1 for at least 300ms before 20s
+/// (whatever else happens), so that shrinking can be checked without a planted bug.
+struct Toy;
+
+impl Scenario for Toy {
+    fn name(&self) -> &'static str {
+        "toy"
+    }
+    fn description(&self) -> &'static str {
+        "fails when n1 is crashed long enough"
+    }
+    fn default_nodes(&self) -> u32 {
+        5
+    }
+    fn nodes_range(&self) -> (u32, u32) {
+        (2, 9)
+    }
+    fn faults(&self) -> &'static str {
+        "swarm"
+    }
+    fn plan(&self, seed: u64, nodes: u32) -> FaultPlan {
+        let mut plan = FaultPlan::swarm(seed, nodes, Duration::from_secs(60));
+        // Make sure there is something to find.
+        plan.events.push(TimedFault { at_ms: 5_000, fault: Fault::Crash { node: 1 } });
+        plan.events.push(TimedFault { at_ms: 9_000, fault: Fault::Restart { node: 1 } });
+        plan.events.sort_by_key(|event| event.at_ms);
+        plan
+    }
+    fn planted_bugs(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+    fn workload_knobs(&self) -> crate::registry::WorkloadKnobs {
+        crate::registry::WorkloadKnobs { clients: Some(8), operations: Some(1_000) }
+    }
+    fn run(&self, options: &RunOptions) -> Result<RunReport, crate::error::ScenarioError> {
+        let nodes = options.nodes.unwrap_or(5);
+        let plan = options.plan.clone().unwrap_or_else(|| self.plan(options.seed, nodes));
+        let windows = windows(&plan);
+        let crashed = windows.iter().find(|group| {
+            matches!(plan.events[group[0]].fault, Fault::Crash { node: 1 })
+                && plan.events[group[0]].at_ms < 20_000
+                && group.get(1).map_or(plan.heal_at_ms, |end| plan.events[*end].at_ms) - plan.events[group[0]].at_ms
+                    >= 300
+        });
+        // Size grows with everything the shrinker should remove.
+        let size = u64::from(nodes) * 100
+            + plan.heal_at_ms / 10
+            + plan.events.len() as u64 * 50
+            + u64::from(options.clients.unwrap_or(8)) * 10
+            + options.operations.unwrap_or(1_000) / 10
+            + u64::from(plan.network.drop_ppm > 0) * 500;
+        let violations = crashed
+            .map(|group| Violation {
+                checker: "toy",
+                kind: FailureKind::Correctness,
+                at: Instant::from_nanos((plan.events[group[0]].at_ms + 300) * 1_000_000),
+                node: Some(1),
+                message: "n1 was down".into(),
+            })
+            .into_iter()
+            .collect();
+        let at_least_three_clients = options.clients.unwrap_or(8) >= 3;
+        Ok(RunReport {
+            scenario: "toy".into(),
+            seed: options.seed,
+            nodes,
+            outcome: if at_least_three_clients { Outcome::from_violations(violations) } else { Outcome::Pass },
+            trace_len: size,
+            plan,
+            ..RunReport::default()
+        })
+    }
+}
+
+#[test]
+fn shrinking_keeps_the_failure_and_removes_the_rest() {
+    let outcome = shrink(&Toy, &RunOptions::seed(11), ShrinkOptions::default(), &mut |_| {}).unwrap();
+    let plan = outcome.options.plan.as_ref().unwrap();
+    assert_eq!(outcome.shrunk.nodes, 2, "{:?}", outcome.steps);
+    assert_eq!(plan.events.len(), 1, "only the crash is left: {plan}");
+    assert_eq!(plan.events[0].fault, Fault::Crash { node: 1 });
+    assert!(plan.heal_at_ms <= 5_301, "{plan}");
+    assert_eq!(plan.network.drop_ppm, 0);
+    assert_eq!(outcome.options.clients, Some(3));
+    assert_eq!(outcome.options.operations, Some(1));
+    assert!(outcome.ratio() < 0.25, "{} -> {}", outcome.original.trace_len, outcome.shrunk.trace_len);
+    assert!(outcome.replay_file().shrunk_from.is_some());
+    // Shrinking is deterministic.
+    let again = shrink(&Toy, &RunOptions::seed(11), ShrinkOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!(again.options.plan, outcome.options.plan);
+}
+
+#[test]
+fn a_passing_run_cannot_be_shrunk() {
+    let health = crate::find("health").unwrap();
+    let error = shrink(health, &RunOptions::seed(1), ShrinkOptions::default(), &mut |_| {}).unwrap_err();
+    assert!(matches!(error, ShrinkError::Passes { .. }), "{error}");
+}
+
+#[test]
+fn plans_shrink_to_fewer_nodes_and_pair_their_windows() {
+    for seed in 0..40 {
+        let plan = FaultPlan::swarm(seed, 7, Duration::from_secs(60));
+        for nodes in 2..7 {
+            if let Some(smaller) = for_nodes(&plan, nodes) {
+                assert_eq!(smaller.validate(nodes), Ok(()));
+            }
+        }
+        // Keep n0 and n6 only, as n0 and n1.
+        let mut mapping = vec![None; 7];
+        mapping[0] = Some(0);
+        mapping[6] = Some(1);
+        if let Some(pair) = remapped(&plan, &mapping, 2) {
+            assert_eq!(pair.validate(2), Ok(()));
+            let from_six = plan.events.iter().filter(|event| event.fault.node() == Some(6)).count();
+            let on_one = pair.events.iter().filter(|event| event.fault.node() == Some(1)).count();
+            assert_eq!(from_six, on_one, "n6's faults become n1's");
+        }
+        let groups = windows(&plan);
+        let mut all: Vec<usize> = groups.iter().flatten().copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..plan.events.len()).collect::<Vec<_>>(), "every event in exactly one window");
+        let truncated = truncated(&plan, 10_000);
+        assert!(truncated.events.iter().all(|event| event.at_ms < 10_000));
+        assert_eq!(truncated.validate(7), Ok(()));
+    }
+}
+
+/// Records what a shrink reports as it goes.
+#[derive(Default)]
+struct Recorder {
+    tried: Vec<u32>,
+    files: Vec<ReplayFile>,
+}
+
+impl ShrinkObserver for Recorder {
+    fn tried(&mut self, runs: u32, _best: RunSize) {
+        self.tried.push(runs);
+    }
+
+    fn accepted(&mut self, _step: &ShrinkStep, best: &ReplayFile) {
+        self.files.push(best.clone());
+    }
+}
+
+#[test]
+fn the_observer_hears_every_run_and_gets_the_best_file_at_every_step() {
+    let mut recorder = Recorder::default();
+    let outcome = shrink_observed(&Toy, &RunOptions::seed(11), ShrinkOptions::default(), &mut recorder).unwrap();
+    assert_eq!(recorder.tried, (1..=outcome.runs).collect::<Vec<_>>(), "every candidate run, in order");
+    assert_eq!(recorder.files.len(), outcome.steps.len(), "a file per accepted step");
+    let last = recorder.files.last().expect("steps were accepted");
+    assert_eq!(Some(&last.plan), outcome.options.plan.as_ref(), "the last file is the shrunk run");
+    assert_eq!(last.shrunk_from, outcome.replay_file().shrunk_from);
+    let sizes: Vec<u64> = recorder.files.iter().map(|file| file.plan.events.len() as u64).collect();
+    assert!(sizes.windows(2).all(|pair| pair[1] <= pair[0]), "files only get smaller: {sizes:?}");
+    assert_eq!(outcome.budget_spent, None, "the toy shrinks to the end within the default budget");
+}
+
+#[test]
+fn budgets_stop_a_shrink_and_say_which() {
+    let by_runs = ShrinkOptions { runs_max: 3, ..ShrinkOptions::default() };
+    let outcome = shrink(&Toy, &RunOptions::seed(11), by_runs, &mut |_| {}).unwrap();
+    assert_eq!((outcome.runs, outcome.budget_spent), (3, Some(BudgetSpent::Runs)));
+    let by_time = ShrinkOptions { time_max: Some(Duration::ZERO), ..ShrinkOptions::default() };
+    let outcome = shrink(&Toy, &RunOptions::seed(11), by_time, &mut |_| {}).unwrap();
+    assert_eq!((outcome.runs, outcome.budget_spent), (0, Some(BudgetSpent::Time)));
+    assert_eq!(outcome.shrunk.trace_len, outcome.original.trace_len, "no time: the original is the best");
+}
