@@ -51,10 +51,10 @@ impl fmt::Display for HistoryEntry {
         write!(f, "client {}: {}", self.client, self.op)?;
         match &self.completion {
             OpCompletion::Completed { at, outcome } => {
-                write!(f, " -> {outcome}  [invoked {} ns, completed {at} ns]", self.invoked_at)
+                write!(f, " -> {outcome}  [invoked at {}, completed at {}]", at_time(self.invoked_at), at_time(*at))
             }
-            OpCompletion::Unknown => write!(f, " -> unknown (no answer)  [invoked {} ns]", self.invoked_at),
-            OpCompletion::Failed => write!(f, " -> failed  [invoked {} ns]", self.invoked_at),
+            OpCompletion::Unknown => write!(f, " -> unknown (no answer)  [invoked at {}]", at_time(self.invoked_at)),
+            OpCompletion::Failed => write!(f, " -> failed  [invoked at {}]", at_time(self.invoked_at)),
         }
     }
 }
@@ -136,18 +136,38 @@ impl fmt::Display for Evidence {
     }
 }
 
-/// Writes bytes as a quoted string if they are printable UTF-8, else as hex.
+/// Bytes of a key or value printed whole; a longer one prints its first [`SHOWN_BYTES`], its
+/// length and a digest of the whole, so that a 16 KiB value takes a line, not a screen.
+pub const SHOWN_BYTES_MAX: usize = 32;
+/// Bytes of a longer key or value that print.
+const SHOWN_BYTES: usize = 16;
+
+/// Writes bytes as a quoted string if they are printable UTF-8, else as hex; cut short past
+/// [`SHOWN_BYTES_MAX`].
 fn write_bytes(bytes: &[u8], f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    match std::str::from_utf8(bytes) {
-        Ok(text) if !text.chars().any(char::is_control) => write!(f, "{text:?}"),
+    let shown = if bytes.len() > SHOWN_BYTES_MAX { &bytes[..SHOWN_BYTES] } else { bytes };
+    match std::str::from_utf8(shown) {
+        Ok(text) if !text.chars().any(char::is_control) => write!(f, "{text:?}")?,
         _ => {
             f.write_str("0x")?;
-            for byte in bytes {
+            for byte in shown {
                 write!(f, "{byte:02x}")?;
             }
-            Ok(())
         }
     }
+    if shown.len() < bytes.len() {
+        // The digest tells apart two long values with one beginning.
+        let digest = pangea_core::node::state_digest(bytes) as u32;
+        write!(f, "…({} bytes, #{digest:08x})", bytes.len())?;
+    }
+    Ok(())
+}
+
+/// Virtual time in nanoseconds, for a person, to the microsecond as traces print it
+/// (`10.877012s`).
+fn at_time(nanos: u64) -> String {
+    let micros = nanos / 1_000;
+    format!("{}.{:06}s", micros / 1_000_000, micros % 1_000_000)
 }
 
 /// A key, printed as [`write_bytes`] does.

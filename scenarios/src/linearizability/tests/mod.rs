@@ -504,9 +504,9 @@ fn malformed_histories_are_errors() {
 #[test]
 fn explanation_reads_well() {
     let history = [
-        put(1, "k", "a", 0, 10),
-        put(2, "k", "b", 20, 30),
-        get(3, "k", Some("a"), 40, 50),
+        put(1, "k", "a", 0, 10_000),
+        put(2, "k", "b", 20_000, 30_000),
+        get(3, "k", Some("a"), 40_000, 1_050_000),
         HistoryEntry::completed(4, vec![0xff, 0x00], HistoryOp::Get, 0, 1, OpOutcome::Read(Some(Value(vec![1, 2])))),
     ];
     let text = verdict(&history).to_string();
@@ -514,10 +514,25 @@ fn explanation_reads_well() {
 key \"k\" is not linearizable: these 3 operations cannot be ordered consistently with their outcomes and real \
 time, even if every other operation on the key that may have taken effect did so at any time after its \
 invocation, or never:
-  #0 client 1: put \"a\" -> ok  [invoked 0 ns, completed 10 ns]
-  #1 client 2: put \"b\" -> ok  [invoked 20 ns, completed 30 ns]
-  #2 client 3: get -> \"a\"  [invoked 40 ns, completed 50 ns]  <- culprit
+  #0 client 1: put \"a\" -> ok  [invoked at 0.000000s, completed at 0.000010s]
+  #1 client 2: put \"b\" -> ok  [invoked at 0.000020s, completed at 0.000030s]
+  #2 client 3: get -> \"a\"  [invoked at 0.000040s, completed at 0.001050s]  <- culprit
 the key's history (3 entries) stops being linearizable when #2 completes (3 entries invoked by then)
 other keys not linearizable: 0xff00";
     assert_eq!(text, expected);
+}
+
+#[test]
+fn long_values_take_a_line_and_stay_distinct() {
+    let long = |last: u8| {
+        let mut bytes = b"v616".to_vec();
+        bytes.resize(4_000, b'.');
+        bytes.push(last);
+        Value(bytes).to_string()
+    };
+    let (one, other) = (long(b'a'), long(b'b'));
+    assert!(one.starts_with("\"v616............\"…(4001 bytes, #"), "{one}");
+    assert!(one.len() < 64, "{one}");
+    assert_ne!(one, other, "the digest tells them apart");
+    assert_eq!(Value(b"short".to_vec()).to_string(), "\"short\"");
 }
