@@ -264,7 +264,7 @@ mod tests {
         for bad in ["", "Upper", "has space", "-dash", "dot.ted"] {
             let run = |_: &RunOptions| Err(ScenarioError::PlantingNotBuilt { bug: String::new() });
             let scenario: &'static dyn Scenario =
-                Box::leak(Box::new(crate::test_scenario::TestScenario { name: bad, run }));
+                Box::leak(Box::new(crate::test_scenario::TestScenario::new(bad, run)));
             assert_eq!(registry.add(scenario), Err(RegistryError::BadName(bad.to_owned())), "{bad:?}");
         }
         assert_eq!(registry.names(), "health");

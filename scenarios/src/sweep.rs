@@ -306,10 +306,9 @@ mod tests {
     #[test]
     fn a_leak_is_reported_at_the_first_record_that_differs() {
         let runs = AtomicU64::new(0);
-        let leaky = TestScenario {
-            name: "leaky",
-            run: |options: &RunOptions| Ok(leaky_run(options, runs.fetch_add(1, Ordering::Relaxed))),
-        };
+        let leaky = TestScenario::new("leaky", |options: &RunOptions| {
+            Ok(leaky_run(options, runs.fetch_add(1, Ordering::Relaxed)))
+        });
         let error = determinism_check(&leaky, &RunOptions::seed(3)).unwrap_err();
         let DeterminismError::Diverged { first_difference: Some(difference), .. } = &error else {
             panic!("not a divergence with its record: {error}");

@@ -2,13 +2,25 @@
 
 use crate::error::ScenarioError;
 use crate::registry::Scenario;
-use crate::report::{RunOptions, RunReport};
+use crate::report::{ReplayProgram, RunOptions, RunReport};
 use pangea_sim::FaultPlan;
 
-/// A one-node, fault-free scenario called `name` whose runs are what `run` returns.
+/// A test scenario whose run is a plain function (so that it can be a `static`).
+pub(crate) type RunFn = fn(&RunOptions) -> Result<RunReport, ScenarioError>;
+
+/// A one-node, fault-free scenario called `name` whose runs are what `run` returns, replayed by
+/// `program`.
 pub(crate) struct TestScenario<F> {
     pub name: &'static str,
     pub run: F,
+    pub program: ReplayProgram,
+}
+
+impl<F> TestScenario<F> {
+    /// `name`, running `run`, replayed by `pangea-sim`.
+    pub(crate) const fn new(name: &'static str, run: F) -> TestScenario<F> {
+        TestScenario { name, run, program: ReplayProgram::PANGEA_SIM }
+    }
 }
 
 impl<F: Fn(&RunOptions) -> Result<RunReport, ScenarioError> + Sync> Scenario for TestScenario<F> {
@@ -35,5 +47,8 @@ impl<F: Fn(&RunOptions) -> Result<RunReport, ScenarioError> + Sync> Scenario for
     }
     fn run(&self, options: &RunOptions) -> Result<RunReport, ScenarioError> {
         (self.run)(options)
+    }
+    fn program(&self) -> ReplayProgram {
+        self.program
     }
 }

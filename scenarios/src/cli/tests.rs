@@ -5,78 +5,50 @@ use super::run_with_args;
 use crate::error::ScenarioError;
 use crate::registry::{Registry, Scenario};
 use crate::report::{FailureKind, Outcome, ReplayProgram, RunOptions, RunReport, Violation};
-use crate::test_scenario::TestScenario;
+use crate::test_scenario::{RunFn, TestScenario};
 use pangea_core::Instant;
-use pangea_sim::{FaultPlan, TraceHash};
+use pangea_sim::TraceHash;
 use std::process::ExitCode;
 
-/// The program that replays [`OwnScenario`]'s runs.
+/// The program that replays [`OWN`]'s runs.
 const MY_PROGRAM: ReplayProgram =
     ReplayProgram { package: "my-crate", bin: "my-sim", planted_feature: Some("my-bugs") };
 
 /// A user crate's scenario: one node, no faults; even seeds pass, odd seeds fail a correctness
 /// checker. Its runs are replayed by [`MY_PROGRAM`].
-struct OwnScenario;
+static OWN: TestScenario<RunFn> = TestScenario { name: "own", run: own_run, program: MY_PROGRAM };
 
-impl Scenario for OwnScenario {
-    fn name(&self) -> &'static str {
-        "own"
-    }
-    fn description(&self) -> &'static str {
-        "a user crate's scenario"
-    }
-    fn default_nodes(&self) -> u32 {
-        1
-    }
-    fn nodes_range(&self) -> (u32, u32) {
-        (1, 1)
-    }
-    fn faults(&self) -> &'static str {
-        "none"
-    }
-    fn plan(&self, _seed: u64, _nodes: u32) -> FaultPlan {
-        FaultPlan::none(0)
-    }
-    fn planted_bugs(&self) -> Vec<&'static str> {
+/// A run of [`OWN`].
+fn own_run(options: &RunOptions) -> Result<RunReport, ScenarioError> {
+    let violations = if options.seed % 2 == 1 {
+        vec![Violation {
+            checker: "odd-seed",
+            kind: FailureKind::Correctness,
+            at: Instant::from_nanos(1_000_000),
+            node: Some(0),
+            message: "the seed is odd".to_owned(),
+        }]
+    } else {
         Vec::new()
-    }
-    fn run(&self, options: &RunOptions) -> Result<RunReport, ScenarioError> {
-        let violations = if options.seed % 2 == 1 {
-            vec![Violation {
-                checker: "odd-seed",
-                kind: FailureKind::Correctness,
-                at: Instant::from_nanos(1_000_000),
-                node: Some(0),
-                message: "the seed is odd".to_owned(),
-            }]
-        } else {
-            Vec::new()
-        };
-        Ok(RunReport {
-            scenario: self.name().to_owned(),
-            seed: options.seed,
-            nodes: 1,
-            planted: options.planted.clone(),
-            trace_hash: Some(TraceHash([u8::try_from(options.seed % 256).unwrap_or(0); 32])),
-            outcome: Outcome::from_violations(violations),
-            ..RunReport::default()
-        })
-    }
-    fn program(&self) -> ReplayProgram {
-        MY_PROGRAM
-    }
+    };
+    Ok(RunReport {
+        scenario: "own".to_owned(),
+        seed: options.seed,
+        nodes: 1,
+        planted: options.planted.clone(),
+        trace_hash: Some(TraceHash([u8::try_from(options.seed % 256).unwrap_or(0); 32])),
+        outcome: Outcome::from_violations(violations),
+        ..RunReport::default()
+    })
 }
 
-/// A registry with a passing test scenario, `tiny`, and [`OwnScenario`].
+/// A registry with a passing test scenario, `tiny`, and [`OWN`].
 fn registry() -> Registry {
-    let tiny = TestScenario {
-        name: "tiny",
-        run: |options: &RunOptions| {
-            Ok(RunReport { scenario: "tiny".to_owned(), seed: options.seed, nodes: 1, ..RunReport::default() })
-        },
-    };
+    let tiny = TestScenario::new("tiny", |options: &RunOptions| {
+        Ok(RunReport { scenario: "tiny".to_owned(), seed: options.seed, nodes: 1, ..RunReport::default() })
+    });
     let tiny: &'static dyn Scenario = Box::leak(Box::new(tiny));
-    Registry::new().with(tiny).and_then(|registry| registry.with(&OwnScenario)).expect("distinct, well-formed names")
+    Registry::new().with(tiny).and_then(|registry| registry.with(&OWN)).expect("distinct, well-formed names")
 }
 
 #[test]
@@ -113,7 +85,7 @@ fn names_outside_the_registry_and_bad_arguments_are_usage_errors() {
 
 #[test]
 fn a_report_names_the_program_of_its_scenario() {
-    let report = crate::run_guarded(&OwnScenario, &RunOptions::seed(1)).unwrap();
+    let report = crate::run_guarded(&OWN, &RunOptions::seed(1)).unwrap();
     assert_eq!(report.program, MY_PROGRAM, "run_guarded fills in the scenario's program");
     let text = report.render();
     assert!(text.contains("replay: cargo run -q --release -p my-crate --bin my-sim -- replay own --seed 1"), "{text}");
@@ -121,7 +93,7 @@ fn a_report_names_the_program_of_its_scenario() {
     assert!(text.contains("trace:  cargo run -q --release -p my-crate --bin my-sim -- trace own --seed 1"), "{text}");
 
     let planted = RunOptions { planted: Some("bug".to_owned()), ..RunOptions::seed(1) };
-    let report = crate::run_guarded(&OwnScenario, &planted).unwrap();
+    let report = crate::run_guarded(&OWN, &planted).unwrap();
     assert!(
         report.replay_command().starts_with("cargo run -q --release -p my-crate --features my-bugs --bin my-sim -- "),
         "{}",
