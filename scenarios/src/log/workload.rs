@@ -110,12 +110,26 @@ struct Client {
     /// Made after the heal: issues one operation, then stops.
     extra: bool,
     state: State,
+    /// The client's own stream (`"workload/client/N"`): a client's choices do not depend on how
+    /// many other clients there are, so that the shrinker can drop clients and keep the others'.
+    rng: SimRng,
+}
+
+impl Client {
+    /// Client `index` of a `nodes`-replica log; an `extra` one issues one operation and stops.
+    fn new(streams: &SeedStreams, index: usize, nodes: u32, extra: bool) -> Client {
+        let mut rng = streams.stream(&format!("workload/client/{index}"));
+        let target = below(&mut rng, u64::from(nodes)) as u32;
+        let state =
+            if extra { State::Done } else { State::Thinking { at: Instant::ZERO + Duration::from_millis(500) } };
+        Client { session: None, sequence: 0, target, extra, state, rng }
+    }
 }
 
 /// The clients and the history they made.
 pub struct Workload {
     config: WorkloadConfig,
-    rng: SimRng,
+    streams: SeedStreams,
     clients: Vec<Client>,
     /// Which client waits for which request.
     waiting: BTreeMap<RequestId, usize>,
@@ -127,23 +141,15 @@ pub struct Workload {
 }
 
 impl Workload {
-    /// Clients of a `nodes`-replica log, drawing from the seed's `"workload"` stream, issuing new
+    /// Clients of a `nodes`-replica log, each drawing from its own stream of the seed, issuing new
     /// operations until `stop_issuing_at`.
     #[must_use]
     pub fn new(config: WorkloadConfig, seed: u64, nodes: u32, stop_issuing_at: Instant) -> Workload {
-        let mut rng = SeedStreams::new(seed).stream("workload");
-        let clients = (0..config.clients)
-            .map(|_| Client {
-                session: None,
-                sequence: 0,
-                target: below(&mut rng, u64::from(nodes)) as u32,
-                extra: false,
-                state: State::Thinking { at: Instant::ZERO + Duration::from_millis(500) },
-            })
-            .collect();
+        let streams = SeedStreams::new(seed);
+        let clients = (0..config.clients as usize).map(|index| Client::new(&streams, index, nodes, false)).collect();
         Workload {
             config,
-            rng,
+            streams,
             clients,
             waiting: BTreeMap::new(),
             history: Vec::new(),
@@ -156,10 +162,8 @@ impl Workload {
     /// Issues one more operation from a fresh client at the current time (used after the heal to
     /// probe liveness and to read every key back). Returns its index in the history.
     pub fn issue_extra(&mut self, sim: &mut Sim<PangeaNode>, op: KvOp) -> usize {
-        let target = below(&mut self.rng, u64::from(sim.nodes())) as u32;
-        let state = State::Done;
-        self.clients.push(Client { session: None, sequence: 0, target, extra: true, state });
-        let index = self.clients.len() - 1;
+        let index = self.clients.len();
+        self.clients.push(Client::new(&self.streams, index, sim.nodes(), true));
         self.start(sim, index, op)
     }
 
@@ -190,7 +194,7 @@ impl Workload {
                     if now >= self.stop_issuing_at || self.issued >= self.config.operations_max {
                         self.clients[index].state = State::Done;
                     } else {
-                        let op = self.draw_op();
+                        let op = self.draw_op(index);
                         self.start(sim, index, op);
                     }
                 }
@@ -216,14 +220,15 @@ impl Workload {
 
     /// A value of a size drawn to reach the limit: mostly a few bytes, some kilobytes, and now and
     /// then the largest the records take.
-    fn draw_value(&mut self) -> Vec<u8> {
+    fn draw_value(&mut self, index: usize) -> Vec<u8> {
+        let rng = &mut self.clients[index].rng;
         self.value_counter += 1;
         let tag = format!("v{}", self.value_counter).into_bytes();
         let limit = self.config.value_bytes_max.max(tag.len());
-        let size = match below(&mut self.rng, 20) {
+        let size = match below(rng, 20) {
             0..=11 => tag.len(),
-            12..=16 => tag.len() + below(&mut self.rng, 1024) as usize,
-            17..=18 => tag.len() + below(&mut self.rng, limit as u64) as usize,
+            12..=16 => tag.len() + below(rng, 1024) as usize,
+            17..=18 => tag.len() + below(rng, limit as u64) as usize,
             _ => limit,
         }
         .min(limit);
@@ -234,7 +239,7 @@ impl Workload {
     }
 
     /// A recent value again, for a compare-and-set to expect.
-    fn recent_value(&mut self) -> Option<Vec<u8>> {
+    fn recent_value(&mut self, index: usize) -> Option<Vec<u8>> {
         let candidates: Vec<&Vec<u8>> = self
             .history
             .iter()
@@ -249,20 +254,23 @@ impl Workload {
         if candidates.is_empty() {
             return None;
         }
-        let pick = below(&mut self.rng, candidates.len() as u64) as usize;
+        let pick = below(&mut self.clients[index].rng, candidates.len() as u64) as usize;
         Some(candidates[pick].clone())
     }
 
-    fn draw_op(&mut self) -> KvOp {
-        let key = format!("k{}", below(&mut self.rng, u64::from(self.config.keys))).into_bytes();
-        match below(&mut self.rng, 10) {
+    fn draw_op(&mut self, index: usize) -> KvOp {
+        let keys = u64::from(self.config.keys);
+        let rng = &mut self.clients[index].rng;
+        let key = format!("k{}", below(rng, keys)).into_bytes();
+        match below(rng, 10) {
             0..=3 => KvOp::Get { key },
-            4..=6 => KvOp::Put { key, value: self.draw_value() },
+            4..=6 => KvOp::Put { key, value: self.draw_value(index) },
             7 => KvOp::Remove { key },
             _ => {
                 // Compare against a recent value or absence, so that some swaps succeed.
-                let expected = if below(&mut self.rng, 3) == 0 { None } else { self.recent_value() };
-                let new = if below(&mut self.rng, 5) == 0 { None } else { Some(self.draw_value()) };
+                let expected =
+                    if below(&mut self.clients[index].rng, 3) == 0 { None } else { self.recent_value(index) };
+                let new = if below(&mut self.clients[index].rng, 5) == 0 { None } else { Some(self.draw_value(index)) };
                 KvOp::CompareAndSet { key, expected, new }
             }
         }
@@ -270,7 +278,7 @@ impl Workload {
 
     fn start(&mut self, sim: &mut Sim<PangeaNode>, index: usize, op: KvOp) -> usize {
         self.issued += 1;
-        let read_index = matches!(op, KvOp::Get { .. }) && below(&mut self.rng, 4) != 0;
+        let read_index = matches!(op, KvOp::Get { .. }) && below(&mut self.clients[index].rng, 4) != 0;
         self.history.push(Operation {
             client: 0,
             sequence: 0,
@@ -321,7 +329,8 @@ impl Workload {
         };
         if elsewhere {
             let nodes = u64::from(sim.nodes());
-            self.clients[index].target = below(&mut self.rng, nodes) as u32;
+            let client = &mut self.clients[index];
+            client.target = below(&mut client.rng, nodes) as u32;
         }
         let at = sim.now() + self.config.backoff;
         self.clients[index].state = State::BackingOff { operation, at };
@@ -330,8 +339,8 @@ impl Workload {
     /// The client is done with its operation (answered, or given up with its outcome unknown) and
     /// moves on.
     fn finish(&mut self, sim: &Sim<PangeaNode>, index: usize) {
-        let delay = duration_between(&mut self.rng, Duration::ZERO, self.config.think_max);
         let client = &mut self.clients[index];
+        let delay = duration_between(&mut client.rng, Duration::ZERO, self.config.think_max);
         client.state = if client.extra { State::Done } else { State::Thinking { at: sim.now() + delay } };
     }
 
