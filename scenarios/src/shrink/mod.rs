@@ -491,29 +491,28 @@ impl Shrinker<'_> {
 
     fn smaller_workload(&mut self) {
         if let Some(clients) = self.options.clients {
-            let (mut low, mut high) = (1, clients);
-            while low < high && !self.exhausted() {
-                let middle = low + (high - low) / 2;
-                let candidate = RunOptions { clients: Some(middle), ..self.options.clone() };
-                let from = high;
-                if self.attempt(candidate, || format!("{middle} clients instead of {from}")) {
-                    high = middle;
-                } else {
-                    low = middle + 1;
-                }
-            }
+            self.bisect(u64::from(clients), "clients", |options, count| {
+                options.clients = Some(u32::try_from(count).unwrap_or(u32::MAX));
+            });
         }
         if let Some(operations) = self.options.operations {
-            let (mut low, mut high) = (1, operations);
-            while low < high && !self.exhausted() {
-                let middle = low + (high - low) / 2;
-                let candidate = RunOptions { operations: Some(middle), ..self.options.clone() };
-                let from = high;
-                if self.attempt(candidate, || format!("{middle} operations instead of {from}")) {
-                    high = middle;
-                } else {
-                    low = middle + 1;
-                }
+            self.bisect(operations, "operations", |options, count| options.operations = Some(count));
+        }
+    }
+
+    /// Bisects a workload knob (`what`, which `set` sets) from `current` down to the smallest count
+    /// that still fails; each count that fails is kept (by [`Shrinker::attempt`]) as it is found.
+    fn bisect(&mut self, current: u64, what: &str, set: impl Fn(&mut RunOptions, u64)) {
+        let (mut low, mut high) = (1, current);
+        while low < high && !self.exhausted() {
+            let middle = low + (high - low) / 2;
+            let mut candidate = self.options.clone();
+            set(&mut candidate, middle);
+            let from = high;
+            if self.attempt(candidate, || format!("{middle} {what} instead of {from}")) {
+                high = middle;
+            } else {
+                low = middle + 1;
             }
         }
     }
