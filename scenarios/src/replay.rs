@@ -14,15 +14,18 @@
 use crate::registry::{Registry, Scenario, builtin_shared};
 use crate::report::{FailureKind, RunOptions, RunReport};
 use crate::sweep::run_guarded;
-use pangea_sim::{FaultPlan, TraceHash};
+use pangea_sim::{Choices, FaultPlan, TraceHash};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use thiserror::Error;
 
 /// The `format` every replay file names.
 pub const REPLAY_FORMAT: &str = "pangea-replay";
-/// The replay file version this build writes and reads.
-pub const REPLAY_VERSION: u32 = 1;
+/// The replay file version this build writes. Version 2 added [`ReplayFile::choices`]; this build
+/// reads versions 1 and 2.
+pub const REPLAY_VERSION: u32 = 2;
+/// The oldest replay file version this build reads.
+pub const REPLAY_VERSION_OLDEST: u32 = 1;
 /// Exit code of a replay that did not reproduce its run (the outcome or the trace hash differs and
 /// the run now passes).
 pub const EXIT_DIVERGED: i32 = 5;
@@ -50,7 +53,9 @@ pub enum ReplayError {
     #[error("not a replay file: its format is '{0}', not '{REPLAY_FORMAT}'")]
     Foreign(String),
     /// A version this build does not read.
-    #[error("replay file version {found} is not supported (this build reads version {REPLAY_VERSION})")]
+    #[error(
+        "replay file version {found} is not supported (this build reads versions {REPLAY_VERSION_OLDEST} to {REPLAY_VERSION})"
+    )]
     Version {
         /// The file's version.
         found: u64,
@@ -58,6 +63,9 @@ pub enum ReplayError {
     /// The right format, but fields are missing or malformed.
     #[error("corrupt replay file: {0}")]
     Corrupt(serde_json::Error),
+    /// A stream's tape longer than [`pangea_sim::TAPE_DRAWS_MAX`].
+    #[error("corrupt replay file: the tape of stream '{0}' has more than {max} draws", max = pangea_sim::TAPE_DRAWS_MAX)]
+    TapeTooLong(String),
     /// A trace hash that is not hex.
     #[error("corrupt replay file: trace hash '{0}' is not 64 hex digits")]
     BadHash(String),
@@ -165,6 +173,12 @@ pub struct ReplayFile {
     pub events: u64,
     /// The failure it showed (`None` for a passing run).
     pub failure: Option<RecordedFailure>,
+    /// Only these clients issued operations (a shrunk run's evidence-guided step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub only_clients: Option<Vec<u32>>,
+    /// Tapes that replace random streams (a shrunk run's edited choices; see [`pangea_sim::rng`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choices: Option<Choices>,
     /// For a shrunk run: the size of the run it was shrunk from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shrunk_from: Option<RunSize>,
@@ -224,6 +238,8 @@ impl ReplayFile {
                 node: violation.node,
                 message: violation.message.clone(),
             }),
+            only_clients: report.only_clients.clone(),
+            choices: report.choices.clone(),
             shrunk_from: None,
         }
     }
@@ -240,10 +256,13 @@ impl ReplayFile {
             return Err(ReplayError::Foreign(format.to_owned()));
         }
         let version = value.get("version").and_then(serde_json::Value::as_u64).unwrap_or(0);
-        if version != u64::from(REPLAY_VERSION) {
+        if !(u64::from(REPLAY_VERSION_OLDEST)..=u64::from(REPLAY_VERSION)).contains(&version) {
             return Err(ReplayError::Version { found: version });
         }
         let file: ReplayFile = serde_json::from_value(value).map_err(ReplayError::Corrupt)?;
+        if let Some(stream) = file.choices.as_ref().and_then(Choices::oversized) {
+            return Err(ReplayError::TapeTooLong(stream.to_owned()));
+        }
         if let Some(hash) = &file.trace_hash {
             hash_from_hex(hash)?;
         }
@@ -312,6 +331,8 @@ impl ReplayFile {
             clients: self.clients,
             operations: self.operations,
             replay_file: source.map(str::to_owned),
+            only_clients: self.only_clients.clone(),
+            choices: self.choices.clone(),
             ..RunOptions::default()
         }
     }
@@ -428,7 +449,8 @@ mod tests {
             ("not json".to_owned(), "not JSON"),
             (plan, "no \"format\""),
             (text.replace("\"pangea-replay\"", "\"pangea-sweep\""), "'pangea-sweep'"),
-            (text.replace("\"version\": 1", "\"version\": 9"), "version 9"),
+            (text.replace("\"version\": 2", "\"version\": 9"), "version 9"),
+            (text.replace("\"version\": 2", "\"version\": 0"), "versions 1 to 2"),
             (text.replace("\"seed\": 1", "\"seed\": \"one\""), "corrupt"),
             (text.replace(file.trace_hash.as_deref().unwrap(), "abc"), "not 64 hex"),
         ];
@@ -436,6 +458,12 @@ mod tests {
             let error = ReplayFile::parse(&text).unwrap_err().to_string();
             assert!(error.contains(expected), "{error}");
         }
+        // Version 1 files (before tapes) still read.
+        assert_eq!(ReplayFile::parse(&text.replace("\"version\": 2", "\"version\": 1")).unwrap().seed, 1);
+        let long =
+            Choices(std::collections::BTreeMap::from([("net".to_owned(), vec![1; pangea_sim::TAPE_DRAWS_MAX + 1])]));
+        let error = ReplayFile::parse(&ReplayFile { choices: Some(long), ..file.clone() }.to_json()).unwrap_err();
+        assert!(error.to_string().contains("the tape of stream 'net'"), "{error}");
         let unknown = ReplayFile { scenario: "no-such".into(), ..file.clone() };
         assert!(unknown.replay(None, false).unwrap_err().to_string().contains("no-such"));
         let own = Registry::new().with(find("log-swarm").unwrap()).unwrap();

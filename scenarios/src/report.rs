@@ -1,7 +1,7 @@
 //! What a scenario run takes and what it returns.
 
 use pangea_core::Instant;
-use pangea_sim::{Coverage, Fault, FaultPlan, SimStats, TraceHash, TraceRecord};
+use pangea_sim::{Choices, Coverage, Fault, FaultPlan, SimStats, TraceHash, TraceRecord};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -73,6 +73,16 @@ pub struct RunOptions {
     pub operations: Option<u64>,
     /// The replay file this run comes from, for the replay command.
     pub replay_file: Option<String>,
+    /// Only these clients (by index, from 0) issue operations; the others stay idle. The
+    /// shrinker's evidence-guided step sets it to the clients a violation's evidence cites.
+    /// Honoured by the kit's model clients and the log scenarios' workload.
+    pub only_clients: Option<Vec<u32>>,
+    /// Tapes that replace the named random streams' generators (see [`pangea_sim::rng`]): what a
+    /// shrunk run replays. Honoured by scenarios built on the kit.
+    pub choices: Option<Choices>,
+    /// Record every stream's draws in [`RunReport::choices`] (for the shrinker). Honoured by
+    /// scenarios built on the kit.
+    pub record_choices: bool,
 }
 
 impl RunOptions {
@@ -118,6 +128,55 @@ impl FailureKind {
     }
 }
 
+/// What a violation involves, as data: the clients, keys and nodes its evidence names and the
+/// operations it cites. The shrinker keeps what it names and drops the rest; the HTML trace draws
+/// the cited operations on a timeline per key. Empty when a checker names nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Involved {
+    /// Clients whose operations the evidence cites, in order.
+    pub clients: Vec<u64>,
+    /// Keys the evidence is about, as they print.
+    pub keys: Vec<String>,
+    /// Nodes the evidence names, in order.
+    pub nodes: Vec<u32>,
+    /// The operations the evidence cites, by invocation time.
+    pub operations: Vec<CitedOperation>,
+}
+
+/// An operation a violation's evidence cites.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CitedOperation {
+    /// Its place in the run's history (the `#N` the message prints).
+    pub index: usize,
+    /// The client that issued it.
+    pub client: u64,
+    /// The key it is on, as it prints (empty for a system without keys).
+    pub key: String,
+    /// What it asked for and what it got, as the message prints it.
+    pub what: String,
+    /// When it was invoked.
+    pub invoked_at: Instant,
+    /// When it completed, if it did.
+    pub completed_at: Option<Instant>,
+    /// True for the operation where the history first went wrong.
+    pub culprit: bool,
+}
+
+impl Involved {
+    /// The clients and keys of `operations`, with the operations themselves.
+    #[must_use]
+    pub fn of_operations(operations: Vec<CitedOperation>) -> Involved {
+        let mut clients: Vec<u64> = operations.iter().map(|operation| operation.client).collect();
+        clients.sort_unstable();
+        clients.dedup();
+        let mut keys: Vec<String> = operations.iter().map(|operation| operation.key.clone()).collect();
+        keys.sort();
+        keys.dedup();
+        keys.retain(|key| !key.is_empty());
+        Involved { clients, keys, nodes: Vec::new(), operations }
+    }
+}
+
 /// One thing a checker saw go wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
@@ -131,6 +190,8 @@ pub struct Violation {
     pub node: Option<u32>,
     /// What was wrong, for a person.
     pub message: String,
+    /// What it involves, as data.
+    pub involved: Involved,
 }
 
 impl fmt::Display for Violation {
@@ -229,6 +290,14 @@ pub struct RunReport {
     /// Scenario-specific quantities that a sweep sums over its runs (e.g. `health`'s false deaths
     /// and node-hours, whose ratio is its accuracy).
     pub tallies: BTreeMap<&'static str, f64>,
+    /// The clients that alone issued operations ([`RunOptions::only_clients`]; filled in by
+    /// [`crate::run_guarded`]), for its replay file.
+    pub only_clients: Option<Vec<u32>>,
+    /// The tapes the run replayed in place of random streams ([`RunOptions::choices`]), for its
+    /// replay file.
+    pub choices: Option<Choices>,
+    /// Every random stream's draws, if [`RunOptions::record_choices`] asked for them.
+    pub recorded_choices: Option<Choices>,
     /// The program the replay, shrink and trace commands run (the scenario's
     /// [`crate::Scenario::program`], filled in by [`crate::run_guarded`]; `pangea-sim` by default).
     pub program: ReplayProgram,
@@ -257,6 +326,9 @@ impl Default for RunReport {
             operations: None,
             replay_file: None,
             tallies: BTreeMap::new(),
+            only_clients: None,
+            choices: None,
+            recorded_choices: None,
             program: ReplayProgram::PANGEA_SIM,
         }
     }
@@ -282,6 +354,7 @@ impl RunReport {
                 pangea_sim::SimViolationKind::Invariant { .. } => "invariant",
             };
             violations.push(Violation {
+                involved: crate::report::Involved::default(),
                 checker,
                 kind: FailureKind::Correctness,
                 at: seen.at,

@@ -56,6 +56,7 @@ pub fn run_guarded(scenario: &dyn Scenario, options: &RunOptions) -> Result<RunR
                 planted: options.planted.clone(),
                 plan_source: options.plan_source.clone(),
                 outcome: Outcome::from_violations(vec![Violation {
+                    involved: crate::report::Involved::default(),
                     checker: "no-panic",
                     kind: FailureKind::Crash,
                     at: Instant::ZERO,
@@ -73,6 +74,8 @@ pub fn run_guarded(scenario: &dyn Scenario, options: &RunOptions) -> Result<RunR
     report.faults = options.faults.as_ref().filter(|_| options.plan.is_none()).map(ToString::to_string);
     report.clients = options.clients;
     report.operations = options.operations;
+    report.only_clients.clone_from(&options.only_clients);
+    report.choices.clone_from(&options.choices);
     report.replay_file.clone_from(&options.replay_file);
     report.program = scenario.program();
     Ok(report)

@@ -190,8 +190,8 @@ fn a_saved_run_replays_exactly_and_bad_replay_files_are_refused() {
     let bad_files: Vec<(&str, Vec<u8>, &str)> = vec![
         (
             "future.json",
-            original.replace("\"version\": 1", "\"version\": 2").into_bytes(),
-            "version 2 is not supported",
+            original.replace("\"version\": 2", "\"version\": 3").into_bytes(),
+            "version 3 is not supported",
         ),
         ("foreign.json", original.replace("pangea-replay", "pangea-sweep").into_bytes(), "format is 'pangea-sweep'"),
         ("plan.json", plan, "not a replay file"),

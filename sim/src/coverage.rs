@@ -76,8 +76,8 @@ pub(crate) struct Buggify {
 }
 
 impl Buggify {
-    pub(crate) fn new(active: bool, streams: SeedStreams) -> Buggify {
-        Buggify { active, streams, rng: streams.stream("buggify"), enabled: BTreeMap::new() }
+    pub(crate) fn new(active: bool, streams: &SeedStreams) -> Buggify {
+        Buggify { active, streams: streams.clone(), rng: streams.stream("buggify"), enabled: BTreeMap::new() }
     }
 
     /// Whether `site` fires now. Whether a site is enabled at all depends only on the seed and the
@@ -86,7 +86,7 @@ impl Buggify {
         if !self.active {
             return false;
         }
-        let streams = self.streams;
+        let streams = &self.streams;
         let first = !self.enabled.contains_key(site);
         let enabled = *self
             .enabled

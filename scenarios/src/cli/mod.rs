@@ -101,7 +101,8 @@ enum Command {
     #[command(after_help = EXIT_CODES)]
     Replay(ReplayArgs),
     /// Minimise a failing run — fewer faults, shorter fault windows, an earlier heal, fewer nodes,
-    /// clients and operations — while it still fails the same checker; save it as a replay file.
+    /// clients and operations, then simpler random choices (every stream's recorded draws cut short,
+    /// deleted, zeroed) — while it still fails the same checker; save it as a replay file.
     Shrink(ShrinkArgs),
     /// Export a run's trace: `chrome` (Perfetto / chrome://tracing: a track per node, messages as
     /// flows, faults as instants), `html` (a self-contained space-time diagram), or `jsonl`.

@@ -22,6 +22,7 @@ static OWN: TestScenario<RunFn> = TestScenario { name: "own", run: own_run, prog
 fn own_run(options: &RunOptions) -> Result<RunReport, ScenarioError> {
     let violations = if options.seed % 2 == 1 {
         vec![Violation {
+            involved: crate::report::Involved::default(),
             checker: "odd-seed",
             kind: FailureKind::Correctness,
             at: Instant::from_nanos(1_000_000),

@@ -46,6 +46,25 @@ pub(super) fn render(report: &RunReport, timeline: &Timeline) -> String {
         .iter()
         .map(|check| json!([check.at, signed(check.node), check.checker, check.message]))
         .collect();
+    // The first violation's cited operations, grouped by key in order of appearance.
+    let mut evidence: Vec<(String, Vec<serde_json::Value>)> = Vec::new();
+    let cited = report.first_violation().map_or(&[][..], |violation| &violation.involved.operations[..]);
+    for operation in cited {
+        let row = json!([
+            operation.client,
+            operation.index,
+            operation.what,
+            operation.invoked_at.as_nanos(),
+            operation.completed_at.map_or(-1, |at| at.as_nanos() as i64),
+            operation.culprit
+        ]);
+        match evidence.iter_mut().find(|(key, _)| *key == operation.key) {
+            Some((_, rows)) => rows.push(row),
+            None => evidence.push((operation.key.clone(), vec![row])),
+        }
+    }
+    let evidence: Vec<_> =
+        evidence.into_iter().map(|(key, operations)| json!({ "key": key, "operations": operations })).collect();
     let data = json!({
         "title": format!("{} seed {}", report.scenario, report.seed),
         "outcome": report.outcome.failure_kind().map_or("pass", crate::FailureKind::name),
@@ -60,6 +79,7 @@ pub(super) fn render(report: &RunReport, timeline: &Timeline) -> String {
         "events": marks(&timeline.node_events),
         "clients": marks(&timeline.client_events),
         "checks": checks,
+        "evidence": evidence,
         "report": report.render(),
     });
     // `</` cannot appear inside the script element's JSON.

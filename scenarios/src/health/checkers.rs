@@ -185,6 +185,7 @@ impl Checkers {
                 return;
             }
             self.violations.push(Violation {
+                involved: crate::report::Involved::default(),
                 checker: "suspicion-ends",
                 kind: FailureKind::Correctness,
                 at: now,
@@ -254,6 +255,7 @@ impl Checkers {
                 NodeStatus::Up => "in another part of a partition",
             };
             self.violations.push(Violation {
+                involved: crate::report::Involved::default(),
                 checker: "completeness",
                 kind: FailureKind::Correctness,
                 at: now,
@@ -316,6 +318,7 @@ pub fn liveness_violations(
             break;
         }
         let violation = |message: String| Violation {
+            involved: crate::report::Involved::default(),
             checker: "liveness",
             kind: FailureKind::Liveness,
             at: sim.now(),

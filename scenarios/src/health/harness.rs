@@ -108,6 +108,7 @@ impl Harness<PangeaNode> for HealthHarness {
         if !end.crashed && !stopped_early {
             if load.mean > LOAD_MEAN_MAX {
                 violations.push(Violation {
+                    involved: crate::report::Involved::default(),
                     checker: "message-load",
                     kind: FailureKind::Correctness,
                     at,
@@ -121,6 +122,7 @@ impl Harness<PangeaNode> for HealthHarness {
             }
             if false_rate > FALSE_DEATHS_PER_NODE_HOUR_MAX {
                 violations.push(Violation {
+                    involved: crate::report::Involved::default(),
                     checker: "accuracy",
                     kind: FailureKind::Correctness,
                     at,

@@ -129,6 +129,7 @@ pub fn drive<N: Node, H: Harness<N>>(sim: &mut Sim<N>, harness: &mut H, phases: 
                 ));
             }
             Err(why) if budget_error.is_none() => end.violations.push(Violation {
+                involved: crate::report::Involved::default(),
                 checker: "convergence",
                 kind: FailureKind::Liveness,
                 at: sim.now(),
@@ -142,6 +143,7 @@ pub fn drive<N: Node, H: Harness<N>>(sim: &mut Sim<N>, harness: &mut H, phases: 
     if let Some(message) = budget_error {
         end.crashed = true;
         end.violations.push(Violation {
+            involved: crate::report::Involved::default(),
             checker: "event-budget",
             kind: FailureKind::Crash,
             at: sim.now(),

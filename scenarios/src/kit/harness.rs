@@ -55,6 +55,7 @@ pub trait Harness<N: Node> {
     /// default is one liveness violation.
     fn stalled(&mut self, sim: &Sim<N>, heal_at: Instant, bound: Duration) -> Vec<Violation> {
         vec![Violation {
+            involved: crate::report::Involved::default(),
             checker: "liveness",
             kind: FailureKind::Liveness,
             at: sim.now(),

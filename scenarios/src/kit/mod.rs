@@ -32,7 +32,7 @@ use crate::error::ScenarioError;
 use crate::registry::{Scenario, WorkloadKnobs, checked_nodes, plan_of};
 use crate::report::{ReplayProgram, RunOptions, RunReport};
 use pangea_core::{Duration, Node};
-use pangea_sim::{FaultPlan, Sim, SimConfig, SwarmProfile};
+use pangea_sim::{Choices, FaultPlan, SeedStreams, Sim, SimConfig, SwarmProfile};
 
 /// Where a kit's fault plans come from.
 #[derive(Clone, Debug)]
@@ -101,6 +101,9 @@ pub struct RunSetup<'a> {
     pub plan: &'a FaultPlan,
     /// The kit's phases.
     pub phases: Phases,
+    /// The run's random streams: clients draw from them (never from streams of their own), so
+    /// that their choices are taped and replayed with the nodes' and the network's.
+    pub streams: &'a SeedStreams,
 }
 
 /// What one run is made of: built by a kit's `setup` for each run.
@@ -245,13 +248,16 @@ impl<N: Node + 'static, H: Harness<N>> Kit<N, H> {
         setup: impl FnOnce(&RunSetup<'_>) -> Result<Parts<N, H>, ScenarioError>,
     ) -> Result<(RunReport, H), ScenarioError> {
         let plan = plan_of(self, options, nodes)?;
+        let empty = Choices::default();
+        let streams =
+            SeedStreams::taped(options.seed, options.choices.as_ref().unwrap_or(&empty), options.record_choices);
         let Parts { node, mut harness, phases, message_bytes_max, clients_on_network } =
-            setup(&RunSetup { name: self.name, options, nodes, plan: &plan, phases: self.phases })?;
+            setup(&RunSetup { name: self.name, options, nodes, plan: &plan, phases: self.phases, streams: &streams })?;
         let mut config = SimConfig::new(options.seed, nodes, plan.clone());
         config.keep_trace = options.keep_trace;
         config.message_bytes_max = message_bytes_max;
         config.client_link = clients_on_network.then_some(plan.network.latency);
-        let mut sim = Sim::new(config, node);
+        let mut sim = Sim::with_streams(config, streams.clone(), node);
         let end = drive(&mut sim, &mut harness, &phases);
         let mut findings = harness.finish(&sim, &end);
         let mut violations = end.violations;
@@ -260,6 +266,7 @@ impl<N: Node + 'static, H: Harness<N>> Kit<N, H> {
         notes.append(&mut findings.notes);
         let mut report = RunReport::from_sim(self.name, options, plan, &sim, violations, notes);
         report.tallies = findings.tallies;
+        report.recorded_choices = options.record_choices.then(|| streams.recorded());
         Ok((report, harness))
     }
 }

@@ -64,8 +64,15 @@ enum Doing {
 /// The clients of one run and the history they made.
 pub struct ModelClients<N: Node + 'static, M: SequentialModel + 'static> {
     spec: &'static ClientSpec<N, M>,
-    rng: SimRng,
+    streams: SeedStreams,
+    /// Each client's own stream (`"kit.clients/N"`), so that dropping a client keeps the others'
+    /// choices.
+    rngs: Vec<SimRng>,
+    /// The stream of operations drawn for no client (`"kit.clients/extra"`).
+    extra_rng: SimRng,
     nodes: u32,
+    /// Only these clients issue operations, if set (the others stay idle).
+    only: Option<Vec<u32>>,
     operations_max: u64,
     stop_issuing_at: Instant,
     issued: u64,
@@ -80,20 +87,24 @@ pub struct ModelClients<N: Node + 'static, M: SequentialModel + 'static> {
 }
 
 impl<N: Node + 'static, M: SequentialModel + 'static> ModelClients<N, M> {
-    /// `clients` clients of `nodes` nodes, drawing from the `"kit.clients"` stream of `seed`, issuing
-    /// at most `operations_max` operations and none from `stop_issuing_at` on (the heal).
+    /// `clients` clients of `nodes` nodes, each drawing from its own `"kit.clients/N"` stream of
+    /// `streams`, issuing at most `operations_max` operations and none from `stop_issuing_at` on
+    /// (the heal). With `only`, only those clients issue operations.
     #[must_use]
     pub fn new(
         spec: &'static ClientSpec<N, M>,
-        seed: u64,
+        streams: &SeedStreams,
         nodes: u32,
-        (clients, operations_max): (u32, u64),
+        (clients, operations_max, only): (u32, u64, Option<Vec<u32>>),
         stop_issuing_at: Instant,
     ) -> Self {
         ModelClients {
             spec,
-            rng: SeedStreams::new(seed).stream("kit.clients"),
+            streams: streams.clone(),
+            rngs: (0..clients).map(|client| client_stream(streams, client as usize)).collect(),
+            extra_rng: streams.stream("kit.clients/extra"),
             nodes,
+            only,
             operations_max,
             stop_issuing_at,
             issued: 0,
@@ -110,9 +121,9 @@ impl<N: Node + 'static, M: SequentialModel + 'static> ModelClients<N, M> {
         self.spec
     }
 
-    /// The clients' random stream (to draw an operation as they would).
+    /// A stream for operations drawn for no client (the probe after the heal).
     pub fn rng(&mut self) -> &mut dyn Rng {
-        &mut self.rng
+        &mut self.extra_rng
     }
 
     /// Reads the answers that arrived, ends the attempts that timed out, and issues new operations.
@@ -147,6 +158,7 @@ impl<N: Node + 'static, M: SequentialModel + 'static> ModelClients<N, M> {
     pub fn owe(&mut self, sim: &mut Sim<N>, op: M::Op) -> usize {
         let client = self.doing.len();
         self.doing.push(Doing::Thinking { at: sim.now() });
+        self.rngs.push(client_stream(&self.streams, client));
         self.owed.push((client, op.clone(), None));
         self.send(sim, client, op);
         self.owed.len() - 1
@@ -175,15 +187,16 @@ impl<N: Node + 'static, M: SequentialModel + 'static> ModelClients<N, M> {
         if let Some((_, op, done)) = self.owed.iter().find(|(carrier, _, _)| *carrier == client) {
             return done.is_none().then(|| op.clone());
         }
-        if now >= self.stop_issuing_at || self.issued >= self.operations_max {
+        let idle = self.only.as_ref().is_some_and(|only| !only.contains(&(client as u32)));
+        if idle || now >= self.stop_issuing_at || self.issued >= self.operations_max {
             return None;
         }
         self.issued += 1;
-        Some((self.spec.generate)(&mut self.rng, client as u32))
+        Some((self.spec.generate)(&mut self.rngs[client], client as u32))
     }
 
     fn send(&mut self, sim: &mut Sim<N>, client: usize, op: M::Op) {
-        let node = below(&mut self.rng, u64::from(self.nodes)) as u32;
+        let node = below(&mut self.rngs[client], u64::from(self.nodes)) as u32;
         let request = sim.client_request(node, &(self.spec.request)(&op));
         let index = self.history.len();
         self.history.push(ModelOp {
@@ -202,7 +215,12 @@ impl<N: Node + 'static, M: SequentialModel + 'static> ModelClients<N, M> {
         if completed && let Some(owed) = self.owed.iter_mut().find(|(carrier, _, _)| *carrier == client) {
             owed.2 = Some(index);
         }
-        let think = duration_between(&mut self.rng, Duration::ZERO, self.spec.think_max);
+        let think = duration_between(&mut self.rngs[client], Duration::ZERO, self.spec.think_max);
         self.doing[client] = Doing::Thinking { at: now + think };
     }
+}
+
+/// Client `client`'s own stream.
+fn client_stream(streams: &SeedStreams, client: usize) -> SimRng {
+    streams.stream(&format!("kit.clients/{client}"))
 }

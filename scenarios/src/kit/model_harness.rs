@@ -9,7 +9,7 @@ use super::{DriveEnd, Findings, Harness, Progress, RunSetup};
 use crate::error::ScenarioError;
 use crate::model::{CONFIGURATIONS_MAX, Ended, History, ModelOp, ModelVerdict, SequentialModel, check_model};
 use crate::registry::WorkloadKnobs;
-use crate::report::{FailureKind, Violation};
+use crate::report::{CitedOperation, FailureKind, Involved, Violation};
 use pangea_core::{Instant, Node};
 use pangea_sim::Sim;
 
@@ -66,7 +66,13 @@ impl<N: Node + 'static, M: SequentialModel + 'static> ModelHarness<N, M> {
             return Err(ScenarioError::ClientCount { scenario: setup.name.to_owned(), most: CLIENTS_MAX, clients });
         }
         let heal_at = Instant::from_nanos(setup.plan.heal_at_ms.saturating_mul(1_000_000));
-        let clients = ModelClients::new(spec, setup.options.seed, setup.nodes, (clients, operations), heal_at);
+        let clients = ModelClients::new(
+            spec,
+            setup.streams,
+            setup.nodes,
+            (clients, operations, setup.options.only_clients.clone()),
+            heal_at,
+        );
         Ok(ModelHarness { checks, clients, probe: None })
     }
 
@@ -97,7 +103,26 @@ impl<N: Node + 'static, M: SequentialModel + 'static> ModelHarness<N, M> {
                         Instant::from_nanos(operation.invoked_at),
                     )
                 });
+                let involved = stuck.map_or_else(Involved::default, |index| {
+                    let operation = &history[index];
+                    let (what, completed_at) = match &operation.ended {
+                        Ended::Completed { at, output } => {
+                            (format!("{:?} -> {output:?}", operation.op), Some(Instant::from_nanos(*at)))
+                        }
+                        Ended::Unknown | Ended::Failed => (format!("{:?}", operation.op), None),
+                    };
+                    Involved::of_operations(vec![CitedOperation {
+                        index,
+                        client: operation.client,
+                        key: String::new(),
+                        what,
+                        invoked_at: Instant::from_nanos(operation.invoked_at),
+                        completed_at,
+                        culprit: true,
+                    }])
+                });
                 findings.violations.push(Violation {
+                    involved,
                     checker: "linearizability",
                     kind: FailureKind::Correctness,
                     at: at.unwrap_or(Instant::ZERO),
@@ -160,6 +185,7 @@ impl<N: Node + 'static, M: SequentialModel + 'static> Harness<N> for ModelHarnes
         self.clients
             .owed_pending()
             .map(|op| Violation {
+                involved: crate::report::Involved::default(),
                 checker: "liveness",
                 kind: FailureKind::Liveness,
                 at: sim.now(),
@@ -185,7 +211,14 @@ impl<N: Node + 'static, M: SequentialModel + 'static> Harness<N> for ModelHarnes
         for check in self.checks.checks {
             if let Err(message) = (check.check)(sim, &self.clients.history) {
                 let kind = check.kind;
-                findings.violations.push(Violation { checker: check.name, kind, at: sim.now(), node: None, message });
+                findings.violations.push(Violation {
+                    involved: crate::report::Involved::default(),
+                    checker: check.name,
+                    kind,
+                    at: sim.now(),
+                    node: None,
+                    message,
+                });
             }
         }
         let history = &self.clients.history;

@@ -49,6 +49,7 @@ impl Agreement {
                     Some((id, first)) if *id != entry.id => {
                         if self.violations.len() < 10 {
                             self.violations.push(Violation {
+                                involved: crate::report::Involved::default(),
                                 checker: "agreement",
                                 kind: FailureKind::Correctness,
                                 at: sim.now(),
@@ -91,6 +92,7 @@ impl Agreement {
                     let theirs = sim.node(other).map(|node| node.log().state());
                     if theirs != Some(replica.state()) && self.violations.len() < 10 {
                         self.violations.push(Violation {
+                            involved: crate::report::Involved::default(),
                             checker: "state-machine",
                             kind: FailureKind::Correctness,
                             at: sim.now(),

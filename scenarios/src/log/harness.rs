@@ -57,6 +57,7 @@ impl Harness<PangeaNode> for LogHarness {
 
     fn stalled(&mut self, sim: &Sim<PangeaNode>, heal_at: Instant, bound: Duration) -> Vec<Violation> {
         vec![Violation {
+            involved: crate::report::Involved::default(),
             checker: "liveness",
             kind: FailureKind::Liveness,
             at: sim.now(),
@@ -81,6 +82,7 @@ impl Harness<PangeaNode> for LogHarness {
         let unanswered = self.final_reads.iter().find(|read| !self.workload.is_done(**read));
         unanswered
             .map(|read| Violation {
+                involved: crate::report::Involved::default(),
                 checker: "liveness",
                 kind: FailureKind::Liveness,
                 at: sim.now(),

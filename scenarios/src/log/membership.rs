@@ -81,8 +81,8 @@ impl MemberChanger {
     /// A driver for a run of `seed` that starts with `initial` members and issues its last change
     /// before `stop_at`.
     #[must_use]
-    pub fn new(seed: u64, initial: usize, stop_at: Instant) -> MemberChanger {
-        let rng = SeedStreams::new(seed).stream("membership");
+    pub fn new(streams: &SeedStreams, initial: usize, stop_at: Instant) -> MemberChanger {
+        let rng = streams.stream("membership");
         MemberChanger {
             rng,
             session: None,

@@ -195,8 +195,8 @@ fn parts(setup: &RunSetup<'_>, members: u32, changes: bool) -> Result<Parts<Pang
     let message_bytes_max = config.log.message_bytes_max;
     let heal_at = Instant::from_nanos(setup.plan.heal_at_ms * 1_000_000);
     let keys = workload.keys;
-    let clients = Workload::new(workload, options.seed, setup.nodes, heal_at);
-    let changer = changes.then(|| MemberChanger::new(options.seed, members as usize, heal_at));
+    let clients = Workload::new(workload, setup.streams, setup.nodes, heal_at, options.only_clients.as_deref());
+    let changer = changes.then(|| MemberChanger::new(setup.streams, members as usize, heal_at));
     let node = move |_index: u32| PangeaNode::new(config.clone()).expect("validated above");
     let mut parts = Parts::new(node, LogHarness::new(clients, keys, changer), setup.phases);
     parts.message_bytes_max = Some(message_bytes_max);
@@ -227,6 +227,39 @@ fn node_config(scenario: &str, members: u32, planted: Option<&str>) -> Result<Pa
     let config = PangeaConfig { log, records, ..PangeaConfig::new(Vec::new()) };
     config.validate().map_err(|error| ScenarioError::Config(error.to_string()))?;
     Ok(config)
+}
+
+/// What the linearizability checker's `evidence` involves: its operations and the failed ones it
+/// cites, by invocation time.
+fn involved_in(evidence: &crate::linearizability::Evidence) -> crate::report::Involved {
+    use crate::linearizability::{OpCompletion, Value};
+    use crate::report::{CitedOperation, Involved};
+    let mut operations: Vec<CitedOperation> = evidence
+        .ops
+        .iter()
+        .chain(&evidence.failed)
+        .map(|cited| {
+            let entry = &cited.entry;
+            let (what, completed_at) = match &entry.completion {
+                OpCompletion::Completed { at, outcome } => {
+                    (format!("{} -> {outcome}", entry.op), Some(Instant::from_nanos(*at)))
+                }
+                OpCompletion::Unknown => (format!("{} -> unknown", entry.op), None),
+                OpCompletion::Failed => (format!("{} -> failed", entry.op), None),
+            };
+            CitedOperation {
+                index: cited.index,
+                client: entry.client,
+                key: Value(entry.key.clone()).to_string(),
+                what,
+                invoked_at: Instant::from_nanos(entry.invoked_at),
+                completed_at,
+                culprit: cited.index == evidence.culprit,
+            }
+        })
+        .collect();
+    operations.sort_by_key(|operation| (operation.invoked_at, operation.index));
+    Involved::of_operations(operations)
 }
 
 /// Checks the client history for linearizability (which, with the final reads of every key, also
@@ -264,7 +297,7 @@ pub fn history_violations(history: &[Operation]) -> (Vec<Violation>, Vec<String>
                 Completion::Unknown => OpCompletion::Unknown,
             };
             HistoryEntry {
-                client: operation.client,
+                client: operation.issuer as u64,
                 key: key.clone(),
                 op,
                 invoked_at: operation.invoked_at.as_nanos(),
@@ -275,19 +308,23 @@ pub fn history_violations(history: &[Operation]) -> (Vec<Violation>, Vec<String>
     match lin::check(&entries, &CheckConfig::default()) {
         Ok(Verdict::Linearizable) => (Vec::new(), Vec::new()),
         Ok(verdict @ Verdict::NotLinearizable { .. }) => {
-            let at = match &verdict {
-                Verdict::NotLinearizable { evidence, .. } => evidence
-                    .ops
-                    .iter()
-                    .find(|cited| cited.index == evidence.culprit)
-                    .and_then(|cited| match cited.entry.completion {
-                        OpCompletion::Completed { at, .. } => Some(Instant::from_nanos(at)),
-                        _ => None,
-                    })
-                    .unwrap_or(Instant::ZERO),
-                _ => Instant::ZERO,
+            let (at, involved) = match &verdict {
+                Verdict::NotLinearizable { evidence, .. } => (
+                    evidence
+                        .ops
+                        .iter()
+                        .find(|cited| cited.index == evidence.culprit)
+                        .and_then(|cited| match cited.entry.completion {
+                            OpCompletion::Completed { at, .. } => Some(Instant::from_nanos(at)),
+                            _ => None,
+                        })
+                        .unwrap_or(Instant::ZERO),
+                    involved_in(evidence),
+                ),
+                _ => (Instant::ZERO, crate::report::Involved::default()),
             };
             let violation = Violation {
+                involved,
                 checker: "linearizability",
                 kind: FailureKind::Correctness,
                 at,
@@ -309,7 +346,14 @@ pub fn history_violations(history: &[Operation]) -> (Vec<Violation>, Vec<String>
                     ("history", FailureKind::Crash, format!("the workload recorded an unreadable history: {error}"))
                 }
             };
-            let violation = Violation { checker, kind, at: Instant::ZERO, node: None, message };
+            let violation = Violation {
+                involved: crate::report::Involved::default(),
+                checker,
+                kind,
+                at: Instant::ZERO,
+                node: None,
+                message,
+            };
             (vec![violation], Vec::new())
         }
     }
@@ -321,7 +365,15 @@ mod tests {
     use pangea_core::metadata::records::KvResult;
 
     fn operation(op: KvOp, completion: Completion) -> Operation {
-        Operation { client: 1, sequence: 1, op, read_index: false, invoked_at: Instant::from_nanos(1), completion }
+        Operation {
+            client: 1,
+            issuer: 0,
+            sequence: 1,
+            op,
+            read_index: false,
+            invoked_at: Instant::from_nanos(1),
+            completion,
+        }
     }
 
     #[test]

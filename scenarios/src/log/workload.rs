@@ -75,6 +75,9 @@ pub enum Completion {
 pub struct Operation {
     /// The client (its session id once it has one; 0 before).
     pub client: u64,
+    /// The workload's client that issued it (from 0, as `--clients` counts them; the clients
+    /// made after the heal come after those).
+    pub issuer: usize,
     /// Its sequence number in that session.
     pub sequence: u64,
     /// What it asked.
@@ -144,12 +147,26 @@ impl Workload {
     /// Clients of a `nodes`-replica log, each drawing from its own stream of the seed, issuing new
     /// operations until `stop_issuing_at`.
     #[must_use]
-    pub fn new(config: WorkloadConfig, seed: u64, nodes: u32, stop_issuing_at: Instant) -> Workload {
-        let streams = SeedStreams::new(seed);
-        let clients = (0..config.clients as usize).map(|index| Client::new(&streams, index, nodes, false)).collect();
+    /// With `only`, only those clients issue operations; the others stay idle.
+    pub fn new(
+        config: WorkloadConfig,
+        streams: &SeedStreams,
+        nodes: u32,
+        stop_issuing_at: Instant,
+        only: Option<&[u32]>,
+    ) -> Workload {
+        let clients = (0..config.clients as usize)
+            .map(|index| {
+                let mut client = Client::new(streams, index, nodes, false);
+                if only.is_some_and(|only| !only.contains(&(index as u32))) {
+                    client.state = State::Done;
+                }
+                client
+            })
+            .collect();
         Workload {
             config,
-            streams,
+            streams: streams.clone(),
             clients,
             waiting: BTreeMap::new(),
             history: Vec::new(),
@@ -281,6 +298,7 @@ impl Workload {
         let read_index = matches!(op, KvOp::Get { .. }) && below(&mut self.clients[index].rng, 4) != 0;
         self.history.push(Operation {
             client: 0,
+            issuer: index,
             sequence: 0,
             op,
             read_index,

@@ -1,28 +1,38 @@
 //! Shrinking: from a failing run, find a smaller run that still fails the same checker in the same
 //! way, and save it as a replay file.
 //!
-//! Every step only simplifies, so shrinking ends; a candidate is kept when its first violation has the
-//! same checker and kind as the original's. Within a round, in this order:
+//! Every step only simplifies, so shrinking ends; a candidate is kept when its first violation has
+//! the same checker and kind as the original's and its run is no larger. Within a round, in this
+//! order (the structure of the run first, then its random choices, which are tied to the structure
+//! they were drawn in):
 //!
 //! 1. **End the safety phase early**: heal everything just after the first violation (dropping the
 //!    faults scheduled after it), else search for the earliest heal that still fails.
-//! 2. **Fewer nodes**, down to the scenario's smallest cluster: the first nodes, or the nodes the
+//! 2. **Only the clients the evidence cites**: the others stay idle (for scenarios whose checkers
+//!    name clients in [`crate::Violation::involved`] and whose clients honour
+//!    [`RunOptions::only_clients`]).
+//! 3. **Fewer nodes**, down to the scenario's smallest cluster: the first nodes, or the nodes the
 //!    failure and the remaining faults involve, renumbered in order; faults on removed nodes go, and
 //!    partitions keep only the remaining nodes.
-//! 3. **Fewer faults**: fault windows (a crash and its restart, a partition and its heal, ...) are
+//! 4. **Fewer faults**: fault windows (a crash and its restart, a partition and its heal, ...) are
 //!    removed in halves, quarters, ... and one at a time (delta debugging).
-//! 4. **Calmer network and disks**: standing faults (loss, duplication, reordering, corruption,
+//! 5. **Calmer network and disks**: standing faults (loss, duplication, reordering, corruption,
 //!    latency tails, slow links, disk faults, clock skew, buggify) are switched off, all at once, then
 //!    one by one.
-//! 5. **Shorter fault windows**: each remaining window's end moves towards its start by halves.
-//! 6. **Earlier faults**: the whole schedule, heal included, moves towards time zero.
-//! 7. **Fewer clients and operations**, for scenarios that honour those knobs.
+//! 6. **Shorter fault windows**: each remaining window's end moves towards its start by halves.
+//! 7. **Earlier faults**: the whole schedule, heal included, moves towards time zero.
+//! 8. **Fewer clients and operations**, for scenarios that honour those knobs.
+//! 9. **Shorter choices**, for scenarios built on the kit: every random stream's recorded draws are
+//!    cut short and deleted in blocks (see [`choices`]), which moves what the streams decide earlier;
+//!    then the run is ended early again.
+//! 10. **Simpler choices**: blocks of draws are zeroed, and single draws moved towards zero.
 //!
 //! Rounds repeat until one changes nothing or the budget (runs, wall-clock time) is spent. An
 //! observer ([`ShrinkObserver`]) hears of every candidate run and every accepted step, with the
 //! replay file of the smallest failing run so far, so that a caller can save it as it goes: a
 //! shrink interrupted at any moment leaves its best run behind.
 
+mod choices;
 mod plans;
 #[cfg(test)]
 mod tests;
@@ -67,7 +77,7 @@ pub struct ShrinkOptions {
 
 impl Default for ShrinkOptions {
     fn default() -> Self {
-        ShrinkOptions { runs_max: 2_000, rounds_max: 8, time_max: None }
+        ShrinkOptions { runs_max: 10_000, rounds_max: 8, time_max: None }
     }
 }
 
@@ -162,7 +172,7 @@ pub fn shrink_observed(
     observer: &mut dyn ShrinkObserver,
 ) -> Result<ShrinkOutcome, ShrinkError> {
     let started = WallInstant::now();
-    let run_options = RunOptions { keep_trace: false, ..options.clone() };
+    let run_options = RunOptions { keep_trace: false, record_choices: true, ..options.clone() };
     let original = run_guarded(scenario, &run_options).map_err(ShrinkError::Invalid)?;
     let Some(first) = original.first_violation() else {
         return Err(ShrinkError::Passes { scenario: scenario.name().to_owned(), seed: options.seed });
@@ -177,6 +187,8 @@ pub fn shrink_observed(
         planted: options.planted.clone(),
         clients: options.clients.or(workload.clients),
         operations: options.operations.or(workload.operations),
+        choices: options.choices.clone(),
+        record_choices: true,
         ..RunOptions::default()
     };
     let mut shrinker = Shrinker {
@@ -194,28 +206,37 @@ pub fn shrink_observed(
     for _ in 0..limits.rounds_max {
         let before = shrinker.steps.len();
         shrinker.end_early();
+        shrinker.evidence_clients();
         shrinker.fewer_nodes();
         shrinker.fewer_faults();
         shrinker.calmer();
         shrinker.shorter_windows();
         shrinker.earlier();
         shrinker.smaller_workload();
+        shrinker.shorter_choices();
+        shrinker.end_early();
+        shrinker.smaller_choices();
         if shrinker.steps.len() == before || shrinker.budget_spent().is_some() {
             break;
         }
     }
     let budget_spent = shrinker.budget_spent();
     // Knobs equal to the scenario's defaults need not be spelled out.
-    let mut options = shrinker.options.clone();
+    let mut options = RunOptions { record_choices: false, ..shrinker.options.clone() };
     if options.clients == workload.clients {
         options.clients = None;
     }
     if options.operations == workload.operations {
         options.operations = None;
     }
+    // Tapes of streams the shrunk run no longer makes (those of removed nodes) change nothing.
+    if let (Some(choices), Some(recorded)) = (&mut options.choices, &shrinker.best.recorded_choices) {
+        choices.0.retain(|name, _| recorded.0.contains_key(name));
+    }
     let mut shrunk = shrinker.best.clone();
     shrunk.clients = options.clients;
     shrunk.operations = options.operations;
+    shrunk.choices.clone_from(&options.choices);
     Ok(ShrinkOutcome { original, shrunk, options, steps: shrinker.steps, runs: shrinker.runs, budget_spent })
 }
 
@@ -256,7 +277,9 @@ impl Shrinker<'_> {
         self.options.nodes.expect("candidates pin their node count")
     }
 
-    /// Runs `candidate`; keeps it if it fails the same way.
+    /// Runs `candidate`; keeps it if it fails the same way and its run is no larger (in trace
+    /// records, then events) than the best so far: a simpler plan or tape can make a run longer
+    /// (a calmer network that fails later), and that is not what a person wants to read.
     fn attempt(&mut self, candidate: RunOptions, what: impl FnOnce() -> String) -> bool {
         if self.exhausted() {
             return false;
@@ -267,8 +290,10 @@ impl Shrinker<'_> {
         }
         self.runs += 1;
         let report = run_guarded(self.scenario, &candidate);
+        let size = |report: &RunReport| (report.trace_len, report.stats.events);
         let same = report.as_ref().is_ok_and(|report| {
             report.first_violation().is_some_and(|first| (first.kind, first.checker) == self.signature)
+                && size(report) <= size(&self.best)
         });
         let (Ok(report), true) = (report, same) else {
             self.observer.tried(self.runs, RunSize::of(&self.best));
@@ -489,8 +514,29 @@ impl Shrinker<'_> {
         }
     }
 
+    /// Only the clients the first violation's evidence cites issue operations.
+    fn evidence_clients(&mut self) {
+        let (Some(clients), Some(first)) = (self.options.clients, self.best.first_violation()) else { return };
+        // The clients made after the heal (the probe, the final reads) come after the workload's.
+        let cited: Vec<u32> = first
+            .involved
+            .clients
+            .iter()
+            .filter_map(|client| u32::try_from(*client).ok())
+            .filter(|client| *client < clients)
+            .collect();
+        let issuing = self.options.only_clients.as_ref().map_or(clients as usize, Vec::len);
+        if cited.is_empty() || cited.len() >= issuing {
+            return;
+        }
+        let names: Vec<String> = cited.iter().map(ToString::to_string).collect();
+        let what = || format!("only client(s) {} of {clients}, the ones the evidence cites", names.join(", "));
+        self.attempt(RunOptions { only_clients: Some(cited.clone()), ..self.options.clone() }, what);
+    }
+
     fn smaller_workload(&mut self) {
-        if let Some(clients) = self.options.clients {
+        // With some clients idle, fewer clients would only idle the cited ones.
+        if let (Some(clients), None) = (self.options.clients, &self.options.only_clients) {
             self.bisect(u64::from(clients), "clients", |options, count| {
                 options.clients = Some(u32::try_from(count).unwrap_or(u32::MAX));
             });

@@ -54,8 +54,18 @@ impl<N: Node> Sim<N> {
     /// # Panics
     /// If `config.nodes` is zero.
     pub fn new(config: SimConfig, factory: impl FnMut(u32) -> N + 'static) -> Sim<N> {
-        assert!(config.nodes > 0, "a simulation needs at least one node");
         let streams = SeedStreams::new(config.seed);
+        Sim::with_streams(config, streams, factory)
+    }
+
+    /// As [`Sim::new`], drawing from `streams` (which may replay and record tapes, and which
+    /// the scenario's own clients may share) instead of plain streams of `config.seed`.
+    ///
+    /// # Panics
+    /// If `config.nodes` is zero, or `streams` are of another seed than `config.seed`.
+    pub fn with_streams(config: SimConfig, streams: SeedStreams, factory: impl FnMut(u32) -> N + 'static) -> Sim<N> {
+        assert!(config.nodes > 0, "a simulation needs at least one node");
+        assert_eq!(streams.seed(), config.seed, "the streams are the run's seed's");
         let nodes = config.nodes;
         let virtual_nodes = (0..nodes)
             .map(|index| VirtualNode {
@@ -76,7 +86,7 @@ impl<N: Node> Sim<N> {
             .collect::<Vec<_>>();
         let index_of = IdIndex::new(virtual_nodes.iter().map(|node| node.id).collect());
         let mut sim = Sim {
-            streams,
+            streams: streams.clone(),
             now: Instant::ZERO,
             seq: 0,
             queue: BinaryHeap::new(),
@@ -87,7 +97,7 @@ impl<N: Node> Sim<N> {
             factory: Box::new(factory),
             trace: Trace::new(config.keep_trace),
             coverage: Coverage::default(),
-            buggify: Buggify::new(config.plan.buggify, streams),
+            buggify: Buggify::new(config.plan.buggify, &streams),
             stats: SimStats::default(),
             replies: Vec::new(),
             next_request: 0,
@@ -121,6 +131,13 @@ impl<N: Node> Sim<N> {
     #[must_use]
     pub fn seed(&self) -> u64 {
         self.streams.seed()
+    }
+
+    /// The run's random streams (for clients that draw beside the nodes, so that their draws are
+    /// taped with the run's).
+    #[must_use]
+    pub fn streams(&self) -> &SeedStreams {
+        &self.streams
     }
 
     /// Virtual time now.
