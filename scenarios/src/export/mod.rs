@@ -149,6 +149,63 @@ mod tests {
     }
 
     #[test]
+    fn the_html_page_carries_the_evidence_per_key_with_its_culprit() {
+        use crate::report::{CitedOperation, FailureKind, Involved, Outcome, Violation};
+        use pangea_core::Instant;
+        let cited = |index: usize, client: u64, key: &str, culprit: bool| CitedOperation {
+            index,
+            client,
+            key: key.to_owned(),
+            what: format!("op {index}"),
+            invoked_at: Instant::from_nanos(index as u64 * 1_000),
+            completed_at: (index != 2).then(|| Instant::from_nanos(index as u64 * 1_000 + 500)),
+            culprit,
+        };
+        let involved = Involved::of_operations(vec![
+            cited(1, 0, "\"k1\"", false),
+            cited(2, 3, "\"k0\"", false),
+            cited(3, 0, "\"k1\"", true),
+        ]);
+        assert_eq!(
+            (involved.clients.clone(), involved.keys.clone()),
+            (vec![0, 3], vec!["\"k0\"".into(), "\"k1\"".into()])
+        );
+        let violation = Violation {
+            involved,
+            checker: "linearizability",
+            kind: FailureKind::Correctness,
+            at: Instant::from_nanos(3_500),
+            node: None,
+            message: "not linearizable".into(),
+        };
+        let report = RunReport { outcome: Outcome::from_violations(vec![violation]), ..small_report() };
+        let html = export(&report, TraceFormat::Html).unwrap();
+        let data = html.split("const DATA = ").nth(1).and_then(|rest| rest.split(";\n").next()).unwrap();
+        let data: serde_json::Value = serde_json::from_str(data).unwrap();
+        let keys: Vec<&str> =
+            data["evidence"].as_array().unwrap().iter().map(|key| key["key"].as_str().unwrap()).collect();
+        assert_eq!(keys, ["\"k1\"", "\"k0\""], "keys in order of their first operation");
+        let k1 = &data["evidence"][0]["operations"];
+        assert_eq!(k1[1], serde_json::json!([0, 3, "op 3", 3_000, 3_500, true]), "the culprit");
+        assert_eq!(data["evidence"][1]["operations"][0][4], -1, "no answer");
+        // A passing run has no evidence to draw.
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(
+                export(&small_report(), TraceFormat::Html)
+                    .unwrap()
+                    .split("const DATA = ")
+                    .nth(1)
+                    .unwrap()
+                    .split(";\n")
+                    .next()
+                    .unwrap()
+            )
+            .unwrap()["evidence"],
+            serde_json::json!([])
+        );
+    }
+
+    #[test]
     fn sends_are_matched_to_their_deliveries() {
         let report = small_report();
         let timeline = timeline::Timeline::build(&report, report.trace.as_deref().unwrap());
