@@ -278,7 +278,7 @@ impl Shrinker<'_> {
     }
 
     /// Runs `candidate`; keeps it if it fails the same way and its run is no larger (in trace
-    /// records, then events) than the best so far: a simpler plan or tape can make a run longer
+    /// records and in events) than the best so far: a simpler plan or tape can make a run longer
     /// (a calmer network that fails later), and that is not what a person wants to read.
     fn attempt(&mut self, candidate: RunOptions, what: impl FnOnce() -> String) -> bool {
         if self.exhausted() {
@@ -290,10 +290,10 @@ impl Shrinker<'_> {
         }
         self.runs += 1;
         let report = run_guarded(self.scenario, &candidate);
-        let size = |report: &RunReport| (report.trace_len, report.stats.events);
         let same = report.as_ref().is_ok_and(|report| {
             report.first_violation().is_some_and(|first| (first.kind, first.checker) == self.signature)
-                && size(report) <= size(&self.best)
+                && report.trace_len <= self.best.trace_len
+                && report.stats.events <= self.best.stats.events
         });
         let (Ok(report), true) = (report, same) else {
             self.observer.tried(self.runs, RunSize::of(&self.best));
