@@ -329,7 +329,7 @@ impl Shrinker<'_> {
         }
         // Not monotone in general, but a binary search finds a good cut in a few runs.
         let (mut low, mut high) = (1, self.plan().heal_at_ms);
-        while high - low > (high / 50).max(50) && !self.exhausted() {
+        while high.saturating_sub(low) > (high / 50).max(50) && !self.exhausted() {
             let middle = low + (high - low) / 2;
             let plan = truncated(self.plan(), middle);
             if self.attempt(self.with_plan(plan), || format!("heal everything at {middle}ms")) {

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::report::{Outcome, Violation};
+use crate::test_scenario::{RunFn, TestScenario};
 use pangea_core::{Duration, Instant};
 use pangea_sim::{Fault, TimedFault};
 
@@ -179,85 +180,60 @@ fn budgets_stop_a_shrink_and_say_which() {
 /// A toy scenario whose whole run is random choices: it draws 50 to 99 operations from its
 /// `"work"` stream, each a number below 1,000, and fails when one of them is 990 or more. Its size
 /// grows with the operations and their numbers, so that the smallest failing run is 50 operations,
-/// all zero but one.
-struct Dice;
+/// all zero but one. Its plan heals at once, as every test scenario's does.
+const DICE_FAILING_FROM: u64 = 990;
 
-impl Dice {
-    const FAILING_FROM: u64 = 990;
-}
+static DICE: TestScenario<RunFn> = TestScenario::new("dice", dice_run);
 
-impl Scenario for Dice {
-    fn name(&self) -> &'static str {
-        "dice"
-    }
-    fn description(&self) -> &'static str {
-        "fails when a draw is high"
-    }
-    fn default_nodes(&self) -> u32 {
-        1
-    }
-    fn nodes_range(&self) -> (u32, u32) {
-        (1, 1)
-    }
-    fn faults(&self) -> &'static str {
-        "none"
-    }
-    fn plan(&self, _seed: u64, _nodes: u32) -> FaultPlan {
-        FaultPlan::none(1_000)
-    }
-    fn planted_bugs(&self) -> Vec<&'static str> {
-        Vec::new()
-    }
-    fn run(&self, options: &RunOptions) -> Result<RunReport, crate::error::ScenarioError> {
-        use pangea_core::random::below;
-        let empty = pangea_sim::Choices::default();
-        let streams = pangea_sim::SeedStreams::taped(
-            options.seed,
-            options.choices.as_ref().unwrap_or(&empty),
-            options.record_choices,
-        );
-        let mut work = streams.stream("work");
-        let operations = 50 + below(&mut work, 50);
-        let numbers: Vec<u64> = (0..operations).map(|_| below(&mut work, 1_000)).collect();
-        let failing = numbers.iter().position(|number| *number >= Dice::FAILING_FROM);
-        let violations = failing.map(|index| Violation {
-            involved: crate::report::Involved::default(),
-            checker: "dice",
-            kind: FailureKind::Correctness,
-            at: Instant::from_nanos(index as u64),
-            node: None,
-            message: format!("operation {index} drew {}", numbers[index]),
-        });
-        Ok(RunReport {
-            scenario: "dice".into(),
-            seed: options.seed,
-            nodes: 1,
-            outcome: Outcome::from_violations(violations.into_iter().collect()),
-            trace_len: operations + numbers.iter().sum::<u64>() / 10,
-            plan: FaultPlan::none(1_000),
-            choices: options.choices.clone(),
-            recorded_choices: options.record_choices.then(|| streams.recorded()),
-            ..RunReport::default()
-        })
-    }
+fn dice_run(options: &RunOptions) -> Result<RunReport, crate::error::ScenarioError> {
+    use pangea_core::random::below;
+    let empty = pangea_sim::Choices::default();
+    let streams = pangea_sim::SeedStreams::taped(
+        options.seed,
+        options.choices.as_ref().unwrap_or(&empty),
+        options.record_choices,
+    );
+    let mut work = streams.stream("work");
+    let operations = 50 + below(&mut work, 50);
+    let numbers: Vec<u64> = (0..operations).map(|_| below(&mut work, 1_000)).collect();
+    let failing = numbers.iter().position(|number| *number >= DICE_FAILING_FROM);
+    let violations = failing.map(|index| Violation {
+        involved: crate::report::Involved::default(),
+        checker: "dice",
+        kind: FailureKind::Correctness,
+        at: Instant::from_nanos(index as u64),
+        node: None,
+        message: format!("operation {index} drew {}", numbers[index]),
+    });
+    Ok(RunReport {
+        scenario: "dice".into(),
+        seed: options.seed,
+        nodes: 1,
+        outcome: Outcome::from_violations(violations.into_iter().collect()),
+        trace_len: operations + numbers.iter().sum::<u64>() / 10,
+        plan: FaultPlan::none(0),
+        choices: options.choices.clone(),
+        recorded_choices: options.record_choices.then(|| streams.recorded()),
+        ..RunReport::default()
+    })
 }
 
 #[test]
 fn choice_shrinking_finds_the_one_draw_that_matters_and_the_tape_replays_it() {
-    let seed = (0..200).find(|seed| Dice.run(&RunOptions::seed(*seed)).unwrap().first_violation().is_some());
+    let seed = (0..200).find(|seed| DICE.run(&RunOptions::seed(*seed)).unwrap().first_violation().is_some());
     let options = RunOptions::seed(seed.expect("some seed of 200 draws a high number"));
-    let outcome = shrink(&Dice, &options, ShrinkOptions::default(), &mut |_| {}).unwrap();
+    let outcome = shrink(&DICE, &options, ShrinkOptions::default(), &mut |_| {}).unwrap();
     let tape = &outcome.options.choices.as_ref().expect("the shrunk run replays a tape").0["work"];
     // Fifty operations (the first draw zero), and one number left, as small as still fails.
     assert_eq!(tape.first(), Some(&0), "{tape:?}");
     let nonzero: Vec<u64> = tape.iter().copied().filter(|draw| *draw != 0).collect();
     assert_eq!(nonzero.len(), 1, "{tape:?}");
-    assert_eq!(outcome.shrunk.trace_len, 50 + Dice::FAILING_FROM / 10, "{:?}", outcome.steps);
+    assert_eq!(outcome.shrunk.trace_len, 50 + DICE_FAILING_FROM / 10, "{:?}", outcome.steps);
     assert!(outcome.shrunk.first_violation().unwrap().message.contains("drew 99"));
     // The replay file carries the tape, and running it again gives the same failure.
     let file = outcome.replay_file();
     assert_eq!(file.choices, outcome.options.choices);
-    let again = Dice.run(&file.options(None)).unwrap();
+    let again = DICE.run(&file.options(None)).unwrap();
     assert_eq!(again.first_violation(), outcome.shrunk.first_violation());
     assert_eq!(again.trace_len, outcome.shrunk.trace_len);
 }
