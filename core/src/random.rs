@@ -23,6 +23,13 @@ pub fn chance(rng: &mut dyn Rng, numerator: u64, denominator: u64) -> bool {
     denominator != 0 && below(rng, denominator) >= denominator.saturating_sub(numerator)
 }
 
+/// True unless the draw is zero: the draw a generator makes before each value it may leave out
+/// (a client's next operation), so that a zero draw, the simplest choice, leaves the value out. On
+/// a generator's draws it is false once in 2^64.
+pub fn present(rng: &mut dyn Rng) -> bool {
+    rng.next_u64() != 0
+}
+
 /// A duration drawn uniformly from `[low, high]` at nanosecond resolution.
 pub fn duration_between(rng: &mut dyn Rng, low: Duration, high: Duration) -> Duration {
     let low_nanos = u64::try_from(low.as_nanos()).unwrap_or(u64::MAX);
@@ -65,6 +72,12 @@ mod tests {
         let mut top = Always(u64::MAX);
         assert_eq!(below(&mut top, 10), 9);
         assert!(chance(&mut top, 1, 1_000_000));
+    }
+
+    #[test]
+    fn present_is_false_only_on_a_zero_draw() {
+        assert!(!present(&mut Always(0)));
+        assert!(present(&mut Always(1)) && present(&mut Always(u64::MAX)));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! What a scenario run takes and what it returns.
 
 use pangea_core::Instant;
-use pangea_sim::{Choices, Coverage, Fault, FaultPlan, SimStats, TraceHash, TraceRecord};
+use pangea_sim::{Choices, Coverage, Fault, FaultPlan, Recorded, SimStats, TraceHash, TraceRecord};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -296,8 +296,9 @@ pub struct RunReport {
     /// The tapes the run replayed in place of random streams ([`RunOptions::choices`]), for its
     /// replay file.
     pub choices: Option<Choices>,
-    /// Every random stream's draws, if [`RunOptions::record_choices`] asked for them.
-    pub recorded_choices: Option<Choices>,
+    /// Every random stream's draws and the spans marked on them, if
+    /// [`RunOptions::record_choices`] asked for them.
+    pub recorded_choices: Option<Recorded>,
     /// The program the replay, shrink and trace commands run (the scenario's
     /// [`crate::Scenario::program`], filled in by [`crate::run_guarded`]; `pangea-sim` by default).
     pub program: ReplayProgram,

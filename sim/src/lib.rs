@@ -28,5 +28,5 @@ pub use plan::{
     DiskFaults, Fault, FaultKind, FaultPlan, FaultPlanError, Latency, LinkLatency, NetworkFaults, Partition,
     SwarmProfile, TimedFault,
 };
-pub use rng::{Choices, SeedStreams, SimRng, TAPE_DRAWS_MAX};
+pub use rng::{Choices, Recorded, SeedStreams, SimRng, Span, TAPE_DRAWS_MAX};
 pub use trace::{Trace, TraceHash, TraceKind, TraceRecord};

@@ -62,8 +62,36 @@ impl Choices {
     }
 }
 
+/// Where the draws a generator made for one value begin on its stream's tape (see
+/// [`SimRng::begin_span`]): what lets the shrinker remove a whole value, such as one client
+/// operation, without shifting the draws of the values after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    /// The index on the tape of the span's first draw; the span ends where the next one begins.
+    pub start: usize,
+    /// What the generator labelled it with (the kit's clients: the virtual time in nanoseconds at
+    /// which the operation was drawn, which is when it is invoked).
+    pub label: u64,
+}
+
+/// What a recording run's streams drew.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Recorded {
+    /// Every stream's draws.
+    pub choices: Choices,
+    /// The spans marked on each stream that marked any, in order.
+    pub spans: BTreeMap<String, Vec<Span>>,
+}
+
+/// One stream's draws and spans, as recorded.
+#[derive(Debug, Default)]
+struct Tape {
+    draws: Vec<u64>,
+    spans: Vec<Span>,
+}
+
 /// Where one stream's draws are recorded.
-type Recording = Rc<RefCell<Vec<u64>>>;
+type Recording = Rc<RefCell<Tape>>;
 
 /// What a run's streams replay and record; shared by every stream of the run.
 #[derive(Debug, Default)]
@@ -118,18 +146,26 @@ impl SeedStreams {
             if recorded.contains_key(name) {
                 return None;
             }
-            let tape = Rc::new(RefCell::new(Vec::new()));
+            let tape = Rc::new(RefCell::new(Tape::default()));
             recorded.insert(name.to_owned(), Rc::clone(&tape));
             Some(tape)
         });
         SimRng { source, record }
     }
 
-    /// The draws every stream made so far (empty unless recording).
+    /// The draws every stream made so far, and the spans marked on them (empty unless recording).
     #[must_use]
-    pub fn recorded(&self) -> Choices {
-        let Some(recorded) = &self.book.recorded else { return Choices::default() };
-        Choices(recorded.borrow().iter().map(|(name, tape)| (name.clone(), tape.borrow().clone())).collect())
+    pub fn recorded(&self) -> Recorded {
+        let Some(recorded) = &self.book.recorded else { return Recorded::default() };
+        let recorded = recorded.borrow();
+        let choices =
+            Choices(recorded.iter().map(|(name, tape)| (name.clone(), tape.borrow().draws.clone())).collect());
+        let spans = recorded
+            .iter()
+            .filter(|(_, tape)| !tape.borrow().spans.is_empty())
+            .map(|(name, tape)| (name.clone(), tape.borrow().spans.clone()))
+            .collect();
+        Recorded { choices, spans }
     }
 
     /// A 64-bit value fixed by the seed and `name`, for choices that must not depend on the order of
@@ -185,7 +221,19 @@ impl SimRng {
 
     fn keep(&self, draw: u64) {
         if let Some(record) = &self.record {
-            record.borrow_mut().push(draw);
+            record.borrow_mut().draws.push(draw);
+        }
+    }
+
+    /// Marks that the draws from here on generate one new value labelled `label` (one client
+    /// operation, say), until the next mark: recorded as a [`Span`] when the run records, nothing
+    /// otherwise. A generator that marks spans should draw [`pangea_core::random::present`] first
+    /// in each, so that a span cut down to one zero draw leaves its value out.
+    pub fn begin_span(&mut self, label: u64) {
+        if let Some(record) = &self.record {
+            let mut record = record.borrow_mut();
+            let start = record.draws.len();
+            record.spans.push(Span { start, label });
         }
     }
 }
@@ -267,11 +315,11 @@ mod tests {
         let plain = draw_all(&mut SeedStreams::new(7).stream("net"));
         let recording = SeedStreams::taped(7, &Choices::default(), true);
         assert_eq!(draw_all(&mut recording.stream("net")), plain);
-        let tapes = recording.recorded();
+        let tapes = recording.recorded().choices;
         assert_eq!(tapes.0["net"].len(), 5, "a u64, a u32, 12 bytes as two draws, a u64");
         let replaying = SeedStreams::taped(99, &tapes, true);
         assert_eq!(draw_all(&mut replaying.stream("net")), plain, "the tape, not seed 99, decides");
-        assert_eq!(replaying.recorded(), tapes, "a replayed run records the same tape");
+        assert_eq!(replaying.recorded().choices, tapes, "a replayed run records the same tape");
     }
 
     #[test]
@@ -281,7 +329,7 @@ mod tests {
         let mut net = streams.stream("net");
         assert_eq!((net.next_u64(), net.next_u64(), net.next_u32()), (5, 0, 0));
         assert_eq!(streams.stream("disk/0").next_u64(), SeedStreams::new(7).stream("disk/0").next_u64());
-        assert!(streams.recorded().is_empty());
+        assert!(streams.recorded().choices.is_empty());
     }
 
     #[test]
@@ -289,8 +337,29 @@ mod tests {
         let streams = SeedStreams::taped(1, &Choices::default(), true);
         let _ = streams.stream("a").next_u64();
         let _ = streams.stream("a").next_u64();
-        assert_eq!(streams.recorded().0["a"].len(), 1);
+        assert_eq!(streams.recorded().choices.0["a"].len(), 1);
         let tapes = Choices(BTreeMap::from([("a".to_owned(), vec![0, 3, 0, 0]), ("b".to_owned(), vec![0])]));
         assert_eq!(tapes.trimmed().0, BTreeMap::from([("a".to_owned(), vec![0, 3]), ("b".to_owned(), vec![])]));
+    }
+
+    #[test]
+    fn spans_mark_where_values_begin_only_when_recording() {
+        let streams = SeedStreams::taped(3, &Choices::default(), true);
+        let mut work = streams.stream("work");
+        work.begin_span(10);
+        let _ = (work.next_u64(), work.next_u64());
+        work.begin_span(20);
+        let _ = work.next_u64();
+        let _ = streams.stream("quiet").next_u64();
+        let recorded = streams.recorded();
+        let spans = vec![Span { start: 0, label: 10 }, Span { start: 2, label: 20 }];
+        assert_eq!(
+            recorded.spans,
+            BTreeMap::from([("work".to_owned(), spans)]),
+            "no spans for a stream that marks none"
+        );
+        let mut plain = SeedStreams::new(3).stream("work");
+        plain.begin_span(10);
+        assert_eq!(plain.next_u64(), recorded.choices.0["work"][0], "a mark draws nothing");
     }
 }

@@ -8,7 +8,7 @@
 //! did not), and the client moves on to a new operation.
 
 use crate::model::{Ended, ModelOp, SequentialModel};
-use pangea_core::random::{below, duration_between};
+use pangea_core::random::{below, duration_between, present};
 use pangea_core::{Duration, Instant, Node, RequestId, Rng};
 use pangea_sim::{SeedStreams, Sim, SimRng};
 
@@ -189,6 +189,14 @@ impl<N: Node + 'static, M: SequentialModel + 'static> ModelClients<N, M> {
         }
         let idle = self.only.as_ref().is_some_and(|only| !only.contains(&(client as u32)));
         if idle || now >= self.stop_issuing_at || self.issued >= self.operations_max {
+            return None;
+        }
+        // One span per operation, from its first draw to its pause after it; a span the shrinker
+        // cut to one zero draw is an operation left out, in whose place the client pauses.
+        let rng = &mut self.rngs[client];
+        rng.begin_span(now.as_nanos());
+        if !present(rng) {
+            self.doing[client] = Doing::Thinking { at: now + self.spec.think_max.max(Duration::from_millis(1)) };
             return None;
         }
         self.issued += 1;

@@ -9,7 +9,7 @@ use pangea_core::log::{LogRequest, LogResponse};
 use pangea_core::metadata::records::{KvOp, KvResult};
 use pangea_core::metadata::{MetadataAnswer, MetadataCommand, MetadataOutput, MetadataQuery};
 use pangea_core::pangea::{MetadataResponse, PangeaRequest, PangeaResponse};
-use pangea_core::random::{below, duration_between};
+use pangea_core::random::{below, duration_between, present};
 use pangea_core::{Duration, Instant, RequestId};
 use pangea_sim::{Reply, SeedStreams, Sim, SimRng};
 use std::collections::BTreeMap;
@@ -211,8 +211,16 @@ impl Workload {
                     if now >= self.stop_issuing_at || self.issued >= self.config.operations_max {
                         self.clients[index].state = State::Done;
                     } else {
-                        let op = self.draw_op(index);
-                        self.start(sim, index, op);
+                        // One span per operation, from its first draw to its pause after it; a
+                        // span the shrinker cut to one zero draw is an operation left out.
+                        let rng = &mut self.clients[index].rng;
+                        rng.begin_span(now.as_nanos());
+                        if present(rng) {
+                            let op = self.draw_op(index);
+                            self.start(sim, index, op);
+                        } else {
+                            self.clients[index].state = State::Thinking { at: now + self.skipped_pause() };
+                        }
                     }
                 }
                 State::Waiting { request, deadline, .. } if now >= deadline => {
@@ -224,6 +232,13 @@ impl Workload {
             }
         }
         others
+    }
+
+    /// How long a client pauses in place of an operation it leaves out: as long as its longest
+    /// pause after one, and never zero, so that a client whose operations are all left out still
+    /// lets time pass.
+    fn skipped_pause(&self) -> Duration {
+        self.config.think_max.max(Duration::from_millis(1))
     }
 
     /// Operations still waiting for an answer.

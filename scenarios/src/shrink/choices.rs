@@ -46,14 +46,15 @@ impl Shrinker<'_> {
     /// failure hinges on: a client's operations, the crashes a standing fault draws).
     fn streams_by_length(&self) -> Vec<String> {
         let Some(recorded) = &self.best.recorded_choices else { return Vec::new() };
-        let mut names: Vec<(usize, &String)> = recorded.0.iter().map(|(name, tape)| (tape.len(), name)).collect();
+        let mut names: Vec<(usize, &String)> =
+            recorded.choices.0.iter().map(|(name, tape)| (tape.len(), name)).collect();
         names.sort();
         names.into_iter().filter(|(length, _)| *length > 0).map(|(_, name)| name.clone()).collect()
     }
 
     /// The draws stream `name` made in the best run so far, without trailing zeros.
     fn tape(&self, name: &str) -> Vec<u64> {
-        let tape = self.best.recorded_choices.as_ref().and_then(|choices| choices.0.get(name));
+        let tape = self.best.recorded_choices.as_ref().and_then(|recorded| recorded.choices.0.get(name));
         let mut tape = tape.cloned().unwrap_or_default();
         let kept = tape.iter().rposition(|draw| *draw != 0).map_or(0, |last| last + 1);
         tape.truncate(kept);
@@ -62,7 +63,7 @@ impl Shrinker<'_> {
 
     /// Tries the run with stream `name` replaying `tape`; keeps it if it fails the same way and is
     /// no larger.
-    fn try_tape(&mut self, name: &str, tape: Vec<u64>, what: impl FnOnce() -> String) -> bool {
+    pub(super) fn try_tape(&mut self, name: &str, tape: Vec<u64>, what: impl FnOnce() -> String) -> bool {
         let mut choices = self.options.choices.clone().unwrap_or_default();
         choices.0.insert(name.to_owned(), tape);
         let candidate = RunOptions { choices: Some(Choices::trimmed(choices)), ..self.options.clone() };

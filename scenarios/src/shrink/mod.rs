@@ -8,9 +8,10 @@
 //!
 //! 1. **End the safety phase early**: heal everything just after the first violation (dropping the
 //!    faults scheduled after it), else search for the earliest heal that still fails.
-//! 2. **Only the clients the evidence cites**: the others stay idle (for scenarios whose checkers
-//!    name clients in [`crate::Violation::involved`] and whose clients honour
-//!    [`RunOptions::only_clients`]).
+//! 2. **Only the clients and operations the evidence cites**: the other clients stay idle (for
+//!    scenarios whose checkers name clients in [`crate::Violation::involved`] and whose clients
+//!    honour [`RunOptions::only_clients`]); then every operation the evidence does not cite is left
+//!    out (for clients that mark their operations as spans of their streams: see [`operations`]).
 //! 3. **Fewer nodes**, down to the scenario's smallest cluster: the first nodes, or the nodes the
 //!    failure and the remaining faults involve, renumbered in order; faults on removed nodes go, and
 //!    partitions keep only the remaining nodes.
@@ -21,7 +22,8 @@
 //!    one by one.
 //! 6. **Shorter fault windows**: each remaining window's end moves towards its start by halves.
 //! 7. **Earlier faults**: the whole schedule, heal included, moves towards time zero.
-//! 8. **Fewer clients and operations**, for scenarios that honour those knobs.
+//! 8. **Fewer clients and operations**, for scenarios that honour those knobs; then blocks of each
+//!    client's operations are left out, halves down to single operations (see [`operations`]).
 //! 9. **Shorter choices**, for scenarios built on the kit: every random stream's recorded draws are
 //!    cut short and deleted in blocks (see [`choices`]), which moves what the streams decide earlier;
 //!    then the run is ended early again.
@@ -33,6 +35,7 @@
 //! shrink interrupted at any moment leaves its best run behind.
 
 mod choices;
+mod operations;
 mod plans;
 #[cfg(test)]
 mod tests;
@@ -207,12 +210,14 @@ pub fn shrink_observed(
         let before = shrinker.steps.len();
         shrinker.end_early();
         shrinker.evidence_clients();
+        shrinker.evidence_operations();
         shrinker.fewer_nodes();
         shrinker.fewer_faults();
         shrinker.calmer();
         shrinker.shorter_windows();
         shrinker.earlier();
         shrinker.smaller_workload();
+        shrinker.fewer_operations();
         shrinker.shorter_choices();
         shrinker.end_early();
         shrinker.smaller_choices();
@@ -231,7 +236,7 @@ pub fn shrink_observed(
     }
     // Tapes of streams the shrunk run no longer makes (those of removed nodes) change nothing.
     if let (Some(choices), Some(recorded)) = (&mut options.choices, &shrinker.best.recorded_choices) {
-        choices.0.retain(|name, _| recorded.0.contains_key(name));
+        choices.0.retain(|name, _| recorded.choices.0.contains_key(name));
     }
     let mut shrunk = shrinker.best.clone();
     shrunk.clients = options.clients;
