@@ -65,13 +65,16 @@ impl Choices {
 /// Where the draws a generator made for one value begin on its stream's tape (see
 /// [`SimRng::begin_span`]): what lets the shrinker remove a whole value, such as one client
 /// operation, without shifting the draws of the values after it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Span {
     /// The index on the tape of the span's first draw; the span ends where the next one begins.
     pub start: usize,
     /// What the generator labelled it with (the kit's clients: the virtual time in nanoseconds at
     /// which the operation was drawn, which is when it is invoked).
     pub label: u64,
+    /// What the value is about, as a checker's evidence prints it ([`SimRng::tag_span`]): the log
+    /// workload tags each operation with its key.
+    pub tag: Option<String>,
 }
 
 /// What a recording run's streams drew.
@@ -233,7 +236,17 @@ impl SimRng {
         if let Some(record) = &self.record {
             let mut record = record.borrow_mut();
             let start = record.draws.len();
-            record.spans.push(Span { start, label });
+            record.spans.push(Span { start, label, tag: None });
+        }
+    }
+
+    /// Tags the span begun last with what its value is about (the key an operation is on, as the
+    /// checkers print keys), when the run records; nothing otherwise.
+    pub fn tag_span(&mut self, tag: impl FnOnce() -> String) {
+        if let Some(record) = &self.record
+            && let Some(span) = record.borrow_mut().spans.last_mut()
+        {
+            span.tag = Some(tag());
         }
     }
 }
@@ -350,9 +363,11 @@ mod tests {
         let _ = (work.next_u64(), work.next_u64());
         work.begin_span(20);
         let _ = work.next_u64();
+        work.tag_span(|| "k1".to_owned());
         let _ = streams.stream("quiet").next_u64();
         let recorded = streams.recorded();
-        let spans = vec![Span { start: 0, label: 10 }, Span { start: 2, label: 20 }];
+        let spans =
+            vec![Span { start: 0, label: 10, tag: None }, Span { start: 2, label: 20, tag: Some("k1".to_owned()) }];
         assert_eq!(
             recorded.spans,
             BTreeMap::from([("work".to_owned(), spans)]),

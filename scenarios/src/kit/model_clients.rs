@@ -196,7 +196,7 @@ impl<N: Node + 'static, M: SequentialModel + 'static> ModelClients<N, M> {
         let rng = &mut self.rngs[client];
         rng.begin_span(now.as_nanos());
         if !present(rng) {
-            self.doing[client] = Doing::Thinking { at: now + self.spec.think_max.max(Duration::from_millis(1)) };
+            self.doing[client] = Doing::Thinking { at: now + left_out_pause(self.spec.think_max) };
             return None;
         }
         self.issued += 1;
@@ -226,6 +226,13 @@ impl<N: Node + 'static, M: SequentialModel + 'static> ModelClients<N, M> {
         let think = duration_between(&mut self.rngs[client], Duration::ZERO, self.spec.think_max);
         self.doing[client] = Doing::Thinking { at: now + think };
     }
+}
+
+/// How long a client pauses in place of an operation the shrinker left out: as long as its
+/// longest pause after one (`think_max`), and never zero, so that a client whose operations are
+/// all left out still lets time pass.
+pub(crate) fn left_out_pause(think_max: Duration) -> Duration {
+    think_max.max(Duration::from_millis(1))
 }
 
 /// Client `client`'s own stream.

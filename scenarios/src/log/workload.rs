@@ -4,6 +4,8 @@
 //! client opens a session through the log before its first command, and again if its session
 //! expires. Every operation is recorded for the checkers.
 
+use crate::kit::model_clients::left_out_pause;
+use crate::linearizability::Value;
 use pangea_core::PangeaNode;
 use pangea_core::log::{LogRequest, LogResponse};
 use pangea_core::metadata::records::{KvOp, KvResult};
@@ -219,7 +221,8 @@ impl Workload {
                             let op = self.draw_op(index);
                             self.start(sim, index, op);
                         } else {
-                            self.clients[index].state = State::Thinking { at: now + self.skipped_pause() };
+                            let at = now + left_out_pause(self.config.think_max);
+                            self.clients[index].state = State::Thinking { at };
                         }
                     }
                 }
@@ -232,13 +235,6 @@ impl Workload {
             }
         }
         others
-    }
-
-    /// How long a client pauses in place of an operation it leaves out: as long as its longest
-    /// pause after one, and never zero, so that a client whose operations are all left out still
-    /// lets time pass.
-    fn skipped_pause(&self) -> Duration {
-        self.config.think_max.max(Duration::from_millis(1))
     }
 
     /// Operations still waiting for an answer.
@@ -294,6 +290,7 @@ impl Workload {
         let keys = u64::from(self.config.keys);
         let rng = &mut self.clients[index].rng;
         let key = format!("k{}", below(rng, keys)).into_bytes();
+        rng.tag_span(|| Value(key.clone()).to_string());
         match below(rng, 10) {
             0..=3 => KvOp::Get { key },
             4..=6 => KvOp::Put { key, value: self.draw_value(index) },

@@ -19,27 +19,31 @@ const OPERATION_BLOCKS_MAX: usize = 16;
 
 impl Shrinker<'_> {
     /// Only the operations the first violation's evidence cites are issued (matched by their
-    /// invocation times), every other operation a client drew left out; else only those from the
+    /// invocation times), every other operation a client drew left out; else only those on the
+    /// keys it cites (for clients that tag their operations with keys); else only those from the
     /// first cited one on.
     pub(super) fn evidence_operations(&mut self) {
         let Some(first) = self.best.first_violation() else { return };
         let cited: BTreeSet<u64> = first.involved.operations.iter().map(|op| op.invoked_at.as_nanos()).collect();
+        let keys = first.involved.keys.clone();
         let Some(&earliest) = cited.first() else { return };
-        if !self.leave_out(|label| !cited.contains(&label), "the evidence cites") {
-            self.leave_out(|label| label < earliest, "from the first the evidence cites on");
-        }
+        let untagged = |span: &Span| span.tag.is_none();
+        let off_keys = |span: &Span| span.tag.as_ref().is_some_and(|key| !keys.contains(key));
+        let _ = self.leave_out(|span| !cited.contains(&span.label), "the evidence cites")
+            || (!keys.is_empty() && self.leave_out(|span| off_keys(span) || untagged(span), "on the keys it cites"))
+            || self.leave_out(|span| span.label < earliest, "from the first the evidence cites on");
     }
 
     /// Tries the run with every issued operation whose label `out` picks left out; `kept` says
     /// which are kept, for a person.
-    fn leave_out(&mut self, out: impl Fn(u64) -> bool, kept: &str) -> bool {
+    fn leave_out(&mut self, out: impl Fn(&Span) -> bool, kept: &str) -> bool {
         let Some(recorded) = &self.best.recorded_choices else { return false };
         let mut choices = self.options.choices.clone().unwrap_or_default();
         let (mut issued_count, mut left_out) = (0, 0);
         for (name, spans) in &recorded.spans {
             let tape = recorded.choices.0.get(name).map_or(&[][..], Vec::as_slice);
             let issued = issued_spans(tape, spans);
-            let cut: BTreeSet<usize> = issued.iter().copied().filter(|span| out(spans[*span].label)).collect();
+            let cut: BTreeSet<usize> = issued.iter().copied().filter(|span| out(&spans[*span])).collect();
             issued_count += issued.len();
             if !cut.is_empty() {
                 left_out += cut.len();
@@ -139,7 +143,7 @@ mod tests {
     use super::*;
 
     fn span(start: usize) -> Span {
-        Span { start, label: start as u64 }
+        Span { start, label: start as u64, tag: None }
     }
 
     #[test]

@@ -239,9 +239,10 @@ fn choice_shrinking_finds_the_one_draw_that_matters_and_the_tape_replays_it() {
 }
 
 /// A toy client that draws one operation every 10 ms for a second, each a span of its stream
-/// labelled with its time: a presence draw, then a number below 1,000. It fails when a number is
-/// 990 or more, citing that operation. Its size is the operations issued plus their numbers over
-/// ten, so the smallest failing run issues the cited operation alone.
+/// labelled with its time and tagged with its key: a presence draw, a key ("a" or "b"), then a
+/// number below 1,000. It fails when a number is 990 or more on a key an earlier operation used,
+/// citing that operation and its key only. Its size is the operations issued plus their numbers
+/// over ten, so the smallest failing run issues two operations on one key, the first drawing 0.
 static LEDGER: TestScenario<RunFn> = TestScenario::new("ledger", ledger_run);
 
 fn ledger_run(options: &RunOptions) -> Result<RunReport, crate::error::ScenarioError> {
@@ -251,24 +252,30 @@ fn ledger_run(options: &RunOptions) -> Result<RunReport, crate::error::ScenarioE
     let choices = options.choices.as_ref().unwrap_or(&empty);
     let streams = pangea_sim::SeedStreams::taped(options.seed, choices, options.record_choices);
     let mut client = streams.stream("client");
-    let mut issued = Vec::new();
+    let mut issued: Vec<(Instant, &str, u64)> = Vec::new();
     for at_ms in (0..1_000).step_by(10) {
         let at = Instant::ZERO + Duration::from_millis(at_ms);
         client.begin_span(at.as_nanos());
         if present(&mut client) {
-            issued.push((at, below(&mut client, 1_000)));
+            let key = ["a", "b"][below(&mut client, 2) as usize];
+            client.tag_span(|| key.to_owned());
+            issued.push((at, key, below(&mut client, 1_000)));
         }
     }
-    let failing = issued.iter().position(|(_, number)| *number >= DICE_FAILING_FROM);
+    let failing = (0..issued.len()).find(|index| {
+        let (_, key, number) = issued[*index];
+        number >= DICE_FAILING_FROM && issued[..*index].iter().any(|(_, earlier, _)| *earlier == key)
+    });
     let violations = failing.map(|index| {
-        let (at, number) = issued[index];
+        let (at, key, number) = issued[index];
+        let what = format!("drew {number}");
         let cited = CitedOperation {
             index,
             client: 0,
-            key: String::new(),
-            what: format!("drew {number}"),
+            key: key.to_owned(),
+            what,
             invoked_at: at,
-            completed_at: Some(at),
+            completed_at: None,
             culprit: true,
         };
         Violation {
@@ -277,7 +284,7 @@ fn ledger_run(options: &RunOptions) -> Result<RunReport, crate::error::ScenarioE
             kind: FailureKind::Correctness,
             at,
             node: None,
-            message: format!("operation #{index} drew {number}"),
+            message: format!("operation #{index} on {key} drew {number}"),
         }
     });
     Ok(RunReport {
@@ -285,7 +292,7 @@ fn ledger_run(options: &RunOptions) -> Result<RunReport, crate::error::ScenarioE
         seed: options.seed,
         nodes: 1,
         outcome: Outcome::from_violations(violations.into_iter().collect()),
-        trace_len: issued.len() as u64 + issued.iter().map(|(_, number)| number).sum::<u64>() / 10,
+        trace_len: issued.len() as u64 + issued.iter().map(|(_, _, number)| number).sum::<u64>() / 10,
         plan: FaultPlan::none(0),
         choices: options.choices.clone(),
         recorded_choices: options.record_choices.then(|| streams.recorded()),
@@ -294,21 +301,16 @@ fn ledger_run(options: &RunOptions) -> Result<RunReport, crate::error::ScenarioE
 }
 
 #[test]
-fn the_evidence_leaves_out_every_operation_it_does_not_cite() {
+fn the_evidence_leaves_out_every_operation_off_the_keys_it_cites() {
     let seed = (0..200).find(|seed| LEDGER.run(&RunOptions::seed(*seed)).unwrap().first_violation().is_some());
     let options = RunOptions::seed(seed.expect("some seed of 200 draws a high number"));
-    let original = LEDGER.run(&options).unwrap();
     let outcome = shrink(&LEDGER, &options, ShrinkOptions::default(), &mut |_| {}).unwrap();
     let steps: Vec<&str> = outcome.steps.iter().map(|step| step.what.as_str()).collect();
-    assert!(steps[0].starts_with("only the 1 operation(s) the evidence cites"), "{steps:?}");
-    // That first step leaves the cited operation alone, with its number; the later passes make
-    // the number as small as still fails (and may move the operation earlier).
-    let cited = original.first_violation().expect("fails").involved.operations[0].what.clone();
-    let number: u64 = cited.trim_start_matches("drew ").parse().unwrap();
-    assert_eq!(outcome.steps[0].size.trace_records, 1 + number / 10, "{steps:?}");
+    // The cited operation alone passes (nothing came before it on its key); those on its key fail.
+    assert!(steps[0].contains("operation(s) on the keys it cites"), "{steps:?}");
     let after = outcome.shrunk.first_violation().expect("fails");
-    assert_eq!(after.involved.operations[0].index, 0, "the only operation issued: {steps:?}");
-    assert_eq!(outcome.shrunk.trace_len, 1 + DICE_FAILING_FROM / 10, "{steps:?}");
+    assert_eq!(after.involved.operations[0].index, 1, "two operations issued: {steps:?}");
+    assert_eq!(outcome.shrunk.trace_len, 2 + DICE_FAILING_FROM / 10, "{steps:?}");
     let again = LEDGER.run(&outcome.replay_file().options(None)).unwrap();
     assert_eq!(again.first_violation(), outcome.shrunk.first_violation());
 }
@@ -316,7 +318,7 @@ fn the_evidence_leaves_out_every_operation_it_does_not_cite() {
 #[test]
 fn operations_are_left_out_in_blocks_without_evidence() {
     // The same client, but a violation that cites nothing: the block pass over its operations
-    // must find the one that fails.
+    // must find the two that fail.
     fn silent_run(options: &RunOptions) -> Result<RunReport, crate::error::ScenarioError> {
         let mut report = ledger_run(options)?;
         if let Outcome::Fail { violations, .. } = &mut report.outcome {
@@ -332,5 +334,5 @@ fn operations_are_left_out_in_blocks_without_evidence() {
     let outcome = shrink(&SILENT, &options, ShrinkOptions::default(), &mut |_| {}).unwrap();
     let steps: Vec<&str> = outcome.steps.iter().map(|step| step.what.as_str()).collect();
     assert!(steps.iter().any(|step| step.contains("left out")), "{steps:?}");
-    assert_eq!(outcome.shrunk.trace_len, 1 + DICE_FAILING_FROM / 10, "{steps:?}");
+    assert_eq!(outcome.shrunk.trace_len, 2 + DICE_FAILING_FROM / 10, "{steps:?}");
 }
