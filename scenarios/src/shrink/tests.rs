@@ -205,17 +205,29 @@ fn dice_run(options: &RunOptions) -> Result<RunReport, crate::error::ScenarioErr
         node: None,
         message: format!("operation {index} drew {}", numbers[index]),
     });
-    Ok(RunReport {
-        scenario: "dice".into(),
+    Ok(toy_report("dice", options, &streams, violations, operations + numbers.iter().sum::<u64>() / 10))
+}
+
+/// The report of a toy run of one node whose size is `trace_len` and whose every choice came from
+/// `streams`.
+fn toy_report(
+    scenario: &str,
+    options: &RunOptions,
+    streams: &pangea_sim::SeedStreams,
+    violation: Option<Violation>,
+    trace_len: u64,
+) -> RunReport {
+    RunReport {
+        scenario: scenario.into(),
         seed: options.seed,
         nodes: 1,
-        outcome: Outcome::from_violations(violations.into_iter().collect()),
-        trace_len: operations + numbers.iter().sum::<u64>() / 10,
+        outcome: Outcome::from_violations(violation.into_iter().collect()),
+        trace_len,
         plan: FaultPlan::none(0),
         choices: options.choices.clone(),
         recorded_choices: options.record_choices.then(|| streams.recorded()),
         ..RunReport::default()
-    })
+    }
 }
 
 #[test]
@@ -287,17 +299,8 @@ fn ledger_run(options: &RunOptions) -> Result<RunReport, crate::error::ScenarioE
             message: format!("operation #{index} on {key} drew {number}"),
         }
     });
-    Ok(RunReport {
-        scenario: "ledger".into(),
-        seed: options.seed,
-        nodes: 1,
-        outcome: Outcome::from_violations(violations.into_iter().collect()),
-        trace_len: issued.len() as u64 + issued.iter().map(|(_, _, number)| number).sum::<u64>() / 10,
-        plan: FaultPlan::none(0),
-        choices: options.choices.clone(),
-        recorded_choices: options.record_choices.then(|| streams.recorded()),
-        ..RunReport::default()
-    })
+    let trace_len = issued.len() as u64 + issued.iter().map(|(_, _, number)| number).sum::<u64>() / 10;
+    Ok(toy_report("ledger", options, &streams, violations, trace_len))
 }
 
 #[test]
