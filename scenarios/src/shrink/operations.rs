@@ -27,14 +27,14 @@ impl Shrinker<'_> {
         let cited: BTreeSet<u64> = first.involved.operations.iter().map(|op| op.invoked_at.as_nanos()).collect();
         let keys = first.involved.keys.clone();
         let Some(&earliest) = cited.first() else { return };
-        let untagged = |span: &Span| span.tag.is_none();
-        let off_keys = |span: &Span| span.tag.as_ref().is_some_and(|key| !keys.contains(key));
+        // Off the cited keys: a span tagged with another key, or with none.
+        let off_keys = |span: &Span| span.tag.as_ref().is_none_or(|key| !keys.contains(key));
         let _ = self.leave_out(|span| !cited.contains(&span.label), "the evidence cites")
-            || (!keys.is_empty() && self.leave_out(|span| off_keys(span) || untagged(span), "on the keys it cites"))
+            || (!keys.is_empty() && self.leave_out(off_keys, "on the keys it cites"))
             || self.leave_out(|span| span.label < earliest, "from the first the evidence cites on");
     }
 
-    /// Tries the run with every issued operation whose label `out` picks left out; `kept` says
+    /// Tries the run with every issued operation whose span `out` picks left out; `kept` says
     /// which are kept, for a person.
     fn leave_out(&mut self, out: impl Fn(&Span) -> bool, kept: &str) -> bool {
         let Some(recorded) = &self.best.recorded_choices else { return false };
