@@ -86,6 +86,16 @@ pub struct Recorded {
     pub spans: BTreeMap<String, Vec<Span>>,
 }
 
+impl Recorded {
+    /// Stream `name`'s draws and spans (empty when it recorded none).
+    #[must_use]
+    pub fn stream(&self, name: &str) -> (&[u64], &[Span]) {
+        let draws = self.choices.0.get(name).map_or(&[][..], Vec::as_slice);
+        let spans = self.spans.get(name).map_or(&[][..], Vec::as_slice);
+        (draws, spans)
+    }
+}
+
 /// One stream's draws and spans, as recorded.
 #[derive(Debug, Default)]
 struct Tape {

@@ -191,11 +191,7 @@ impl<N: Node + 'static, M: SequentialModel + 'static> ModelClients<N, M> {
         if idle || now >= self.stop_issuing_at || self.issued >= self.operations_max {
             return None;
         }
-        // One span per operation, from its first draw to its pause after it; a span the shrinker
-        // cut to one zero draw is an operation left out, in whose place the client pauses.
-        let rng = &mut self.rngs[client];
-        rng.begin_span(now.as_nanos());
-        if !present(rng) {
+        if !begin_operation(&mut self.rngs[client], now) {
             self.doing[client] = Doing::Thinking { at: now + left_out_pause(self.spec.think_max) };
             return None;
         }
@@ -226,6 +222,15 @@ impl<N: Node + 'static, M: SequentialModel + 'static> ModelClients<N, M> {
         let think = duration_between(&mut self.rngs[client], Duration::ZERO, self.spec.think_max);
         self.doing[client] = Doing::Thinking { at: now + think };
     }
+}
+
+/// Marks the start of a client's next operation on its stream `rng` (a span labelled with `now`,
+/// which runs to the pause after the operation) and draws whether it is issued: false only when
+/// the shrinker cut the span to one zero draw, leaving the operation out (see
+/// `crate::shrink::operations`).
+pub(crate) fn begin_operation(rng: &mut SimRng, now: Instant) -> bool {
+    rng.begin_span(now.as_nanos());
+    present(rng)
 }
 
 /// How long a client pauses in place of an operation the shrinker left out: as long as its

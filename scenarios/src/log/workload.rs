@@ -4,14 +4,14 @@
 //! client opens a session through the log before its first command, and again if its session
 //! expires. Every operation is recorded for the checkers.
 
-use crate::kit::model_clients::left_out_pause;
+use crate::kit::model_clients::{begin_operation, left_out_pause};
 use crate::linearizability::Value;
 use pangea_core::PangeaNode;
 use pangea_core::log::{LogRequest, LogResponse};
 use pangea_core::metadata::records::{KvOp, KvResult};
 use pangea_core::metadata::{MetadataAnswer, MetadataCommand, MetadataOutput, MetadataQuery};
 use pangea_core::pangea::{MetadataResponse, PangeaRequest, PangeaResponse};
-use pangea_core::random::{below, duration_between, present};
+use pangea_core::random::{below, duration_between};
 use pangea_core::{Duration, Instant, RequestId};
 use pangea_sim::{Reply, SeedStreams, Sim, SimRng};
 use std::collections::BTreeMap;
@@ -213,11 +213,7 @@ impl Workload {
                     if now >= self.stop_issuing_at || self.issued >= self.config.operations_max {
                         self.clients[index].state = State::Done;
                     } else {
-                        // One span per operation, from its first draw to its pause after it; a
-                        // span the shrinker cut to one zero draw is an operation left out.
-                        let rng = &mut self.clients[index].rng;
-                        rng.begin_span(now.as_nanos());
-                        if present(rng) {
+                        if begin_operation(&mut self.clients[index].rng, now) {
                             let op = self.draw_op(index);
                             self.start(sim, index, op);
                         } else {

@@ -40,8 +40,8 @@ impl Shrinker<'_> {
         let Some(recorded) = &self.best.recorded_choices else { return false };
         let mut choices = self.options.choices.clone().unwrap_or_default();
         let (mut issued_count, mut left_out) = (0, 0);
-        for (name, spans) in &recorded.spans {
-            let tape = recorded.choices.0.get(name).map_or(&[][..], Vec::as_slice);
+        for name in recorded.spans.keys() {
+            let (tape, spans) = recorded.stream(name);
             let issued = issued_spans(tape, spans);
             let cut: BTreeSet<usize> = issued.iter().copied().filter(|span| out(&spans[*span])).collect();
             issued_count += issued.len();
@@ -95,9 +95,7 @@ impl Shrinker<'_> {
     /// The spans of stream `name` in the best run so far whose operations were issued.
     fn issued(&self, name: &str) -> Vec<usize> {
         let Some(recorded) = &self.best.recorded_choices else { return Vec::new() };
-        let (Some(tape), Some(spans)) = (recorded.choices.0.get(name), recorded.spans.get(name)) else {
-            return Vec::new();
-        };
+        let (tape, spans) = recorded.stream(name);
         issued_spans(tape, spans)
     }
 
@@ -105,9 +103,7 @@ impl Shrinker<'_> {
     /// `count`).
     fn cut_spans(&mut self, name: &str, cut: &BTreeSet<usize>, start: usize, end: usize, count: usize) -> bool {
         let Some(recorded) = &self.best.recorded_choices else { return false };
-        let (Some(tape), Some(spans)) = (recorded.choices.0.get(name), recorded.spans.get(name)) else {
-            return false;
-        };
+        let (tape, spans) = recorded.stream(name);
         let tape = without_spans(tape, spans, cut);
         self.try_tape(name, tape, || format!("stream {name}: operations {start}..{end} of {count} left out"))
     }
