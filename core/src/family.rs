@@ -22,6 +22,12 @@ pub const LOG_RESPONSE: u8 = 12;
 pub const NODE_REQUEST: u8 = 13;
 /// Node-level answers of `PangeaNode`.
 pub const NODE_RESPONSE: u8 = 14;
+/// The object store's peer messages (shards, fetches, inventories).
+pub const OBJECT_MESSAGE: u8 = 15;
+/// Requests to the object store (pieces to put and to get).
+pub const OBJECT_REQUEST: u8 = 16;
+/// The object store's answers.
+pub const OBJECT_RESPONSE: u8 = 17;
 /// The real runtime's client envelope (token and request).
 pub const CLIENT_ENVELOPE: u8 = 20;
 /// The real runtime's reply to a client envelope.
@@ -30,7 +36,7 @@ pub const CLIENT_REPLY: u8 = 21;
 pub const USER_FIRST: u8 = 128;
 
 /// Every family Pangea uses, with the type that owns it, in number order.
-pub const FAMILIES: [(u8, &str); 10] = [
+pub const FAMILIES: [(u8, &str); 13] = [
     (MEMBERSHIP_MESSAGE, "MembershipMessage"),
     (MEMBERSHIP_REQUEST, "MembershipRequest"),
     (MEMBERSHIP_RESPONSE, "MembershipResponse"),
@@ -39,6 +45,9 @@ pub const FAMILIES: [(u8, &str); 10] = [
     (LOG_RESPONSE, "LogResponse"),
     (NODE_REQUEST, "NodeRequest"),
     (NODE_RESPONSE, "NodeResponse"),
+    (OBJECT_MESSAGE, "ObjectMessage"),
+    (OBJECT_REQUEST, "ObjectRequest"),
+    (OBJECT_RESPONSE, "ObjectResponse"),
     (CLIENT_ENVELOPE, "ClientEnvelope"),
     (CLIENT_REPLY, "ClientReply"),
 ];

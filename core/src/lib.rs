@@ -19,6 +19,7 @@
 //! [`PangeaNode`]. What a handler asks for is recorded as values in one [`Effects`] buffer that
 //! every runtime carries out.
 
+pub mod ces;
 pub mod codec;
 pub mod compose;
 pub mod effects;
@@ -29,6 +30,7 @@ pub mod log;
 pub mod membership;
 pub mod metadata;
 pub mod node;
+pub mod objects;
 pub mod pangea;
 pub mod random;
 pub mod storage;

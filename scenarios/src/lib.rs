@@ -28,6 +28,7 @@ pub mod kit;
 pub mod linearizability;
 pub mod log;
 pub mod model;
+pub mod objects;
 pub mod registry;
 pub mod replay;
 pub mod report;

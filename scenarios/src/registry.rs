@@ -155,7 +155,8 @@ impl Registry {
 pub fn builtin_registry() -> Registry {
     let mut registry = Registry::new();
     let builtin = std::iter::once(&crate::health::HEALTH as &'static dyn Scenario)
-        .chain(crate::log::LOG_SCENARIOS.iter().map(|scenario| *scenario as &'static dyn Scenario));
+        .chain(crate::log::LOG_SCENARIOS.iter().map(|scenario| *scenario as &'static dyn Scenario))
+        .chain(crate::objects::OBJECTS_SCENARIOS.iter().map(|scenario| *scenario as &'static dyn Scenario));
     for scenario in builtin {
         // The built-in names are distinct and well formed (the registry's tests check it).
         let _ = registry.add(scenario);
@@ -245,7 +246,8 @@ mod tests {
     #[test]
     fn builtin_names_are_distinct_and_well_formed() {
         let builtin = builtin_registry();
-        assert_eq!(builtin.scenarios().len(), 1 + crate::log::LOG_SCENARIOS.len(), "every built-in joined");
+        let count = 1 + crate::log::LOG_SCENARIOS.len() + crate::objects::OBJECTS_SCENARIOS.len();
+        assert_eq!(builtin.scenarios().len(), count, "every built-in joined");
         let mut again = Registry::new();
         for scenario in builtin.scenarios() {
             again.add(*scenario).unwrap();

@@ -80,6 +80,8 @@ pub struct SimDisk {
     rng: SimRng,
     charged: Duration,
     stats: DiskStats,
+    /// The tables rot may reach; `None`: all.
+    rot_tables: Option<&'static [&'static str]>,
 }
 
 impl SimDisk {
@@ -97,7 +99,15 @@ impl SimDisk {
             rng,
             charged: Duration::ZERO,
             stats: DiskStats::default(),
+            rot_tables: None,
         }
+    }
+
+    /// The same disk, with bit rot confined to `tables` (`None`: every table).
+    #[must_use]
+    pub fn with_rot_tables(mut self, tables: Option<&'static [&'static str]>) -> SimDisk {
+        self.rot_tables = tables;
+        self
     }
 
     /// Virtual time the disk has spent in the current input so far.
@@ -188,6 +198,18 @@ impl SimDisk {
         self.durable.get(table, key).map(|stored| unseal(table, key, stored))
     }
 
+    /// Whether `key`'s durable value is intact (`None`: there is none), without copying it, faults or
+    /// charges (for checkers that count surviving copies).
+    #[must_use]
+    pub fn durable_intact(&self, table: &str, key: &[u8]) -> Option<bool> {
+        self.durable.get(table, key).map(|stored| {
+            stored.len() >= CHECKSUM_BYTES && {
+                let (value, sum) = stored.split_at(stored.len() - CHECKSUM_BYTES);
+                checksum(table, key, value) == sum
+            }
+        })
+    }
+
     /// The node crashed: keep the durable layer, and with torn writes a prefix of the unsynced
     /// writes (whole batches). The crash may tear the last batch of the prefix; like a journaling
     /// engine (redb checksums its commits and falls back to the previous one), the disk detects the
@@ -209,7 +231,11 @@ impl SimDisk {
     /// Applies read faults to the stored value of `key`, then verifies it.
     fn read(&mut self, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         let million = u64::from(PPM);
-        if self.faults.read_corrupt_ppm > 0 && chance(&mut self.rng, u64::from(self.faults.read_corrupt_ppm), million) {
+        let rots = self.rot_tables.is_none_or(|tables| tables.contains(&table));
+        if rots
+            && self.faults.read_corrupt_ppm > 0
+            && chance(&mut self.rng, u64::from(self.faults.read_corrupt_ppm), million)
+        {
             // Rot is on the medium: both layers see the flipped bit.
             let bit = self.rng_bit();
             for layer in [&mut self.volatile, &mut self.durable] {

@@ -1,15 +1,17 @@
 //! The node's replicated metadata: one state machine the log replicates, made of parts — the
-//! [`records`] (a key/value map), the [`directory`] of node addresses, and, as they arrive, object
-//! manifests, the graph and job state. Each part is a [`StateMachine`] of its own; [`Metadata`]
+//! [`records`] (a key/value map), the [`directory`] of node addresses, the object [`manifests`],
+//! and, as they arrive, the graph and job state. Each part is a [`StateMachine`] of its own; [`Metadata`]
 //! routes each command to its part and snapshots them together.
 
 pub mod directory;
+pub mod manifests;
 pub mod records;
 
 use crate::codec::{CodecError, decode_serde, encode_serde};
 use crate::id::NodeId;
 use crate::log::{InvalidCommand, StateMachine};
 use directory::{Directory, DirectoryOp, DirectoryResult};
+use manifests::{Manifests, ObjectsAnswer, ObjectsOp, ObjectsQuery, ObjectsResult};
 use records::{KvOp, KvResult, RecordLimits, Records};
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +22,8 @@ pub enum MetadataCommand {
     Records(KvOp),
     /// For the directory.
     Directory(DirectoryOp),
+    /// For the object manifests.
+    Objects(ObjectsOp),
 }
 
 /// What a metadata command did.
@@ -29,6 +33,8 @@ pub enum MetadataOutput {
     Records(KvResult),
     /// The directory's answer.
     Directory(DirectoryResult),
+    /// The manifests' answer.
+    Objects(ObjectsResult),
 }
 
 /// A local read of the metadata.
@@ -38,6 +44,8 @@ pub enum MetadataQuery {
     Record(#[serde(with = "serde_bytes")] Vec<u8>),
     /// Every node's address.
     Directory,
+    /// Object manifests.
+    Objects(ObjectsQuery),
 }
 
 /// The answer to a [`MetadataQuery`].
@@ -47,6 +55,8 @@ pub enum MetadataAnswer {
     Record(#[serde(with = "serde_bytes")] Option<Vec<u8>>),
     /// Every node's address.
     Directory(Vec<(NodeId, String)>),
+    /// Object manifests.
+    Objects(ObjectsAnswer),
 }
 
 /// The parts' snapshots, together.
@@ -56,6 +66,8 @@ struct MetadataImage {
     records: Vec<u8>,
     #[serde(with = "serde_bytes")]
     directory: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    manifests: Vec<u8>,
 }
 
 /// The node's replicated metadata.
@@ -63,13 +75,14 @@ struct MetadataImage {
 pub struct Metadata {
     records: Records,
     directory: Directory,
+    manifests: Manifests,
 }
 
 impl Metadata {
     /// Empty metadata whose records obey `limits`.
     #[must_use]
     pub fn new(limits: RecordLimits) -> Metadata {
-        Metadata { records: Records::new(limits), directory: Directory::default() }
+        Metadata { records: Records::new(limits), directory: Directory::default(), manifests: Manifests::default() }
     }
 
     /// The records.
@@ -83,6 +96,12 @@ impl Metadata {
     pub fn directory(&self) -> &Directory {
         &self.directory
     }
+
+    /// The object manifests.
+    #[must_use]
+    pub fn manifests(&self) -> &Manifests {
+        &self.manifests
+    }
 }
 
 impl StateMachine for Metadata {
@@ -95,6 +114,7 @@ impl StateMachine for Metadata {
         match command {
             MetadataCommand::Records(op) => self.records.validate(op),
             MetadataCommand::Directory(op) => self.directory.validate(op),
+            MetadataCommand::Objects(op) => self.manifests.validate(op),
         }
     }
 
@@ -102,6 +122,7 @@ impl StateMachine for Metadata {
         match command {
             MetadataCommand::Records(op) => Records::is_read_only(op),
             MetadataCommand::Directory(op) => Directory::is_read_only(op),
+            MetadataCommand::Objects(op) => Manifests::is_read_only(op),
         }
     }
 
@@ -109,6 +130,7 @@ impl StateMachine for Metadata {
         match command {
             MetadataCommand::Records(op) => MetadataOutput::Records(self.records.apply(op)),
             MetadataCommand::Directory(op) => MetadataOutput::Directory(self.directory.apply(op)),
+            MetadataCommand::Objects(op) => MetadataOutput::Objects(self.manifests.apply(op)),
         }
     }
 
@@ -116,13 +138,18 @@ impl StateMachine for Metadata {
         match query {
             MetadataQuery::Record(key) => MetadataAnswer::Record(self.records.query(key)),
             MetadataQuery::Directory => MetadataAnswer::Directory(self.directory.query(&())),
+            MetadataQuery::Objects(query) => MetadataAnswer::Objects(self.manifests.query(query)),
         }
     }
 
     fn snapshot(&self) -> Vec<u8> {
-        let image = MetadataImage { records: self.records.snapshot(), directory: self.directory.snapshot() };
-        let mut out = Vec::with_capacity(image.records.len() + image.directory.len() + 20);
-        // Two byte strings always encode.
+        let image = MetadataImage {
+            records: self.records.snapshot(),
+            directory: self.directory.snapshot(),
+            manifests: self.manifests.snapshot(),
+        };
+        let mut out = Vec::with_capacity(image.records.len() + image.directory.len() + image.manifests.len() + 30);
+        // Byte strings always encode.
         let _ = encode_serde(&image, &mut out);
         out
     }
@@ -133,8 +160,11 @@ impl StateMachine for Metadata {
         records.restore(&image.records)?;
         let mut directory = Directory::default();
         directory.restore(&image.directory)?;
+        let mut manifests = Manifests::default();
+        manifests.restore(&image.manifests)?;
         self.records = records;
         self.directory = directory;
+        self.manifests = manifests;
         Ok(())
     }
 }

@@ -6,6 +6,7 @@ use crate::id::NodeId;
 use crate::log::{LogMessage, LogRequest, LogResponse, LogTimer, ReplicaStatus};
 use crate::membership::{MembershipMessage, MembershipRequest, MembershipResponse, MembershipTimer, PeerView};
 use crate::metadata::{MetadataAnswer, MetadataCommand, MetadataOutput, MetadataQuery};
+use crate::objects::{ObjectMessage, ObjectRequest, ObjectResponse, ObjectTimer};
 use crate::pangea::storage_watch::StorageStatus;
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +21,7 @@ crate::composite! {
     pub enum PangeaMessage: codec {
         Membership(MembershipMessage),
         Log(LogMessage<MetadataCommand>),
+        Objects(ObjectMessage),
     }
 }
 
@@ -30,6 +32,7 @@ crate::composite! {
         Node(NodeTimer),
         Membership(MembershipTimer),
         Log(LogTimer),
+        Objects(ObjectTimer),
     }
 }
 
@@ -40,6 +43,7 @@ crate::composite! {
         Node(NodeRequest),
         Membership(MembershipRequest),
         Log(MetadataRequest),
+        Objects(ObjectRequest),
     }
 }
 
@@ -50,6 +54,7 @@ crate::composite! {
         Node(NodeResponse),
         Membership(MembershipResponse),
         Log(MetadataResponse),
+        Objects(ObjectResponse),
     }
 }
 

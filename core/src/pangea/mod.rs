@@ -1,14 +1,19 @@
 //! `PangeaNode`: the node's top level, composing its subsystems into one state machine.
 //!
-//! Today it holds membership and health tracking ([`Membership`]) and the replicated metadata log
-//! ([`Replica`]`<`[`Metadata`]`>`); objects, the DHT, the graph, events and compute plug in the same
-//! way. Every input goes to the part it belongs to through a [`Scoped`] context; after each input
+//! Today it holds membership and health tracking ([`Membership`]), the replicated metadata log
+//! ([`Replica`]`<`[`Metadata`]`>`) and the object store ([`Objects`]); the DHT, the graph, events
+//! and compute plug in the same way. Every input goes to the part it belongs to through a [`Scoped`] context; after each input
 //! the node drains the parts' notifications and hands them on, in a fixed order:
 //!
 //! - membership's judgement of a peer goes to the log (a leader stops resending accepts to a peer
 //!   judged dead);
 //! - the log's configuration goes to membership, which tracks every member, so every node's health
-//!   view covers the whole configuration.
+//!   view covers the whole configuration;
+//! - both go to the object store: the configuration is where shards may be placed, and a peer
+//!   judged dead takes none.
+//!
+//! The object store also reads the manifests the log applied (for garbage collection and repair),
+//! handed to it with each input that needs them.
 //!
 //! After each input the node also looks at its storage ([`storage_watch`]): when it failed, the node
 //! refuses what needs the log, reopens the storage with back-off, and rebuilds itself as a restart
@@ -33,6 +38,7 @@ use crate::membership::{HealthConfig, HealthConfigError, Membership, MembershipN
 use crate::metadata::Metadata;
 use crate::metadata::records::RecordLimits;
 use crate::node::{Context, Node, RequestId};
+use crate::objects::{Objects, ObjectsConfig, ObjectsConfigError};
 use names::probes;
 use storage_watch::{StorageWatch, WatchAction};
 use thiserror::Error;
@@ -50,19 +56,27 @@ pub struct PangeaConfig {
     pub log: LogConfig,
     /// How large records may be.
     pub records: RecordLimits,
+    /// The object store.
+    pub objects: ObjectsConfig,
 }
 
 impl PangeaConfig {
     /// Defaults for a cluster that began as `members`.
     #[must_use]
     pub fn new(members: Vec<NodeId>) -> PangeaConfig {
-        PangeaConfig { health: HealthConfig::default(), log: LogConfig::new(members), records: RecordLimits::default() }
+        PangeaConfig {
+            health: HealthConfig::default(),
+            log: LogConfig::new(members),
+            records: RecordLimits::default(),
+            objects: ObjectsConfig::default(),
+        }
     }
 
     /// Checks every part's settings, and that a record of the largest size fits a log entry.
     pub fn validate(&self) -> Result<(), PangeaConfigError> {
         self.health.validate()?;
         self.log.validate()?;
+        self.objects.validate()?;
         let record_bytes = self.records.key_bytes_max + self.records.value_bytes_max + 64;
         if record_bytes > self.log.entry_bytes_max {
             return Err(PangeaConfigError::RecordsOverEntry {
@@ -83,6 +97,9 @@ pub enum PangeaConfigError {
     /// The log settings.
     #[error("log: {0}")]
     Log(#[from] LogConfigError),
+    /// The object store's settings.
+    #[error("objects: {0}")]
+    Objects(#[from] ObjectsConfigError),
     /// The largest record would not fit a log entry.
     #[error(
         "a record of the largest key and value takes {record_bytes} bytes, over the log's entry limit of {entry_bytes_max}"
@@ -101,6 +118,7 @@ pub struct PangeaNode {
     config: PangeaConfig,
     membership: Membership,
     log: Replica<Metadata>,
+    objects: Objects,
     storage: StorageWatch,
 }
 
@@ -109,9 +127,12 @@ impl PangeaNode {
     pub fn new(config: PangeaConfig) -> Result<PangeaNode, PangeaConfigError> {
         config.validate()?;
         let metadata = Metadata::new(config.records);
+        let mut objects = Objects::new(config.objects.clone())?;
+        objects.set_members(&config.log.members);
         Ok(PangeaNode {
             membership: Membership::new(config.health.clone())?,
             log: Replica::new(config.log.clone(), metadata)?,
+            objects,
             config,
             storage: StorageWatch::default(),
         })
@@ -165,6 +186,12 @@ impl PangeaNode {
         &self.log
     }
 
+    /// The object store.
+    #[must_use]
+    pub fn objects(&self) -> &Objects {
+        &self.objects
+    }
+
     /// How long client requests spent in each stage of the log here since last asked.
     pub fn take_stage_samples(&mut self) -> Vec<crate::log::StageSample> {
         self.log.take_stage_samples()
@@ -205,12 +232,16 @@ impl PangeaNode {
             }
             for notification in from_membership {
                 match notification {
-                    MembershipNotification::HealthChanged { peer, health } => self.log.set_peer_health(peer, health),
+                    MembershipNotification::HealthChanged { peer, health } => {
+                        self.log.set_peer_health(peer, health);
+                        self.objects.set_peer_health(peer, health);
+                    }
                 }
             }
             for notification in from_log {
                 match notification {
                     LogNotification::MembersChanged(members) => {
+                        self.objects.set_members(&members.nodes);
                         self.membership.track(&mut Scoped::new(cx), &members.nodes);
                     }
                 }
@@ -232,6 +263,7 @@ impl Node for PangeaNode {
     fn on_start(&mut self, cx: &mut dyn Context<Self>) {
         self.membership.on_start(&mut Scoped::new(cx));
         self.log.on_start(&mut Scoped::new(cx));
+        self.objects.start(&mut Scoped::new(cx));
         self.after_input(cx);
     }
 
@@ -239,6 +271,9 @@ impl Node for PangeaNode {
         match message {
             PangeaMessage::Membership(message) => self.membership.on_message(&mut Scoped::new(cx), from, message),
             PangeaMessage::Log(message) => self.log.on_message(&mut Scoped::new(cx), from, message),
+            PangeaMessage::Objects(message) => {
+                self.objects.receive(&mut Scoped::new(cx), from, message, self.log.state().manifests());
+            }
         }
         self.after_input(cx);
     }
@@ -248,6 +283,7 @@ impl Node for PangeaNode {
             PangeaTimer::Node(NodeTimer::ReopenStorage) => return self.reopen_storage(cx),
             PangeaTimer::Membership(timer) => self.membership.on_timer(&mut Scoped::new(cx), timer),
             PangeaTimer::Log(timer) => self.log.on_timer(&mut Scoped::new(cx), timer),
+            PangeaTimer::Objects(_) => self.objects.tick(&mut Scoped::new(cx), self.log.state().manifests()),
         }
         self.after_input(cx);
     }
@@ -272,6 +308,9 @@ impl Node for PangeaNode {
             }
             PangeaRequest::Membership(body) => self.membership.on_client(&mut Scoped::new(cx), request, body),
             PangeaRequest::Log(body) => self.log.on_client(&mut Scoped::new(cx), request, body),
+            PangeaRequest::Objects(body) => {
+                self.objects.request(&mut Scoped::new(cx), request, body, self.log.state().manifests());
+            }
         }
         self.after_input(cx);
     }

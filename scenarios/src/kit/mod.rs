@@ -119,13 +119,22 @@ pub struct Parts<N: Node, H> {
     /// Put clients on the simulated network, behind links like the nodes' own (so that a request
     /// or its answer can be lost, and a client can time out on a request that took effect).
     pub clients_on_network: bool,
+    /// The tables bit rot may reach (`None`: every table); see `SimConfig::rot_tables`.
+    pub rot_tables: Option<&'static [&'static str]>,
 }
 
 impl<N: Node, H> Parts<N, H> {
     /// Nodes from `node`, checked by `harness`, with `phases`; no message budget, clients beside
     /// the network.
     pub fn new(node: impl FnMut(u32) -> N + 'static, harness: H, phases: Phases) -> Parts<N, H> {
-        Parts { node: Box::new(node), harness, phases, message_bytes_max: None, clients_on_network: false }
+        Parts {
+            node: Box::new(node),
+            harness,
+            phases,
+            message_bytes_max: None,
+            clients_on_network: false,
+            rot_tables: None,
+        }
     }
 }
 
@@ -251,12 +260,13 @@ impl<N: Node + 'static, H: Harness<N>> Kit<N, H> {
         let empty = Choices::default();
         let streams =
             SeedStreams::taped(options.seed, options.choices.as_ref().unwrap_or(&empty), options.record_choices);
-        let Parts { node, mut harness, phases, message_bytes_max, clients_on_network } =
+        let Parts { node, mut harness, phases, message_bytes_max, clients_on_network, rot_tables } =
             setup(&RunSetup { name: self.name, options, nodes, plan: &plan, phases: self.phases, streams: &streams })?;
         let mut config = SimConfig::new(options.seed, nodes, plan.clone());
         config.keep_trace = options.keep_trace;
         config.message_bytes_max = message_bytes_max;
         config.client_link = clients_on_network.then_some(plan.network.latency);
+        config.rot_tables = rot_tables;
         let mut sim = Sim::with_streams(config, streams.clone(), node);
         let end = drive(&mut sim, &mut harness, &phases);
         let mut findings = harness.finish(&sim, &end);

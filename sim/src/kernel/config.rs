@@ -27,6 +27,10 @@ pub struct SimConfig {
     /// and the run records a [`SimViolation`](super::SimViolation) (the message is dropped, as the
     /// real runtime would drop it). `None`: only the codec's frame limit.
     pub message_bytes_max: Option<usize>,
+    /// The tables bit rot may reach (the plan's `read_corrupt_ppm`); `None`: every table. For a
+    /// system with state that exists in one copy only and is not meant to survive rot (a log's
+    /// promises) beside state that is (an object store's shards).
+    pub rot_tables: Option<&'static [&'static str]>,
 }
 
 impl SimConfig {
@@ -41,6 +45,7 @@ impl SimConfig {
             events_max: EVENTS_MAX_DEFAULT,
             client_link: None,
             message_bytes_max: None,
+            rot_tables: None,
         }
     }
 }

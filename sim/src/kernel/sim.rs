@@ -73,7 +73,8 @@ impl<N: Node> Sim<N> {
                 state: None,
                 status: NodeStatus::Crashed,
                 starts: 0,
-                disk: SimDisk::new(config.plan.disk.clone(), streams.stream(&format!("disk/{index}"))),
+                disk: SimDisk::new(config.plan.disk.clone(), streams.stream(&format!("disk/{index}")))
+                    .with_rot_tables(config.rot_tables),
                 rng: streams.stream(&format!("node/{index}")),
                 timers: TimerTable::new(),
                 effects: Effects::new(),

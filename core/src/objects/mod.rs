@@ -1,0 +1,210 @@
+//! The object store: objects cut into chunks, sealed by their owner (compressed and encrypted, see
+//! [`crate::ces`]), cut into k + m Reed-Solomon shards by the node the owner puts through (its
+//! gateway), and spread over distinct members nearest each chunk's id.
+//!
+//! The parts of one node's store, a file each:
+//! - [`upload`]: the gateway's side of a put — shards placed, stored with every holder, and the
+//!   chunk reported stored once all are durable. The owner then commits the object's manifest
+//!   through the log ([`crate::metadata::manifests`]).
+//! - [`fetch`]: the gateway's side of a read — k good shards gathered (with a long-tail hedge) and
+//!   the sealed chunk rebuilt; the owner opens it.
+//! - [`holder`]: shards kept durably, checked on every read, and collected when no object can own
+//!   them.
+//! - [`repair`]: a rate-limited loop rebuilding lost and rotten shards on other members.
+//!
+//! The store asks membership for live members (placement) and reads the manifests the log applied;
+//! [`PangeaNode`](crate::PangeaNode) hands both in. Alone (as a [`Node`] on its own), it sees the
+//! members it was told of and no manifests.
+
+pub mod assembly;
+pub mod config;
+mod fetch;
+pub mod holder;
+pub mod messages;
+pub mod names;
+pub mod owner;
+pub mod placement;
+mod repair;
+mod upload;
+
+pub use config::{ObjectsConfig, ObjectsConfigError, ObjectsPlantedBug};
+pub use holder::{SHARD_RECORDS_TABLE, SHARDS_TABLE, ShardRecord};
+pub use messages::{
+    BadRequest, ObjectError, ObjectMessage, ObjectRequest, ObjectResponse, ObjectTimer, ShardKey, StoredChunk,
+    Unavailable,
+};
+pub use upload::SEALED_CHUNK_BYTES_MAX;
+
+use crate::ces::{ObjectId, Sharder};
+use crate::health::Health;
+use crate::id::NodeId;
+use crate::metadata::manifests::Manifests;
+use crate::node::{Context, Node, RequestId};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One node's part of the object store.
+#[derive(Clone, Debug, Hash)]
+pub struct Objects {
+    config: ObjectsConfig,
+    /// The log's configuration: where shards may go.
+    members: Vec<NodeId>,
+    /// Membership's judgement of peers.
+    health: BTreeMap<NodeId, Health>,
+    holder: holder::Holder,
+    uploads: upload::Uploads,
+    fetches: fetch::Fetches,
+    repairs: repair::Repairs,
+    /// Chunks a read found short of shards, to check first.
+    suspects: BTreeSet<(ObjectId, u32)>,
+    /// Reed-Solomon coders, reused (a cache: not part of the state).
+    sharder: Sharder,
+    /// When the next scan is due, in ticks.
+    ticks_to_scan: u64,
+}
+
+impl Objects {
+    /// A store with `config`, not yet started.
+    pub fn new(config: ObjectsConfig) -> Result<Objects, ObjectsConfigError> {
+        config.validate()?;
+        Ok(Objects {
+            config,
+            members: Vec::new(),
+            health: BTreeMap::new(),
+            holder: holder::Holder::default(),
+            uploads: BTreeMap::new(),
+            fetches: fetch::Fetches::default(),
+            repairs: repair::Repairs::default(),
+            suspects: BTreeSet::new(),
+            sharder: Sharder::new(),
+            ticks_to_scan: 0,
+        })
+    }
+
+    /// The settings.
+    #[must_use]
+    pub fn config(&self) -> &ObjectsConfig {
+        &self.config
+    }
+
+    /// The members shards may be placed on (the log's configuration).
+    pub fn set_members(&mut self, members: &[NodeId]) {
+        self.members = members.to_vec();
+        self.members.sort_unstable();
+        self.members.dedup();
+    }
+
+    /// Membership's judgement of `peer`.
+    pub fn set_peer_health(&mut self, peer: NodeId, health: Health) {
+        self.health.insert(peer, health);
+    }
+
+    /// Chunks being put through this node, and chunks being read through it.
+    #[must_use]
+    pub fn transfers(&self) -> (usize, usize) {
+        (self.uploads.len(), self.fetches.active.len())
+    }
+
+    /// Starts the store's timer.
+    pub fn start(&mut self, cx: &mut dyn Context<Objects>) {
+        self.ticks_to_scan = self.scan_ticks();
+        cx.set_timer(self.config.tick, ObjectTimer::Tick);
+    }
+
+    fn scan_ticks(&self) -> u64 {
+        (self.config.scan_every.as_nanos() / self.config.tick.as_nanos().max(1)).max(1) as u64
+    }
+
+    /// A message from another node's store; `manifests` as this node applied them.
+    pub fn receive(
+        &mut self,
+        cx: &mut dyn Context<Objects>,
+        from: NodeId,
+        message: ObjectMessage,
+        manifests: &Manifests,
+    ) {
+        match message {
+            ObjectMessage::Store { key, hash, commit_by, total, offset, bytes } => {
+                self.on_store(cx, from, key, hash, commit_by, total, offset, &bytes, manifests.ops_applied());
+            }
+            ObjectMessage::Stored { key, durable } => self.on_stored(cx, from, key, durable),
+            ObjectMessage::Fetch { key, wanted, tag } => self.on_fetch(cx, from, key, wanted, tag),
+            ObjectMessage::Piece { key, tag, total, offset, bytes } => {
+                self.on_piece(cx, key, tag, total, offset, &bytes)
+            }
+            ObjectMessage::Missing { key, tag, why } => self.on_missing(cx, key, tag, why),
+            ObjectMessage::Inventory { object, chunk, tag } => {
+                let shards = self.inventory(cx, &object, chunk);
+                cx.send(from, ObjectMessage::Holding { object, chunk, tag, shards });
+            }
+            ObjectMessage::Holding { object, chunk, tag, shards } => {
+                self.on_holding(cx, from, (object, chunk), tag, shards);
+            }
+        }
+    }
+
+    /// The store's timer fired: transfers looked at, and now and then a scan.
+    pub fn tick(&mut self, cx: &mut dyn Context<Objects>, manifests: &Manifests) {
+        self.tick_uploads(cx);
+        self.tick_fetches(cx);
+        self.tick_repairs(cx);
+        self.ticks_to_scan = self.ticks_to_scan.saturating_sub(1);
+        if self.ticks_to_scan == 0 {
+            self.ticks_to_scan = self.scan_ticks();
+            self.collect_garbage(cx, manifests);
+            self.scan_for_repairs(cx, manifests);
+        }
+        cx.set_timer(self.config.tick, ObjectTimer::Tick);
+    }
+
+    /// A client's request; `manifests` as this node applied them.
+    pub fn request(
+        &mut self,
+        cx: &mut dyn Context<Objects>,
+        request: RequestId,
+        body: ObjectRequest,
+        manifests: &Manifests,
+    ) {
+        match body {
+            ObjectRequest::PutPiece { object, chunk, data_shards, parity_shards, sealed_len, offset, bytes } => {
+                let piece = upload::PutPiece { object, chunk, data_shards, parity_shards, sealed_len, offset, bytes };
+                self.on_put_piece(cx, request, piece, manifests.ops_applied());
+            }
+            ObjectRequest::GetPiece { object, chunk, entry, data_shards, parity_shards, offset, len } => {
+                self.on_get_piece(cx, request, object, chunk, *entry, (data_shards, parity_shards), (offset, len));
+            }
+        }
+    }
+
+    /// Notes a chunk a read found short of shards, for the next repair scan.
+    fn suspect(&mut self, id: (ObjectId, u32)) {
+        if self.suspects.len() < repair::SUSPECTS_MAX {
+            self.suspects.insert(id);
+        }
+    }
+}
+
+/// The store on its own, as a node: no manifests (nothing is ever garbage but deleted uploads'
+/// shards past their deadline, and nothing is repaired). [`crate::PangeaNode`] drives it with the
+/// manifests instead.
+impl Node for Objects {
+    type Message = ObjectMessage;
+    type Timer = ObjectTimer;
+    type Request = ObjectRequest;
+    type Response = ObjectResponse;
+
+    fn on_start(&mut self, cx: &mut dyn Context<Self>) {
+        self.start(cx);
+    }
+
+    fn on_message(&mut self, cx: &mut dyn Context<Self>, from: NodeId, message: ObjectMessage) {
+        self.receive(cx, from, message, &Manifests::default());
+    }
+
+    fn on_timer(&mut self, cx: &mut dyn Context<Self>, _timer: ObjectTimer) {
+        self.tick(cx, &Manifests::default());
+    }
+
+    fn on_client(&mut self, cx: &mut dyn Context<Self>, request: RequestId, body: ObjectRequest) {
+        self.request(cx, request, body, &Manifests::default());
+    }
+}
