@@ -193,6 +193,13 @@ pub enum ObjectRequest {
         /// Its length (at most the piece limit).
         len: u32,
     },
+    /// Where a chunk's shards are: every live member's checked inventory.
+    Locate {
+        /// The object.
+        object: ObjectId,
+        /// The chunk.
+        chunk: u32,
+    },
 }
 
 crate::serde_codec!(ObjectRequest, family = family::OBJECT_REQUEST, version = 1);
@@ -237,6 +244,15 @@ pub enum ObjectResponse {
         /// The bytes.
         #[serde(with = "serde_bytes")]
         bytes: Vec<u8>,
+    },
+    /// The answer to [`ObjectRequest::Locate`].
+    Located {
+        /// The chunk.
+        chunk: u32,
+        /// Each member that answered, with the sound shards of the chunk it holds.
+        holders: Vec<(NodeId, Vec<u8>)>,
+        /// Members asked that did not answer in time.
+        silent: Vec<NodeId>,
     },
     /// The request failed; nothing was stored or returned.
     Failed(ObjectError),

@@ -20,6 +20,7 @@ pub mod assembly;
 pub mod config;
 mod fetch;
 pub mod holder;
+mod locate;
 pub mod messages;
 pub mod names;
 pub mod owner;
@@ -42,6 +43,9 @@ use crate::metadata::manifests::Manifests;
 use crate::node::{Context, Node, RequestId};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// The bit that marks an inventory tag as a locate request's (repair's tags never reach it).
+const LOCATE_TAG: u64 = 1 << 63;
+
 /// One node's part of the object store.
 #[derive(Clone, Debug, Hash)]
 pub struct Objects {
@@ -60,6 +64,10 @@ pub struct Objects {
     sharder: Sharder,
     /// When the next scan is due, in ticks.
     ticks_to_scan: u64,
+    /// Locate requests waiting for inventories.
+    locates: locate::Locates,
+    /// The last tag given to a locate request.
+    next_tag: u64,
 }
 
 impl Objects {
@@ -77,6 +85,8 @@ impl Objects {
             suspects: BTreeSet::new(),
             sharder: Sharder::new(),
             ticks_to_scan: 0,
+            locates: BTreeMap::new(),
+            next_tag: 0,
         })
     }
 
@@ -137,7 +147,11 @@ impl Objects {
                 cx.send(from, ObjectMessage::Holding { object, chunk, tag, shards });
             }
             ObjectMessage::Holding { object, chunk, tag, shards } => {
-                self.on_holding(cx, from, (object, chunk), tag, shards);
+                if tag & LOCATE_TAG != 0 {
+                    self.on_locate_holding(cx, from, tag, shards);
+                } else {
+                    self.on_holding(cx, from, (object, chunk), tag, shards);
+                }
             }
         }
     }
@@ -147,6 +161,7 @@ impl Objects {
         self.tick_uploads(cx);
         self.tick_fetches(cx);
         self.tick_repairs(cx);
+        self.tick_locates(cx);
         self.ticks_to_scan = self.ticks_to_scan.saturating_sub(1);
         if self.ticks_to_scan == 0 {
             self.ticks_to_scan = self.scan_ticks();
@@ -172,6 +187,7 @@ impl Objects {
             ObjectRequest::GetPiece { object, chunk, entry, data_shards, parity_shards, offset, len } => {
                 self.on_get_piece(cx, request, object, chunk, *entry, (data_shards, parity_shards), (offset, len));
             }
+            ObjectRequest::Locate { object, chunk } => self.on_locate(cx, request, object, chunk),
         }
     }
 

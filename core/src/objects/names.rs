@@ -33,7 +33,9 @@ crate::names! {
         REPAIR_DEFERRED_BY_BUDGET = "objects.repair_deferred_by_budget",
         /// Repair checked a chunk and found shards missing.
         REPAIR_FOUND_SHARDS_MISSING = "objects.repair_found_shards_missing",
-        /// Repair found no member without a shard of the chunk to take a rebuilt one.
+        /// Fewer members live than a chunk has shards: repair gave a member a second shard of it.
+        REPAIR_DOUBLED_UP = "objects.repair_doubled_up",
+        /// Repair found no live member at all to take a rebuilt shard.
         REPAIR_WITHOUT_TARGET = "objects.repair_without_target",
         /// A holder found a shard whose bytes fail their hash (or that its disk reports rotten).
         ROTTEN_SHARD_FOUND = "objects.rotten_shard_found",

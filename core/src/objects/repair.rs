@@ -218,14 +218,20 @@ impl Objects {
         let order = by_distance(&id.0.chunk(id.1), &usable(me, &self.members, &self.health));
         // Members holding nothing of this chunk first; then members whose every shard of it is
         // also held elsewhere (a copy repair made while they were away), so that each shard still
-        // has a member of its own.
+        // has a member of its own; and when fewer members live than the chunk has shards, the
+        // least loaded take a second one (the chunk then survives fewer lost members, but as many
+        // lost shards).
         let copies = |shard: &u8| repair.holding.values().filter(|held| held.contains(shard)).count();
         let spare =
             |node: &NodeId| repair.holding.get(node).is_none_or(|held| held.iter().all(|shard| copies(shard) > 1));
         let empty: Vec<NodeId> =
             order.iter().copied().filter(|node| repair.holding.get(node).is_none_or(Vec::is_empty)).collect();
         let doubled: Vec<NodeId> = order.iter().copied().filter(|node| !empty.contains(node) && spare(node)).collect();
-        let mut targets = empty.into_iter().chain(doubled);
+        let mut crowded: Vec<NodeId> =
+            order.iter().copied().filter(|node| !empty.contains(node) && !doubled.contains(node)).collect();
+        crowded.sort_by_key(|node| repair.holding.get(node).map_or(0, Vec::len));
+        let distinct = empty.len() + doubled.len();
+        let mut targets = empty.into_iter().chain(doubled).chain(crowded.into_iter().cycle()).enumerate();
         for (index, shard) in shards.iter().enumerate() {
             let index_byte = index as u8;
             if held.contains(&index_byte) {
@@ -236,7 +242,7 @@ impl Objects {
                 cx.sometimes(probes::REBUILT_SHARD_MISMATCH, true);
                 return;
             }
-            let Some(target) = targets.next() else {
+            let Some((taken, target)) = targets.next() else {
                 cx.sometimes(probes::REPAIR_WITHOUT_TARGET, true);
                 cx.trace(TraceEvent::new(
                     "objects.repair",
@@ -248,6 +254,7 @@ impl Objects {
                 return;
             };
             cx.sometimes(probes::SHARD_REBUILT, true);
+            cx.sometimes(probes::REPAIR_DOUBLED_UP, taken >= distinct);
             let key = ShardKey { object: id.0, chunk: id.1, shard: index_byte };
             cx.trace(TraceEvent::new("objects.rebuilt", format!("{key} to {target}")));
             let hash = repair.entry.shard_hashes[index];
