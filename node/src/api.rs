@@ -1,5 +1,5 @@
-//! The client library: records, membership changes, the directory and status against a running
-//! Pangea cluster, used by the CLI, by joining nodes and by the load generator.
+//! The client library: records, object manifests and object requests, membership changes, the
+//! directory and status against a running Pangea cluster, used by the CLI, by joining nodes and by the load generator.
 //!
 //! A [`Client`] knows some nodes' addresses and the cluster's client token. Commands go through the
 //! replicated log in a session the client opens there on first use; each command gets the next
@@ -20,10 +20,13 @@
 
 use crate::client::{ClientConn, ClientError};
 use crate::wire::{ClientEnvelope, ClientReply, ClientRequest, RuntimeStatus};
+use pangea_core::ces::{Manifest, ObjectId};
 use pangea_core::log::{InvalidCommand, LogRequest, LogResponse, MemberChange, MemberChangeRefused, Members};
 use pangea_core::metadata::directory::DirectoryOp;
+use pangea_core::metadata::manifests::{ObjectSummary, ObjectsAnswer, ObjectsOp, ObjectsQuery, ObjectsResult};
 use pangea_core::metadata::records::{KvOp, KvResult, RecordLimits};
 use pangea_core::metadata::{MetadataAnswer, MetadataCommand, MetadataOutput, MetadataQuery};
+use pangea_core::objects::{ObjectRequest, ObjectResponse};
 use pangea_core::pangea::{MetadataRequest, MetadataResponse, NodeRequest, NodeResponse, NodeView};
 use pangea_core::pangea::{PangeaRequest, PangeaResponse};
 use pangea_core::{Codec, NodeId};
@@ -39,6 +42,10 @@ use tokio::time::Instant;
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Pause before asking again after no node gave a final answer.
 pub const RETRY_PAUSE: Duration = Duration::from_millis(50);
+/// The longest one object request to its gateway may take (less when the call's deadline is
+/// nearer): the gateway answers a chunk's last piece once all its shards are durable, and gives a
+/// read up to its fetch deadline (20 s by default) to find k good shards.
+pub const OBJECT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the node that answered last has to answer before the other nodes are asked too.
 /// Healthy commands take milliseconds; a node that takes this long is probably gone, and asking
 /// the others twice is harmless (followers answer `NotLeader`, the session deduplicates).
@@ -248,17 +255,37 @@ impl Client {
     /// One request to the runtime at `addr`, within [`ATTEMPT_TIMEOUT`] (or the client's deadline,
     /// if shorter).
     pub async fn ask(&mut self, addr: SocketAddr, request: ClientRequest) -> Result<ClientReply, ApiError> {
+        self.ask_within(addr, request, self.deadline.min(ATTEMPT_TIMEOUT)).await
+    }
+
+    /// One request to the runtime at `addr`, within `limit`.
+    async fn ask_within(
+        &mut self,
+        addr: SocketAddr,
+        request: ClientRequest,
+        limit: Duration,
+    ) -> Result<ClientReply, ApiError> {
         let envelope = self.envelope(request)?;
         let cached = self.connections.get(&addr).cloned();
-        let mut done = attempt(addr, cached, envelope, self.deadline.min(ATTEMPT_TIMEOUT)).await;
+        let mut done = attempt(addr, cached, envelope, limit).await;
         self.keep_connection(&mut done);
         done.outcome.map_err(|failed| ApiError::Unreachable(failed.no_answer))
     }
 
     /// One request to the node at `addr`: its answer, or why there is none.
     pub async fn ask_node(&mut self, addr: SocketAddr, request: PangeaRequest) -> Result<PangeaResponse, ApiError> {
+        self.ask_node_within(addr, request, self.deadline.min(ATTEMPT_TIMEOUT)).await
+    }
+
+    /// One request to the node at `addr` within `limit`: its answer, or why there is none.
+    async fn ask_node_within(
+        &mut self,
+        addr: SocketAddr,
+        request: PangeaRequest,
+        limit: Duration,
+    ) -> Result<PangeaResponse, ApiError> {
         let bytes = request.encode().map_err(|error| ApiError::Refused(error.to_string()))?;
-        match self.ask(addr, ClientRequest::Node(bytes)).await? {
+        match self.ask_within(addr, ClientRequest::Node(bytes), limit).await? {
             ClientReply::Node(bytes) => PangeaResponse::decode(&bytes)
                 .map_err(|error| ApiError::Unexpected(format!("an answer that does not decode: {error}"))),
             ClientReply::Unauthorized => Err(ApiError::Unauthorized),
@@ -516,6 +543,57 @@ impl Client {
     pub async fn get(&mut self, key: Vec<u8>) -> Result<Option<Vec<u8>>, ApiError> {
         match self.log_request(LogRequest::Read(MetadataQuery::Record(key))).await?.response {
             LogResponse::Answer { answer: MetadataAnswer::Record(value), .. } => Ok(value),
+            other => Err(ApiError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// Applies `op` to the object manifests through the log, exactly once: a put makes the object
+    /// exist (or is refused, see [`ObjectsResult::Refused`]), a delete removes it.
+    pub async fn objects_command(&mut self, op: ObjectsOp) -> Result<ObjectsResult, ApiError> {
+        match self.metadata_command(MetadataCommand::Objects(op)).await? {
+            MetadataOutput::Objects(result) => Ok(result),
+            other => Err(ApiError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// The manifest of `object`, linearizably (a read at the leader, as [`Client::get`]); `None`
+    /// when no such object exists.
+    pub async fn manifest(&mut self, object: ObjectId) -> Result<Option<Manifest>, ApiError> {
+        let query = MetadataQuery::Objects(ObjectsQuery::Manifest(object));
+        match self.log_request(LogRequest::Read(query)).await?.response {
+            LogResponse::Answer { answer: MetadataAnswer::Objects(ObjectsAnswer::Manifest(manifest)), .. } => {
+                Ok(manifest.map(|manifest| *manifest))
+            }
+            other => Err(ApiError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// Up to `limit` objects (and at most
+    /// [`LIST_LIMIT_MAX`](pangea_core::metadata::manifests::LIST_LIMIT_MAX)) in id order after `after`,
+    /// linearizably.
+    pub async fn list_objects(&mut self, after: Option<ObjectId>, limit: u32) -> Result<Vec<ObjectSummary>, ApiError> {
+        let query = MetadataQuery::Objects(ObjectsQuery::List { after, limit });
+        match self.log_request(LogRequest::Read(query)).await?.response {
+            LogResponse::Answer { answer: MetadataAnswer::Objects(ObjectsAnswer::List(page)), .. } => Ok(page),
+            other => Err(ApiError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// One object request to the node at `addr` (the gateway of a put or a read), waiting up to
+    /// [`OBJECT_ATTEMPT_TIMEOUT`] (or the client's deadline, if shorter): the last piece of a chunk
+    /// is answered only once every shard is durable. Sending the same request again after a
+    /// timeout is safe.
+    pub async fn object_request(
+        &mut self,
+        addr: SocketAddr,
+        request: ObjectRequest,
+    ) -> Result<ObjectResponse, ApiError> {
+        let limit = self.deadline.min(OBJECT_ATTEMPT_TIMEOUT);
+        match self.ask_node_within(addr, PangeaRequest::Objects(request), limit).await? {
+            PangeaResponse::Objects(response) => Ok(response),
+            PangeaResponse::Node(NodeResponse::CannotWrite { node, cause }) => {
+                Err(ApiError::CannotWrite { node: node.short(), cause })
+            }
             other => Err(ApiError::Unexpected(format!("{other:?}"))),
         }
     }

@@ -10,6 +10,7 @@
 //! - [`server`]: starting a `PangeaNode` (genesis, bootstrap, registration in the directory and
 //!   the configuration);
 //! - [`wire`]: the client protocol; [`api`]: the client library; [`bench`]: the load generator;
+//!   [`objects`]: files put into the object store and read back, streaming;
 //! - [`metrics`]: Prometheus metrics;
 //! - [`datadir`]: the data directory (identity, admission, client token, an exclusive lock);
 //! - [`identity`]: key pair, self-signed certificate, node id and the admission rule;
@@ -28,6 +29,7 @@ pub mod host;
 pub mod hosted;
 pub mod identity;
 pub mod metrics;
+pub mod objects;
 pub mod runtime;
 pub mod server;
 pub mod stages;
