@@ -204,6 +204,18 @@ async fn object_commands_round_trip_small_and_empty_files_ranges_listing_and_del
     get(&cluster, 1, &key, small_id, &back, &[]);
     assert_same_file(&small, &back);
 
+    // Where its shards are, for people: one line per chunk, every shard sound.
+    let output = object(&cluster, 0, &key, &["stat", &small_id.to_string()]);
+    assert!(output.status.success(), "{output:?}");
+    let text = stdout(&output);
+    assert!(
+        text.starts_with(&format!("object:  {small_id}\nsize:    200000 bytes in 4 chunks of up to 65536 bytes\n")),
+        "{text}"
+    );
+    for chunk in 0..4 {
+        assert!(text.contains(&format!("chunk {chunk}: 3 of 3 shards sound (")), "{text}");
+    }
+
     // A range across a chunk boundary, and one past the end (clipped).
     let bytes = std::fs::read(&small).unwrap();
     let range = temp.join("range.out");
