@@ -198,6 +198,13 @@ impl SimDisk {
         self.durable.get(table, key).map(|stored| unseal(table, key, stored))
     }
 
+    /// Whether the node sees `key` in `table` now (synced or not), without faults or charges (for
+    /// checkers that watch data being removed).
+    #[must_use]
+    pub fn holds(&self, table: &str, key: &[u8]) -> bool {
+        self.volatile.get(table, key).is_some()
+    }
+
     /// Whether `key`'s durable value is intact (`None`: there is none), without copying it, faults or
     /// charges (for checkers that count surviving copies).
     #[must_use]

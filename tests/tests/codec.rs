@@ -17,6 +17,7 @@
 //! Longer than the project's usual file on purpose: the strategies for every message type and the
 //! checks they all go through belong together, so that a new decoder is added in one place.
 
+use pangea_core::ces::{CesError, ChunkEntry, FORMAT_VERSION, Manifest, ObjectId, ShardHash};
 use pangea_core::codec::{FRAME_CHECKSUM_BYTES, FRAME_HEADER_BYTES, FRAME_MAGIC, FRAME_VERSION};
 use pangea_core::family;
 use pangea_core::log::{
@@ -27,8 +28,15 @@ use pangea_core::membership::{
     Health, Judgement, MembershipMessage, MembershipRequest, MembershipResponse, MessageKind, PeerView, Update,
 };
 use pangea_core::metadata::directory::{DirectoryOp, DirectoryResult};
+use pangea_core::metadata::manifests::{
+    ObjectSummary, ObjectsAnswer, ObjectsOp, ObjectsQuery, ObjectsResult, PutRefused,
+};
 use pangea_core::metadata::records::{KvOp, KvResult};
 use pangea_core::metadata::{MetadataAnswer, MetadataCommand, MetadataOutput, MetadataQuery};
+use pangea_core::objects::{
+    BadRequest, ObjectError, ObjectMessage, ObjectRequest, ObjectResponse, ShardKey, StoreOutcome, StoredChunk,
+    Unavailable,
+};
 use pangea_core::pangea::{
     MetadataRequest, MetadataResponse, NodeRequest, NodeResponse, NodeView, PangeaMessage, PangeaRequest,
     PangeaResponse, StorageStatus,
@@ -83,16 +91,27 @@ impl Decoder for NodeRequest {
 impl Decoder for NodeResponse {
     const FAMILIES: &'static [u8] = &[family::NODE_RESPONSE];
 }
+impl Decoder for ObjectMessage {
+    const FAMILIES: &'static [u8] = &[family::OBJECT_MESSAGE];
+}
+impl Decoder for ObjectRequest {
+    const FAMILIES: &'static [u8] = &[family::OBJECT_REQUEST];
+}
+impl Decoder for ObjectResponse {
+    const FAMILIES: &'static [u8] = &[family::OBJECT_RESPONSE];
+}
 impl Decoder for PangeaMessage {
-    const FAMILIES: &'static [u8] = &[family::MEMBERSHIP_MESSAGE, family::LOG_MESSAGE];
+    const FAMILIES: &'static [u8] = &[family::MEMBERSHIP_MESSAGE, family::LOG_MESSAGE, family::OBJECT_MESSAGE];
     const COMPOSITE: bool = true;
 }
 impl Decoder for PangeaRequest {
-    const FAMILIES: &'static [u8] = &[family::NODE_REQUEST, family::MEMBERSHIP_REQUEST, family::LOG_REQUEST];
+    const FAMILIES: &'static [u8] =
+        &[family::NODE_REQUEST, family::MEMBERSHIP_REQUEST, family::LOG_REQUEST, family::OBJECT_REQUEST];
     const COMPOSITE: bool = true;
 }
 impl Decoder for PangeaResponse {
-    const FAMILIES: &'static [u8] = &[family::NODE_RESPONSE, family::MEMBERSHIP_RESPONSE, family::LOG_RESPONSE];
+    const FAMILIES: &'static [u8] =
+        &[family::NODE_RESPONSE, family::MEMBERSHIP_RESPONSE, family::LOG_RESPONSE, family::OBJECT_RESPONSE];
     const COMPOSITE: bool = true;
 }
 
@@ -107,6 +126,9 @@ macro_rules! for_every_decoder {
         $check::<MetadataResponse>($($argument),*)?;
         $check::<NodeRequest>($($argument),*)?;
         $check::<NodeResponse>($($argument),*)?;
+        $check::<ObjectMessage>($($argument),*)?;
+        $check::<ObjectRequest>($($argument),*)?;
+        $check::<ObjectResponse>($($argument),*)?;
         $check::<PangeaMessage>($($argument),*)?;
         $check::<PangeaRequest>($($argument),*)?;
         $check::<PangeaResponse>($($argument),*)?;
@@ -166,9 +188,183 @@ fn directory_op() -> impl Strategy<Value = DirectoryOp> {
     ]
 }
 
+/// Any object id.
+fn object_id() -> impl Strategy<Value = ObjectId> {
+    any::<[u8; 32]>().prop_map(ObjectId)
+}
+
+/// Any shard's place.
+fn shard_key() -> impl Strategy<Value = ShardKey> {
+    (object_id(), any::<u32>(), any::<u8>()).prop_map(|(object, chunk, shard)| ShardKey { object, chunk, shard })
+}
+
+/// A few shard hashes.
+fn shard_hashes() -> impl Strategy<Value = Vec<ShardHash>> {
+    vec(any::<[u8; 32]>().prop_map(ShardHash), 0..7)
+}
+
+/// Any chunk entry (the codec does not check it against its manifest).
+fn chunk_entry() -> impl Strategy<Value = ChunkEntry> {
+    (any::<u32>(), any::<bool>(), any::<u32>(), shard_hashes(), node_ids()).prop_map(
+        |(plain_len, compressed, sealed_len, shard_hashes, holders)| ChunkEntry {
+            plain_len,
+            compressed,
+            sealed_len,
+            shard_hashes,
+            holders,
+        },
+    )
+}
+
+/// Any manifest, well-formed or not (the state machine refuses a malformed one when applied).
+fn manifest() -> impl Strategy<Value = Manifest> {
+    (object_id(), any::<u64>(), any::<[u8; 32]>(), any::<(u8, u8, u32, u64)>(), vec(chunk_entry(), 0..4)).prop_map(
+        |(object, size, content_hash, (data_shards, parity_shards, chunk_bytes, commit_by), chunks)| Manifest {
+            version: FORMAT_VERSION,
+            object,
+            size,
+            content_hash,
+            data_shards,
+            parity_shards,
+            chunk_bytes,
+            commit_by,
+            chunks,
+        },
+    )
+}
+
+/// Any change to the manifests.
+fn objects_op() -> impl Strategy<Value = ObjectsOp> {
+    prop_oneof![
+        manifest().prop_map(|manifest| ObjectsOp::Put(Box::new(manifest))),
+        object_id().prop_map(ObjectsOp::Delete)
+    ]
+}
+
 /// Any metadata command.
 fn metadata_command() -> impl Strategy<Value = MetadataCommand> {
-    prop_oneof![kv_op().prop_map(MetadataCommand::Records), directory_op().prop_map(MetadataCommand::Directory)]
+    prop_oneof![
+        kv_op().prop_map(MetadataCommand::Records),
+        directory_op().prop_map(MetadataCommand::Directory),
+        objects_op().prop_map(MetadataCommand::Objects),
+    ]
+}
+
+/// Any error of the pipeline a message may carry.
+fn ces_error() -> impl Strategy<Value = CesError> {
+    prop_oneof![
+        any::<u32>().prop_map(|chunk| CesError::WrongKey { chunk }),
+        any::<(u32, u32, u32)>().prop_map(|(chunk, good, needed)| CesError::CorruptBeyondRepair {
+            chunk,
+            good,
+            needed
+        }),
+        any::<(u64, u64)>().prop_map(|(bytes, max)| CesError::TooLarge { bytes, max }),
+    ]
+}
+
+/// Any object-store failure.
+fn object_error() -> impl Strategy<Value = ObjectError> {
+    prop_oneof![
+        any::<(u32, u32)>().prop_map(|(live, needed)| ObjectError::NotEnoughPeers { live, needed }),
+        any::<(u32, u32, u32)>().prop_map(|(chunk, durable, needed)| ObjectError::StoreTimedOut {
+            chunk,
+            durable,
+            needed
+        }),
+        any::<(u32, u32, u32)>().prop_map(|(chunk, good, needed)| ObjectError::Unavailable { chunk, good, needed }),
+        ces_error().prop_map(ObjectError::Ces),
+        prop_oneof![
+            Just(BadRequest::PieceOutOfRange),
+            Just(BadRequest::PieceMismatch),
+            Just(BadRequest::EntryMismatch)
+        ]
+        .prop_map(ObjectError::BadRequest),
+        Just(ObjectError::GatewayBehind),
+        Just(ObjectError::Busy),
+    ]
+}
+
+/// Any object-store peer message.
+fn object_message() -> impl Strategy<Value = ObjectMessage> {
+    let outcome = prop_oneof![Just(StoreOutcome::Durable), Just(StoreOutcome::Refused), Just(StoreOutcome::Expired)];
+    let why = prop_oneof![Just(Unavailable::NotHere), Just(Unavailable::Corrupt), Just(Unavailable::Storage)];
+    prop_oneof![
+        (shard_key(), any::<[u8; 32]>(), any::<(u64, u32, u32)>(), blob()).prop_map(
+            |(key, hash, (commit_by, total, offset), bytes)| ObjectMessage::Store {
+                key,
+                hash: ShardHash(hash),
+                commit_by,
+                total,
+                offset,
+                bytes
+            }
+        ),
+        (shard_key(), outcome).prop_map(|(key, outcome)| ObjectMessage::Stored { key, outcome }),
+        (shard_key(), any::<(u32, u64)>()).prop_map(|(key, (wanted, tag))| ObjectMessage::Fetch { key, wanted, tag }),
+        (shard_key(), any::<(u64, u32, u32)>(), blob())
+            .prop_map(|(key, (tag, total, offset), bytes)| ObjectMessage::Piece { key, tag, total, offset, bytes }),
+        (shard_key(), any::<u64>(), why).prop_map(|(key, tag, why)| ObjectMessage::Missing { key, tag, why }),
+        (object_id(), any::<(u32, u64)>()).prop_map(|(object, (chunk, tag))| ObjectMessage::Inventory {
+            object,
+            chunk,
+            tag
+        }),
+        (object_id(), any::<(u32, u64)>(), blob()).prop_map(|(object, (chunk, tag), shards)| ObjectMessage::Holding {
+            object,
+            chunk,
+            tag,
+            shards
+        }),
+    ]
+}
+
+/// Any request to the object store.
+fn object_request() -> impl Strategy<Value = ObjectRequest> {
+    prop_oneof![
+        (object_id(), any::<(u32, u8, u8, u32, u32)>(), blob()).prop_map(
+            |(object, (chunk, data_shards, parity_shards, sealed_len, offset), bytes)| ObjectRequest::PutPiece {
+                object,
+                chunk,
+                data_shards,
+                parity_shards,
+                sealed_len,
+                offset,
+                bytes
+            }
+        ),
+        (object_id(), chunk_entry(), any::<(u32, u8, u8, u32, u32)>()).prop_map(
+            |(object, entry, (chunk, data_shards, parity_shards, offset, len))| ObjectRequest::GetPiece {
+                object,
+                chunk,
+                entry: Box::new(entry),
+                data_shards,
+                parity_shards,
+                offset,
+                len
+            }
+        ),
+        (object_id(), any::<u32>()).prop_map(|(object, chunk)| ObjectRequest::Locate { object, chunk }),
+    ]
+}
+
+/// Any answer of the object store.
+fn object_response() -> impl Strategy<Value = ObjectResponse> {
+    let stored = (any::<(u32, u64)>(), shard_hashes(), node_ids()).prop_map(
+        |((sealed_len, commit_by), shard_hashes, holders)| StoredChunk { sealed_len, shard_hashes, holders, commit_by },
+    );
+    prop_oneof![
+        any::<(u32, u32)>().prop_map(|(chunk, received)| ObjectResponse::PieceTaken { chunk, received }),
+        (any::<u32>(), stored).prop_map(|(chunk, stored)| ObjectResponse::ChunkStored { chunk, stored }),
+        (any::<(u32, u32)>(), blob()).prop_map(|((chunk, offset), bytes)| ObjectResponse::Piece {
+            chunk,
+            offset,
+            bytes
+        }),
+        (any::<u32>(), vec((node_id(), blob()), 0..6), node_ids())
+            .prop_map(|(chunk, holders, silent)| ObjectResponse::Located { chunk, holders, silent }),
+        object_error().prop_map(ObjectResponse::Failed),
+    ]
 }
 
 /// Any metadata output.
@@ -180,12 +376,36 @@ fn metadata_output() -> impl Strategy<Value = MetadataOutput> {
             .prop_map(|(succeeded, found)| KvResult::CompareAndSet { succeeded, found }),
     ];
     let directory = prop_oneof![Just(DirectoryResult::Done), Just(DirectoryResult::Full)];
-    prop_oneof![records.prop_map(MetadataOutput::Records), directory.prop_map(MetadataOutput::Directory)]
+    let refused = prop_oneof![
+        Just(PutRefused::Exists),
+        Just(PutRefused::Deleted),
+        any::<(u64, u64)>().prop_map(|(commit_by, applied)| PutRefused::Late { commit_by, applied }),
+        Just(PutRefused::Full),
+    ];
+    let objects = prop_oneof![
+        Just(ObjectsResult::Stored),
+        refused.prop_map(ObjectsResult::Refused),
+        any::<bool>().prop_map(|existed| ObjectsResult::Deleted { existed }),
+    ];
+    prop_oneof![
+        records.prop_map(MetadataOutput::Records),
+        directory.prop_map(MetadataOutput::Directory),
+        objects.prop_map(MetadataOutput::Objects),
+    ]
 }
 
 /// Any metadata query.
 fn metadata_query() -> impl Strategy<Value = MetadataQuery> {
-    prop_oneof![blob().prop_map(MetadataQuery::Record), Just(MetadataQuery::Directory)]
+    let objects = prop_oneof![
+        object_id().prop_map(ObjectsQuery::Manifest),
+        (proptest::option::of(object_id()), any::<u32>())
+            .prop_map(|(after, limit)| ObjectsQuery::List { after, limit }),
+    ];
+    prop_oneof![
+        blob().prop_map(MetadataQuery::Record),
+        Just(MetadataQuery::Directory),
+        objects.prop_map(MetadataQuery::Objects),
+    ]
 }
 
 /// Any answer to a metadata query.
@@ -193,6 +413,11 @@ fn metadata_answer() -> impl Strategy<Value = MetadataAnswer> {
     prop_oneof![
         proptest::option::of(blob()).prop_map(MetadataAnswer::Record),
         vec((node_id(), text()), 0..6).prop_map(MetadataAnswer::Directory),
+        proptest::option::of(manifest())
+            .prop_map(|manifest| MetadataAnswer::Objects(ObjectsAnswer::Manifest(manifest.map(Box::new)))),
+        vec((object_id(), any::<(u64, u32)>()), 0..4).prop_map(|list| MetadataAnswer::Objects(ObjectsAnswer::List(
+            list.into_iter().map(|(object, (size, chunks))| ObjectSummary { object, size, chunks }).collect()
+        ))),
     ]
 }
 
@@ -426,7 +651,11 @@ fn node_response() -> impl Strategy<Value = NodeResponse> {
 
 /// Any message between Pangea nodes.
 fn pangea_message() -> impl Strategy<Value = PangeaMessage> {
-    prop_oneof![membership_message().prop_map(PangeaMessage::from), log_message().prop_map(PangeaMessage::from)]
+    prop_oneof![
+        membership_message().prop_map(PangeaMessage::from),
+        log_message().prop_map(PangeaMessage::from),
+        object_message().prop_map(PangeaMessage::from),
+    ]
 }
 
 /// Any client request to a Pangea node.
@@ -435,6 +664,7 @@ fn pangea_request() -> impl Strategy<Value = PangeaRequest> {
         node_request().prop_map(PangeaRequest::from),
         membership_request().prop_map(PangeaRequest::from),
         log_request().prop_map(PangeaRequest::from),
+        object_request().prop_map(PangeaRequest::from),
     ]
 }
 
@@ -444,6 +674,7 @@ fn pangea_response() -> impl Strategy<Value = PangeaResponse> {
         node_response().prop_map(PangeaResponse::from),
         membership_response().prop_map(PangeaResponse::from),
         log_response().prop_map(PangeaResponse::from),
+        object_response().prop_map(PangeaResponse::from),
     ]
 }
 
@@ -553,6 +784,9 @@ fn leaf_frames() -> Vec<Vec<u8>> {
         encode(&MetadataResponse::Busy),
         encode(&NodeRequest::Hello),
         encode(&NodeResponse::Hello { node, genesis: vec![node] }),
+        encode(&ObjectMessage::Inventory { object: ObjectId([1; 32]), chunk: 0, tag: 1 }),
+        encode(&ObjectRequest::Locate { object: ObjectId([1; 32]), chunk: 0 }),
+        encode(&ObjectResponse::Failed(ObjectError::Busy)),
     ]
 }
 
@@ -698,11 +932,27 @@ proptest! {
     }
 
     #[test]
+    fn object_messages_round_trip(message in object_message()) {
+        round_trips(&message)?;
+    }
+
+    #[test]
+    fn object_requests_round_trip(request in object_request()) {
+        round_trips(&request)?;
+    }
+
+    #[test]
+    fn object_responses_round_trip(response in object_response()) {
+        round_trips(&response)?;
+    }
+
+    #[test]
     fn pangea_messages_round_trip_as_their_parts(message in pangea_message()) {
         let frame = round_trips(&message)?;
         match &message {
             PangeaMessage::Membership(part) => prop_assert_eq!(frame, round_trips(part)?),
             PangeaMessage::Log(part) => prop_assert_eq!(frame, round_trips(part)?),
+            PangeaMessage::Objects(part) => prop_assert_eq!(frame, round_trips(part)?),
         }
     }
 
@@ -713,6 +963,7 @@ proptest! {
             PangeaRequest::Node(part) => prop_assert_eq!(frame, round_trips(part)?),
             PangeaRequest::Membership(part) => prop_assert_eq!(frame, round_trips(part)?),
             PangeaRequest::Log(part) => prop_assert_eq!(frame, round_trips(part)?),
+            PangeaRequest::Objects(part) => prop_assert_eq!(frame, round_trips(part)?),
         }
     }
 
@@ -723,6 +974,7 @@ proptest! {
             PangeaResponse::Node(part) => prop_assert_eq!(frame, round_trips(part)?),
             PangeaResponse::Membership(part) => prop_assert_eq!(frame, round_trips(part)?),
             PangeaResponse::Log(part) => prop_assert_eq!(frame, round_trips(part)?),
+            PangeaResponse::Objects(part) => prop_assert_eq!(frame, round_trips(part)?),
         }
     }
 

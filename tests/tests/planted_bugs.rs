@@ -179,3 +179,26 @@ fn planted_log_bug_statistics() {
         );
     }
 }
+
+/// Each planted bug of the object store, the scenario that catches it, the most seeds that may pass
+/// before it is caught, and the checker that must catch it.
+const OBJECT_BUGS: [(&str, &str, u64, &str); 3] = [
+    ("manifest-before-quorum", "objects-crashes", 5, "durable-at-ack"),
+    ("repair-trusts-shard", "objects-corruption", 20, "convergence"),
+    ("nonce-reuse", "objects-crashes", 5, "distinct-keystreams"),
+];
+
+#[test]
+fn every_planted_object_bug_is_caught_by_its_checker_within_its_bound() {
+    for (bug, scenario, bound, checker) in OBJECT_BUGS {
+        let scenario = find(scenario).unwrap();
+        let seeds: Vec<u64> = (0..bound).collect();
+        let planted = RunOptions { planted: Some(bug.to_owned()), ..RunOptions::default() };
+        let report = sweep(scenario, &seeds, 2, &planted, true, &|_, _, _| {}).unwrap();
+        let failure =
+            report.failures().next().unwrap_or_else(|| panic!("{bug} passed {bound} seeds of {}", scenario.name()));
+        let Outcome::Fail { violations, .. } = &failure.outcome else { unreachable!() };
+        assert!(violations.iter().any(|violation| violation.checker == checker), "{bug}: {violations:?}");
+        assert!(failure.replay_command().contains(&format!("--plant {bug}")));
+    }
+}

@@ -12,8 +12,11 @@
 //! after that count is refused. A holder that has applied that many operations and holds no
 //! manifest for the shard's object knows none can ever commit: the shard is garbage.
 //!
-//! Deleted objects leave a tombstone until their deadline passes, so that a retried put of a deleted
-//! object never brings it back.
+//! Deleted objects leave a tombstone until no shard of theirs can outlive it: each chunk's shards
+//! carry the deadline their gateway gave (its count then, plus `put_ops_max`), the manifest the
+//! earliest of them, and the last chunk was stored before the manifest committed, so no shard's
+//! deadline is later than the manifest's plus `put_ops_max`. Until then a retried put of a deleted
+//! object cannot bring it back, and every holder can tell its shards are garbage.
 
 use crate::ces::{Manifest, ManifestError, ObjectId};
 use crate::codec::{CodecError, decode_serde, encode_serde};
@@ -111,15 +114,31 @@ pub enum ObjectsAnswer {
 }
 
 /// The replicated manifests.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Manifests {
     objects: BTreeMap<ObjectId, Manifest>,
-    /// Deleted objects, with their deadline: kept until no put of them could commit anyway.
+    /// Deleted objects, with the count until which their tombstone stays.
     deleted: BTreeMap<ObjectId, u64>,
     ops_applied: u64,
+    /// The cluster's upload window (`ObjectsConfig::put_ops_max`): how long tombstones stay. A
+    /// setting, the same on every node, not part of the state.
+    #[serde(skip)]
+    put_ops_max: u64,
+}
+
+impl Default for Manifests {
+    fn default() -> Self {
+        Manifests::new(crate::objects::ObjectsConfig::default().put_ops_max)
+    }
 }
 
 impl Manifests {
+    /// No objects yet, in a cluster whose uploads have `put_ops_max` object operations to commit.
+    #[must_use]
+    pub fn new(put_ops_max: u64) -> Manifests {
+        Manifests { objects: BTreeMap::new(), deleted: BTreeMap::new(), ops_applied: 0, put_ops_max }
+    }
+
     /// The manifest of `object`, if it exists.
     #[must_use]
     pub fn get(&self, object: &ObjectId) -> Option<&Manifest> {
@@ -198,8 +217,9 @@ impl Manifests {
         let Some(manifest) = self.objects.remove(object) else {
             return ObjectsResult::Deleted { existed: false };
         };
-        if manifest.commit_by > self.ops_applied {
-            self.deleted.insert(*object, manifest.commit_by);
+        let until = manifest.commit_by.saturating_add(self.put_ops_max);
+        if until > self.ops_applied {
+            self.deleted.insert(*object, until);
         }
         ObjectsResult::Deleted { existed: true }
     }
@@ -227,7 +247,7 @@ impl StateMachine for Manifests {
         };
         self.ops_applied += 1;
         let applied = self.ops_applied;
-        self.deleted.retain(|_, commit_by| *commit_by > applied);
+        self.deleted.retain(|_, until| *until > applied);
         result
     }
 
@@ -263,7 +283,8 @@ impl StateMachine for Manifests {
     }
 
     fn restore(&mut self, bytes: &[u8]) -> Result<(), CodecError> {
-        let restored: Manifests = decode_serde(bytes)?;
+        let mut restored: Manifests = decode_serde(bytes)?;
+        restored.put_ops_max = self.put_ops_max;
         if restored.objects.values().any(|manifest| manifest.validate().is_err()) {
             return Err(CodecError::Malformed("a snapshot holds a malformed manifest".to_owned()));
         }

@@ -79,10 +79,15 @@ pub struct Metadata {
 }
 
 impl Metadata {
-    /// Empty metadata whose records obey `limits`.
+    /// Empty metadata whose records obey `limits`, in a cluster whose uploads have `put_ops_max`
+    /// object operations to commit their manifest (see [`manifests`]).
     #[must_use]
-    pub fn new(limits: RecordLimits) -> Metadata {
-        Metadata { records: Records::new(limits), directory: Directory::default(), manifests: Manifests::default() }
+    pub fn new(limits: RecordLimits, put_ops_max: u64) -> Metadata {
+        Metadata {
+            records: Records::new(limits),
+            directory: Directory::default(),
+            manifests: Manifests::new(put_ops_max),
+        }
     }
 
     /// The records.
@@ -160,7 +165,7 @@ impl StateMachine for Metadata {
         records.restore(&image.records)?;
         let mut directory = Directory::default();
         directory.restore(&image.directory)?;
-        let mut manifests = Manifests::default();
+        let mut manifests = self.manifests.clone();
         manifests.restore(&image.manifests)?;
         self.records = records;
         self.directory = directory;

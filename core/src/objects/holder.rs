@@ -3,12 +3,13 @@
 //! and collects the shards no object can own any more.
 //!
 //! Two tables: the shards' bytes, and a small record per shard (hash, deadline, length), so that
-//! scans read records, never shard bytes.
+//! scans read records, never shard bytes. The bytes carry their deadline too (a header of
+//! [`SHARD_HEADER_BYTES`]), so that a rotten record can be written again from them.
 
 use super::Objects;
 use super::assembly::{Assembly, pieces};
 use super::config::ObjectsPlantedBug;
-use super::messages::{ObjectMessage, ShardKey, Unavailable};
+use super::messages::{ObjectMessage, ShardKey, StoreOutcome, Unavailable};
 use super::names::probes;
 use crate::ces::{CHUNK_BYTES_MAX, ShardHash, shard_hash};
 use crate::codec::{decode_serde, encode_serde};
@@ -25,6 +26,9 @@ pub const SHARDS_TABLE: &str = "objects.shards";
 pub const SHARD_RECORDS_TABLE: &str = "objects.shard_records";
 /// The longest shard a holder takes: a whole chunk of the largest size (one data shard) and its tag.
 pub const SHARD_BYTES_MAX: u32 = CHUNK_BYTES_MAX + 64;
+
+/// Bytes before a stored shard: its upload's deadline, little-endian.
+pub const SHARD_HEADER_BYTES: usize = 8;
 
 /// What a holder keeps beside a shard's bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -79,13 +83,17 @@ impl Objects {
         total: u32,
         offset: u32,
         bytes: &[u8],
-        ops_applied: u64,
+        manifests: &Manifests,
     ) {
-        // A gateway behind the log could hand out a deadline already past here; keeping the shard
-        // longer than its manifest's deadline is safe (collecting it earlier is what is not).
-        let commit_by = commit_by.max(ops_applied + self.config.put_ops_max);
         if total > SHARD_BYTES_MAX {
-            cx.send(from, ObjectMessage::Stored { key, durable: false });
+            cx.send(from, ObjectMessage::Stored { key, outcome: StoreOutcome::Refused });
+            return;
+        }
+        if manifests.is_garbage(&key.object, commit_by) {
+            // A gateway behind the log handed out a deadline already past here (or the object was
+            // deleted): the shard would be garbage at once, and its manifest could never commit.
+            cx.sometimes(probes::STORE_EXPIRED_REFUSED, true);
+            cx.send(from, ObjectMessage::Stored { key, outcome: StoreOutcome::Expired });
             return;
         }
         // Already here and sound (a resend, or another sender): nothing to write. A rotten copy
@@ -93,7 +101,7 @@ impl Objects {
         if matches!(self.record_of(cx, &key), Ok(Some(record)) if record.hash == hash)
             && self.read_checked(cx, &key).is_ok()
         {
-            cx.send(from, ObjectMessage::Stored { key, durable: true });
+            cx.send(from, ObjectMessage::Stored { key, outcome: StoreOutcome::Durable });
             return;
         }
         let piece = self.config.piece_bytes_max;
@@ -127,8 +135,12 @@ impl Objects {
         }
         let Some(incoming) = holder.incoming.remove(&key) else { return };
         let shard = incoming.assembly.into_bytes();
-        let durable = self.keep(cx, key, &shard, incoming.hash, incoming.commit_by);
-        cx.send(from, ObjectMessage::Stored { key, durable });
+        let outcome = if self.keep(cx, key, &shard, incoming.hash, incoming.commit_by) {
+            StoreOutcome::Durable
+        } else {
+            StoreOutcome::Refused
+        };
+        cx.send(from, ObjectMessage::Stored { key, outcome });
     }
 
     /// Keeps a whole shard durably, after checking it against `hash`; true when it is durable.
@@ -147,7 +159,10 @@ impl Objects {
         let record = ShardRecord { hash, commit_by, len: shard.len() as u32 };
         let key_bytes = key.to_bytes();
         let mut batch = WriteBatch::new();
-        batch.put(SHARDS_TABLE, key_bytes.to_vec(), shard.to_vec());
+        let mut stored = Vec::with_capacity(SHARD_HEADER_BYTES + shard.len());
+        stored.extend_from_slice(&commit_by.to_le_bytes());
+        stored.extend_from_slice(shard);
+        batch.put(SHARDS_TABLE, key_bytes.to_vec(), stored);
         batch.put(SHARD_RECORDS_TABLE, key_bytes.to_vec(), record.to_bytes());
         let storage = cx.storage();
         let ok = storage.write(batch).and_then(|()| storage.sync()).is_ok();
@@ -170,7 +185,8 @@ impl Objects {
             Err(_) => return Err(Unavailable::Storage),
         };
         let shard = match cx.storage().get(SHARDS_TABLE, &key.to_bytes()) {
-            Ok(Some(shard)) => shard,
+            Ok(Some(stored)) if stored.len() >= SHARD_HEADER_BYTES => stored[SHARD_HEADER_BYTES..].to_vec(),
+            Ok(Some(_)) => return Err(Unavailable::Corrupt),
             Ok(None) => return Err(Unavailable::NotHere),
             Err(StorageError::Corrupt { .. }) => return Err(Unavailable::Corrupt),
             Err(_) => return Err(Unavailable::Storage),
@@ -257,23 +273,28 @@ impl Objects {
             .collect()
     }
 
-    /// A shard's record rotted: written again from the shard's bytes when they are sound (and
-    /// match the manifest, if one names the object), else the shard is dropped and repair rebuilds
-    /// it where an object owns it.
+    /// A shard's record rotted: written again from the shard's bytes and their header when they
+    /// are sound (and match the manifest, if one names the object), else the shard is dropped and
+    /// repair rebuilds it where an object owns it.
     fn mend_record(&mut self, cx: &mut dyn Context<Objects>, manifests: &Manifests, key_bytes: &[u8]) {
         let mut batch = WriteBatch::new();
         let key = ShardKey::from_bytes(key_bytes);
-        let shard = cx.storage().get(SHARDS_TABLE, key_bytes).ok().flatten();
-        let mended = key.zip(shard).and_then(|(key, shard)| {
-            let hash = shard_hash(&shard);
-            let commit_by = match manifests.get(&key.object) {
-                Some(manifest) => {
-                    let entry = manifest.chunks.get(key.chunk as usize)?;
-                    (entry.shard_hashes.get(usize::from(key.shard)) == Some(&hash)).then_some(manifest.commit_by)?
-                }
-                None => manifests.ops_applied() + self.config.put_ops_max,
+        let stored = cx.storage().get(SHARDS_TABLE, key_bytes).ok().flatten();
+        let mended = key.zip(stored).and_then(|(key, stored)| {
+            let (header, shard) = stored.split_first_chunk::<SHARD_HEADER_BYTES>()?;
+            let record = ShardRecord {
+                hash: shard_hash(shard),
+                commit_by: u64::from_le_bytes(*header),
+                len: shard.len() as u32,
             };
-            Some(ShardRecord { hash, commit_by, len: shard.len() as u32 })
+            let expected = manifests.get(&key.object).map(|manifest| {
+                manifest.chunks.get(key.chunk as usize).and_then(|entry| entry.shard_hashes.get(usize::from(key.shard)))
+            });
+            match expected {
+                Some(Some(hash)) if *hash != record.hash => None,
+                Some(None) => None,
+                _ => Some(record),
+            }
         });
         match mended {
             Some(record) => batch.put(SHARD_RECORDS_TABLE, key_bytes.to_vec(), record.to_bytes()),

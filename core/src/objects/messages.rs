@@ -61,6 +61,18 @@ impl fmt::Display for ShardKey {
     }
 }
 
+/// What a holder did with a shard sent to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum StoreOutcome {
+    /// The shard is durable here.
+    Durable,
+    /// Not stored: its bytes do not match its hash, or the storage failed. Another member may.
+    Refused,
+    /// Not stored: the holder has applied more object operations than the upload's deadline
+    /// allows, so the manifest could never commit (the gateway is behind the log).
+    Expired,
+}
+
 /// Why a holder did not give a shard.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Unavailable {
@@ -91,12 +103,12 @@ pub enum ObjectMessage {
         #[serde(with = "serde_bytes")]
         bytes: Vec<u8>,
     },
-    /// The shard is durable here (or could not be stored).
+    /// What became of a shard sent to be stored.
     Stored {
         /// Which shard.
         key: ShardKey,
-        /// True when durable; false when refused (bad hash, failed storage).
-        durable: bool,
+        /// Durable, or why not.
+        outcome: StoreOutcome,
     },
     /// Asks for a shard of `key`'s chunk: the first the holder has among those `wanted` names.
     Fetch {
@@ -297,6 +309,10 @@ pub enum ObjectError {
     /// The request contradicts itself or its earlier pieces.
     #[error("bad request: {0}")]
     BadRequest(BadRequest),
+    /// The gateway is behind the log: the upload's deadline had already passed on its holders. Put
+    /// the object through another node.
+    #[error("the gateway is behind the log; put through another node")]
+    GatewayBehind,
     /// The gateway is handling as many transfers as it may; try again later.
     #[error("busy: too many transfers in progress")]
     Busy,

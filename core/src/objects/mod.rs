@@ -31,8 +31,8 @@ mod upload;
 pub use config::{ObjectsConfig, ObjectsConfigError, ObjectsPlantedBug};
 pub use holder::{SHARD_RECORDS_TABLE, SHARDS_TABLE, ShardRecord};
 pub use messages::{
-    BadRequest, ObjectError, ObjectMessage, ObjectRequest, ObjectResponse, ObjectTimer, ShardKey, StoredChunk,
-    Unavailable,
+    BadRequest, ObjectError, ObjectMessage, ObjectRequest, ObjectResponse, ObjectTimer, ShardKey, StoreOutcome,
+    StoredChunk, Unavailable,
 };
 pub use upload::SEALED_CHUNK_BYTES_MAX;
 
@@ -134,9 +134,9 @@ impl Objects {
     ) {
         match message {
             ObjectMessage::Store { key, hash, commit_by, total, offset, bytes } => {
-                self.on_store(cx, from, key, hash, commit_by, total, offset, &bytes, manifests.ops_applied());
+                self.on_store(cx, from, key, hash, commit_by, total, offset, &bytes, manifests);
             }
-            ObjectMessage::Stored { key, durable } => self.on_stored(cx, from, key, durable),
+            ObjectMessage::Stored { key, outcome } => self.on_stored(cx, from, key, outcome),
             ObjectMessage::Fetch { key, wanted, tag } => self.on_fetch(cx, from, key, wanted, tag),
             ObjectMessage::Piece { key, tag, total, offset, bytes } => {
                 self.on_piece(cx, key, tag, total, offset, &bytes)

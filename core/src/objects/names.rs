@@ -43,6 +43,8 @@ crate::names! {
         SHARD_REBUILT = "objects.shard_rebuilt",
         /// A holder refused a shard whose bytes do not match the hash it came with.
         STORE_BAD_HASH_REFUSED = "objects.store_bad_hash_refused",
+        /// A holder refused a shard whose upload deadline had passed there (a gateway behind the log).
+        STORE_EXPIRED_REFUSED = "objects.store_expired_refused",
         /// A chunk's shards were not all durable before its deadline.
         STORE_TIMED_OUT = "objects.store_timed_out",
         /// A put found fewer live members than a chunk has shards.

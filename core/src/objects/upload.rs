@@ -14,7 +14,7 @@
 use super::Objects;
 use super::assembly::{Assembly, pieces};
 use super::config::ObjectsPlantedBug;
-use super::messages::{BadRequest, ObjectError, ObjectMessage, ObjectResponse, ShardKey, StoredChunk};
+use super::messages::{BadRequest, ObjectError, ObjectMessage, ObjectResponse, ShardKey, StoreOutcome, StoredChunk};
 use super::names::probes;
 use super::placement::{by_distance, usable};
 use crate::ces::{CHUNK_BYTES_MAX, CesError, ObjectId, SEAL_OVERHEAD_BYTES, ShardHash, shard_hash, validate_shards};
@@ -223,8 +223,9 @@ impl Objects {
         let holder = storing.holders[shard];
         let (bytes, hash, commit_by) = (&storing.shards[shard], storing.hashes[shard], storing.commit_by);
         if holder == cx.id() {
-            let durable = self.keep(cx, key, bytes, hash, commit_by);
-            self.on_stored(cx, holder, key, durable);
+            let outcome =
+                if self.keep(cx, key, bytes, hash, commit_by) { StoreOutcome::Durable } else { StoreOutcome::Refused };
+            self.on_stored(cx, holder, key, outcome);
             return;
         }
         let total = bytes.len() as u32;
@@ -235,18 +236,26 @@ impl Objects {
     }
 
     /// A holder's answer about a shard this node sent.
-    pub(super) fn on_stored(&mut self, cx: &mut dyn Context<Objects>, from: NodeId, key: ShardKey, durable: bool) {
+    pub(super) fn on_stored(
+        &mut self,
+        cx: &mut dyn Context<Objects>,
+        from: NodeId,
+        key: ShardKey,
+        outcome: StoreOutcome,
+    ) {
         let id = (key.object, key.chunk);
         let Some(Upload { state: UploadState::Storing(storing), .. }) = self.uploads.get_mut(&id) else { return };
         let shard = key.shard as usize;
         if shard >= storing.holders.len() || storing.holders[shard] != from {
             return;
         }
-        if durable {
-            storing.durable[shard] = true;
-            self.check_stored(cx, id);
-        } else {
-            storing.refused[shard] = true;
+        match outcome {
+            StoreOutcome::Durable => {
+                storing.durable[shard] = true;
+                self.check_stored(cx, id);
+            }
+            StoreOutcome::Refused => storing.refused[shard] = true,
+            StoreOutcome::Expired => self.finish_upload(cx, id, Err(ObjectError::GatewayBehind)),
         }
     }
 

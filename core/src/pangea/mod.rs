@@ -126,7 +126,7 @@ impl PangeaNode {
     /// A node with `config`, not yet started.
     pub fn new(config: PangeaConfig) -> Result<PangeaNode, PangeaConfigError> {
         config.validate()?;
-        let metadata = Metadata::new(config.records);
+        let metadata = Metadata::new(config.records, config.objects.put_ops_max);
         let mut objects = Objects::new(config.objects.clone())?;
         objects.set_members(&config.log.members);
         Ok(PangeaNode {

@@ -169,6 +169,24 @@ impl Checks {
     }
 }
 
+/// The first shard of a deleted object some node still holds: `deleted` lists each object whose
+/// delete was acknowledged, with its chunks and shards per chunk. Deleted objects leave a
+/// tombstone, so every holder's next garbage scans collect their shards.
+pub fn garbage_left(sim: &Sim<PangeaNode>, deleted: &[(ObjectId, u32, u8)]) -> Option<String> {
+    for (object, chunks, shards) in deleted {
+        for chunk in 0..*chunks {
+            for shard in 0..*shards {
+                let key = ShardKey { object: *object, chunk, shard };
+                let bytes = key.to_bytes();
+                if let Some(index) = (0..sim.nodes()).find(|index| sim.disk(*index).holds(SHARDS_TABLE, &bytes)) {
+                    return Some(format!("node {index} still holds shard {key} of a deleted object"));
+                }
+            }
+        }
+    }
+    None
+}
+
 /// The metadata of the up node that applied the most.
 fn latest_metadata(sim: &Sim<PangeaNode>) -> Option<&pangea_core::metadata::Metadata> {
     (0..sim.nodes())
@@ -179,7 +197,7 @@ fn latest_metadata(sim: &Sim<PangeaNode>) -> Option<&pangea_core::metadata::Meta
 }
 
 /// Whether some node's disk holds an intact copy of the shard (the disk's checksum; shards are
-/// written only after their hash checked).
+/// written only after their hash checked, with a header of their deadline).
 fn intact_somewhere(sim: &Sim<PangeaNode>, object: ObjectId, chunk: u32, shard: u8) -> bool {
     let key = ShardKey { object, chunk, shard }.to_bytes();
     (0..sim.nodes()).any(|index| sim.disk(index).durable_intact(SHARDS_TABLE, &key) == Some(true))

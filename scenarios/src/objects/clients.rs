@@ -548,7 +548,11 @@ impl ObjectClients {
                         }
                     }
                     Ok(_) => {}
-                    Err(error) => return self.end(sim, client, op, Outcome::Failed(error.to_string())),
+                    Err(error) => {
+                        // The next put goes through another node.
+                        state.gateway = below(&mut state.rng, nodes) as u32;
+                        return self.end(sim, client, op, Outcome::Failed(error.to_string()));
+                    }
                 }
             }
             Task::GetPieces { op, get, out } => {
@@ -577,6 +581,24 @@ impl ObjectClients {
         let start = offset.min(content.size) as usize;
         let end = offset.saturating_add(len).min(content.size) as usize;
         whole[start..end] == *bytes
+    }
+
+    /// Every object whose delete was acknowledged after it existed, with its chunks and shards per
+    /// chunk.
+    #[must_use]
+    pub fn deleted_objects(&self) -> Vec<(ObjectId, u32, u8)> {
+        let chunk_bytes = u64::from(self.config.params.chunk_bytes);
+        let shards = self.config.params.data_shards + self.config.params.parity_shards;
+        self.history
+            .iter()
+            .filter_map(|operation| match (&operation.kind, &operation.outcome) {
+                (OpKind::Delete { object }, Outcome::Deleted { existed: true }) => {
+                    let size = self.contents.get(object).map_or(0, |content| content.size);
+                    Some((*object, size.div_ceil(chunk_bytes) as u32, shards))
+                }
+                _ => None,
+            })
+            .collect()
     }
 
     /// Ends every operation still in progress as unknown (the run is over).

@@ -115,7 +115,11 @@ impl Harness<PangeaNode> for ObjectsHarness {
     }
 
     fn converged(&mut self, sim: &Sim<PangeaNode>) -> Result<(), String> {
-        self.checks.redundancy(sim)
+        self.checks.redundancy(sim)?;
+        match super::checkers::garbage_left(sim, &self.clients.deleted_objects()) {
+            Some(left) => Err(left),
+            None => Ok(()),
+        }
     }
 
     fn finish(&mut self, sim: &Sim<PangeaNode>, _end: &DriveEnd) -> Findings {
