@@ -332,10 +332,11 @@ pub enum BadRequest {
     EntryMismatch,
 }
 
-/// The object store's timer.
+/// The object store's timers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ObjectTimer {
-    /// Resends, hedges and deadlines of transfers in flight; now and then a scan for garbage and
-    /// for chunks to repair.
+    /// Resends, hedges and deadlines of transfers in flight (armed only while some are).
     Tick,
+    /// A scan for garbage and for chunks to repair.
+    Scan,
 }

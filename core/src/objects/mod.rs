@@ -62,8 +62,8 @@ pub struct Objects {
     suspects: BTreeSet<(ObjectId, u32)>,
     /// Reed-Solomon coders, reused (a cache: not part of the state).
     sharder: Sharder,
-    /// When the next scan is due, in ticks.
-    ticks_to_scan: u64,
+    /// True while the tick timer is armed.
+    ticking: bool,
     /// Locate requests waiting for inventories.
     locates: locate::Locates,
     /// The last tag given to a locate request.
@@ -84,7 +84,7 @@ impl Objects {
             repairs: repair::Repairs::default(),
             suspects: BTreeSet::new(),
             sharder: Sharder::new(),
-            ticks_to_scan: 0,
+            ticking: false,
             locates: BTreeMap::new(),
             next_tag: 0,
         })
@@ -114,14 +114,22 @@ impl Objects {
         (self.uploads.len(), self.fetches.active.len())
     }
 
-    /// Starts the store's timer.
+    /// Starts the store's scans.
     pub fn start(&mut self, cx: &mut dyn Context<Objects>) {
-        self.ticks_to_scan = self.scan_ticks();
-        cx.set_timer(self.config.tick, ObjectTimer::Tick);
+        cx.set_timer(self.config.scan_every, ObjectTimer::Scan);
     }
 
-    fn scan_ticks(&self) -> u64 {
-        (self.config.scan_every.as_nanos() / self.config.tick.as_nanos().max(1)).max(1) as u64
+    /// Arms the tick timer if transfers are in flight and it is not armed: an idle store sets no
+    /// timer but its scan's.
+    fn keep_ticking(&mut self, cx: &mut dyn Context<Objects>) {
+        let busy = self.uploads_storing()
+            || !self.fetches.active.is_empty()
+            || self.repairs_active()
+            || !self.locates.is_empty();
+        if busy && !self.ticking {
+            self.ticking = true;
+            cx.set_timer(self.config.tick, ObjectTimer::Tick);
+        }
     }
 
     /// A message from another node's store; `manifests` as this node applied them.
@@ -154,21 +162,26 @@ impl Objects {
                 }
             }
         }
+        self.keep_ticking(cx);
     }
 
-    /// The store's timer fired: transfers looked at, and now and then a scan.
-    pub fn tick(&mut self, cx: &mut dyn Context<Objects>, manifests: &Manifests) {
-        self.tick_uploads(cx);
-        self.tick_fetches(cx);
-        self.tick_repairs(cx);
-        self.tick_locates(cx);
-        self.ticks_to_scan = self.ticks_to_scan.saturating_sub(1);
-        if self.ticks_to_scan == 0 {
-            self.ticks_to_scan = self.scan_ticks();
-            self.collect_garbage(cx, manifests);
-            self.scan_for_repairs(cx, manifests);
+    /// A timer fired: transfers in flight looked at, or a scan for garbage and repairs.
+    pub fn on_timer(&mut self, cx: &mut dyn Context<Objects>, timer: ObjectTimer, manifests: &Manifests) {
+        match timer {
+            ObjectTimer::Tick => {
+                self.ticking = false;
+                self.tick_uploads(cx);
+                self.tick_fetches(cx);
+                self.tick_repairs(cx);
+                self.tick_locates(cx);
+            }
+            ObjectTimer::Scan => {
+                self.collect_garbage(cx, manifests);
+                self.scan_for_repairs(cx, manifests);
+                cx.set_timer(self.config.scan_every, ObjectTimer::Scan);
+            }
         }
-        cx.set_timer(self.config.tick, ObjectTimer::Tick);
+        self.keep_ticking(cx);
     }
 
     /// A client's request; `manifests` as this node applied them.
@@ -189,6 +202,7 @@ impl Objects {
             }
             ObjectRequest::Locate { object, chunk } => self.on_locate(cx, request, object, chunk),
         }
+        self.keep_ticking(cx);
     }
 
     /// Notes a chunk a read found short of shards, for the next repair scan.
@@ -216,8 +230,8 @@ impl Node for Objects {
         self.receive(cx, from, message, &Manifests::default());
     }
 
-    fn on_timer(&mut self, cx: &mut dyn Context<Self>, _timer: ObjectTimer) {
-        self.tick(cx, &Manifests::default());
+    fn on_timer(&mut self, cx: &mut dyn Context<Self>, timer: ObjectTimer) {
+        Objects::on_timer(self, cx, timer, &Manifests::default());
     }
 
     fn on_client(&mut self, cx: &mut dyn Context<Self>, request: RequestId, body: ObjectRequest) {

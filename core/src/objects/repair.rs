@@ -82,6 +82,11 @@ impl Objects {
         }
     }
 
+    /// True while some repair is under way.
+    pub(super) fn repairs_active(&self) -> bool {
+        !self.repairs.active.is_empty()
+    }
+
     /// True when as many repairs are under way as may be; the scan waits where it is.
     fn repairs_full(&self) -> bool {
         self.repairs.active.len() >= self.config.repairs_max

@@ -310,6 +310,11 @@ impl Objects {
         }
     }
 
+    /// True while some chunk's shards are on their way.
+    pub(super) fn uploads_storing(&self) -> bool {
+        self.uploads.values().any(|upload| matches!(upload.state, UploadState::Storing(_)))
+    }
+
     /// Resends shards not yet durable, gives a silent holder's shard to the next spare, and fails
     /// chunks past their deadline.
     pub(super) fn tick_uploads(&mut self, cx: &mut dyn Context<Objects>) {

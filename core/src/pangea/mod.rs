@@ -283,7 +283,9 @@ impl Node for PangeaNode {
             PangeaTimer::Node(NodeTimer::ReopenStorage) => return self.reopen_storage(cx),
             PangeaTimer::Membership(timer) => self.membership.on_timer(&mut Scoped::new(cx), timer),
             PangeaTimer::Log(timer) => self.log.on_timer(&mut Scoped::new(cx), timer),
-            PangeaTimer::Objects(_) => self.objects.tick(&mut Scoped::new(cx), self.log.state().manifests()),
+            PangeaTimer::Objects(timer) => {
+                self.objects.on_timer(&mut Scoped::new(cx), timer, self.log.state().manifests());
+            }
         }
         self.after_input(cx);
     }
