@@ -59,6 +59,16 @@ pub enum MetadataAnswer {
     Objects(ObjectsAnswer),
 }
 
+/// The parts' snapshots as data directories of format 2 wrote them, before the manifests: read
+/// back with no objects.
+#[derive(Deserialize)]
+struct MetadataImageBeforeObjects {
+    #[serde(with = "serde_bytes")]
+    records: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    directory: Vec<u8>,
+}
+
 /// The parts' snapshots, together.
 #[derive(Serialize, Deserialize)]
 struct MetadataImage {
@@ -160,7 +170,16 @@ impl StateMachine for Metadata {
     }
 
     fn restore(&mut self, bytes: &[u8]) -> Result<(), CodecError> {
-        let image: MetadataImage = decode_serde(bytes)?;
+        let image: MetadataImage = match decode_serde(bytes) {
+            Ok(image) => image,
+            Err(error) => {
+                let Ok(older) = decode_serde::<MetadataImageBeforeObjects>(bytes) else { return Err(error) };
+                let mut manifests = Vec::new();
+                // An empty set of manifests always encodes.
+                let _ = encode_serde(&Manifests::default(), &mut manifests);
+                MetadataImage { records: older.records, directory: older.directory, manifests }
+            }
+        };
         let mut records = Records::new(self.records.limits());
         records.restore(&image.records)?;
         let mut directory = Directory::default();
@@ -205,6 +224,24 @@ mod tests {
         restored.restore(&metadata.snapshot()).unwrap();
         assert_eq!(restored, metadata);
         assert!(restored.restore(b"garbage").is_err());
+        // A snapshot from before the manifests existed restores with no objects.
+        #[derive(Serialize)]
+        struct Older {
+            #[serde(with = "serde_bytes")]
+            records: Vec<u8>,
+            #[serde(with = "serde_bytes")]
+            directory: Vec<u8>,
+        }
+        let mut older = Vec::new();
+        encode_serde(
+            &Older { records: metadata.records.snapshot(), directory: metadata.directory.snapshot() },
+            &mut older,
+        )
+        .unwrap();
+        let mut from_older = Metadata::default();
+        from_older.restore(&older).unwrap();
+        assert_eq!(from_older.records(), metadata.records());
+        assert!(from_older.manifests().is_empty());
         assert_eq!(restored, metadata, "a failed restore changes nothing");
     }
 

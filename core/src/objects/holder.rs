@@ -96,12 +96,20 @@ impl Objects {
             cx.send(from, ObjectMessage::Stored { key, outcome: StoreOutcome::Expired });
             return;
         }
-        // Already here and sound (a resend, or another sender): nothing to write. A rotten copy
-        // is written over.
-        if matches!(self.record_of(cx, &key), Ok(Some(record)) if record.hash == hash)
-            && self.read_checked(cx, &key).is_ok()
+        // Already here and sound (a resend, or another sender): nothing to write but a later
+        // deadline (the chunk sent again through another gateway, whose manifest may commit until
+        // then: keeping the earlier one would let this holder collect a shard it still owes). A
+        // rotten copy is written over.
+        if let Ok(Some(record)) = self.record_of(cx, &key)
+            && record.hash == hash
+            && let Ok(shard) = self.read_checked(cx, &key)
         {
-            cx.send(from, ObjectMessage::Stored { key, outcome: StoreOutcome::Durable });
+            let outcome = if record.commit_by >= commit_by || self.keep(cx, key, &shard, hash, commit_by) {
+                StoreOutcome::Durable
+            } else {
+                StoreOutcome::Refused
+            };
+            cx.send(from, ObjectMessage::Stored { key, outcome });
             return;
         }
         let piece = self.config.piece_bytes_max;

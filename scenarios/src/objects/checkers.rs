@@ -3,7 +3,9 @@
 //! - **Durable at acknowledgement**: when a gateway reports a chunk stored, every holder it names
 //!   has the shard on its disk's durable layer (a crash cannot take it). Not in runs with bit rot:
 //!   there a holder may lose a shard (record and bytes rotten) between storing it and the owner
-//!   hearing of it, which is a loss repair covers, not a broken promise.
+//!   hearing of it, which is a loss repair covers, not a broken promise. Nor for an upload past its
+//!   deadline, whose shards may be collected before the owner hears and whose manifest can never
+//!   commit.
 //! - **Distinct keystreams**: two chunks of one object never share a ChaCha20 keystream (the XOR
 //!   of a ciphertext and its plaintext differs between chunks), so no nonce repeats under a key.
 //! - **No wrong bytes**: every read that returned bytes returned the object's.
@@ -49,6 +51,11 @@ impl Checks {
         }
         for (shard, holder) in stored.holders.iter().enumerate() {
             let Some(index) = sim.index_of(holder) else { continue };
+            // An upload that outlived its deadline: the holder may have collected its shards
+            // already, and its manifest can never commit.
+            if sim.node(index).is_some_and(|node| node.metadata().manifests().ops_applied() >= stored.commit_by) {
+                continue;
+            }
             let key = ShardKey { object, chunk, shard: shard as u8 };
             let durable = match sim.disk(index).durable_value(SHARD_RECORDS_TABLE, &key.to_bytes()) {
                 Some(Ok(bytes)) => {
