@@ -288,8 +288,12 @@ impl Objects {
         for waiter in &fetch.waiting {
             match waiter {
                 Waiter::Client { request, offset, len } => {
-                    let bytes = sealed[*offset as usize..(*offset + *len) as usize].to_vec();
-                    cx.reply(*request, ObjectResponse::Piece { chunk: id.1, offset: *offset, bytes });
+                    // A client that joined with another entry for this chunk may ask past its end.
+                    let answer = match sealed.get(*offset as usize..(*offset as usize + *len as usize)) {
+                        Some(bytes) => ObjectResponse::Piece { chunk: id.1, offset: *offset, bytes: bytes.to_vec() },
+                        None => ObjectResponse::Failed(ObjectError::BadRequest(BadRequest::PieceOutOfRange)),
+                    };
+                    cx.reply(*request, answer);
                 }
                 Waiter::Repair => self.rebuild_missing(cx, id, &fetch, &sealed),
             }
