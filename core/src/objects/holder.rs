@@ -187,9 +187,11 @@ impl Objects {
     /// A shard held here, read and checked against its record's hash.
     pub(super) fn read_checked(&self, cx: &mut dyn Context<Objects>, key: &ShardKey) -> Result<Vec<u8>, Unavailable> {
         let record = match self.record_of(cx, key) {
-            Ok(Some(record)) => record,
+            Ok(Some(record)) => Some(record),
             Ok(None) => return Err(Unavailable::NotHere),
-            Err(StorageError::Corrupt { .. }) => return Err(Unavailable::Corrupt),
+            // A rotten record: the bytes, which the disk checks, were hashed before they were kept;
+            // readers check them against the manifest again (the scan mends the record).
+            Err(StorageError::Corrupt { .. }) => None,
             Err(_) => return Err(Unavailable::Storage),
         };
         let shard = match cx.storage().get(SHARDS_TABLE, &key.to_bytes()) {
@@ -199,7 +201,7 @@ impl Objects {
             Err(StorageError::Corrupt { .. }) => return Err(Unavailable::Corrupt),
             Err(_) => return Err(Unavailable::Storage),
         };
-        if shard.len() != record.len as usize || shard_hash(&shard) != record.hash {
+        if record.is_some_and(|record| shard.len() != record.len as usize || shard_hash(&shard) != record.hash) {
             cx.sometimes(probes::ROTTEN_SHARD_FOUND, true);
             return Err(Unavailable::Corrupt);
         }
@@ -214,6 +216,11 @@ impl Objects {
         end.push(u8::MAX);
         match cx.storage().range(SHARD_RECORDS_TABLE, &prefix, Some(&end), crate::ces::SHARDS_MAX) {
             Ok(pairs) => pairs.iter().filter_map(|(key, _)| ShardKey::from_bytes(key)).collect(),
+            // A rotten record spoils the range: look for each shard's record on its own.
+            Err(StorageError::Corrupt { .. }) => (0..crate::ces::SHARDS_MAX as u8)
+                .map(|shard| ShardKey { shard, ..*key })
+                .filter(|probe| matches!(self.record_of(cx, probe), Ok(Some(_)) | Err(StorageError::Corrupt { .. })))
+                .collect(),
             Err(_) => Vec::new(),
         }
     }

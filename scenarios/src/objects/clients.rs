@@ -351,6 +351,8 @@ impl ObjectClients {
             Task::GetManifest { op } | Task::GetPieces { op, .. } | Task::Delete { op, .. } => (*op, false),
             Task::Thinking { .. } | Task::Done => return,
         };
+        // Operations after the heal (extra clients) have the settling phase's time.
+        let give_up = if state.extra { give_up * 3 } else { give_up };
         if now - self.history[op].invoked_at >= give_up {
             // A put whose manifest may be on its way ends unknown; anything else changed nothing.
             let committing = matches!(&state.task, Task::Put { manifest: Some(_), .. });
@@ -560,6 +562,12 @@ impl ObjectClients {
                 match get.on_response(response) {
                     Ok(Some(bytes)) => out.extend_from_slice(&bytes),
                     Ok(None) => {}
+                    Err(ObjectError::Unavailable { .. }) if state.extra => {
+                        // A read after the heal tries again while repair catches up, as an owner
+                        // who must have the object would.
+                        state.task = Task::GetManifest { op };
+                        return self.send_next(sim, client);
+                    }
                     Err(error) => return self.end(sim, client, op, Outcome::Failed(error.to_string())),
                 }
                 if get.is_done() {
