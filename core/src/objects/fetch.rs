@@ -240,12 +240,25 @@ impl Objects {
     }
 
     /// A holder could not give the shard asked for.
-    pub(super) fn on_missing(&mut self, cx: &mut dyn Context<Objects>, key: ShardKey, tag: u64, why: Unavailable) {
+    pub(super) fn on_missing(
+        &mut self,
+        cx: &mut dyn Context<Objects>,
+        from: NodeId,
+        key: ShardKey,
+        tag: u64,
+        why: Unavailable,
+    ) {
         let id = (key.object, key.chunk);
-        if self.fetches.active.get(&id).is_some_and(|fetch| fetch.tag == tag) {
-            cx.sometimes(probes::HOLDER_LACKED_SHARD, why == Unavailable::NotHere);
-            self.on_shard_missing(cx, id);
+        let Some(fetch) = self.fetches.active.get_mut(&id).filter(|fetch| fetch.tag == tag) else { return };
+        cx.sometimes(probes::HOLDER_LACKED_SHARD, why == Unavailable::NotHere);
+        // A named holder without its own shard may hold another that repair put there: ask it once
+        // for whichever shards are still wanted.
+        if fetch.asked_any.insert(from) {
+            let wanted = fetch.still_wanted();
+            let key = ShardKey { object: id.0, chunk: id.1, shard: 0 };
+            cx.send(from, ObjectMessage::Fetch { key, wanted, tag: fetch.tag });
         }
+        self.on_shard_missing(cx, id);
     }
 
     fn on_shard_missing(&mut self, cx: &mut dyn Context<Objects>, id: (ObjectId, u32)) {

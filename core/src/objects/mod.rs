@@ -149,7 +149,7 @@ impl Objects {
             ObjectMessage::Piece { key, tag, total, offset, bytes } => {
                 self.on_piece(cx, key, tag, total, offset, &bytes)
             }
-            ObjectMessage::Missing { key, tag, why } => self.on_missing(cx, key, tag, why),
+            ObjectMessage::Missing { key, tag, why } => self.on_missing(cx, from, key, tag, why),
             ObjectMessage::Inventory { object, chunk, tag } => {
                 let shards = self.inventory(cx, &object, chunk);
                 cx.send(from, ObjectMessage::Holding { object, chunk, tag, shards });
