@@ -28,15 +28,21 @@ pub const OBJECT_MESSAGE: u8 = 15;
 pub const OBJECT_REQUEST: u8 = 16;
 /// The object store's answers.
 pub const OBJECT_RESPONSE: u8 = 17;
+/// The DHT's peer messages (queries and answers).
+pub const DHT_MESSAGE: u8 = 18;
+/// Requests to the DHT (lookups, records).
+pub const DHT_REQUEST: u8 = 19;
 /// The real runtime's client envelope (token and request).
 pub const CLIENT_ENVELOPE: u8 = 20;
 /// The real runtime's reply to a client envelope.
 pub const CLIENT_REPLY: u8 = 21;
+/// The DHT's answers.
+pub const DHT_RESPONSE: u8 = 22;
 /// The first family number left to users' own systems (up to 255).
 pub const USER_FIRST: u8 = 128;
 
 /// Every family Pangea uses, with the type that owns it, in number order.
-pub const FAMILIES: [(u8, &str); 13] = [
+pub const FAMILIES: [(u8, &str); 16] = [
     (MEMBERSHIP_MESSAGE, "MembershipMessage"),
     (MEMBERSHIP_REQUEST, "MembershipRequest"),
     (MEMBERSHIP_RESPONSE, "MembershipResponse"),
@@ -48,8 +54,11 @@ pub const FAMILIES: [(u8, &str); 13] = [
     (OBJECT_MESSAGE, "ObjectMessage"),
     (OBJECT_REQUEST, "ObjectRequest"),
     (OBJECT_RESPONSE, "ObjectResponse"),
+    (DHT_MESSAGE, "DhtMessage"),
+    (DHT_REQUEST, "DhtRequest"),
     (CLIENT_ENVELOPE, "ClientEnvelope"),
     (CLIENT_REPLY, "ClientReply"),
+    (DHT_RESPONSE, "DhtResponse"),
 ];
 
 /// The type that owns `family`, if Pangea uses it.

@@ -22,6 +22,7 @@
 pub mod ces;
 pub mod codec;
 pub mod compose;
+pub mod dht;
 pub mod effects;
 pub mod family;
 pub mod health;
