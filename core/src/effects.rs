@@ -131,6 +131,13 @@ impl<N: Node> Effects<N> {
         self.emitted.drain(..)
     }
 
+    /// Takes the waiting effects, in order, with their allocation: for a runtime of many nodes
+    /// that carries out effects right away, so that no node keeps a buffer sized for its busiest
+    /// handler.
+    pub fn take(&mut self) -> Vec<Emitted<N>> {
+        std::mem::take(&mut self.emitted)
+    }
+
     /// Forgets the waiting effects (a crash).
     pub fn clear(&mut self) {
         self.emitted.clear();

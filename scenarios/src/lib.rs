@@ -20,6 +20,7 @@
 pub mod check;
 pub mod cli;
 pub mod coverage;
+pub mod dht;
 pub mod error;
 pub mod export;
 pub mod filter;

@@ -156,7 +156,8 @@ pub fn builtin_registry() -> Registry {
     let mut registry = Registry::new();
     let builtin = std::iter::once(&crate::health::HEALTH as &'static dyn Scenario)
         .chain(crate::log::LOG_SCENARIOS.iter().map(|scenario| *scenario as &'static dyn Scenario))
-        .chain(crate::objects::OBJECTS_SCENARIOS.iter().map(|scenario| *scenario as &'static dyn Scenario));
+        .chain(crate::objects::OBJECTS_SCENARIOS.iter().map(|scenario| *scenario as &'static dyn Scenario))
+        .chain(crate::dht::scenarios());
     for scenario in builtin {
         // The built-in names are distinct and well formed (the registry's tests check it).
         let _ = registry.add(scenario);
@@ -246,7 +247,7 @@ mod tests {
     #[test]
     fn builtin_names_are_distinct_and_well_formed() {
         let builtin = builtin_registry();
-        let count = 1 + crate::log::LOG_SCENARIOS.len() + crate::objects::OBJECTS_SCENARIOS.len();
+        let count = 1 + crate::log::LOG_SCENARIOS.len() + crate::objects::OBJECTS_SCENARIOS.len() + 3;
         assert_eq!(builtin.scenarios().len(), count, "every built-in joined");
         let mut again = Registry::new();
         for scenario in builtin.scenarios() {

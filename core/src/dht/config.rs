@@ -42,6 +42,9 @@ pub struct DhtConfig {
     pub republish_every: Duration,
     /// Most records a node publishes itself (and republishes).
     pub published_max: usize,
+    /// The join lookup starts at a random moment within this after the node starts (zero: at
+    /// once), so that a mass start or restart does not reach the bootstrap nodes all at once.
+    pub join_within: Duration,
     /// Known peers to join through (the real node learns their ids from `--bootstrap`).
     pub bootstrap: Vec<crate::id::NodeId>,
     /// Where peers can reach this node (`host:port`), told to every peer it queries, so that others
@@ -89,12 +92,13 @@ impl Default for DhtConfig {
             refresh_every: Duration::from_secs(600),
             lookups_max: 64,
             rpcs_max: 512,
-            candidates_max: 200,
+            candidates_max: 64,
             records_max: 10_000,
             value_bytes_max: 16 * 1024,
             record_ttl: Duration::from_secs(36 * 3600),
             republish_every: Duration::from_secs(3600),
             published_max: 1024,
+            join_within: Duration::ZERO,
             bootstrap: Vec::new(),
             address: None,
             #[cfg(feature = "planted-bugs")]

@@ -69,8 +69,30 @@ impl fmt::Display for Key {
 }
 
 /// The XOR distance between two keys, compared as a big-endian number.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Distance(pub [u8; 32]);
+
+impl Ord for Distance {
+    /// As the byte arrays compare, but a word at a time (lookups sort and search distances a lot).
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let words = |distance: &Distance| {
+            let mut out = [0u64; 4];
+            for (index, word) in out.iter_mut().enumerate() {
+                let mut bytes = [0; 8];
+                bytes.copy_from_slice(&distance.0[index * 8..index * 8 + 8]);
+                *word = u64::from_be_bytes(bytes);
+            }
+            out
+        };
+        words(self).cmp(&words(other))
+    }
+}
+
+impl PartialOrd for Distance {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl Distance {
     /// The bucket this distance falls in: the number of leading bits the two keys share (0: they
@@ -92,6 +114,17 @@ impl Distance {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn distances_order_as_their_bytes_do() {
+        let keys: Vec<Key> = (0..64u8).map(|seed| Key(*blake3::hash(&[seed]).as_bytes())).collect();
+        for a in &keys {
+            for b in &keys {
+                let (x, y) = (keys[0].distance(a), keys[0].distance(b));
+                assert_eq!(x.cmp(&y), x.0.cmp(&y.0));
+            }
+        }
+    }
 
     #[test]
     fn distance_is_symmetric_zero_to_itself_and_ordered_big_endian() {

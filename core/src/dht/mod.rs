@@ -34,10 +34,14 @@ pub use table::{Observed, RoutingTable};
 
 use crate::health::Health;
 use crate::id::NodeId;
-use crate::node::{Context, Node, RequestId, TimerId, TraceEvent};
+use crate::node::{Context, Node, RequestId, TraceEvent};
 use crate::time::Duration;
 use names::{probes, trace};
 use std::collections::BTreeMap;
+
+/// Refresh lookups a node runs at once (joining refreshes every bucket beyond the nearest
+/// neighbour; one after the other, they cost a joining node little memory at a time).
+pub const REFRESHES_AT_ONCE: usize = 2;
 
 /// Most peer addresses a node remembers (only the real node has any: contacts' and candidates').
 pub const ADDRESSES_MAX: usize = 4096;
@@ -45,12 +49,15 @@ pub const ADDRESSES_MAX: usize = 4096;
 /// The DHT's timers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DhtTimer {
-    /// The query with this number was not answered in time.
-    QueryTimeout(u64),
+    /// Time to look for queries not answered in time (armed while any is in flight, every
+    /// quarter of `query_timeout`: one timer per node, not one per query).
+    Tick,
     /// Time to refresh stale buckets and drop expired records.
     Refresh,
     /// Time to store the published records again.
     Republish,
+    /// Time to join (see [`DhtConfig::join_within`]).
+    Join,
 }
 
 /// What the DHT tells the rest of the node.
@@ -120,6 +127,8 @@ enum Asked {
     Lookup(u64),
     /// A ping of a full bucket's oldest contact.
     Probe,
+    /// A ping of a contact health tracking judged dead.
+    Verify,
     /// A record stored for a task.
     Store(u64),
 }
@@ -128,7 +137,7 @@ enum Asked {
 #[derive(Clone, Debug, Hash)]
 struct Query {
     peer: NodeId,
-    timer: TimerId,
+    deadline: crate::time::Instant,
     asked: Asked,
 }
 
@@ -144,6 +153,10 @@ pub struct Dht {
     addresses: BTreeMap<NodeId, String>,
     notifications: Vec<DhtNotification>,
     stats: DhtStats,
+    /// A [`DhtTimer::Tick`] is armed.
+    ticking: bool,
+    /// Keys of buckets waiting for their refresh lookup.
+    refresh_queue: Vec<Key>,
 }
 
 impl Dht {
@@ -160,6 +173,8 @@ impl Dht {
             addresses: BTreeMap::new(),
             notifications: Vec::new(),
             stats: DhtStats::default(),
+            ticking: false,
+            refresh_queue: Vec::new(),
         })
     }
 
@@ -204,11 +219,13 @@ impl Dht {
         self.table.closest(key, count, None)
     }
 
-    /// Health tracking judged `peer`: a dead peer leaves the routing table.
-    pub fn set_peer_health(&mut self, peer: NodeId, health: Health) {
-        if health == Health::Dead && self.table.contains(&peer) {
-            self.table.remove(&peer);
-            self.addresses.remove(&peer);
+    /// Health tracking judged `peer`. A contact judged dead is pinged, and leaves the routing
+    /// table only if it does not answer: the judgement may be of an older incarnation than the
+    /// one this node talks to (gossip lags a quick restart).
+    pub fn set_peer_health(&mut self, cx: &mut dyn Context<Self>, peer: NodeId, health: Health) {
+        let checking = self.queries.values().any(|query| query.peer == peer && matches!(query.asked, Asked::Verify));
+        if health == Health::Dead && self.table.contains(&peer) && !checking {
+            self.ask(cx, peer, DhtBody::Ping, Asked::Verify);
         }
     }
 
@@ -287,8 +304,12 @@ impl Dht {
             return false;
         }
         let number = self.number();
-        let timer = cx.set_timer(self.config.query_timeout, DhtTimer::QueryTimeout(number));
-        self.queries.insert(number, Query { peer, timer, asked });
+        let deadline = cx.now() + self.config.query_timeout;
+        self.queries.insert(number, Query { peer, deadline, asked });
+        if !self.ticking {
+            self.ticking = true;
+            cx.set_timer(self.tick_every(), DhtTimer::Tick);
+        }
         self.stats.queries += 1;
         cx.send(peer, DhtMessage { query: number, address: self.config.address.clone(), body });
         true
@@ -297,7 +318,7 @@ impl Dht {
     /// Ends lookup `number`: answers whoever asked, and goes on with what follows.
     fn finish(&mut self, cx: &mut dyn Context<Self>, number: u64) {
         let Some(Task::Looking { lookup, goal }) = self.tasks.remove(&number) else { return };
-        self.forget_queries_of(cx, number);
+        self.forget_queries_of(number);
         let result = lookup.result();
         match goal {
             Goal::Client(request) => {
@@ -311,7 +332,7 @@ impl Dht {
             }
             Goal::Put { request, record } => self.store_at(cx, number, request, record, &result.closest),
             Goal::Join => self.refresh_beyond_nearest(cx),
-            Goal::Refresh => {}
+            Goal::Refresh => self.next_refresh(cx),
             Goal::Part(purpose) => {
                 self.notifications.push(DhtNotification::Found {
                     target: lookup.target(),
@@ -322,19 +343,30 @@ impl Dht {
         }
     }
 
-    /// Cancels the timers of lookup `number`'s queries still in flight (their answers will be
-    /// strays).
-    fn forget_queries_of(&mut self, cx: &mut dyn Context<Self>, number: u64) {
-        let mine: Vec<u64> = self
-            .queries
-            .iter()
-            .filter(|(_, query)| matches!(query.asked, Asked::Lookup(of) if of == number))
-            .map(|(query, _)| *query)
-            .collect();
-        for query in mine {
-            if let Some(query) = self.queries.remove(&query) {
-                cx.cancel_timer(query.timer);
+    /// Forgets lookup `number`'s queries still in flight (their answers will be strays).
+    fn forget_queries_of(&mut self, number: u64) {
+        self.queries.retain(|_, query| !matches!(query.asked, Asked::Lookup(of) if of == number));
+    }
+
+    fn tick_every(&self) -> Duration {
+        (self.config.query_timeout / 4).max(Duration::from_millis(1))
+    }
+
+    /// Times out the queries past their deadline; keeps ticking while any is in flight.
+    fn tick(&mut self, cx: &mut dyn Context<Self>) {
+        self.ticking = false;
+        let now = cx.now();
+        let expired: Vec<u64> =
+            self.queries.iter().filter(|(_, query)| query.deadline <= now).map(|(number, _)| *number).collect();
+        for number in expired {
+            if let Some(query) = self.queries.remove(&number) {
+                self.stats.timeouts += 1;
+                self.query_timed_out(cx, query);
             }
+        }
+        if !self.queries.is_empty() && !self.ticking {
+            self.ticking = true;
+            cx.set_timer(self.tick_every(), DhtTimer::Tick);
         }
     }
 
@@ -342,11 +374,30 @@ impl Dht {
     /// so that every bucket has contacts.
     fn refresh_beyond_nearest(&mut self, cx: &mut dyn Context<Self>) {
         let Some(deepest) = self.table.deepest_used() else { return };
-        for bucket in 0..deepest {
-            let key = self.table.me().in_bucket(bucket, random_key(cx));
-            if !self.start_lookup(cx, key, Goal::Refresh) {
-                break;
+        let buckets: Vec<usize> = (0..deepest).collect();
+        self.refresh(cx, &buckets);
+    }
+
+    /// Queues refresh lookups of `buckets` (those queued already stay), and starts what may run.
+    fn refresh(&mut self, cx: &mut dyn Context<Self>, buckets: &[usize]) {
+        for bucket in buckets {
+            let key = self.table.me().in_bucket(*bucket, random_key(cx));
+            if !self.refresh_queue.iter().any(|queued| self.table.bucket_of(queued) == Some(*bucket)) {
+                self.refresh_queue.push(key);
             }
+        }
+        let running = self.tasks.values().filter(|task| matches!(task, Task::Looking { goal: Goal::Refresh, .. })).count();
+        for _ in running..REFRESHES_AT_ONCE {
+            self.next_refresh(cx);
+        }
+    }
+
+    /// Starts the next queued refresh lookup, if any.
+    fn next_refresh(&mut self, cx: &mut dyn Context<Self>) {
+        if let Some(key) = self.refresh_queue.pop()
+            && !self.start_lookup(cx, key, Goal::Refresh)
+        {
+            self.refresh_queue.push(key);
         }
     }
 
@@ -503,10 +554,10 @@ impl Dht {
             return;
         }
         let Some(query) = self.queries.remove(&number) else { return };
-        cx.cancel_timer(query.timer);
         let me = cx.id();
         match (query.asked, body) {
             (Asked::Probe, DhtBody::Pong) => self.table.probe_answered(from),
+            (Asked::Verify, DhtBody::Pong) => {}
             (Asked::Lookup(task), DhtBody::Nodes { closer }) => {
                 let closer = self.take_peers(me, closer);
                 if let Some(Task::Looking { lookup, .. }) = self.tasks.get_mut(&task) {
@@ -525,7 +576,7 @@ impl Dht {
                 {
                     let (request, hops) = (*request, lookup.result().hops.max(1));
                     self.tasks.remove(&task);
-                    self.forget_queries_of(cx, task);
+                    self.forget_queries_of(task);
                     cx.reply(request, DhtResponse::Value { value: Some(record.value), hops });
                     return;
                 }
@@ -538,24 +589,25 @@ impl Dht {
             (asked, _) => {
                 // An answer of the wrong kind: as good as none.
                 self.stats.stray_answers += 1;
-                self.query_timed_out(cx, number, Query { peer: from, timer: query.timer, asked });
+                self.query_timed_out(cx, Query { peer: from, deadline: query.deadline, asked });
             }
         }
     }
 
-    fn query_timed_out(&mut self, cx: &mut dyn Context<Self>, _number: u64, query: Query) {
+    fn query_timed_out(&mut self, cx: &mut dyn Context<Self>, query: Query) {
         match query.asked {
             Asked::Probe => {
-                if let Some(replacement) = self.table.probe_failed(query.peer) {
-                    cx.trace(TraceEvent::new(
-                        trace::EVICTED,
-                        format!("{} unanswered ping for {replacement}", query.peer),
-                    ));
+                let held = self.table.contains(&query.peer);
+                self.table.probe_failed(query.peer);
+                if held {
+                    self.evicted(cx, query.peer, "unanswered ping of a full bucket");
                 }
-                self.addresses.remove(&query.peer);
-                self.stats.evicted += 1;
-                cx.sometimes(probes::CONTACT_EVICTED, true);
-                self.notifications.push(DhtNotification::Unresponsive { peer: query.peer });
+            }
+            Asked::Verify => {
+                if self.table.contains(&query.peer) {
+                    self.table.remove(&query.peer);
+                    self.evicted(cx, query.peer, "judged dead, unanswered ping");
+                }
             }
             Asked::Lookup(task) => {
                 self.query_failed(cx, query.peer);
@@ -571,20 +623,27 @@ impl Dht {
         }
     }
 
-    fn refresh(&mut self, cx: &mut dyn Context<Self>) {
+    /// The refresh timer: expired records go, and buckets no lookup went through lately are
+    /// refreshed.
+    fn on_refresh(&mut self, cx: &mut dyn Context<Self>) {
         let now = cx.now();
         self.records.expire(now);
         let every_nanos = u64::try_from(self.config.refresh_every.as_nanos()).unwrap_or(u64::MAX);
         if let Some(since) = now.as_nanos().checked_sub(every_nanos) {
-            for bucket in self.table.stale_buckets(crate::time::Instant::from_nanos(since)) {
-                let key = self.table.me().in_bucket(bucket, random_key(cx));
-                if !self.start_lookup(cx, key, Goal::Refresh) {
-                    break;
-                }
-            }
+            let stale = self.table.stale_buckets(crate::time::Instant::from_nanos(since));
+            self.refresh(cx, &stale);
         }
         let jitter = crate::random::duration_between(cx.rng(), Duration::ZERO, self.config.refresh_every / 4);
         cx.set_timer(self.config.refresh_every / 2 + jitter, DhtTimer::Refresh);
+    }
+
+    /// Joins: a lookup of the own id through the bootstrap contacts (the buckets beyond the
+    /// nearest neighbour are refreshed when it ends).
+    fn join(&mut self, cx: &mut dyn Context<Self>) {
+        if !self.table.is_empty() {
+            let me = Key::from(cx.id());
+            self.start_lookup(cx, me, Goal::Join);
+        }
     }
 
     fn republish(&mut self, cx: &mut dyn Context<Self>) {
@@ -627,8 +686,11 @@ impl Node for Dht {
         let jitter = crate::random::duration_between(cx.rng(), Duration::ZERO, self.config.refresh_every / 4);
         cx.set_timer(self.config.refresh_every / 2 + jitter, DhtTimer::Refresh);
         cx.set_timer(self.config.republish_every, DhtTimer::Republish);
-        if !self.table.is_empty() {
-            self.start_lookup(cx, Key::from(me), Goal::Join);
+        if self.config.join_within == Duration::ZERO {
+            self.join(cx);
+        } else {
+            let after = crate::random::duration_between(cx.rng(), Duration::ZERO, self.config.join_within);
+            cx.set_timer(after, DhtTimer::Join);
         }
     }
 
@@ -646,14 +708,10 @@ impl Node for Dht {
 
     fn on_timer(&mut self, cx: &mut dyn Context<Self>, timer: DhtTimer) {
         match timer {
-            DhtTimer::QueryTimeout(number) => {
-                if let Some(query) = self.queries.remove(&number) {
-                    self.stats.timeouts += 1;
-                    self.query_timed_out(cx, number, query);
-                }
-            }
-            DhtTimer::Refresh => self.refresh(cx),
+            DhtTimer::Tick => self.tick(cx),
+            DhtTimer::Refresh => self.on_refresh(cx),
             DhtTimer::Republish => self.republish(cx),
+            DhtTimer::Join => self.join(cx),
         }
     }
 

@@ -250,21 +250,35 @@ impl RoutingTable {
     }
 
     /// Up to `count` contacts nearest `target`, nearest first, skipping `except`.
+    ///
+    /// Only the buckets that can hold them are read: with `i` the bucket `target` falls in, its
+    /// contacts are the nearest (they share bits 0..=i with `target`), then those of every
+    /// deeper bucket (they differ from `target` first at bit `i`), then bucket `i - 1`, `i - 2`, …
+    /// each farther than the one before.
     #[must_use]
     pub fn closest(&self, target: &Key, count: usize, except: Option<&NodeId>) -> Vec<NodeId> {
-        let mut all: Vec<(Distance, NodeId)> = self
-            .buckets
-            .iter()
-            .flat_map(|bucket| bucket.contacts.iter())
-            .filter(|contact| Some(&contact.id) != except)
-            .map(|contact| (target.distance(&Key::from(contact.id)), contact.id))
-            .collect();
-        if all.len() > count {
-            all.select_nth_unstable(count);
-            all.truncate(count);
+        let start = self.bucket_of(target).unwrap_or(KEY_BITS - 1).min(self.buckets.len());
+        let mut out: Vec<NodeId> = Vec::with_capacity(count);
+        let mut group: Vec<(Distance, NodeId)> = Vec::new();
+        let own = start..(start + 1).min(self.buckets.len());
+        let deeper = (start + 1).min(self.buckets.len())..self.buckets.len();
+        let groups = [own, deeper].into_iter().chain((0..start).rev().map(|index| index..index + 1));
+        for range in groups {
+            if out.len() >= count {
+                break;
+            }
+            group.clear();
+            for bucket in &self.buckets[range] {
+                for contact in &bucket.contacts {
+                    if Some(&contact.id) != except {
+                        group.push((target.distance(&Key::from(contact.id)), contact.id));
+                    }
+                }
+            }
+            group.sort_unstable();
+            out.extend(group.iter().take(count - out.len()).map(|(_, id)| *id));
         }
-        all.sort_unstable();
-        all.into_iter().map(|(_, id)| id).collect()
+        out
     }
 
     /// Every contact, bucket by bucket.

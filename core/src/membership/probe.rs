@@ -112,6 +112,13 @@ impl Membership {
         }
     }
 
+    /// Another part of the node (the DHT) found `peer` silent: it is probed next, out of turn, if
+    /// this node tracks it and has not heard from it lately. Health is still judged only by
+    /// membership's own probes.
+    pub fn report_unresponsive(&mut self, cx: &mut dyn Context<Self>, peer: NodeId) {
+        self.probe_out_of_turn(cx, peer);
+    }
+
     /// Starts this period's probe.
     pub(super) fn start_probe(&mut self, cx: &mut dyn Context<Self>) {
         self.stats.periods += 1;

@@ -1,6 +1,7 @@
 //! `PangeaNode`'s types: one variant per part for messages, timers, requests and responses, and the
 //! node-level requests (status, hello) that no single part answers.
 
+use crate::dht::{DhtMessage, DhtRequest, DhtResponse, DhtTimer};
 use crate::family;
 use crate::id::NodeId;
 use crate::log::{LogMessage, LogRequest, LogResponse, LogTimer, ReplicaStatus};
@@ -22,6 +23,7 @@ crate::composite! {
         Membership(MembershipMessage),
         Log(LogMessage<MetadataCommand>),
         Objects(ObjectMessage),
+        Dht(DhtMessage),
     }
 }
 
@@ -33,6 +35,7 @@ crate::composite! {
         Membership(MembershipTimer),
         Log(LogTimer),
         Objects(ObjectTimer),
+        Dht(DhtTimer),
     }
 }
 
@@ -44,6 +47,7 @@ crate::composite! {
         Membership(MembershipRequest),
         Log(MetadataRequest),
         Objects(ObjectRequest),
+        Dht(DhtRequest),
     }
 }
 
@@ -55,6 +59,7 @@ crate::composite! {
         Membership(MembershipResponse),
         Log(MetadataResponse),
         Objects(ObjectResponse),
+        Dht(DhtResponse),
     }
 }
 

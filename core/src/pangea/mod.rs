@@ -1,8 +1,8 @@
 //! `PangeaNode`: the node's top level, composing its subsystems into one state machine.
 //!
 //! Today it holds membership and health tracking ([`Membership`]), the replicated metadata log
-//! ([`Replica`]`<`[`Metadata`]`>`) and the object store ([`Objects`]); the DHT, the graph, events
-//! and compute plug in the same way. Every input goes to the part it belongs to through a [`Scoped`] context; after each input
+//! ([`Replica`]`<`[`Metadata`]`>`), the object store ([`Objects`]) and the DHT ([`Dht`]); the
+//! graph, events and compute plug in the same way. Every input goes to the part it belongs to through a [`Scoped`] context; after each input
 //! the node drains the parts' notifications and hands them on, in a fixed order:
 //!
 //! - membership's judgement of a peer goes to the log (a leader stops resending accepts to a peer
@@ -10,7 +10,9 @@
 //! - the log's configuration goes to membership, which tracks every member, so every node's health
 //!   view covers the whole configuration;
 //! - both go to the object store: the configuration is where shards may be placed, and a peer
-//!   judged dead takes none.
+//!   judged dead takes none;
+//! - a peer judged dead leaves the DHT's routing table, and a contact the DHT found silent is
+//!   probed by membership next, out of turn.
 //!
 //! The object store also reads the manifests the log applied (for garbage collection and repair),
 //! handed to it with each input that needs them.
@@ -32,6 +34,7 @@ pub use messages::{
 pub use storage_watch::StorageStatus;
 
 use crate::compose::Scoped;
+use crate::dht::{Dht, DhtConfig, DhtConfigError, DhtNotification};
 use crate::id::NodeId;
 use crate::log::{LogConfig, LogConfigError, LogNotification, Replica};
 use crate::membership::{HealthConfig, HealthConfigError, Membership, MembershipNotification};
@@ -58,6 +61,9 @@ pub struct PangeaConfig {
     pub records: RecordLimits,
     /// The object store.
     pub objects: ObjectsConfig,
+    /// The DHT (with no bootstrap contacts of its own, it joins through the initial
+    /// configuration's members).
+    pub dht: DhtConfig,
 }
 
 impl PangeaConfig {
@@ -69,6 +75,7 @@ impl PangeaConfig {
             log: LogConfig::new(members),
             records: RecordLimits::default(),
             objects: ObjectsConfig::default(),
+            dht: DhtConfig::default(),
         }
     }
 
@@ -77,6 +84,7 @@ impl PangeaConfig {
         self.health.validate()?;
         self.log.validate()?;
         self.objects.validate()?;
+        self.dht.validate()?;
         let record_bytes = self.records.key_bytes_max + self.records.value_bytes_max + 64;
         if record_bytes > self.log.entry_bytes_max {
             return Err(PangeaConfigError::RecordsOverEntry {
@@ -100,6 +108,9 @@ pub enum PangeaConfigError {
     /// The object store's settings.
     #[error("objects: {0}")]
     Objects(#[from] ObjectsConfigError),
+    /// The DHT's settings.
+    #[error("dht: {0}")]
+    Dht(#[from] DhtConfigError),
     /// The largest record would not fit a log entry.
     #[error(
         "a record of the largest key and value takes {record_bytes} bytes, over the log's entry limit of {entry_bytes_max}"
@@ -119,6 +130,7 @@ pub struct PangeaNode {
     membership: Membership,
     log: Replica<Metadata>,
     objects: Objects,
+    dht: Dht,
     storage: StorageWatch,
 }
 
@@ -129,7 +141,12 @@ impl PangeaNode {
         let metadata = Metadata::new(config.records, config.objects.put_ops_max);
         let mut objects = Objects::new(config.objects.clone())?;
         objects.set_members(&config.log.members);
+        let mut dht = config.dht.clone();
+        if dht.bootstrap.is_empty() {
+            dht.bootstrap.clone_from(&config.log.members);
+        }
         Ok(PangeaNode {
+            dht: Dht::new(dht)?,
             membership: Membership::new(config.health.clone())?,
             log: Replica::new(config.log.clone(), metadata)?,
             objects,
@@ -192,6 +209,12 @@ impl PangeaNode {
         &self.objects
     }
 
+    /// The DHT.
+    #[must_use]
+    pub fn dht(&self) -> &Dht {
+        &self.dht
+    }
+
     /// How long client requests spent in each stage of the log here since last asked.
     pub fn take_stage_samples(&mut self) -> Vec<crate::log::StageSample> {
         self.log.take_stage_samples()
@@ -227,7 +250,8 @@ impl PangeaNode {
         for _ in 0..NOTIFICATION_ROUNDS_MAX {
             let from_membership = self.membership.take_notifications();
             let from_log = self.log.take_notifications();
-            if from_membership.is_empty() && from_log.is_empty() {
+            let from_dht = self.dht.take_notifications();
+            if from_membership.is_empty() && from_log.is_empty() && from_dht.is_empty() {
                 return;
             }
             for notification in from_membership {
@@ -235,7 +259,16 @@ impl PangeaNode {
                     MembershipNotification::HealthChanged { peer, health } => {
                         self.log.set_peer_health(peer, health);
                         self.objects.set_peer_health(peer, health);
+                        self.dht.set_peer_health(&mut Scoped::new(cx), peer, health);
                     }
+                }
+            }
+            for notification in from_dht {
+                match notification {
+                    DhtNotification::Unresponsive { peer } => {
+                        self.membership.report_unresponsive(&mut Scoped::new(cx), peer);
+                    }
+                    DhtNotification::Found { .. } => {}
                 }
             }
             for notification in from_log {
@@ -264,6 +297,7 @@ impl Node for PangeaNode {
         self.membership.on_start(&mut Scoped::new(cx));
         self.log.on_start(&mut Scoped::new(cx));
         self.objects.start(&mut Scoped::new(cx));
+        self.dht.on_start(&mut Scoped::new(cx));
         self.after_input(cx);
     }
 
@@ -274,6 +308,7 @@ impl Node for PangeaNode {
             PangeaMessage::Objects(message) => {
                 self.objects.receive(&mut Scoped::new(cx), from, message, self.log.state().manifests());
             }
+            PangeaMessage::Dht(message) => self.dht.on_message(&mut Scoped::new(cx), from, message),
         }
         self.after_input(cx);
     }
@@ -286,6 +321,7 @@ impl Node for PangeaNode {
             PangeaTimer::Objects(timer) => {
                 self.objects.on_timer(&mut Scoped::new(cx), timer, self.log.state().manifests());
             }
+            PangeaTimer::Dht(timer) => self.dht.on_timer(&mut Scoped::new(cx), timer),
         }
         self.after_input(cx);
     }
@@ -313,6 +349,7 @@ impl Node for PangeaNode {
             PangeaRequest::Objects(body) => {
                 self.objects.request(&mut Scoped::new(cx), request, body, self.log.state().manifests());
             }
+            PangeaRequest::Dht(body) => self.dht.on_client(&mut Scoped::new(cx), request, body),
         }
         self.after_input(cx);
     }

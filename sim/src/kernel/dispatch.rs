@@ -153,6 +153,7 @@ impl<N: Node> Sim<N> {
         vnode.status = NodeStatus::Up;
         vnode.starts += 1;
         vnode.up_since = Some(now);
+        vnode.came_up(now);
         vnode.busy_until = now;
         vnode.timers.clear();
         vnode.deferred.clear();
@@ -195,7 +196,7 @@ impl<N: Node> Sim<N> {
         let synced = vnode.disk.stats().syncs > syncs_before;
         let busy_until = vnode.busy_until;
         let incarnation = vnode.starts;
-        let emitted: Vec<Emitted<N>> = vnode.effects.drain().collect();
+        let emitted: Vec<Emitted<N>> = vnode.effects.take();
         for Emitted { at, effect } in emitted {
             self.carry_out(index, incarnation, at, effect);
         }

@@ -5,19 +5,11 @@
 use super::queue::Event;
 use super::{NodeStatus, Sim};
 use crate::plan::Fault;
+use crate::network::Cut;
 use crate::trace::TraceKind;
+use std::rc::Rc;
 use pangea_core::random::{below, chance};
 use pangea_core::{Duration, Instant, Node};
-
-/// Which cells of `cut_since` a fault can change.
-enum CutsChange {
-    /// Links changed: every cell.
-    All,
-    /// One node's status changed: the cells of those hearing it.
-    Node(u32),
-    /// Neither.
-    None,
-}
 
 impl<N: Node> Sim<N> {
     pub(super) fn apply_fault(&mut self, fault: Fault) {
@@ -31,16 +23,6 @@ impl<N: Node> Sim<N> {
         }
         *self.coverage.faults.entry(fault.kind_name().to_owned()).or_default() += 1;
         self.trace.record(now, fault.node(), TraceKind::Fault { description: fault.to_string() });
-        // Who can hear whom changes with links and with a node's status, nothing else.
-        let cuts_change = match fault {
-            Fault::Partition { .. } | Fault::Heal | Fault::HealAll => CutsChange::All,
-            Fault::Crash { node } | Fault::Restart { node } | Fault::Pause { node } | Fault::Resume { node } => {
-                CutsChange::Node(node)
-            }
-            Fault::Slow { .. } | Fault::ClockJump { .. } | Fault::DiskFull { .. } | Fault::DiskFreed { .. } => {
-                CutsChange::None
-            }
-        };
         match fault {
             Fault::Partition { partition } => self.network.partition_with(partition),
             Fault::Heal => self.network.heal(),
@@ -55,6 +37,7 @@ impl<N: Node> Sim<N> {
                 if vnode.status == NodeStatus::Up {
                     vnode.status = NodeStatus::Paused;
                     vnode.up_since = None;
+                    vnode.went_down(now);
                     self.stats.pauses += 1;
                     self.trace.record(now, Some(node), TraceKind::Pause);
                 }
@@ -84,10 +67,10 @@ impl<N: Node> Sim<N> {
                 }
             }
         }
-        match cuts_change {
-            CutsChange::All => self.update_cuts(),
-            CutsChange::Node(node) => self.update_cuts_of(node),
-            CutsChange::None => {}
+        // Who can hear whom changes with links (and with nodes' status, which they record).
+        let cut = self.network.cut();
+        if self.partitions.last().is_none_or(|(_, last)| !same_cut(last.as_ref(), cut.as_ref())) {
+            self.partitions.push((now, cut));
         }
     }
 
@@ -117,6 +100,7 @@ impl<N: Node> Sim<N> {
         vnode.disk.crash();
         vnode.busy_until = now;
         vnode.up_since = None;
+        vnode.went_down(now);
         self.stats.crashes += 1;
         self.trace.record(now, Some(node), TraceKind::Crash);
     }
@@ -129,32 +113,20 @@ impl<N: Node> Sim<N> {
         }
         vnode.status = NodeStatus::Up;
         vnode.up_since = Some(now);
+        vnode.came_up(now);
         let deferred = std::mem::take(&mut vnode.deferred);
         self.trace.record(now, Some(node), TraceKind::Resume);
         for (arrived, event) in deferred {
             self.schedule_arrived(now, arrived, event);
         }
     }
+}
 
-    /// [`Sim::update_cuts`] for one node whose status changed: only who can hear it changes.
-    fn update_cuts_of(&mut self, target: u32) {
-        let nodes = self.nodes();
-        let now = self.now;
-        for observer in 0..nodes {
-            let cut = self.nodes[target as usize].status != NodeStatus::Up || self.network.is_blocked(target, observer);
-            let cell = &mut self.cut_since[(observer * nodes + target) as usize];
-            match (cut, *cell) {
-                (true, None) => *cell = Some(now),
-                (false, Some(_)) => *cell = None,
-                _ => {}
-            }
-        }
-    }
-
-    /// Recomputes, for every pair, since when the observer has been unable to hear the target.
-    pub(super) fn update_cuts(&mut self) {
-        for target in 0..self.nodes() {
-            self.update_cuts_of(target);
-        }
+/// True when both are the same partition (or both none).
+fn same_cut(a: Option<&Rc<Cut>>, b: Option<&Rc<Cut>>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => Rc::ptr_eq(a, b),
+        _ => false,
     }
 }

@@ -69,6 +69,24 @@ pub(super) struct VirtualNode<N: Node> {
     /// Inputs that arrived while paused, with their arrival times.
     pub(super) deferred: Vec<(Instant, Event)>,
     pub(super) up_since: Option<Instant>,
+    /// Spans of time it was not up (crashed or paused), the last open while it still is not.
+    pub(super) down: Vec<(Instant, Option<Instant>)>,
+}
+
+impl<N: Node> VirtualNode<N> {
+    /// It stops being up (a crash or a pause) at `now`.
+    pub(super) fn went_down(&mut self, now: Instant) {
+        if self.down.last().is_none_or(|(_, until)| until.is_some()) {
+            self.down.push((now, None));
+        }
+    }
+
+    /// It is up again at `now`.
+    pub(super) fn came_up(&mut self, now: Instant) {
+        if let Some((_, until @ None)) = self.down.last_mut() {
+            *until = Some(now);
+        }
+    }
 }
 
 /// What a node's handler is called with.

@@ -7,13 +7,14 @@ use super::queue::{Event, EventSlab, Scheduled};
 use super::{CLIENT, NodeStatus, Reply, SimConfig, SimError, SimStats, SimViolation};
 use crate::coverage::{Buggify, Coverage};
 use crate::disk::SimDisk;
-use crate::network::{DropReason, Network};
+use crate::network::{Cut, DropReason, Network};
 use crate::plan::{Fault, FaultPlan, Latency};
 use crate::rng::{SeedStreams, SimRng};
 use crate::trace::{Trace, TraceHash, TraceKind};
 use pangea_core::effects::{Effects, TimerTable};
 use pangea_core::{Codec, Duration, Instant, Node, NodeId, RequestId};
 use std::collections::BinaryHeap;
+use std::rc::Rc;
 
 /// A deterministic simulation of `nodes` nodes of type `N`.
 pub struct Sim<N: Node> {
@@ -32,9 +33,10 @@ pub struct Sim<N: Node> {
     pub(super) stats: SimStats,
     pub(super) replies: Vec<Reply<N::Response>>,
     pub(super) next_request: u64,
-    /// `cut_since[observer * nodes + target]`: since when `observer` has continuously been unable to
-    /// hear from `target` (target not up, or the link from target to observer cut).
-    pub(super) cut_since: Vec<Option<Instant>>,
+    /// Every partition since the start: from when, and which (`None`: healed). With each node's
+    /// spans of being down, this says since when any node has been unable to hear any other
+    /// ([`Sim::cut_since`]) without a table of every pair.
+    pub(super) partitions: Vec<(Instant, Option<Rc<Cut>>)>,
     pub(super) plan: FaultPlan,
     /// Draws of the crash-after-sync fault (its own stream, so it reshuffles nothing else).
     pub(super) crash_rng: SimRng,
@@ -83,6 +85,7 @@ impl<N: Node> Sim<N> {
                 skew_nanos: i128::from(config.plan.clock_skew_ms.get(index as usize).copied().unwrap_or(0)) * 1_000_000,
                 deferred: Vec::new(),
                 up_since: None,
+                down: Vec::new(),
             })
             .collect::<Vec<_>>();
         let index_of = IdIndex::new(virtual_nodes.iter().map(|node| node.id).collect());
@@ -102,7 +105,7 @@ impl<N: Node> Sim<N> {
             stats: SimStats::default(),
             replies: Vec::new(),
             next_request: 0,
-            cut_since: vec![None; (nodes as usize) * (nodes as usize)],
+            partitions: Vec::new(),
             events_max: config.events_max,
             crash_rng: streams.stream("crash-after-sync"),
             client_link: config.client_link,
@@ -122,7 +125,6 @@ impl<N: Node> Sim<N> {
         for index in 0..nodes {
             sim.start_node(index);
         }
-        sim.update_cuts();
         sim
     }
 
@@ -201,7 +203,54 @@ impl<N: Node> Sim<N> {
     /// `target` can still speak.)
     #[must_use]
     pub fn cut_since(&self, observer: u32, target: u32) -> Option<Instant> {
-        self.cut_since[(observer * self.nodes() + target) as usize]
+        if !self.cut_at(observer, target, self.now) {
+            return None;
+        }
+        // The state only changes at these instants: walk back over them while it stays cut.
+        let mut since = self.now;
+        for at in self.changes_of(target).into_iter().rev() {
+            // The state on [at, since) is the state at `at`.
+            if !self.cut_at(observer, target, at) {
+                break;
+            }
+            since = at;
+        }
+        Some(since)
+    }
+
+    /// True when `observer` could hear from `target` at every moment from `since` until now:
+    /// `target` up, and the link from it to `observer` not cut, throughout.
+    #[must_use]
+    pub fn heard_throughout(&self, observer: u32, target: u32, since: Instant) -> bool {
+        let since = since.min(self.now);
+        !self.cut_at(observer, target, since)
+            && self
+                .changes_of(target)
+                .into_iter()
+                .filter(|at| *at > since)
+                .all(|at| !self.cut_at(observer, target, at))
+    }
+
+    /// Whether `observer` could not hear from `target` at `at` (not after now).
+    fn cut_at(&self, observer: u32, target: u32, at: Instant) -> bool {
+        let down = &self.nodes[target as usize].down;
+        let target_down = down.iter().any(|(from, until)| *from <= at && until.is_none_or(|until| at < until));
+        let partition = self.partitions.iter().rev().find(|(from, _)| *from <= at);
+        target_down || partition.is_some_and(|(_, cut)| cut.as_ref().is_some_and(|cut| cut.blocks(target, observer)))
+    }
+
+    /// The instants, up to now and in order, at which whether anyone can hear `target` may have
+    /// changed: partitions began or ended, or it went down or came up.
+    fn changes_of(&self, target: u32) -> Vec<Instant> {
+        let mut changes: Vec<Instant> = self.partitions.iter().map(|(from, _)| *from).collect();
+        for (from, until) in &self.nodes[target as usize].down {
+            changes.push(*from);
+            changes.extend(*until);
+        }
+        changes.retain(|at| *at <= self.now);
+        changes.sort_unstable();
+        changes.dedup();
+        changes
     }
 
     /// Node `index`'s disk.

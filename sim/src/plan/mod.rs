@@ -24,7 +24,7 @@ pub use kind::{
     StandingFaultKind, TIMED_FAULT_KINDS,
 };
 pub use standing::{DiskFaults, Latency, LinkLatency, NetworkFaults, PPM};
-pub use swarm::SwarmProfile;
+pub use swarm::{SwarmProfile, draw_partition};
 pub use validate::{FaultPlanError, NodeMention};
 
 use pangea_core::Duration;

@@ -224,7 +224,9 @@ impl FaultPlan {
     }
 }
 
-fn draw_partition(rng: &mut dyn Rng, nodes: u32) -> Partition {
+/// A partition of `nodes` nodes of a shape drawn from `rng`: one node isolated, halves, majority
+/// and minority, a bridge, a ring, or one-way links.
+pub fn draw_partition(rng: &mut dyn Rng, nodes: u32) -> Partition {
     let mut order: Vec<u32> = (0..nodes).collect();
     for index in (1..order.len()).rev() {
         let other = below(rng, index as u64 + 1) as usize;
