@@ -19,6 +19,7 @@
 
 use pangea_core::ces::{CesError, ChunkEntry, FORMAT_VERSION, Manifest, ObjectId, ShardHash};
 use pangea_core::codec::{FRAME_CHECKSUM_BYTES, FRAME_HEADER_BYTES, FRAME_MAGIC, FRAME_VERSION};
+use pangea_core::dht::{DhtMessage, DhtRequest, DhtResponse};
 use pangea_core::family;
 use pangea_core::log::{
     Ballot, Command, Entry, EntryId, InvalidCommand, LogMessage, MemberChange, MemberChangeRefused, Members, Part,
@@ -48,6 +49,9 @@ use proptest::sample::Index;
 use proptest::test_runner::TestCaseError;
 use std::any::type_name;
 use std::fmt::Debug;
+
+#[path = "codec/dht.rs"]
+mod dht;
 
 /// The metadata log's peer messages, as `PangeaMessage::Log` carries them.
 type MetadataMessage = LogMessage<MetadataCommand>;
@@ -100,18 +104,38 @@ impl Decoder for ObjectRequest {
 impl Decoder for ObjectResponse {
     const FAMILIES: &'static [u8] = &[family::OBJECT_RESPONSE];
 }
+impl Decoder for DhtMessage {
+    const FAMILIES: &'static [u8] = &[family::DHT_MESSAGE];
+}
+impl Decoder for DhtRequest {
+    const FAMILIES: &'static [u8] = &[family::DHT_REQUEST];
+}
+impl Decoder for DhtResponse {
+    const FAMILIES: &'static [u8] = &[family::DHT_RESPONSE];
+}
 impl Decoder for PangeaMessage {
-    const FAMILIES: &'static [u8] = &[family::MEMBERSHIP_MESSAGE, family::LOG_MESSAGE, family::OBJECT_MESSAGE];
+    const FAMILIES: &'static [u8] =
+        &[family::MEMBERSHIP_MESSAGE, family::LOG_MESSAGE, family::OBJECT_MESSAGE, family::DHT_MESSAGE];
     const COMPOSITE: bool = true;
 }
 impl Decoder for PangeaRequest {
-    const FAMILIES: &'static [u8] =
-        &[family::NODE_REQUEST, family::MEMBERSHIP_REQUEST, family::LOG_REQUEST, family::OBJECT_REQUEST];
+    const FAMILIES: &'static [u8] = &[
+        family::NODE_REQUEST,
+        family::MEMBERSHIP_REQUEST,
+        family::LOG_REQUEST,
+        family::OBJECT_REQUEST,
+        family::DHT_REQUEST,
+    ];
     const COMPOSITE: bool = true;
 }
 impl Decoder for PangeaResponse {
-    const FAMILIES: &'static [u8] =
-        &[family::NODE_RESPONSE, family::MEMBERSHIP_RESPONSE, family::LOG_RESPONSE, family::OBJECT_RESPONSE];
+    const FAMILIES: &'static [u8] = &[
+        family::NODE_RESPONSE,
+        family::MEMBERSHIP_RESPONSE,
+        family::LOG_RESPONSE,
+        family::OBJECT_RESPONSE,
+        family::DHT_RESPONSE,
+    ];
     const COMPOSITE: bool = true;
 }
 
@@ -129,6 +153,9 @@ macro_rules! for_every_decoder {
         $check::<ObjectMessage>($($argument),*)?;
         $check::<ObjectRequest>($($argument),*)?;
         $check::<ObjectResponse>($($argument),*)?;
+        $check::<DhtMessage>($($argument),*)?;
+        $check::<DhtRequest>($($argument),*)?;
+        $check::<DhtResponse>($($argument),*)?;
         $check::<PangeaMessage>($($argument),*)?;
         $check::<PangeaRequest>($($argument),*)?;
         $check::<PangeaResponse>($($argument),*)?;
@@ -655,6 +682,7 @@ fn pangea_message() -> impl Strategy<Value = PangeaMessage> {
         membership_message().prop_map(PangeaMessage::from),
         log_message().prop_map(PangeaMessage::from),
         object_message().prop_map(PangeaMessage::from),
+        dht::dht_message().prop_map(PangeaMessage::from),
     ]
 }
 
@@ -665,6 +693,7 @@ fn pangea_request() -> impl Strategy<Value = PangeaRequest> {
         membership_request().prop_map(PangeaRequest::from),
         log_request().prop_map(PangeaRequest::from),
         object_request().prop_map(PangeaRequest::from),
+        dht::dht_request().prop_map(PangeaRequest::from),
     ]
 }
 
@@ -675,6 +704,7 @@ fn pangea_response() -> impl Strategy<Value = PangeaResponse> {
         membership_response().prop_map(PangeaResponse::from),
         log_response().prop_map(PangeaResponse::from),
         object_response().prop_map(PangeaResponse::from),
+        dht::dht_response().prop_map(PangeaResponse::from),
     ]
 }
 
@@ -787,6 +817,9 @@ fn leaf_frames() -> Vec<Vec<u8>> {
         encode(&ObjectMessage::Inventory { object: ObjectId([1; 32]), chunk: 0, tag: 1 }),
         encode(&ObjectRequest::Locate { object: ObjectId([1; 32]), chunk: 0 }),
         encode(&ObjectResponse::Failed(ObjectError::Busy)),
+        encode(&DhtMessage { query: 1, address: None, body: pangea_core::dht::DhtBody::Ping }),
+        encode(&DhtRequest::Table),
+        encode(&DhtResponse::Stored { replicas: 1 }),
     ]
 }
 
@@ -947,12 +980,28 @@ proptest! {
     }
 
     #[test]
+    fn dht_messages_round_trip(message in dht::dht_message()) {
+        round_trips(&message)?;
+    }
+
+    #[test]
+    fn dht_requests_round_trip(request in dht::dht_request()) {
+        round_trips(&request)?;
+    }
+
+    #[test]
+    fn dht_responses_round_trip(response in dht::dht_response()) {
+        round_trips(&response)?;
+    }
+
+    #[test]
     fn pangea_messages_round_trip_as_their_parts(message in pangea_message()) {
         let frame = round_trips(&message)?;
         match &message {
             PangeaMessage::Membership(part) => prop_assert_eq!(frame, round_trips(part)?),
             PangeaMessage::Log(part) => prop_assert_eq!(frame, round_trips(part)?),
             PangeaMessage::Objects(part) => prop_assert_eq!(frame, round_trips(part)?),
+            PangeaMessage::Dht(part) => prop_assert_eq!(frame, round_trips(part)?),
         }
     }
 
@@ -964,6 +1013,7 @@ proptest! {
             PangeaRequest::Membership(part) => prop_assert_eq!(frame, round_trips(part)?),
             PangeaRequest::Log(part) => prop_assert_eq!(frame, round_trips(part)?),
             PangeaRequest::Objects(part) => prop_assert_eq!(frame, round_trips(part)?),
+            PangeaRequest::Dht(part) => prop_assert_eq!(frame, round_trips(part)?),
         }
     }
 
@@ -975,6 +1025,7 @@ proptest! {
             PangeaResponse::Membership(part) => prop_assert_eq!(frame, round_trips(part)?),
             PangeaResponse::Log(part) => prop_assert_eq!(frame, round_trips(part)?),
             PangeaResponse::Objects(part) => prop_assert_eq!(frame, round_trips(part)?),
+            PangeaResponse::Dht(part) => prop_assert_eq!(frame, round_trips(part)?),
         }
     }
 

@@ -202,3 +202,25 @@ fn every_planted_object_bug_is_caught_by_its_checker_within_its_bound() {
         assert!(failure.replay_command().contains(&format!("--plant {bug}")));
     }
 }
+
+/// Each planted bug of the DHT, the scenario that catches it, the most seeds that may pass before
+/// it is caught, the node count, and the checker that must catch it.
+const DHT_BUGS: [(&str, &str, u64, u32, &str); 2] = [
+    ("evict-without-ping", "dht-churn", 2, 64, "no-live-contact-evicted"),
+    ("stop-at-first-stall", "dht-scale", 2, 200, "lookups-find-live-nodes"),
+];
+
+#[test]
+fn every_planted_dht_bug_is_caught_by_its_checker_within_its_bound() {
+    for (bug, scenario, bound, nodes, checker) in DHT_BUGS {
+        let scenario = find(scenario).unwrap();
+        let seeds: Vec<u64> = (0..bound).collect();
+        let planted = RunOptions { planted: Some(bug.to_owned()), nodes: Some(nodes), ..RunOptions::default() };
+        let report = sweep(scenario, &seeds, 2, &planted, true, &|_, _, _| {}).unwrap();
+        let failure =
+            report.failures().next().unwrap_or_else(|| panic!("{bug} passed {bound} seeds of {}", scenario.name()));
+        let Outcome::Fail { violations, .. } = &failure.outcome else { unreachable!() };
+        assert!(violations.iter().any(|violation| violation.checker == checker), "{bug}: {violations:?}");
+        assert!(failure.replay_command().contains(&format!("--plant {bug}")));
+    }
+}

@@ -8,10 +8,17 @@ use pangea_scenarios::{RunOptions, check, run_guarded, scenarios};
 /// Seeds per scenario in the default run; `PANGEA_SEEDS` / `PANGEA_SEED` override it.
 const SEEDS: u64 = 30;
 
+/// Scenarios of many nodes (over this by default, the DHT's) sweep [`LARGE_SEEDS`] seeds here: a
+/// run takes seconds, and their long sweeps run from `pangea-sim` (see the README).
+const LARGE_NODES: u32 = 64;
+/// Seeds of a large scenario in the short sweep.
+const LARGE_SEEDS: u64 = 3;
+
 #[test]
 fn every_scenario_passes_a_short_sweep() {
     for scenario in scenarios() {
-        let report = check(scenario.name()).seeds(0..SEEDS).run();
+        let seeds = if scenario.default_nodes() > LARGE_NODES { LARGE_SEEDS } else { SEEDS };
+        let report = check(scenario.name()).seeds(0..seeds).run();
         assert!(report.runs >= 1);
     }
 }

@@ -107,6 +107,8 @@ enum Goal {
     Put { request: Option<RequestId>, record: Record },
     /// Joining: the own id; the buckets beyond the nearest neighbour follow.
     Join,
+    /// Joining again on a refresh (the own id, through the bootstrap contacts too).
+    Rejoin,
     /// Refreshing a bucket.
     Refresh,
     /// Another part of the node asked (see [`Dht::find_closest`]).
@@ -249,7 +251,15 @@ impl Dht {
             return false;
         }
         let config = &self.config;
-        let seeds = self.table.closest(&target, config.k * config.disjoint_paths, None);
+        let mut seeds = self.table.closest(&target, config.k * config.disjoint_paths, None);
+        if matches!(goal, Goal::Join | Goal::Rejoin) {
+            // The bootstrap contacts too, though the table may have dropped them: a node cut off
+            // from part of the network (a partition that lasted) finds its way back through them.
+            let me = self.table.me();
+            let missing: Vec<NodeId> =
+                config.bootstrap.iter().filter(|id| Key::from(*id) != me && !seeds.contains(id)).copied().collect();
+            seeds.extend(missing);
+        }
         let mut lookup =
             Lookup::new(target, &seeds, config.k, config.alpha, config.disjoint_paths, config.candidates_max);
         if self.config.planted(DhtPlantedBug::StopAtFirstStall) {
@@ -333,6 +343,7 @@ impl Dht {
             Goal::Put { request, record } => self.store_at(cx, number, request, record, &result.closest),
             Goal::Join => self.refresh_beyond_nearest(cx),
             Goal::Refresh => self.next_refresh(cx),
+            Goal::Rejoin => {}
             Goal::Part(purpose) => {
                 self.notifications.push(DhtNotification::Found {
                     target: lookup.target(),
@@ -386,7 +397,8 @@ impl Dht {
                 self.refresh_queue.push(key);
             }
         }
-        let running = self.tasks.values().filter(|task| matches!(task, Task::Looking { goal: Goal::Refresh, .. })).count();
+        let running =
+            self.tasks.values().filter(|task| matches!(task, Task::Looking { goal: Goal::Refresh, .. })).count();
         for _ in running..REFRESHES_AT_ONCE {
             self.next_refresh(cx);
         }
@@ -632,6 +644,13 @@ impl Dht {
         if let Some(since) = now.as_nanos().checked_sub(every_nanos) {
             let stale = self.table.stale_buckets(crate::time::Instant::from_nanos(since));
             self.refresh(cx, &stale);
+            // Joining again through the bootstrap contacts mends a table that lost a whole part
+            // of the network (a long partition evicts every contact across it).
+            let joining = self.tasks.values().any(|task| matches!(task, Task::Looking { goal: Goal::Rejoin, .. }));
+            if !joining {
+                let me = Key::from(cx.id());
+                self.start_lookup(cx, me, Goal::Rejoin);
+            }
         }
         let jitter = crate::random::duration_between(cx.rng(), Duration::ZERO, self.config.refresh_every / 4);
         cx.set_timer(self.config.refresh_every / 2 + jitter, DhtTimer::Refresh);

@@ -309,7 +309,6 @@ impl RoutingTable {
 
     /// Checks the table's own invariants: every contact in the bucket its id falls in, none
     /// twice, none the node itself, no bucket over `k`, and the count right.
-    #[must_use]
     pub fn check(&self) -> Result<(), String> {
         let mut seen = std::collections::BTreeSet::new();
         for (index, bucket) in self.buckets.iter().enumerate() {

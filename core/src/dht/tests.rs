@@ -274,3 +274,52 @@ proptest! {
         prop_assert_eq!(table.closest(&target, 5, None), expected);
     }
 }
+
+/// Any message a peer could send, built from a few ids and keys so that answers sometimes match
+/// the queries in flight.
+fn peer_message() -> impl Strategy<Value = (u32, DhtMessage)> {
+    let id = (0..8u32).prop_map(NodeId::for_index);
+    let key =
+        prop_oneof![(0..8u32).prop_map(|index| Key::from(NodeId::for_index(index))), any::<[u8; 32]>().prop_map(Key)];
+    let peers = proptest::collection::vec(
+        (id.clone(), proptest::option::of("[a-z:0-9]{0,200}")).prop_map(|(id, address)| Peer { id, address }),
+        0..80,
+    );
+    let record = (key.clone(), proptest::collection::vec(any::<u8>(), 0..40_000), id)
+        .prop_map(|(key, value, publisher)| Record { key, value, publisher });
+    let body = prop_oneof![
+        Just(DhtBody::Ping),
+        Just(DhtBody::Pong),
+        key.clone().prop_map(|target| DhtBody::FindNode { target }),
+        peers.clone().prop_map(|closer| DhtBody::Nodes { closer }),
+        key.prop_map(|key| DhtBody::FindValue { key }),
+        (proptest::option::of(record.clone()), peers).prop_map(|(record, closer)| DhtBody::Value { record, closer }),
+        (record, any::<u64>()).prop_map(|(record, ttl_ms)| DhtBody::Store { record, ttl_ms }),
+        any::<bool>().prop_map(|kept| DhtBody::Stored { kept }),
+    ];
+    (1..8u32, 0..12u64, proptest::option::of("[a-z:0-9]{0,300}"), body)
+        .prop_map(|(from, query, address, body)| (from, DhtMessage { query, address, body }))
+}
+
+proptest! {
+    /// No message from a peer — answers to queries in flight or not, lists over k, addresses and
+    /// values over the limits — makes the DHT panic or break its table's invariants.
+    #[test]
+    fn no_peer_message_breaks_the_dht(messages in proptest::collection::vec(peer_message(), 1..60)) {
+        let bootstrap = (1..4).map(NodeId::for_index).collect();
+        let mut dht = Dht::new(config(4, bootstrap)).expect("valid");
+        let mut cx: TestContext<Dht> = TestContext::new(NodeId::for_index(0), 3);
+        dht.on_start(&mut cx);
+        dht.on_client(&mut cx, RequestId(1), DhtRequest::Get { key: Key([5; 32]) });
+        for (step, (from, message)) in messages.into_iter().enumerate() {
+            cx.now = Instant::from_nanos(step as u64 * 100_000_000);
+            dht.on_message(&mut cx, NodeId::for_index(from), message);
+            if step % 7 == 0 {
+                dht.on_timer(&mut cx, DhtTimer::Tick);
+            }
+            dht.table().check().map_err(TestCaseError::fail)?;
+            prop_assert!(dht.addresses().len() <= ADDRESSES_MAX);
+            prop_assert!(dht.addresses().values().all(|address| address.len() <= config::ADDRESS_BYTES_MAX));
+        }
+    }
+}

@@ -68,6 +68,26 @@ pub struct Objects {
     locates: locate::Locates,
     /// The last tag given to a locate request.
     next_tag: u64,
+    /// Place new chunks on the peers a DHT lookup finds nearest them (inside `PangeaNode`), not
+    /// on the members nearest them by this node's own list.
+    place_by_lookup: bool,
+    /// The last number given to a placement lookup.
+    next_lookup: u64,
+    /// What the store asks of the rest of the node.
+    notifications: Vec<ObjectsNotification>,
+}
+
+/// What the object store asks of the rest of the node.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ObjectsNotification {
+    /// Find the peers nearest `chunk` (a DHT lookup) and hand them to [`Objects::located`] with
+    /// `lookup`.
+    Locate {
+        /// The chunk to place.
+        chunk: crate::ces::ChunkId,
+        /// The number to answer with.
+        lookup: u64,
+    },
 }
 
 impl Objects {
@@ -87,6 +107,9 @@ impl Objects {
             ticking: false,
             locates: BTreeMap::new(),
             next_tag: 0,
+            place_by_lookup: false,
+            next_lookup: 0,
+            notifications: Vec::new(),
         })
     }
 
@@ -101,6 +124,23 @@ impl Objects {
         self.members = members.to_vec();
         self.members.sort_unstable();
         self.members.dedup();
+    }
+
+    /// Places new chunks on the peers a lookup finds nearest them: each chunk received asks for
+    /// one ([`ObjectsNotification::Locate`]) and waits for [`Objects::located`].
+    pub fn place_by_lookup(&mut self) {
+        self.place_by_lookup = true;
+    }
+
+    /// Takes what the store asks of the rest of the node.
+    pub fn take_notifications(&mut self) -> Vec<ObjectsNotification> {
+        std::mem::take(&mut self.notifications)
+    }
+
+    /// The lookup numbered `lookup` found `closest`, nearest first (empty if it could not run).
+    pub fn located(&mut self, cx: &mut dyn Context<Objects>, lookup: u64, closest: &[NodeId], manifests: &Manifests) {
+        self.on_located(cx, lookup, closest, manifests.ops_applied());
+        self.keep_ticking(cx);
     }
 
     /// Membership's judgement of `peer`.

@@ -17,6 +17,8 @@ crate::names! {
         HOLDER_REPLACED = "objects.holder_replaced",
         /// A holder assembling too many shards dropped the oldest.
         INCOMING_SHARD_DROPPED = "objects.incoming_shard_dropped",
+        /// A lookup found too few members near a chunk for its shards: members beyond it were used.
+        PLACED_BEYOND_LOOKUP = "objects.placed_beyond_lookup",
         /// A read asked members beyond the named holders (for shards repair moved).
         READ_ASKED_BEYOND_HOLDERS = "objects.read_asked_beyond_holders",
         /// A read was decoded with a parity shard (a data shard was slow, lost or rotten).

@@ -42,6 +42,13 @@ pub(super) struct Upload {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum UploadState {
     Receiving(Assembly),
+    /// The chunk is in; the peers nearest its id are being looked up (see
+    /// [`super::ObjectsNotification::Locate`]), under this number.
+    Locating {
+        sealed: Vec<u8>,
+        lookup: u64,
+        since: Instant,
+    },
     Storing(Storing),
     Finished(Result<StoredChunk, ObjectError>),
 }
@@ -125,10 +132,10 @@ impl Objects {
                 }
                 Ok(true) => {
                     upload.waiting.push(request);
-                    self.start_storing(cx, id, ops_applied);
+                    self.chunk_received(cx, id, ops_applied);
                 }
             },
-            UploadState::Storing(_) => {
+            UploadState::Locating { .. } | UploadState::Storing(_) => {
                 let last = u64::from(piece.offset) + piece.bytes.len() as u64 >= u64::from(piece.sealed_len);
                 if last {
                     upload.waiting.push(request);
@@ -151,8 +158,10 @@ impl Objects {
     /// slot holds a chunk in progress.
     fn make_room_for_upload(&mut self, now: Instant) -> bool {
         let idle_max = self.config.store_deadline;
-        self.uploads
-            .retain(|_, upload| matches!(upload.state, UploadState::Storing(_)) || now - upload.touched < idle_max);
+        self.uploads.retain(|_, upload| {
+            matches!(upload.state, UploadState::Storing(_) | UploadState::Locating { .. })
+                || now - upload.touched < idle_max
+        });
         if self.uploads.len() < self.config.uploads_max {
             return true;
         }
@@ -165,24 +174,90 @@ impl Objects {
         finished.is_some_and(|id| self.uploads.remove(&id).is_some())
     }
 
-    /// The chunk is in: shards it, places the shards and sends them.
-    fn start_storing(&mut self, cx: &mut dyn Context<Objects>, id: (ObjectId, u32), ops_applied: u64) {
+    /// The chunk is in: with placement by lookup, the peers nearest it are looked up first;
+    /// otherwise it is stored on the members nearest it at once.
+    fn chunk_received(&mut self, cx: &mut dyn Context<Objects>, id: (ObjectId, u32), ops_applied: u64) {
+        if !self.place_by_lookup {
+            return self.start_storing(cx, id, ops_applied, None);
+        }
         let Some(upload) = self.uploads.get_mut(&id) else { return };
         let UploadState::Receiving(assembly) =
             std::mem::replace(&mut upload.state, UploadState::Receiving(Assembly::new(0, 1)))
         else {
             return;
         };
-        let sealed = assembly.into_bytes();
+        self.next_lookup += 1;
+        let lookup = self.next_lookup;
+        upload.state = UploadState::Locating { sealed: assembly.into_bytes(), lookup, since: cx.now() };
+        self.notifications.push(super::ObjectsNotification::Locate { chunk: id.0.chunk(id.1), lookup });
+    }
+
+    /// The lookup numbered `lookup` found `closest` (nearest first; empty if it could not run):
+    /// the chunk waiting for it is stored.
+    pub(super) fn on_located(
+        &mut self,
+        cx: &mut dyn Context<Objects>,
+        lookup: u64,
+        closest: &[NodeId],
+        ops_applied: u64,
+    ) {
+        let found = self.uploads.iter().find_map(|(id, upload)| match upload.state {
+            UploadState::Locating { lookup: number, .. } if number == lookup => Some(*id),
+            _ => None,
+        });
+        if let Some(id) = found {
+            self.start_storing(cx, id, ops_applied, Some(closest));
+        }
+    }
+
+    /// Where a chunk's shards may go, nearest first: the live members among the peers a lookup
+    /// found nearest it (and this node), then — when they are too few for its shards, as when
+    /// most peers near it are not members — the other live members by distance.
+    fn placement(&self, cx: &mut dyn Context<Objects>, id: (ObjectId, u32), found: Option<&[NodeId]>) -> Vec<NodeId> {
+        let me = cx.id();
+        let live = usable(me, &self.members, &self.health);
+        let chunk = id.0.chunk(id.1);
+        let Some(found) = found else { return by_distance(&chunk, &live) };
+        let mut near: Vec<NodeId> =
+            live.iter().copied().filter(|member| *member == me || found.contains(member)).collect();
+        near = by_distance(&chunk, &near);
+        let wanted = self.uploads.get(&id).map_or(0, |upload| usize::from(upload.data_shards + upload.parity_shards));
+        if near.len() < wanted {
+            cx.sometimes(probes::PLACED_BEYOND_LOOKUP, true);
+            for member in by_distance(&chunk, &live) {
+                if !near.contains(&member) {
+                    near.push(member);
+                }
+            }
+        }
+        near
+    }
+
+    /// Shards the chunk, places the shards (on the peers a lookup found, if one ran) and sends
+    /// them.
+    fn start_storing(
+        &mut self,
+        cx: &mut dyn Context<Objects>,
+        id: (ObjectId, u32),
+        ops_applied: u64,
+        found: Option<&[NodeId]>,
+    ) {
+        let mut order = self.placement(cx, id, found);
+        let Some(upload) = self.uploads.get_mut(&id) else { return };
+        let sealed = match std::mem::replace(&mut upload.state, UploadState::Receiving(Assembly::new(0, 1))) {
+            UploadState::Receiving(assembly) => assembly.into_bytes(),
+            UploadState::Locating { sealed, .. } => sealed,
+            other => {
+                upload.state = other;
+                return;
+            }
+        };
         let (k, m) = (upload.data_shards, upload.parity_shards);
         let shards = match self.sharder.encode(k, m, &sealed) {
             Ok(shards) => shards,
             Err(error) => return self.finish_upload(cx, id, Err(ObjectError::Ces(error))),
         };
         let count = shards.len();
-        let me = cx.id();
-        let live = usable(me, &self.members, &self.health);
-        let mut order = by_distance(&id.0.chunk(id.1), &live);
         if order.len() < count {
             cx.sometimes(probes::TOO_FEW_PEERS_TO_PLACE, true);
             let error = ObjectError::NotEnoughPeers { live: order.len() as u32, needed: count as u32 };
@@ -309,9 +384,11 @@ impl Objects {
         }
     }
 
-    /// True while some chunk's shards are on their way.
+    /// True while some chunk's shards are on their way, or their places are being looked up.
     pub(super) fn uploads_storing(&self) -> bool {
-        self.uploads.values().any(|upload| matches!(upload.state, UploadState::Storing(_)))
+        self.uploads
+            .values()
+            .any(|upload| matches!(upload.state, UploadState::Storing(_) | UploadState::Locating { .. }))
     }
 
     /// Resends shards not yet durable, gives a silent holder's shard to the next spare, and fails
@@ -320,6 +397,13 @@ impl Objects {
         let now = cx.now();
         let ids: Vec<(ObjectId, u32)> = self.uploads.keys().copied().collect();
         for id in ids {
+            if let Some(Upload { state: UploadState::Locating { since, .. }, .. }) = self.uploads.get(&id)
+                && now - *since >= self.config.store_deadline
+            {
+                cx.sometimes(probes::STORE_TIMED_OUT, true);
+                self.finish_upload(cx, id, Err(ObjectError::StoreTimedOut { chunk: id.1, durable: 0, needed: 0 }));
+                continue;
+            }
             let Some(Upload { state: UploadState::Storing(storing), .. }) = self.uploads.get_mut(&id) else { continue };
             if now - storing.started >= self.config.store_deadline {
                 let durable = storing.durable.iter().filter(|durable| **durable).count() as u32;

@@ -11,8 +11,10 @@
 //!   view covers the whole configuration;
 //! - both go to the object store: the configuration is where shards may be placed, and a peer
 //!   judged dead takes none;
-//! - a peer judged dead leaves the DHT's routing table, and a contact the DHT found silent is
-//!   probed by membership next, out of turn.
+//! - a peer judged dead is checked by the DHT (pinged, and dropped if silent), and a contact the
+//!   DHT found silent is probed by membership next, out of turn;
+//! - the object store places each new chunk on the peers a DHT lookup finds nearest it: it asks
+//!   ([`ObjectsNotification::Locate`]), the DHT looks up, and its answer goes back to the store.
 //!
 //! The object store also reads the manifests the log applied (for garbage collection and repair),
 //! handed to it with each input that needs them.
@@ -34,14 +36,14 @@ pub use messages::{
 pub use storage_watch::StorageStatus;
 
 use crate::compose::Scoped;
-use crate::dht::{Dht, DhtConfig, DhtConfigError, DhtNotification};
+use crate::dht::{Dht, DhtConfig, DhtConfigError, DhtNotification, Key};
 use crate::id::NodeId;
 use crate::log::{LogConfig, LogConfigError, LogNotification, Replica};
 use crate::membership::{HealthConfig, HealthConfigError, Membership, MembershipNotification};
 use crate::metadata::Metadata;
 use crate::metadata::records::RecordLimits;
 use crate::node::{Context, Node, RequestId};
-use crate::objects::{Objects, ObjectsConfig, ObjectsConfigError};
+use crate::objects::{Objects, ObjectsConfig, ObjectsConfigError, ObjectsNotification};
 use names::probes;
 use storage_watch::{StorageWatch, WatchAction};
 use thiserror::Error;
@@ -141,6 +143,7 @@ impl PangeaNode {
         let metadata = Metadata::new(config.records, config.objects.put_ops_max);
         let mut objects = Objects::new(config.objects.clone())?;
         objects.set_members(&config.log.members);
+        objects.place_by_lookup();
         let mut dht = config.dht.clone();
         if dht.bootstrap.is_empty() {
             dht.bootstrap.clone_from(&config.log.members);
@@ -251,7 +254,8 @@ impl PangeaNode {
             let from_membership = self.membership.take_notifications();
             let from_log = self.log.take_notifications();
             let from_dht = self.dht.take_notifications();
-            if from_membership.is_empty() && from_log.is_empty() && from_dht.is_empty() {
+            let from_objects = self.objects.take_notifications();
+            if from_membership.is_empty() && from_log.is_empty() && from_dht.is_empty() && from_objects.is_empty() {
                 return;
             }
             for notification in from_membership {
@@ -268,7 +272,19 @@ impl PangeaNode {
                     DhtNotification::Unresponsive { peer } => {
                         self.membership.report_unresponsive(&mut Scoped::new(cx), peer);
                     }
-                    DhtNotification::Found { .. } => {}
+                    DhtNotification::Found { purpose, closest, .. } => {
+                        self.objects.located(&mut Scoped::new(cx), purpose, &closest, self.log.state().manifests());
+                    }
+                }
+            }
+            for notification in from_objects {
+                match notification {
+                    ObjectsNotification::Locate { chunk, lookup } => {
+                        if !self.dht.find_closest(&mut Scoped::new(cx), Key(chunk.0), lookup) {
+                            let manifests = self.log.state().manifests();
+                            self.objects.located(&mut Scoped::new(cx), lookup, &[], manifests);
+                        }
+                    }
                 }
             }
             for notification in from_log {

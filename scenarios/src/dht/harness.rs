@@ -140,7 +140,9 @@ impl DhtHarness {
             let examples: Vec<String> = scores
                 .misses
                 .iter()
-                .map(|(at, from, target, hits, truth)| format!("n{from} for n{target} at {at} ({hits}/{truth} of the closest)"))
+                .map(|(at, from, target, hits, truth)| {
+                    format!("n{from} for n{target} at {at} ({hits}/{truth} of the closest)")
+                })
                 .collect();
             fail(
                 "lookups-find-live-nodes",
@@ -179,14 +181,19 @@ impl<N: DhtHost> Harness<N> for DhtHarness {
         self.violations.len() >= 16
     }
 
-    fn progress(&mut self, sim: &mut Sim<N>, _heal_at: Instant) -> Progress {
+    fn progress(&mut self, sim: &mut Sim<N>, heal_at: Instant) -> Progress {
         // A round of probe lookups, across the last partition's cut if there was one; progress is
         // made when a whole round finds its targets.
-        let round_done = (self.probes_issued..self.probes_issued + PROBES).all(|probe| self.lookups.probes.contains_key(&probe));
+        let round_done =
+            (self.probes_issued..self.probes_issued + PROBES).all(|probe| self.lookups.probes.contains_key(&probe));
         if self.probe_round > 0 && round_done {
             let first = self.probes_issued;
             if (first..first + PROBES).all(|probe| self.lookups.probes.get(&probe) == Some(&true)) {
-                return Progress::Made(format!("{PROBES} probe lookups after the heal all found their target"));
+                let after = (sim.now() - heal_at).as_secs_f64();
+                let across = if self.cut_pairs.is_empty() { "" } else { " across the last partition's cut" };
+                return Progress::Made(format!(
+                    "{PROBES} probe lookups{across} all found their target {after:.1}s after the heal"
+                ));
             }
             self.probes_issued += PROBES;
         }
@@ -214,7 +221,7 @@ impl<N: DhtHost> Harness<N> for DhtHarness {
         let scores = &self.lookups.scores;
         let mut notes = vec![scores.render()];
         if self.lookups.partitioned.lookups > 0 {
-            notes.push(format!("while partitioned: {}", self.lookups.partitioned.render()));
+            notes.push(format!("during partitions and the 30 s after each: {}", self.lookups.partitioned.render()));
         }
         let mut tallies = BTreeMap::new();
         tallies.insert("dht.lookups", scores.lookups as f64);

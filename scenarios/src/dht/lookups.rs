@@ -5,20 +5,33 @@
 
 use super::DhtHost;
 use pangea_core::dht::Key;
-use pangea_core::{Duration, Instant, NodeId, RequestId};
 use pangea_core::random::below;
+use pangea_core::{Duration, Instant, NodeId, RequestId};
 use pangea_sim::{NodeStatus, Sim, SimRng};
 use std::collections::BTreeMap;
 
 /// Hop counts kept apart in the histogram; longer ones count in the last bucket.
 pub const HOPS_TRACKED: usize = 12;
+/// Lookups count only from this long after the last partition healed: tables repair within it
+/// (the liveness probes check that they do).
+pub const REPAIR_WINDOW: Duration = Duration::from_secs(30);
 /// A lookup not answered by then is a failure (a lookup always ends: every query times out).
 pub const ANSWER_WITHIN: Duration = Duration::from_secs(60);
 
 /// Tally names of the hop histogram, `dht.hops#<n>` (see `SweepReport::render_tallies`).
 pub const HOP_TALLIES: [&str; HOPS_TRACKED] = [
-    "dht.hops#0", "dht.hops#1", "dht.hops#2", "dht.hops#3", "dht.hops#4", "dht.hops#5", "dht.hops#6", "dht.hops#7",
-    "dht.hops#8", "dht.hops#9", "dht.hops#10", "dht.hops#11",
+    "dht.hops#0",
+    "dht.hops#1",
+    "dht.hops#2",
+    "dht.hops#3",
+    "dht.hops#4",
+    "dht.hops#5",
+    "dht.hops#6",
+    "dht.hops#7",
+    "dht.hops#8",
+    "dht.hops#9",
+    "dht.hops#10",
+    "dht.hops#11",
 ];
 
 /// One lookup in flight.
@@ -140,6 +153,8 @@ pub struct Lookups {
     pub partitioned: Scores,
     /// Probe results by probe number: whether it found its target.
     pub probes: BTreeMap<u64, bool>,
+    /// The last moment a partition was seen in force.
+    last_partitioned: Option<Instant>,
 }
 
 impl Lookups {
@@ -157,7 +172,16 @@ impl Lookups {
             scores: Scores::default(),
             partitioned: Scores::default(),
             probes: BTreeMap::new(),
+            last_partitioned: None,
         }
+    }
+
+    /// True when lookups count now: measuring began, no partition is in force, and the last one
+    /// healed at least [`REPAIR_WINDOW`] ago.
+    fn measuring<N: DhtHost>(&self, sim: &Sim<N>) -> bool {
+        sim.now() >= self.measure_from
+            && sim.network().partition().is_none()
+            && self.last_partitioned.is_none_or(|at| at + REPAIR_WINDOW <= sim.now())
     }
 
     /// True when `node` has been up for [`super::plans::STABLE_AFTER`] (so it has joined).
@@ -184,7 +208,7 @@ impl Lookups {
 
     /// Issues a lookup from `from` for `target`'s id.
     pub fn issue<N: DhtHost>(&mut self, sim: &mut Sim<N>, from: u32, target: u32, probe: Option<u64>) {
-        let measured = sim.now() >= self.measure_from && sim.network().partition().is_none();
+        let measured = self.measuring(sim);
         let request = sim.client_request(from, &N::find_node(Key::from(sim.id_of(target))));
         let pending = Pending { from, from_starts: sim.starts(from), target, issued: sim.now(), measured, probe };
         self.pending.insert(request, pending);
@@ -192,6 +216,9 @@ impl Lookups {
 
     /// Every tick: scores the answers, and issues the lookups due.
     pub fn act<N: DhtHost>(&mut self, sim: &mut Sim<N>) {
+        if sim.network().partition().is_some() {
+            self.last_partitioned = Some(sim.now());
+        }
         for reply in sim.take_replies() {
             let Some(pending) = self.pending.remove(&reply.request) else { continue };
             let Some((peers, hops)) = N::closest(&reply.body) else { continue };
@@ -227,7 +254,7 @@ impl Lookups {
             }
         }
         while self.next_at <= now && now < self.stop_at {
-            self.next_at = self.next_at + self.every;
+            self.next_at += self.every;
             let Some(from) = self.draw_stable(sim, None) else { continue };
             let Some(target) = self.draw_stable(sim, Some(from)) else { continue };
             self.issue(sim, from, target, None);
@@ -255,7 +282,7 @@ impl Lookups {
         let truth = self.truth(sim, pending.from, &Key::from(target_id), now);
         let hits = truth.iter().filter(|id| peers.contains(id)).count();
         let scored = Scored { found, hits, truth: truth.len(), hops };
-        let measured = pending.measured && sim.network().partition().is_none();
+        let measured = pending.measured && self.measuring(sim);
         let scores = if measured { &mut self.scores } else { &mut self.partitioned };
         scores.add(scored);
         if !found && scores.misses.len() < 8 {

@@ -89,10 +89,8 @@ impl DhtHost for PangeaNode {
 }
 
 /// Every plantable bug, with its name.
-pub const BUGS: [(DhtPlantedBug, &str); 2] = [
-    (DhtPlantedBug::EvictWithoutPing, "evict-without-ping"),
-    (DhtPlantedBug::StopAtFirstStall, "stop-at-first-stall"),
-];
+pub const BUGS: [(DhtPlantedBug, &str); 2] =
+    [(DhtPlantedBug::EvictWithoutPing, "evict-without-ping"), (DhtPlantedBug::StopAtFirstStall, "stop-at-first-stall")];
 
 /// The phases of every DHT scenario (the plan sets the heal, which grows with the node count).
 pub const PHASES: Phases = Phases {
@@ -247,7 +245,8 @@ fn partition_setup(setup: &RunSetup<'_>) -> Result<Parts<PangeaNode, DhtHarness>
 fn scale_setup(setup: &RunSetup<'_>) -> Result<Parts<Dht, DhtHarness>, ScenarioError> {
     let bug = bug_of(setup)?;
     let nodes = setup.nodes;
-    Dht::new(dht_config(SEEDS, 0, nodes, DhtConfig::default().refresh_every, bug)).map_err(|error| ScenarioError::Config(error.to_string()))?;
+    Dht::new(dht_config(SEEDS, 0, nodes, DhtConfig::default().refresh_every, bug))
+        .map_err(|error| ScenarioError::Config(error.to_string()))?;
     let mut starts = vec![0_u32; nodes as usize];
     let node = move |index: u32| {
         let start = &mut starts[index as usize];

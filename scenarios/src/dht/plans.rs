@@ -4,10 +4,10 @@
 //! rate.
 
 use pangea_core::Duration;
+use pangea_core::Rng;
 use pangea_core::random::below;
 use pangea_sim::plan::draw_partition;
 use pangea_sim::{Fault, FaultPlan, Latency, SeedStreams, TimedFault};
-use pangea_core::Rng;
 
 /// Nodes every other node joins through (the first ones; they start at once and never leave).
 pub const SEEDS: u32 = 4;
@@ -46,7 +46,12 @@ pub struct Disruption {
 
 /// A healthy network with latencies of a wide-area overlay: 5–80 ms, a few slow messages.
 fn latency(rng: &mut dyn Rng) -> Latency {
-    Latency { min_us: 5_000 + below(rng, 10_000), jitter_us: 20_000 + below(rng, 50_000), tail_ppm: 10_000, tail_us: 200_000 }
+    Latency {
+        min_us: 5_000 + below(rng, 10_000),
+        jitter_us: 20_000 + below(rng, 50_000),
+        tail_ppm: 10_000,
+        tail_us: 200_000,
+    }
 }
 
 /// The plan of seed `seed` for `nodes` nodes under `disruption`.

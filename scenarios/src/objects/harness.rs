@@ -167,6 +167,16 @@ impl Harness<PangeaNode> for ObjectsHarness {
             count(|outcome| matches!(outcome, Outcome::Failed(_))),
             count(|outcome| *outcome == Outcome::Unknown),
         )];
+        let mut reasons: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+        for operation in history {
+            if let Outcome::Failed(why) = &operation.outcome {
+                *reasons.entry(why.split(':').next().unwrap_or(why)).or_default() += 1;
+            }
+        }
+        if !reasons.is_empty() {
+            let reasons: Vec<String> = reasons.iter().map(|(why, count)| format!("{count} {why}")).collect();
+            notes.push(format!("failures: {}", reasons.join("; ")));
+        }
         if lost > 0 {
             notes.push(format!("{lost} chunks lost more than m shards to rot at once (excused from the read-back)"));
         }

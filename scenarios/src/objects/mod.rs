@@ -26,6 +26,7 @@ use crate::error::ScenarioError;
 use crate::kit::{FaultSource, Kit, Parts, Phases, RunSetup};
 use crate::registry::{WorkloadKnobs, bug_names, planted_bug};
 use pangea_core::ces::{CHUNK_BYTES_MIN, CesParams, CesPlantedBug};
+use pangea_core::dht::DhtConfig;
 use pangea_core::log::LogConfig;
 use pangea_core::log::names as log_names;
 use pangea_core::membership::names as membership_names;
@@ -224,7 +225,10 @@ fn node_config(nodes: u32, bug: Option<ObjectsScenarioBug>) -> Result<PangeaConf
     };
     let _ = bug;
     let records = RecordLimits { key_bytes_max: 1024, value_bytes_max: SIM_MESSAGE_BYTES_MAX / 16 };
-    let config = PangeaConfig { log, records, objects, ..PangeaConfig::new(Vec::new()) };
+    // Lookups that place chunks wait for their slowest peer: a timeout a few round trips long
+    // (the simulator's links take up to ~100 ms) keeps a crashed peer from holding a put up.
+    let dht = DhtConfig { query_timeout: Duration::from_millis(300), ..DhtConfig::default() };
+    let config = PangeaConfig { log, records, objects, dht, ..PangeaConfig::new(Vec::new()) };
     config.validate().map_err(|error| ScenarioError::Config(error.to_string()))?;
     Ok(config)
 }

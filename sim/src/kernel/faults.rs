@@ -4,12 +4,12 @@
 
 use super::queue::Event;
 use super::{NodeStatus, Sim};
-use crate::plan::Fault;
 use crate::network::Cut;
+use crate::plan::Fault;
 use crate::trace::TraceKind;
-use std::rc::Rc;
 use pangea_core::random::{below, chance};
 use pangea_core::{Duration, Instant, Node};
+use std::rc::Rc;
 
 impl<N: Node> Sim<N> {
     pub(super) fn apply_fault(&mut self, fault: Fault) {

@@ -224,11 +224,7 @@ impl<N: Node> Sim<N> {
     pub fn heard_throughout(&self, observer: u32, target: u32, since: Instant) -> bool {
         let since = since.min(self.now);
         !self.cut_at(observer, target, since)
-            && self
-                .changes_of(target)
-                .into_iter()
-                .filter(|at| *at > since)
-                .all(|at| !self.cut_at(observer, target, at))
+            && self.changes_of(target).into_iter().filter(|at| *at > since).all(|at| !self.cut_at(observer, target, at))
     }
 
     /// Whether `observer` could not hear from `target` at `at` (not after now).
