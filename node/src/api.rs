@@ -1,5 +1,6 @@
 //! The client library: records, object manifests and object requests, membership changes, the
-//! directory and status against a running Pangea cluster, used by the CLI, by joining nodes and by the load generator.
+//! directory and status against a running Pangea cluster, used by the CLI, by joining nodes and by the load generator;
+//! the DHT's calls are in [`dht`].
 //!
 //! A [`Client`] knows some nodes' addresses and the cluster's client token. Commands go through the
 //! replicated log in a session the client opens there on first use; each command gets the next
@@ -37,6 +38,8 @@ use std::time::Duration;
 use thiserror::Error;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+
+pub mod dht;
 
 /// The longest one request to one node may take (less when the call's deadline is nearer).
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -88,6 +91,9 @@ pub enum ApiError {
     /// No address to talk to.
     #[error("no node address given")]
     NoAddress,
+    /// The node's DHT refused the request (too busy, a value over the limit, too many published).
+    #[error("the DHT refused: {0}")]
+    Dht(pangea_core::dht::DhtRefusal),
     /// The node's storage failed (a full disk, say): it did nothing, and no other node asked could
     /// serve the request. It reopens its storage by itself and resumes once that works.
     #[error("node {node} cannot write: {cause}")]

@@ -1,5 +1,5 @@
-//! `PangeaNode` in the real runtime: where its peers listen (its replicated directory), the gauges
-//! it reports, and which of its requests count as commands.
+//! `PangeaNode` in the real runtime: where its peers listen (its replicated directory, and what its
+//! DHT learned from peers), the gauges it reports, and which of its requests count as commands.
 
 use crate::runtime::Hosted;
 use pangea_core::health::Health;
@@ -11,6 +11,10 @@ use std::collections::BTreeMap;
 impl Hosted for PangeaNode {
     fn peer_addresses(&self) -> &BTreeMap<NodeId, String> {
         self.metadata().directory().addresses()
+    }
+
+    fn learned_addresses(&self) -> &BTreeMap<NodeId, String> {
+        self.dht().addresses()
     }
 
     fn gauges(&self) -> Vec<(&'static str, &'static str, u64)> {
@@ -34,6 +38,7 @@ impl Hosted for PangeaNode {
                 others.len() as u64 - alive,
             ),
             ("pangea_sessions", "Client sessions open in the log.", log.sessions() as u64),
+            ("pangea_dht_contacts", "Contacts in the DHT's routing table.", self.dht().table().len() as u64),
             ("pangea_peers_alive", "Tracked peers SWIM judges alive.", alive_peers as u64),
             ("pangea_peers_suspect", "Tracked peers SWIM suspects.", suspect_peers as u64),
             ("pangea_peers_dead", "Tracked peers SWIM declared dead.", dead_peers as u64),

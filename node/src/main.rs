@@ -31,6 +31,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod dht;
+
 // mimalloc instead of glibc's malloc: the node allocates per message and per request, and glibc's
 // allocator took about a tenth of the node's CPU under load.
 #[global_allocator]
@@ -149,6 +151,10 @@ enum Command {
     /// into chunks and spread over the cluster's members as erasure-coded shards.
     #[command(subcommand, after_long_help = OBJECT_HELP)]
     Object(ObjectCommand),
+    /// The DHT: a node's routing table, lookups of the peers nearest a key, and small records
+    /// published at them.
+    #[command(subcommand, after_long_help = dht::DHT_HELP)]
+    Dht(dht::DhtCommand),
     /// Load generator: concurrent clients issuing puts and gets; prints throughput and latency.
     Bench {
         #[command(flatten)]
@@ -507,6 +513,7 @@ async fn execute(command: Command) -> Result<ExitCode> {
             }
         }
         Command::Object(command) => object(command).await,
+        Command::Dht(command) => dht::run(command).await,
         Command::Bench { client, options, breakdown } => {
             let (report, breakdown) = run_bench(&client.addresses(), client.token()?, &options, breakdown).await?;
             say!("{report}");

@@ -9,8 +9,14 @@
 //! places where this world differs from the simulator's — and what they ask for comes back in
 //! core's [`Effects`] buffer, which this loop carries out. No subsystem logic lives here.
 //!
-//! Peer addresses come from two places: the node's own replicated directory
-//! ([`Hosted::peer_addresses`]), and the source address of each admitted peer's messages.
+//! Peer addresses come from four places: the node's own replicated directory
+//! ([`Hosted::peer_addresses`]), those given at start ([`Runtime::add_peer_addresses`]), the
+//! source address of each admitted peer's messages, and — for peers none of these knows — what
+//! peers told the node (e.g. through its DHT, [`Hosted::learned_addresses`]), kept apart and
+//! replaced at each reading, so it is never larger than the node's own map. A message to a peer of
+//! unknown address is held until the end of the input that sent it and looked up again then: a
+//! DHT answer names peers and the lookup queries them in the same handler, and the node's storage
+//! accesses carry those queries out before the handler returns.
 
 use crate::metrics::Metrics;
 use crate::stages::{HANDLER, SENDS_HELD, TOTAL};
@@ -33,6 +39,15 @@ use tokio::sync::{mpsc, oneshot};
 pub const PENDING_MAX: usize = 16_384;
 /// How often, at most, the node's gauges are copied into the metrics.
 pub const GAUGES_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+/// How often the addresses peers told the node are read in full even though their number did not
+/// change (a peer that restarted elsewhere changes its address, not the count).
+pub const LEARNED_RECHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// How often, at most, they are read in full when their number changed (a message held for a
+/// peer just learned looks its address up alone, at once).
+pub const LEARNED_READ_MIN: std::time::Duration = std::time::Duration::from_millis(100);
+/// Most messages to peers of unknown address held during one input; more are dropped at once and
+/// counted unroutable.
+pub const HELD_MAX: usize = 4096;
 
 /// What the real runtime needs of a node beyond [`Node`].
 pub trait Hosted: Node {
@@ -40,6 +55,17 @@ pub trait Hosted: Node {
     /// that do not parse as socket addresses are ignored. None by default: a node whose peers are
     /// given at start ([`Runtime::add_peer_addresses`]) needs no more.
     fn peer_addresses(&self) -> &BTreeMap<NodeId, String> {
+        static NONE: BTreeMap<NodeId, String> = BTreeMap::new();
+        &NONE
+    }
+
+    /// Where peers listen as peers told this node (e.g. through a DHT): less trusted than
+    /// [`Hosted::peer_addresses`] and the other sources, used for the peers they do not know.
+    /// Read in full when its length changes (at most every [`LEARNED_READ_MIN`]) and every
+    /// [`LEARNED_RECHECK_EVERY`], and looked up for each message to a peer of unknown address;
+    /// so a node keeps it in a map it updates in place rather than building one per call. Addresses
+    /// that do not parse are ignored. None by default.
+    fn learned_addresses(&self) -> &BTreeMap<NodeId, String> {
         static NONE: BTreeMap<NodeId, String> = BTreeMap::new();
         &NONE
     }
@@ -135,6 +161,8 @@ pub struct Runtime<N: Hosted> {
     next_request: u64,
     /// The node's directory when last read.
     directory_seen: BTreeMap<NodeId, String>,
+    /// How many addresses the node had learned from peers when they were last read, and when.
+    learned_seen: (usize, Option<tokio::time::Instant>),
     /// When the node's gauges were last copied into the metrics.
     gauges_updated: Option<tokio::time::Instant>,
     outlet: Outlet<N>,
@@ -149,8 +177,14 @@ struct Outlet<N: Node> {
     started: tokio::time::Instant,
     timers: TimerTable<N::Timer>,
     pending: BTreeMap<RequestId, Pending>,
-    /// Where each known peer listens.
+    /// Where each known peer listens: from the directory, given at start, or the source of its
+    /// messages.
     addresses: BTreeMap<NodeId, SocketAddr>,
+    /// Where peers listen as peers told the node ([`Hosted::learned_addresses`] when last read):
+    /// for the peers `addresses` does not know.
+    told: BTreeMap<NodeId, SocketAddr>,
+    /// Encoded messages to peers of unknown address, held until the end of the current input.
+    held: Vec<(NodeId, Vec<u8>)>,
 }
 
 impl<N: Hosted> Runtime<N> {
@@ -182,6 +216,7 @@ impl<N: Hosted> Runtime<N> {
             effects: Effects::new(),
             next_request: 0,
             directory_seen: BTreeMap::new(),
+            learned_seen: (0, None),
             gauges_updated: None,
             storage_failure: None,
             outlet: Outlet {
@@ -191,6 +226,8 @@ impl<N: Hosted> Runtime<N> {
                 timers: TimerTable::new(),
                 pending: BTreeMap::new(),
                 addresses: BTreeMap::new(),
+                told: BTreeMap::new(),
+                held: Vec::new(),
             },
             storage,
         })
@@ -247,14 +284,19 @@ impl<N: Hosted> Runtime<N> {
                 HandlerContext::new(self.id, &mut host, &mut self.effects).carrying_out_early(&mut self.outlet);
             input(&mut self.node, &mut cx);
         }
+        // Addresses first, so that what the input taught the node routes its messages: those
+        // carried out early (held if their peer was unknown), then the rest.
+        if self.node.peer_addresses() != &self.directory_seen {
+            self.learn_addresses();
+        }
+        self.learn_told_addresses();
+        self.release_held();
         self.outlet.carry_out(&mut self.effects);
+        self.release_held();
         let samples = self.node.take_stage_samples();
         self.outlet.metrics.observe_stages(samples.iter().map(|sample| (sample.stage.name(), sample.took)));
         self.watch_storage();
         self.update_gauges();
-        if self.node.peer_addresses() != &self.directory_seen {
-            self.learn_addresses();
-        }
         let took = began.elapsed();
         self.outlet.metrics.observe_stage(HANDLER, took);
         if took >= HANDLER_WARN_AFTER {
@@ -303,6 +345,48 @@ impl<N: Hosted> Runtime<N> {
                 }
                 Ok(_) => {}
                 Err(_) => tracing::warn!(peer = %node, "ignoring an address that does not parse: {text:?}"),
+            }
+        }
+    }
+
+    /// Reads the addresses peers told the node in full, when their number changed (at most every
+    /// [`LEARNED_READ_MIN`]) or [`LEARNED_RECHECK_EVERY`] has passed.
+    fn learn_told_addresses(&mut self) {
+        let learned = self.node.learned_addresses();
+        let now = tokio::time::Instant::now();
+        let (count, read_at) = self.learned_seen;
+        let since = read_at.map(|at| now.duration_since(at));
+        let due = since.is_none_or(|since| {
+            since >= LEARNED_RECHECK_EVERY || (learned.len() != count && since >= LEARNED_READ_MIN)
+        });
+        if !due {
+            return;
+        }
+        self.learned_seen = (learned.len(), Some(now));
+        let me = self.id;
+        self.outlet.told = learned
+            .iter()
+            .filter(|(node, _)| **node != me)
+            .filter_map(|(node, text)| Some((*node, text.parse::<SocketAddr>().ok()?)))
+            .collect();
+    }
+
+    /// Sends the messages held for peers of unknown address to those now known (looking each up
+    /// among the addresses peers told the node, as they are now); the others are counted
+    /// unroutable.
+    fn release_held(&mut self) {
+        if self.outlet.held.is_empty() {
+            return;
+        }
+        for (to, bytes) in std::mem::take(&mut self.outlet.held) {
+            let addr = self.outlet.address_of(&to).or_else(|| {
+                let addr = self.node.learned_addresses().get(&to)?.parse::<SocketAddr>().ok()?;
+                self.outlet.told.insert(to, addr);
+                Some(addr)
+            });
+            match addr {
+                Some(addr) => self.outlet.transmit(to, addr, bytes),
+                None => self.outlet.metrics.messages_unroutable.inc(),
             }
         }
     }
@@ -378,7 +462,11 @@ impl<N: Hosted> Runtime<N> {
             messages_dropped: self.outlet.metrics.messages_dropped.get(),
             messages_unroutable: self.outlet.metrics.messages_unroutable.get(),
             messages_received: self.outlet.metrics.messages_received.get(),
-            addresses: self.outlet.addresses.iter().map(|(node, addr)| (*node, *addr)).collect(),
+            addresses: {
+                let mut known = self.outlet.told.clone();
+                known.extend(self.outlet.addresses.iter().map(|(node, addr)| (*node, *addr)));
+                known.into_iter().collect()
+            },
             stages: self.outlet.metrics.stages(),
         }
     }
@@ -431,12 +519,14 @@ impl<N: Node> Outlet<N> {
         }
     }
 
-    /// Encodes and queues `message` for `to`; counts it sent only if the transport took it.
+    /// Encodes and queues `message` for `to` (or holds it, if `to`'s address is unknown, until
+    /// the input ends); counts it sent only if the transport took it.
     fn send(&mut self, to: NodeId, message: &N::Message) {
-        let Some(addr) = self.addresses.get(&to).copied() else {
+        let addr = self.address_of(&to);
+        if addr.is_none() && self.held.len() >= HELD_MAX {
             self.metrics.messages_unroutable.inc();
             return;
-        };
+        }
         let bytes = match message.encode() {
             Ok(bytes) => bytes,
             Err(error) => {
@@ -445,6 +535,19 @@ impl<N: Node> Outlet<N> {
                 return;
             }
         };
+        match addr {
+            Some(addr) => self.transmit(to, addr, bytes),
+            None => self.held.push((to, bytes)),
+        }
+    }
+
+    /// Where `to` listens, as far as the runtime knows: its own sources first, then what peers told.
+    fn address_of(&self, to: &NodeId) -> Option<SocketAddr> {
+        self.addresses.get(to).or_else(|| self.told.get(to)).copied()
+    }
+
+    /// Queues encoded `bytes` for `to` at `addr`; counts them sent only if the transport took them.
+    fn transmit(&mut self, to: NodeId, addr: SocketAddr, bytes: Vec<u8>) {
         match self.transport.send(addr, bytes) {
             SendOutcome::Queued => self.metrics.messages_sent.inc(),
             outcome @ (SendOutcome::QueueFull | SendOutcome::TooLarge) => {

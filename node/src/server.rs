@@ -1,6 +1,12 @@
 //! Starting a node: open its data directory, learn the cluster's initial configuration (its own id
 //! for the first node, or from a bootstrap node), bind QUIC and metrics, register its address and
 //! membership through the log, and run the event loop until shutdown.
+//!
+//! The DHT joins through the bootstrap node that answered (its id and address, stored beside the
+//! initial configuration so that a restart joins through it again), and through the initial
+//! configuration's members on a restart (their addresses are in the node's own directory by then);
+//! the first node of a cluster has no one to join through. The node tells every peer it queries
+//! its advertised address, so peers learn it through the DHT before the directory has it.
 
 use crate::api::Client;
 use crate::datadir::{DataDir, DataDirError};
@@ -78,20 +84,32 @@ pub async fn run_node(options: NodeOptions, shutdown: impl std::future::Future<O
     let token = *data_dir.client_token();
     let mut storage = RedbStorage::open(data_dir.store_path())?;
     tokio::pin!(shutdown);
-    let genesis = match stored_genesis(&mut storage)? {
-        Some(genesis) => genesis,
+    let (genesis, dht_bootstrap) = match stored_genesis(&mut storage)? {
+        Some(genesis) => {
+            let mut dht_bootstrap = stored_dht_bootstrap(&mut storage)?;
+            // On a restart the members of the initial configuration help too: the directory the
+            // node rebuilds from disk says where they are.
+            for member in &genesis {
+                if !dht_bootstrap.iter().any(|(node, _)| node == member) {
+                    dht_bootstrap.push((*member, None));
+                }
+            }
+            (genesis, dht_bootstrap)
+        }
         None => {
-            let genesis = if options.bootstrap.is_empty() {
+            let (genesis, dht_bootstrap) = if options.bootstrap.is_empty() {
                 tracing::info!(node = %me, "founding a new cluster");
-                vec![me]
+                (vec![me], Vec::new())
             } else {
                 tokio::select! {
-                    genesis = learn_genesis(&options.bootstrap, token) => genesis,
+                    (genesis, node, addr) = learn_genesis(&options.bootstrap, token) => {
+                        (genesis, vec![(node, Some(addr))])
+                    }
                     () = &mut shutdown => return Err(NodeError::StoppedBeforeJoining),
                 }
             };
-            store_genesis(&mut storage, &genesis)?;
-            genesis
+            store_genesis(&mut storage, &genesis, &dht_bootstrap)?;
+            (genesis, dht_bootstrap)
         }
     };
     let (transport, inbound) = Transport::bind(options.listen, data_dir.identity(), data_dir.admission().clone())?;
@@ -110,16 +128,20 @@ pub async fn run_node(options: NodeOptions, shutdown: impl std::future::Future<O
     let mut contacts = options.bootstrap.clone();
     contacts.push(advertise);
     let _registration = AbortOnDrop(tokio::spawn(register(me, advertise, contacts, token)));
-    let node = PangeaNode::new(PangeaConfig::new(genesis))?;
-    let runtime = Runtime::new(me, node, storage, transport, advertise, token, metrics)?;
+    let mut config = PangeaConfig::new(genesis);
+    config.dht.bootstrap = dht_bootstrap.iter().map(|(node, _)| *node).filter(|node| *node != me).collect();
+    config.dht.address = Some(advertise.to_string());
+    let node = PangeaNode::new(config)?;
+    let mut runtime = Runtime::new(me, node, storage, transport, advertise, token, metrics)?;
+    runtime.add_peer_addresses(dht_bootstrap.iter().filter_map(|(node, addr)| Some((*node, (*addr)?))));
     runtime.run(inbound, shutdown).await?;
     drop(data_dir);
     Ok(())
 }
 
 /// Asks the bootstrap nodes, in turn and until one answers, for the cluster's initial
-/// configuration.
-async fn learn_genesis(bootstrap: &[SocketAddr], token: [u8; 32]) -> Vec<NodeId> {
+/// configuration; returns it with the id and address of the node that answered.
+async fn learn_genesis(bootstrap: &[SocketAddr], token: [u8; 32]) -> (Vec<NodeId>, NodeId, SocketAddr) {
     let mut client = Client::new(bootstrap.to_vec(), token, Duration::from_secs(5));
     let mut attempt = 0_usize;
     loop {
@@ -127,7 +149,7 @@ async fn learn_genesis(bootstrap: &[SocketAddr], token: [u8; 32]) -> Vec<NodeId>
         match client.hello(addr).await {
             Ok((node, genesis)) => {
                 tracing::info!(bootstrap = %addr, peer = %node, "learned the cluster's initial configuration");
-                return genesis;
+                return (genesis, node, addr);
             }
             Err(error) => tracing::warn!(bootstrap = %addr, "waiting for a bootstrap node: {error}"),
         }
@@ -168,6 +190,13 @@ async fn register(me: NodeId, advertise: SocketAddr, contacts: Vec<SocketAddr>, 
 pub const NODE_TABLE: &str = "node.meta";
 /// Key of the cluster's initial configuration in [`NODE_TABLE`].
 pub const GENESIS_KEY: &[u8] = b"genesis";
+/// Key of the DHT's bootstrap contacts in [`NODE_TABLE`]: the node that answered when this one
+/// joined, as `(id, "host:port")` pairs. Absent in data directories of older versions and of a
+/// cluster's first node.
+pub const DHT_BOOTSTRAP_KEY: &[u8] = b"dht.bootstrap";
+
+/// A DHT bootstrap contact: a node's id, and its address when known.
+pub type BootstrapContact = (NodeId, Option<SocketAddr>);
 
 /// The cluster's initial configuration as stored, if this node has one.
 pub fn stored_genesis(storage: &mut RedbStorage) -> Result<Option<Vec<NodeId>>, StorageError> {
@@ -179,14 +208,37 @@ pub fn stored_genesis(storage: &mut RedbStorage) -> Result<Option<Vec<NodeId>>, 
     }
 }
 
-/// Stores the cluster's initial configuration, durably.
-pub fn store_genesis(storage: &mut RedbStorage, genesis: &[NodeId]) -> Result<(), StorageError> {
-    let mut bytes = Vec::new();
-    encode_serde(&genesis.to_vec(), &mut bytes).map_err(|error| StorageError::Io(error.to_string()))?;
+/// The DHT's bootstrap contacts as stored (none if none were).
+pub fn stored_dht_bootstrap(storage: &mut RedbStorage) -> Result<Vec<BootstrapContact>, StorageError> {
+    let corrupt = || StorageError::Corrupt { table: NODE_TABLE.to_owned(), key: DHT_BOOTSTRAP_KEY.to_vec() };
+    let Some(bytes) = storage.get(NODE_TABLE, DHT_BOOTSTRAP_KEY)? else { return Ok(Vec::new()) };
+    let pairs: Vec<(NodeId, String)> = decode_serde(&bytes).map_err(|_| corrupt())?;
+    pairs.into_iter().map(|(node, addr)| Ok((node, Some(addr.parse().map_err(|_| corrupt())?)))).collect()
+}
+
+/// Stores the cluster's initial configuration and the DHT's bootstrap contacts (those with an
+/// address), durably and at once.
+pub fn store_genesis(
+    storage: &mut RedbStorage,
+    genesis: &[NodeId],
+    dht_bootstrap: &[BootstrapContact],
+) -> Result<(), StorageError> {
+    let pairs: Vec<(NodeId, String)> =
+        dht_bootstrap.iter().filter_map(|(node, addr)| Some((*node, addr.as_ref()?.to_string()))).collect();
     let mut batch = WriteBatch::new();
-    batch.put(NODE_TABLE, GENESIS_KEY.to_vec(), bytes);
+    batch.put(NODE_TABLE, GENESIS_KEY.to_vec(), encoded(&genesis.to_vec())?);
+    if !pairs.is_empty() {
+        batch.put(NODE_TABLE, DHT_BOOTSTRAP_KEY.to_vec(), encoded(&pairs)?);
+    }
     storage.write(batch)?;
     storage.sync()
+}
+
+/// `value` encoded for [`NODE_TABLE`].
+fn encoded<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StorageError> {
+    let mut bytes = Vec::new();
+    encode_serde(value, &mut bytes).map_err(|error| StorageError::Io(error.to_string()))?;
+    Ok(bytes)
 }
 
 /// Aborts a spawned task when dropped, so no task outlives the node.

@@ -9,7 +9,10 @@
 //! ways hold two connections, one dialled by each. Each destination has a task with a queue of
 //! [`SEND_QUEUE_MAX`] messages; `send` never waits: it drops the message when the queue is full,
 //! since the protocols above tolerate loss. The task connects lazily, reconnects on failure (with
-//! a backoff) and gives up a message whose connection failed.
+//! a backoff) and gives up a message whose connection failed. A peer that dials this node again
+//! (it restarted, or lost its connection) gets a new connection back at its next message: the old
+//! one is probably dead, and what is sent on it is lost until the peer's stateless reset comes
+//! back — the answer to a restarted node's first query, say.
 //!
 //! **Clients** (ALPN [`ALPN_CLIENT`]) present no certificate; each request is one bidirectional
 //! stream carrying one request frame and one response frame, each read to the stream's end (bytes
@@ -44,6 +47,9 @@ pub const UDP_BUFFER_BYTES: usize = 4 * 1024 * 1024;
 pub const INBOUND_QUEUE_MAX: usize = 4096;
 /// Connections (peers and clients, being set up or open) served at once; more are refused.
 pub const CONNECTIONS_MAX: usize = 1024;
+/// Most peer addresses remembered as having dialled this node (past it the memory starts over,
+/// which costs at most one needless reconnection per peer).
+pub const DIALLED_BY_MAX: usize = 4096;
 /// Application close code: the node is shutting down.
 pub const CLOSE_SHUTDOWN: u32 = 0;
 /// Application close code: a peer connection came without an admissible certificate.
@@ -121,7 +127,7 @@ pub enum SendOutcome {
 pub struct Transport {
     endpoint: quinn::Endpoint,
     peer_config: quinn::ClientConfig,
-    links: Mutex<BTreeMap<SocketAddr, mpsc::Sender<Vec<u8>>>>,
+    links: Arc<Links>,
     refused: Arc<watch::Sender<u64>>,
     node_id: NodeId,
     runtime: tokio::runtime::Handle,
@@ -155,16 +161,10 @@ impl Transport {
         )
         .map_err(|source| TransportError::Bind { addr: listen, source })?;
         let (inbound, receiver) = mpsc::channel(INBOUND_QUEUE_MAX);
-        let accept_task = runtime.spawn(accept_loop(endpoint.clone(), inbound, refused.clone()));
-        let transport = Transport {
-            endpoint,
-            peer_config,
-            links: Mutex::new(BTreeMap::new()),
-            refused,
-            node_id: identity.node_id(),
-            runtime,
-            accept_task,
-        };
+        let links: Arc<Links> = Arc::default();
+        let accept_task = runtime.spawn(accept_loop(endpoint.clone(), inbound, refused.clone(), links.clone()));
+        let transport =
+            Transport { endpoint, peer_config, links, refused, node_id: identity.node_id(), runtime, accept_task };
         Ok((transport, receiver))
     }
 
@@ -197,7 +197,7 @@ impl Transport {
         if bytes.len() > FRAME_BYTES_MAX {
             return SendOutcome::TooLarge;
         }
-        let mut links = self.links.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut links = self.links.senders.lock().unwrap_or_else(PoisonError::into_inner);
         let mut bytes = bytes;
         // At most two rounds: the second follows a link whose task had ended.
         for _ in 0..2 {
@@ -224,6 +224,32 @@ impl Drop for Transport {
         self.accept_task.abort();
         self.endpoint.close(CLOSE_SHUTDOWN.into(), b"shutdown");
         // Dropping the links' senders ends their tasks.
+    }
+}
+
+/// The outgoing links, and the peers that dialled this node.
+#[derive(Debug, Default)]
+struct Links {
+    /// Each destination's queue (its task holds the connection).
+    senders: Mutex<BTreeMap<SocketAddr, mpsc::Sender<Vec<u8>>>>,
+    /// Addresses peer connections came from.
+    dialled_by: Mutex<std::collections::BTreeSet<SocketAddr>>,
+}
+
+impl Links {
+    /// A peer connection came from `addr`: if one came from there before, the peer dialled again,
+    /// so the link to it is dropped (it finishes its queue) and the next message opens another.
+    fn dialled_by(&self, addr: SocketAddr) {
+        let again = {
+            let mut dialled_by = self.dialled_by.lock().unwrap_or_else(PoisonError::into_inner);
+            if dialled_by.len() >= DIALLED_BY_MAX && !dialled_by.contains(&addr) {
+                dialled_by.clear();
+            }
+            !dialled_by.insert(addr)
+        };
+        if again {
+            self.senders.lock().unwrap_or_else(PoisonError::into_inner).remove(&addr);
+        }
     }
 }
 
@@ -281,16 +307,21 @@ async fn open_link(
     Some((connection, stream))
 }
 
-async fn accept_loop(endpoint: quinn::Endpoint, inbound: mpsc::Sender<Inbound>, refused: Arc<watch::Sender<u64>>) {
+async fn accept_loop(
+    endpoint: quinn::Endpoint,
+    inbound: mpsc::Sender<Inbound>,
+    refused: Arc<watch::Sender<u64>>,
+    links: Arc<Links>,
+) {
     let connections = Arc::new(tokio::sync::Semaphore::new(CONNECTIONS_MAX));
     while let Some(incoming) = endpoint.accept().await {
         let Ok(permit) = connections.clone().try_acquire_owned() else {
             incoming.refuse();
             continue;
         };
-        let (inbound, refused) = (inbound.clone(), refused.clone());
+        let (inbound, refused, links) = (inbound.clone(), refused.clone(), links.clone());
         tokio::spawn(async move {
-            serve_connection(incoming, inbound, refused).await;
+            serve_connection(incoming, inbound, refused, &links).await;
             drop(permit);
         });
     }
@@ -311,7 +342,12 @@ fn peer_node_id(connection: &quinn::Connection) -> Option<NodeId> {
     node_id_of(certificates.first()?).ok()
 }
 
-async fn serve_connection(incoming: quinn::Incoming, inbound: mpsc::Sender<Inbound>, refused: Arc<watch::Sender<u64>>) {
+async fn serve_connection(
+    incoming: quinn::Incoming,
+    inbound: mpsc::Sender<Inbound>,
+    refused: Arc<watch::Sender<u64>>,
+    links: &Links,
+) {
     // A failed handshake was counted by the verifier when it was a refusal.
     let Ok(connection) = incoming.await else {
         return;
@@ -323,6 +359,8 @@ async fn serve_connection(incoming: quinn::Incoming, inbound: mpsc::Sender<Inbou
                 connection.close(CLOSE_REFUSED.into(), b"peer certificate required");
                 return;
             };
+            // Before any of its messages goes up: the answers to them take a new connection.
+            links.dialled_by(connection.remote_address());
             while let Ok(stream) = connection.accept_uni().await {
                 tokio::spawn(serve_peer_stream(connection.clone(), from, stream, inbound.clone()));
             }

@@ -73,18 +73,17 @@ impl fmt::Display for Key {
 pub struct Distance(pub [u8; 32]);
 
 impl Ord for Distance {
-    /// As the byte arrays compare, but a word at a time (lookups sort and search distances a lot).
+    /// As the byte arrays compare, but a word at a time (lookups sort and search distances a lot,
+    /// and two distances almost always differ in their first word).
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        let words = |distance: &Distance| {
-            let mut out = [0u64; 4];
-            for (index, word) in out.iter_mut().enumerate() {
-                let mut bytes = [0; 8];
-                bytes.copy_from_slice(&distance.0[index * 8..index * 8 + 8]);
-                *word = u64::from_be_bytes(bytes);
+        for (mine, theirs) in self.0.chunks_exact(8).zip(other.0.chunks_exact(8)) {
+            let word = |bytes: &[u8]| u64::from_be_bytes(bytes.try_into().unwrap_or([0; 8]));
+            match word(mine).cmp(&word(theirs)) {
+                std::cmp::Ordering::Equal => {}
+                unequal => return unequal,
             }
-            out
-        };
-        words(self).cmp(&words(other))
+        }
+        std::cmp::Ordering::Equal
     }
 }
 

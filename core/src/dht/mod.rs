@@ -157,6 +157,8 @@ pub struct Dht {
     stats: DhtStats,
     /// A [`DhtTimer::Tick`] is armed.
     ticking: bool,
+    /// A [`DhtTimer::Republish`] is armed (only while this node publishes something).
+    republishing: bool,
     /// Keys of buckets waiting for their refresh lookup.
     refresh_queue: Vec<Key>,
 }
@@ -176,6 +178,7 @@ impl Dht {
             notifications: Vec::new(),
             stats: DhtStats::default(),
             ticking: false,
+            republishing: false,
             refresh_queue: Vec::new(),
         })
     }
@@ -341,6 +344,11 @@ impl Dht {
                 cx.reply(request, DhtResponse::Value { value: None, hops: result.hops });
             }
             Goal::Put { request, record } => self.store_at(cx, number, request, record, &result.closest),
+            Goal::Join if result.closest.is_empty() => {
+                // Nobody answered (the bootstrap contacts are down or unreachable): try again soon.
+                cx.sometimes(probes::JOIN_RETRIED, true);
+                cx.set_timer(self.config.query_timeout * 4, DhtTimer::Join);
+            }
             Goal::Join => self.refresh_beyond_nearest(cx),
             Goal::Refresh => self.next_refresh(cx),
             Goal::Rejoin => {}
@@ -659,9 +667,9 @@ impl Dht {
     /// Joins: a lookup of the own id through the bootstrap contacts (the buckets beyond the
     /// nearest neighbour are refreshed when it ends).
     fn join(&mut self, cx: &mut dyn Context<Self>) {
-        if !self.table.is_empty() {
-            let me = Key::from(cx.id());
-            self.start_lookup(cx, me, Goal::Join);
+        let me = cx.id();
+        if !self.table.is_empty() || self.config.bootstrap.iter().any(|contact| *contact != me) {
+            self.start_lookup(cx, Key::from(me), Goal::Join);
         }
     }
 
@@ -704,7 +712,6 @@ impl Node for Dht {
         }
         let jitter = crate::random::duration_between(cx.rng(), Duration::ZERO, self.config.refresh_every / 4);
         cx.set_timer(self.config.refresh_every / 2 + jitter, DhtTimer::Refresh);
-        cx.set_timer(self.config.republish_every, DhtTimer::Republish);
         if self.config.join_within == Duration::ZERO {
             self.join(cx);
         } else {
@@ -763,6 +770,10 @@ impl Node for Dht {
                     let limit = u32::try_from(self.config.published_max).unwrap_or(u32::MAX);
                     cx.reply(request, DhtResponse::Refused(DhtRefusal::TooManyPublished(limit)));
                     return;
+                }
+                if !self.republishing {
+                    self.republishing = true;
+                    cx.set_timer(self.config.republish_every, DhtTimer::Republish);
                 }
                 let record = Record { key, value, publisher: cx.id() };
                 if !self.start_lookup(cx, key, Goal::Put { request: Some(request), record }) {

@@ -5,6 +5,8 @@ crate::names! {
     pub mod probes {
         /// A contact was evicted: its queries failed, or it did not answer the ping of a full bucket.
         CONTACT_EVICTED = "dht.contact_evicted",
+        /// A join found nobody to answer it and was tried again.
+        JOIN_RETRIED = "dht.join_retried",
         /// A lookup was refused: `lookups_max` were running.
         LOOKUP_REFUSED_BUSY = "dht.lookup_refused_busy",
         /// A query was not sent: `rpcs_max` were in flight.

@@ -246,3 +246,21 @@ async fn a_restarted_peer_is_reached_again() {
     }
     assert!(delivered, "the restarted peer never received a message");
 }
+
+/// A peer that dials again (after a crash its old connection is dead, though nothing said so) is
+/// answered on a new connection: the link to it is dropped before its first message goes up.
+#[tokio::test]
+async fn a_peer_that_dials_again_is_answered_on_a_new_connection() {
+    let mut a = start_in(cluster(1));
+    let mut b = start_in(cluster(1));
+    assert_exchange(&mut a, &mut b, "first").await;
+    let senders = |node: &Node| node.transport.links.senders.lock().unwrap().keys().copied().collect::<Vec<_>>();
+    assert_eq!(senders(&a), vec![b.addr]);
+    // b dials again, as a restarted b would.
+    b.transport.links.senders.lock().unwrap().remove(&a.addr);
+    assert_eq!(b.transport.send(a.addr, b"again".to_vec()), SendOutcome::Queued);
+    let (from, _, bytes) = next_peer(&mut a).await;
+    assert_eq!((from, bytes), (b.id, b"again".to_vec()));
+    assert!(senders(&a).is_empty(), "a kept its old link to b");
+    assert_exchange(&mut a, &mut b, "second").await;
+}
