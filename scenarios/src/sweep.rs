@@ -101,21 +101,50 @@ pub struct SweepReport {
 
 impl SweepReport {
     /// The summed tallies for a person, one line, with each per node-hour when the scenario tallies
-    /// `node_hours`; `None` when the runs tallied nothing.
+    /// `node_hours`; `None` when the runs tallied nothing. Two conventions: a tally `X` with a
+    /// companion `X.out_of` reads as a share ("X 990 of 1000 (99.00%)"), and tallies `G#0`, `G#1`,
+    /// … are a histogram of G, read as its median, 90th percentile and largest value.
     #[must_use]
     pub fn render_tallies(&self) -> Option<String> {
         if self.tallies.is_empty() {
             return None;
         }
         let node_hours = self.tallies.get("node_hours").copied().filter(|hours| *hours > 0.0);
-        let parts: Vec<String> = self
-            .tallies
-            .iter()
-            .map(|(name, total)| match node_hours {
-                Some(hours) if *name != "node_hours" => format!("{name} {total} ({:.2} per node-hour)", total / hours),
+        let mut histograms: std::collections::BTreeMap<&str, Vec<(u64, f64)>> = std::collections::BTreeMap::new();
+        let mut parts = Vec::new();
+        for (name, total) in &self.tallies {
+            if let Some((group, bucket)) = name.split_once('#')
+                && let Ok(bucket) = bucket.parse::<u64>()
+            {
+                histograms.entry(group).or_default().push((bucket, *total));
+                continue;
+            }
+            if name.ends_with(".out_of") {
+                continue;
+            }
+            let whole = self.tallies.get(format!("{name}.out_of").as_str()).copied();
+            parts.push(match (whole, node_hours) {
+                (Some(whole), _) if whole > 0.0 => format!("{name} {total} of {whole} ({:.2}%)", 100.0 * total / whole),
+                (_, Some(hours)) if *name != "node_hours" => {
+                    format!("{name} {total} ({:.2} per node-hour)", total / hours)
+                }
                 _ => format!("{name} {total:.2}"),
-            })
-            .collect();
+            });
+        }
+        for (group, mut buckets) in histograms {
+            buckets.sort_by_key(|(bucket, _)| *bucket);
+            let count: f64 = buckets.iter().map(|(_, total)| total).sum();
+            let at = |share: f64| {
+                let mut seen = 0.0;
+                buckets.iter().find(|(_, total)| {
+                    seen += total;
+                    seen >= share * count
+                })
+            };
+            let (median, p90) = (at(0.5).map_or(0, |(bucket, _)| *bucket), at(0.9).map_or(0, |(bucket, _)| *bucket));
+            let max = buckets.last().map_or(0, |(bucket, _)| *bucket);
+            parts.push(format!("{group} p50 {median} p90 {p90} max {max} (of {count})"));
+        }
         Some(format!("totals over the sweep: {}", parts.join(", ")))
     }
 }
@@ -280,6 +309,24 @@ fn first_difference(scenario: &dyn Scenario, options: &RunOptions) -> Result<Opt
 mod tests {
     use super::*;
     use crate::test_scenario::TestScenario;
+
+    #[test]
+    fn tallies_read_as_shares_and_histograms() {
+        let mut report = SweepReport::default();
+        for (name, total) in [
+            ("dht.found", 99.0),
+            ("dht.found.out_of", 100.0),
+            ("dht.hops#1", 50.0),
+            ("dht.hops#2", 45.0),
+            ("dht.hops#4", 5.0),
+        ] {
+            report.tallies.insert(name, total);
+        }
+        assert_eq!(
+            report.render_tallies().as_deref(),
+            Some("totals over the sweep: dht.found 99 of 100 (99.00%), dht.hops p50 1 p90 2 max 4 (of 100)")
+        );
+    }
     use pangea_core::Instant;
     use pangea_sim::{FaultPlan, TraceHash, TraceKind, TraceRecord};
     use std::sync::atomic::{AtomicU64, Ordering};

@@ -28,8 +28,8 @@ fn health_is_deterministic_over_many_seeds() {
     assert_deterministic(find("health").expect("health is registered"), seed_count(100));
 }
 
-/// Scenarios of many nodes (over [`LARGE_NODES`] by default, the DHT's) run two seeds here: a run
-/// takes seconds, and their long sweeps run from `pangea-sim` (see the README).
+/// Scenarios of many nodes (over [`LARGE_NODES`] by default, the DHT's) run two seeds here (twice
+/// each): a run takes seconds, and their long sweeps run from `pangea-sim` (see the README).
 const LARGE_NODES: u32 = 64;
 
 #[test]

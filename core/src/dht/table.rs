@@ -151,6 +151,8 @@ impl RoutingTable {
 
     fn bucket_mut(&mut self, index: usize) -> &mut Bucket {
         if self.buckets.len() <= index {
+            // Exactly as many as used: a table holds a few dozen at most, grown rarely.
+            self.buckets.reserve_exact(index + 1 - self.buckets.len());
             self.buckets.resize_with(index + 1, Bucket::default);
         }
         &mut self.buckets[index]

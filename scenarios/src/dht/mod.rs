@@ -127,7 +127,7 @@ pub const DEFAULT_CHURN: Disruption = Disruption {
 /// `dht-churn`.
 pub static DHT_CHURN: Kit<PangeaNode, DhtHarness> = Kit::new("dht-churn", churn_setup)
     .description("DHT lookups while nodes leave and rejoin: live nodes found, true k closest, few hops")
-    .nodes(256, 32, 2048)
+    .nodes(256, 32, 512)
     .phases(PHASES)
     .faults(FaultSource::Custom(churn_plan), "0.5% of nodes leave per second, back after 5-30 s; WAN latency")
     .knobs(WorkloadKnobs { clients: None, operations: None })
@@ -137,7 +137,7 @@ pub static DHT_CHURN: Kit<PangeaNode, DhtHarness> = Kit::new("dht-churn", churn_
 /// `dht-partition`.
 pub static DHT_PARTITION: Kit<PangeaNode, DhtHarness> = Kit::new("dht-partition", partition_setup)
     .description("DHT under partitions of every shape: lookups, and tables repaired after the heal")
-    .nodes(128, 16, 1024)
+    .nodes(128, 16, 512)
     .phases(PHASES)
     .faults(FaultSource::Custom(partition_plan), "up to 3 partitions of 8-20 s (every shape), healed; WAN latency")
     .planted_bugs(dht_bugs)

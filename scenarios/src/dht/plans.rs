@@ -64,11 +64,16 @@ pub fn plan(seed: u64, nodes: u32, disruption: &Disruption) -> FaultPlan {
     let mut plan = FaultPlan::none(millis(end));
     plan.network.latency = latency(rng);
     let mut events = Vec::new();
-    // Churn: each second, some nodes leave (never a seed), each back after a while.
-    let leaving = (u64::from(nodes) * disruption.leave_per_mille_per_second).div_ceil(1000);
+    // Churn: each second, some nodes leave (never a seed), each back after a while; the rate is
+    // kept exactly, in thousandths of a node carried from second to second (so a small network
+    // loses one node every few seconds, not one a second).
     if disruption.leave_per_mille_per_second > 0 && nodes > SEEDS {
+        let mut owed = 0;
         let mut second = millis(start);
         while second < millis(end) {
+            owed += u64::from(nodes) * disruption.leave_per_mille_per_second;
+            let leaving = owed / 1000;
+            owed %= 1000;
             for _ in 0..leaving {
                 let node = SEEDS + below(rng, u64::from(nodes - SEEDS)) as u32;
                 let at = second + below(rng, 1000);
