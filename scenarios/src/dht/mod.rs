@@ -41,6 +41,9 @@ pub const LIVENESS_BOUND: Duration = Duration::from_secs(40);
 /// How often the `PangeaNode` scenarios refresh idle buckets: often, so that tables repair
 /// within the liveness bound after a partition (`dht-scale` keeps the default, 10 minutes).
 pub const PANGEA_REFRESH: Duration = Duration::from_secs(30);
+/// `dht-scale`'s event budget per node (the kernel's default budget is too small past about
+/// 20,000 nodes).
+pub const EVENTS_PER_NODE_MAX: u64 = 5_000;
 /// The simulator's message budget for `PangeaNode`s (as the object scenarios').
 pub const SIM_MESSAGE_BYTES_MAX: usize = 256 * 1024;
 
@@ -256,6 +259,8 @@ fn scale_setup(setup: &RunSetup<'_>) -> Result<Parts<Dht, DhtHarness>, ScenarioE
     };
     let mut parts = Parts::new(node, harness(setup, Duration::from_millis(20)), setup.phases);
     parts.message_bytes_max = Some(DHT_MESSAGE_BYTES_MAX);
+    // Joining costs a node about 1,500 events (its own lookups and its share of others').
+    parts.events_max = Some(pangea_sim::kernel::EVENTS_MAX_DEFAULT.max(u64::from(nodes) * EVENTS_PER_NODE_MAX));
     Ok(parts)
 }
 

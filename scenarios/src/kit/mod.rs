@@ -121,6 +121,9 @@ pub struct Parts<N: Node, H> {
     pub clients_on_network: bool,
     /// The tables bit rot may reach (`None`: every table); see `SimConfig::rot_tables`.
     pub rot_tables: Option<&'static [&'static str]>,
+    /// The run's event budget (`None`: the kernel's default, `EVENTS_MAX_DEFAULT`), for a
+    /// scenario whose events grow with its node count.
+    pub events_max: Option<u64>,
 }
 
 impl<N: Node, H> Parts<N, H> {
@@ -134,6 +137,7 @@ impl<N: Node, H> Parts<N, H> {
             message_bytes_max: None,
             clients_on_network: false,
             rot_tables: None,
+            events_max: None,
         }
     }
 }
@@ -260,13 +264,16 @@ impl<N: Node + 'static, H: Harness<N>> Kit<N, H> {
         let empty = Choices::default();
         let streams =
             SeedStreams::taped(options.seed, options.choices.as_ref().unwrap_or(&empty), options.record_choices);
-        let Parts { node, mut harness, phases, message_bytes_max, clients_on_network, rot_tables } =
+        let Parts { node, mut harness, phases, message_bytes_max, clients_on_network, rot_tables, events_max } =
             setup(&RunSetup { name: self.name, options, nodes, plan: &plan, phases: self.phases, streams: &streams })?;
         let mut config = SimConfig::new(options.seed, nodes, plan.clone());
         config.keep_trace = options.keep_trace;
         config.message_bytes_max = message_bytes_max;
         config.client_link = clients_on_network.then_some(plan.network.latency);
         config.rot_tables = rot_tables;
+        if let Some(events_max) = events_max {
+            config.events_max = events_max;
+        }
         let mut sim = Sim::with_streams(config, streams.clone(), node);
         let end = drive(&mut sim, &mut harness, &phases);
         let mut findings = harness.finish(&sim, &end);
