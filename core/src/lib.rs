@@ -25,6 +25,7 @@ pub mod compose;
 pub mod dht;
 pub mod effects;
 pub mod family;
+pub mod graph;
 pub mod health;
 pub mod id;
 pub mod log;

@@ -58,7 +58,7 @@ pub use messages::{LogMessage, LogRequest, LogResponse, ReplicaStatus};
 pub use replica::{LogNotification, LogTimer, Replica, RoleKind};
 pub use sessions::{Outcome, Sessions};
 pub use snapshot::{Snapshot, SnapshotImage};
-pub use state_machine::{Data, InvalidCommand, Part, StateMachine};
+pub use state_machine::{Bound, Data, InvalidCommand, Part, StateMachine};
 pub use timing::{STAGE_SAMPLES_MAX, Stage, StageSample, StageSamples, WriteStamps};
 
 /// Storage table of the acceptor's state: the promised ballot and accepted entries.

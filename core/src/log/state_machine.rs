@@ -65,16 +65,22 @@ pub enum Part {
     Value,
     /// The command as a whole (as the log encodes it).
     Command,
+    /// A name (a graph's collection, label or property name; an event's node or signal).
+    Name,
+    /// Properties, as encoded (a graph entity's or edge's).
+    Properties,
 }
 
 impl Part {
-    /// A lower-case word: `key`, `value`, `command`.
+    /// A lower-case word: `key`, `value`, `command`, `name`, `properties`.
     #[must_use]
     pub fn name(self) -> &'static str {
         match self {
             Part::Key => "key",
             Part::Value => "value",
             Part::Command => "command",
+            Part::Name => "name",
+            Part::Properties => "properties",
         }
     }
 }
@@ -92,4 +98,40 @@ pub enum InvalidCommand {
         /// The limit.
         limit: u64,
     },
+    /// A count the command asks for is over its documented limit.
+    #[error("{} too large: {value}, limit {limit}", bound.name())]
+    OverLimit {
+        /// Which count.
+        bound: Bound,
+        /// The count asked.
+        value: u64,
+        /// The limit.
+        limit: u64,
+    },
+}
+
+/// A count a command may ask for, bounded by a limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Bound {
+    /// A traversal's depth.
+    Depth,
+    /// The results a read returns.
+    Results,
+    /// The labels a traversal follows.
+    Labels,
+    /// Evaporation steps.
+    Steps,
+}
+
+impl Bound {
+    /// A few lower-case words: `depth`, `results`, `labels`, `steps`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Bound::Depth => "depth",
+            Bound::Results => "results",
+            Bound::Labels => "labels",
+            Bound::Steps => "steps",
+        }
+    }
 }

@@ -1,0 +1,352 @@
+//! The graph's in-memory layout: entities and edges in slabs indexed by id, each entity with the
+//! ids of its edges, each collection with the ids of its entities.
+//!
+//! - An entity slot is 48 bytes: its encoded properties (a boxed slice: no allocation when empty),
+//!   the slots of its edges in both directions in id order (one list: the direction is read off
+//!   the edge), and its collection's number.
+//! - An edge slot is 40 bytes: its ends, its label's number, its pheromone level and the
+//!   evaporation step it was set at, and its encoded properties. Each edge also costs 4 bytes in
+//!   each end's list.
+//! - A collection's members are a sorted list of entity slots (4 bytes an entity), so a scan pages
+//!   by binary search.
+//!
+//! Ids are slots plus one and are never reused: a removed entity or edge leaves a vacant slot.
+
+use super::config::{ENTITY_IDS_MAX, NAMES_MAX};
+use super::interner::{Interner, NameIndex};
+use super::ops::{Direction, EdgeId, EntityId, GraphError};
+
+/// A slot's collection or label number when the slot is vacant.
+pub const VACANT: NameIndex = NameIndex::MAX;
+
+/// An entity's slot.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct EntitySlot {
+    /// Its properties, encoded ([`super::value::encode`]).
+    pub properties: Box<[u8]>,
+    /// The slots of its edges, from and to it, in increasing order (an edge to itself once).
+    pub edges: Vec<u32>,
+    /// Its collection's number; [`VACANT`] when the slot is.
+    pub collection: NameIndex,
+}
+
+/// An edge's slot.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct EdgeSlot {
+    /// The entity slot it starts at.
+    pub from: u32,
+    /// The entity slot it ends at.
+    pub to: u32,
+    /// Its label's number; [`VACANT`] when the slot is.
+    pub label: NameIndex,
+    /// Its pheromone level when last set.
+    pub level: u32,
+    /// The evaporation step at which `level` was set.
+    pub at: u64,
+    /// Its properties, encoded.
+    pub properties: Box<[u8]>,
+}
+
+impl EdgeSlot {
+    /// The entity slot at the other end from `entity`.
+    #[must_use]
+    pub fn other_end(&self, entity: u32) -> u32 {
+        if self.from == entity { self.to } else { self.from }
+    }
+
+    /// Whether the edge counts in `direction` for the entity at `entity`.
+    #[must_use]
+    pub fn goes(&self, entity: u32, direction: Direction) -> bool {
+        match direction {
+            Direction::Out => self.from == entity,
+            Direction::In => self.to == entity,
+            Direction::Both => true,
+        }
+    }
+}
+
+/// Entities, edges, names and collection indexes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Store {
+    entities: Vec<EntitySlot>,
+    edges: Vec<EdgeSlot>,
+    /// Collection names, counted by live entities.
+    pub collections: Interner,
+    /// Edge labels, counted by live edges.
+    pub labels: Interner,
+    /// Per collection number, the slots of its live entities in increasing order.
+    members: Vec<Vec<u32>>,
+    live_entities: u64,
+    live_edges: u64,
+}
+
+/// An entity id's slot.
+#[must_use]
+pub fn entity_slot(id: EntityId) -> Option<u32> {
+    id.0.checked_sub(1).filter(|&slot| slot < ENTITY_IDS_MAX).map(|slot| slot as u32)
+}
+
+/// An edge id's slot.
+#[must_use]
+pub fn edge_slot(id: EdgeId) -> Option<u32> {
+    id.0.checked_sub(1).filter(|&slot| slot < ENTITY_IDS_MAX).map(|slot| slot as u32)
+}
+
+/// The id of entity slot `slot`.
+#[must_use]
+pub fn entity_id(slot: u32) -> EntityId {
+    EntityId(u64::from(slot) + 1)
+}
+
+/// The id of edge slot `slot`.
+#[must_use]
+pub fn edge_id(slot: u32) -> EdgeId {
+    EdgeId(u64::from(slot) + 1)
+}
+
+impl Store {
+    /// Live entities.
+    #[must_use]
+    pub fn live_entities(&self) -> u64 {
+        self.live_entities
+    }
+
+    /// Live edges.
+    #[must_use]
+    pub fn live_edges(&self) -> u64 {
+        self.live_edges
+    }
+
+    /// Entity slots handed out (live or vacant).
+    #[must_use]
+    pub fn entity_slots(&self) -> u32 {
+        self.entities.len() as u32
+    }
+
+    /// Edge slots handed out (live or vacant).
+    #[must_use]
+    pub fn edge_slots(&self) -> u32 {
+        self.edges.len() as u32
+    }
+
+    /// The live entity at `slot`.
+    #[must_use]
+    pub fn entity(&self, slot: u32) -> Option<&EntitySlot> {
+        self.entities.get(slot as usize).filter(|entity| entity.collection != VACANT)
+    }
+
+    /// The live entity with id `id`.
+    #[must_use]
+    pub fn entity_by_id(&self, id: EntityId) -> Option<(u32, &EntitySlot)> {
+        let slot = entity_slot(id)?;
+        Some((slot, self.entity(slot)?))
+    }
+
+    /// The live edge at `slot`.
+    #[must_use]
+    pub fn edge(&self, slot: u32) -> Option<&EdgeSlot> {
+        self.edges.get(slot as usize).filter(|edge| edge.label != VACANT)
+    }
+
+    /// The live edge with id `id`.
+    #[must_use]
+    pub fn edge_by_id(&self, id: EdgeId) -> Option<(u32, &EdgeSlot)> {
+        let slot = edge_slot(id)?;
+        Some((slot, self.edge(slot)?))
+    }
+
+    /// The live edge at `slot`, to change its level.
+    pub fn edge_mut(&mut self, slot: u32) -> Option<&mut EdgeSlot> {
+        self.edges.get_mut(slot as usize).filter(|edge| edge.label != VACANT)
+    }
+
+    /// The slots of a collection's live entities, in increasing order.
+    #[must_use]
+    pub fn members(&self, collection: NameIndex) -> &[u32] {
+        self.members.get(collection as usize).map_or(&[], Vec::as_slice)
+    }
+
+    /// Adds an entity in the collection named `collection`; answers its slot.
+    ///
+    /// # Errors
+    /// Every id handed out, or every collection name known.
+    pub fn add_entity(&mut self, collection: &str, properties: Box<[u8]>) -> Result<u32, GraphError> {
+        if self.entities.len() as u64 >= ENTITY_IDS_MAX {
+            return Err(GraphError::IdsExhausted);
+        }
+        let collection = self.collections.intern(collection, NAMES_MAX).ok_or(GraphError::NamesFull(NAMES_MAX))?;
+        Ok(self.put_entity(None, collection, properties))
+    }
+
+    /// Puts an entity in slot `slot` (a vacant one, when a snapshot is read back) or a new slot.
+    pub fn put_entity(&mut self, slot: Option<u32>, collection: NameIndex, properties: Box<[u8]>) -> u32 {
+        let entity = EntitySlot { properties, edges: Vec::new(), collection };
+        let slot = match slot {
+            Some(slot) => {
+                self.entities[slot as usize] = entity;
+                slot
+            }
+            None => {
+                self.entities.push(entity);
+                self.entities.len() as u32 - 1
+            }
+        };
+        self.collections.add(collection);
+        if self.members.len() <= collection as usize {
+            self.members.resize_with(collection as usize + 1, Vec::new);
+        }
+        let members = &mut self.members[collection as usize];
+        // Slots arrive in increasing order, except in tests that build out of order.
+        match members.last() {
+            Some(&last) if last > slot => {
+                let at = members.partition_point(|&member| member < slot);
+                members.insert(at, slot);
+            }
+            _ => members.push(slot),
+        }
+        self.live_entities += 1;
+        slot
+    }
+
+    /// Grows the slabs to `entities` and `edges` vacant slots, and the collection indexes to the
+    /// collections known (reading a snapshot back).
+    pub fn reserve_vacant(&mut self, entities: u32, edges: u32) {
+        self.members.resize_with(self.collections.names().len(), Vec::new);
+        let vacant_entity = || EntitySlot { properties: Box::default(), edges: Vec::new(), collection: VACANT };
+        self.entities.resize_with(entities as usize, vacant_entity);
+        let vacant_edge =
+            || EdgeSlot { from: 0, to: 0, label: VACANT, level: 0, at: 0, properties: Box::default() };
+        self.edges.resize_with(edges as usize, vacant_edge);
+    }
+
+    /// Replaces the encoded properties of the live entity at `slot`.
+    pub fn set_properties(&mut self, slot: u32, properties: Box<[u8]>) {
+        if let Some(entity) = self.entities.get_mut(slot as usize) {
+            entity.properties = properties;
+        }
+    }
+
+    /// Removes the live entity at `slot`, and its edges unless `keep_edges` (a planted bug).
+    pub fn remove_entity(&mut self, slot: u32, keep_edges: bool) {
+        let Some(entity) = self.entities.get_mut(slot as usize).filter(|entity| entity.collection != VACANT) else {
+            return;
+        };
+        let collection = std::mem::replace(&mut entity.collection, VACANT);
+        entity.properties = Box::default();
+        let edges = std::mem::take(&mut entity.edges);
+        if !keep_edges {
+            for edge in edges {
+                self.remove_edge(edge);
+            }
+        }
+        self.collections.remove(collection);
+        if let Some(members) = self.members.get_mut(collection as usize)
+            && let Ok(at) = members.binary_search(&slot)
+        {
+            members.remove(at);
+        }
+        self.live_entities -= 1;
+    }
+
+    /// Adds an edge between live entities; answers its slot.
+    ///
+    /// # Errors
+    /// Every id handed out, or every label known.
+    pub fn add_edge(
+        &mut self,
+        (from, to): (u32, u32),
+        label: &str,
+        (level, at): (u32, u64),
+        properties: Box<[u8]>,
+    ) -> Result<u32, GraphError> {
+        if self.edges.len() as u64 >= ENTITY_IDS_MAX {
+            return Err(GraphError::IdsExhausted);
+        }
+        let label = self.labels.intern(label, NAMES_MAX).ok_or(GraphError::NamesFull(NAMES_MAX))?;
+        self.edges.push(EdgeSlot { from, to, label, level, at, properties });
+        let slot = self.edges.len() as u32 - 1;
+        self.link(slot);
+        Ok(slot)
+    }
+
+    /// Puts an edge read back from a snapshot in its (vacant) slot.
+    pub fn put_edge(&mut self, slot: u32, edge: EdgeSlot) {
+        self.edges[slot as usize] = edge;
+        self.link(slot);
+    }
+
+    /// Enters the edge at `slot` in its ends' lists and counts it.
+    fn link(&mut self, slot: u32) {
+        let EdgeSlot { from, to, label, .. } = self.edges[slot as usize];
+        for end in [from, to] {
+            if let Some(entity) = self.entities.get_mut(end as usize) {
+                match entity.edges.last() {
+                    Some(&last) if last == slot => {} // an edge to itself, entered once
+                    Some(&last) if last > slot => {
+                        let at = entity.edges.partition_point(|&edge| edge < slot);
+                        if entity.edges.get(at) != Some(&slot) {
+                            entity.edges.insert(at, slot);
+                        }
+                    }
+                    _ => entity.edges.push(slot),
+                }
+            }
+        }
+        self.labels.add(label);
+        self.live_edges += 1;
+    }
+
+    /// Removes the live edge at `slot` from its ends' lists and vacates it.
+    pub fn remove_edge(&mut self, slot: u32) {
+        let Some(edge) = self.edges.get_mut(slot as usize).filter(|edge| edge.label != VACANT) else { return };
+        let (from, to, label) = (edge.from, edge.to, edge.label);
+        *edge = EdgeSlot { from: 0, to: 0, label: VACANT, level: 0, at: 0, properties: Box::default() };
+        for end in [from, to] {
+            if let Some(entity) = self.entities.get_mut(end as usize)
+                && let Ok(at) = entity.edges.binary_search(&slot)
+            {
+                entity.edges.remove(at);
+            }
+        }
+        self.labels.remove(label);
+        self.live_edges -= 1;
+    }
+
+    /// The live edges of the entity at `slot` that count in `direction` (and carry a label among
+    /// `labels`, when given), in increasing order, with their slots.
+    pub fn edges_of<'a>(
+        &'a self,
+        slot: u32,
+        direction: Direction,
+        labels: Option<&'a [NameIndex]>,
+    ) -> impl Iterator<Item = (u32, &'a EdgeSlot)> + 'a {
+        let list = self.entities.get(slot as usize).map_or(&[][..], |entity| entity.edges.as_slice());
+        list.iter().filter_map(move |&edge_slot| {
+            let edge = self.edge(edge_slot)?;
+            let wanted = edge.goes(slot, direction) && labels.is_none_or(|labels| labels.contains(&edge.label));
+            wanted.then_some((edge_slot, edge))
+        })
+    }
+
+    /// Every live entity slot, in increasing order.
+    pub fn live_entity_slots(&self) -> impl Iterator<Item = (u32, &EntitySlot)> {
+        self.entities.iter().enumerate().filter(|(_, entity)| entity.collection != VACANT).map(|(slot, e)| (slot as u32, e))
+    }
+
+    /// Every live edge slot, in increasing order.
+    pub fn live_edge_slots(&self) -> impl Iterator<Item = (u32, &EdgeSlot)> {
+        self.edges.iter().enumerate().filter(|(_, edge)| edge.label != VACANT).map(|(slot, edge)| (slot as u32, edge))
+    }
+
+    /// Bytes the store holds on the heap, counted from capacities (for memory reports; the
+    /// allocator's own overhead per allocation is not counted).
+    #[must_use]
+    pub fn heap_bytes(&self) -> usize {
+        let entities = self.entities.capacity() * size_of::<EntitySlot>()
+            + self.entities.iter().map(|entity| entity.properties.len() + entity.edges.capacity() * 4).sum::<usize>();
+        let edges = self.edges.capacity() * size_of::<EdgeSlot>()
+            + self.edges.iter().map(|edge| edge.properties.len()).sum::<usize>();
+        let members = self.members.iter().map(|members| members.capacity() * 4 + 24).sum::<usize>();
+        entities + edges + members + self.collections.heap_bytes() + self.labels.heap_bytes()
+    }
+}
