@@ -24,6 +24,7 @@ pub mod codec;
 pub mod compose;
 pub mod dht;
 pub mod effects;
+pub mod events;
 pub mod family;
 pub mod graph;
 pub mod health;
