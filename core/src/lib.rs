@@ -36,6 +36,8 @@ pub mod node;
 pub mod objects;
 pub mod pangea;
 pub mod random;
+/// A topological scheduler over a DAG of tasks, O(V + E) a run.
+pub mod sched;
 pub mod storage;
 pub mod time;
 

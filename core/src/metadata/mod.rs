@@ -1,13 +1,16 @@
 //! The node's replicated metadata: one state machine the log replicates, made of parts — the
 //! [`records`] (a key/value map), the [`directory`] of node addresses, the object [`manifests`],
-//! and, as they arrive, the graph and job state. Each part is a [`StateMachine`] of its own; [`Metadata`]
-//! routes each command to its part and snapshots them together.
+//! the property [`Graph`] and the event store ([`Events`]); job state joins with compute. Each part
+//! is a [`StateMachine`] of its own; [`Metadata`] routes each command to its part and snapshots
+//! them together.
 
 pub mod directory;
 pub mod manifests;
 pub mod records;
 
 use crate::codec::{CodecError, decode_serde, encode_serde};
+use crate::events::{Events, EventsAnswer, EventsConfig, EventsOp, EventsQuery, EventsResult};
+use crate::graph::{Graph, GraphAnswer, GraphConfig, GraphOp, GraphQuery, GraphResult};
 use crate::id::NodeId;
 use crate::log::{InvalidCommand, StateMachine};
 use directory::{Directory, DirectoryOp, DirectoryResult};
@@ -24,6 +27,10 @@ pub enum MetadataCommand {
     Directory(DirectoryOp),
     /// For the object manifests.
     Objects(ObjectsOp),
+    /// For the graph.
+    Graph(GraphOp),
+    /// For the event store.
+    Events(EventsOp),
 }
 
 /// What a metadata command did.
@@ -35,6 +42,10 @@ pub enum MetadataOutput {
     Directory(DirectoryResult),
     /// The manifests' answer.
     Objects(ObjectsResult),
+    /// The graph's answer.
+    Graph(GraphResult),
+    /// The event store's answer.
+    Events(EventsResult),
 }
 
 /// A local read of the metadata.
@@ -46,6 +57,10 @@ pub enum MetadataQuery {
     Directory,
     /// Object manifests.
     Objects(ObjectsQuery),
+    /// The graph.
+    Graph(GraphQuery),
+    /// The event store.
+    Events(EventsQuery),
 }
 
 /// The answer to a [`MetadataQuery`].
@@ -57,6 +72,10 @@ pub enum MetadataAnswer {
     Directory(Vec<(NodeId, String)>),
     /// Object manifests.
     Objects(ObjectsAnswer),
+    /// The graph's answer.
+    Graph(GraphAnswer),
+    /// The event store's answer.
+    Events(EventsAnswer),
 }
 
 /// The parts' snapshots as data directories of format 2 wrote them, before the manifests: read
@@ -69,6 +88,18 @@ struct MetadataImageBeforeObjects {
     directory: Vec<u8>,
 }
 
+/// The parts' snapshots as data directories wrote them before the graph and the event store: read
+/// back with an empty graph and store.
+#[derive(Deserialize)]
+struct MetadataImageBeforeGraph {
+    #[serde(with = "serde_bytes")]
+    records: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    directory: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    manifests: Vec<u8>,
+}
+
 /// The parts' snapshots, together.
 #[derive(Serialize, Deserialize)]
 struct MetadataImage {
@@ -78,6 +109,23 @@ struct MetadataImage {
     directory: Vec<u8>,
     #[serde(with = "serde_bytes")]
     manifests: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    graph: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    events: Vec<u8>,
+}
+
+/// How the metadata's parts are set up; every replica of a cluster uses the same.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct MetadataConfig {
+    /// How large records may be.
+    pub records: RecordLimits,
+    /// Object operations an upload has to commit its manifest (see [`manifests`]).
+    pub put_ops_max: u64,
+    /// The graph's settings.
+    pub graph: GraphConfig,
+    /// The event store's settings.
+    pub events: EventsConfig,
 }
 
 /// The node's replicated metadata.
@@ -86,18 +134,33 @@ pub struct Metadata {
     records: Records,
     directory: Directory,
     manifests: Manifests,
+    graph: Graph,
+    events: Events,
 }
 
 impl Metadata {
-    /// Empty metadata whose records obey `limits`, in a cluster whose uploads have `put_ops_max`
-    /// object operations to commit their manifest (see [`manifests`]).
+    /// Empty metadata set up by `config`.
     #[must_use]
-    pub fn new(limits: RecordLimits, put_ops_max: u64) -> Metadata {
+    pub fn new(config: MetadataConfig) -> Metadata {
         Metadata {
-            records: Records::new(limits),
+            records: Records::new(config.records),
             directory: Directory::default(),
-            manifests: Manifests::new(put_ops_max),
+            manifests: Manifests::new(config.put_ops_max),
+            graph: Graph::new(config.graph),
+            events: Events::new(config.events),
         }
+    }
+
+    /// The graph.
+    #[must_use]
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The event store.
+    #[must_use]
+    pub fn events(&self) -> &Events {
+        &self.events
     }
 
     /// The records.
@@ -130,6 +193,8 @@ impl StateMachine for Metadata {
             MetadataCommand::Records(op) => self.records.validate(op),
             MetadataCommand::Directory(op) => self.directory.validate(op),
             MetadataCommand::Objects(op) => self.manifests.validate(op),
+            MetadataCommand::Graph(op) => self.graph.validate(op),
+            MetadataCommand::Events(op) => self.events.validate(op),
         }
     }
 
@@ -138,6 +203,8 @@ impl StateMachine for Metadata {
             MetadataCommand::Records(op) => Records::is_read_only(op),
             MetadataCommand::Directory(op) => Directory::is_read_only(op),
             MetadataCommand::Objects(op) => Manifests::is_read_only(op),
+            MetadataCommand::Graph(op) => Graph::is_read_only(op),
+            MetadataCommand::Events(op) => Events::is_read_only(op),
         }
     }
 
@@ -146,6 +213,8 @@ impl StateMachine for Metadata {
             MetadataCommand::Records(op) => MetadataOutput::Records(self.records.apply(op)),
             MetadataCommand::Directory(op) => MetadataOutput::Directory(self.directory.apply(op)),
             MetadataCommand::Objects(op) => MetadataOutput::Objects(self.manifests.apply(op)),
+            MetadataCommand::Graph(op) => MetadataOutput::Graph(self.graph.apply(op)),
+            MetadataCommand::Events(op) => MetadataOutput::Events(self.events.apply(op)),
         }
     }
 
@@ -154,6 +223,8 @@ impl StateMachine for Metadata {
             MetadataQuery::Record(key) => MetadataAnswer::Record(self.records.query(key)),
             MetadataQuery::Directory => MetadataAnswer::Directory(self.directory.query(&())),
             MetadataQuery::Objects(query) => MetadataAnswer::Objects(self.manifests.query(query)),
+            MetadataQuery::Graph(query) => MetadataAnswer::Graph(self.graph.query(query)),
+            MetadataQuery::Events(query) => MetadataAnswer::Events(self.events.query(query)),
         }
     }
 
@@ -162,8 +233,11 @@ impl StateMachine for Metadata {
             records: self.records.snapshot(),
             directory: self.directory.snapshot(),
             manifests: self.manifests.snapshot(),
+            graph: self.graph.snapshot(),
+            events: self.events.snapshot(),
         };
-        let mut out = Vec::with_capacity(image.records.len() + image.directory.len() + image.manifests.len() + 30);
+        let parts = [&image.records, &image.directory, &image.manifests, &image.graph, &image.events];
+        let mut out = Vec::with_capacity(parts.iter().map(|part| part.len() + 5).sum::<usize>());
         // Byte strings always encode.
         let _ = encode_serde(&image, &mut out);
         out
@@ -173,11 +247,29 @@ impl StateMachine for Metadata {
         let image: MetadataImage = match decode_serde(bytes) {
             Ok(image) => image,
             Err(error) => {
-                let Ok(older) = decode_serde::<MetadataImageBeforeObjects>(bytes) else { return Err(error) };
-                let mut manifests = Vec::new();
-                // An empty set of manifests always encodes.
-                let _ = encode_serde(&Manifests::default(), &mut manifests);
-                MetadataImage { records: older.records, directory: older.directory, manifests }
+                let empty_graph = Graph::new(*self.graph.config()).snapshot();
+                let empty_events = Events::new(*self.events.config()).snapshot();
+                if let Ok(older) = decode_serde::<MetadataImageBeforeGraph>(bytes) {
+                    MetadataImage {
+                        records: older.records,
+                        directory: older.directory,
+                        manifests: older.manifests,
+                        graph: empty_graph,
+                        events: empty_events,
+                    }
+                } else {
+                    let Ok(older) = decode_serde::<MetadataImageBeforeObjects>(bytes) else { return Err(error) };
+                    let mut manifests = Vec::new();
+                    // An empty set of manifests always encodes.
+                    let _ = encode_serde(&Manifests::default(), &mut manifests);
+                    MetadataImage {
+                        records: older.records,
+                        directory: older.directory,
+                        manifests,
+                        graph: empty_graph,
+                        events: empty_events,
+                    }
+                }
             }
         };
         let mut records = Records::new(self.records.limits());
@@ -186,9 +278,15 @@ impl StateMachine for Metadata {
         directory.restore(&image.directory)?;
         let mut manifests = self.manifests.clone();
         manifests.restore(&image.manifests)?;
+        let mut graph = Graph::new(*self.graph.config());
+        graph.restore(&image.graph)?;
+        let mut events = Events::new(*self.events.config());
+        events.restore(&image.events)?;
         self.records = records;
         self.directory = directory;
         self.manifests = manifests;
+        self.graph = graph;
+        self.events = events;
         Ok(())
     }
 }

@@ -1,8 +1,8 @@
 //! `PangeaNode`: the node's top level, composing its subsystems into one state machine.
 //!
 //! Today it holds membership and health tracking ([`Membership`]), the replicated metadata log
-//! ([`Replica`]`<`[`Metadata`]`>`), the object store ([`Objects`]) and the DHT ([`Dht`]); the
-//! graph, events and compute plug in the same way. Every input goes to the part it belongs to through a [`Scoped`] context; after each input
+//! ([`Replica`]`<`[`Metadata`]`>`, whose parts include the graph and the event store), the object
+//! store ([`Objects`]) and the DHT ([`Dht`]); compute plugs in the same way. Every input goes to the part it belongs to through a [`Scoped`] context; after each input
 //! the node drains the parts' notifications and hands them on, in a fixed order:
 //!
 //! - membership's judgement of a peer goes to the log (a leader stops resending accepts to a peer
@@ -40,7 +40,9 @@ use crate::dht::{Dht, DhtConfig, DhtConfigError, DhtNotification, Key};
 use crate::id::NodeId;
 use crate::log::{LogConfig, LogConfigError, LogNotification, Replica};
 use crate::membership::{HealthConfig, HealthConfigError, Membership, MembershipNotification};
-use crate::metadata::Metadata;
+use crate::events::EventsConfig;
+use crate::graph::{GraphConfig, GraphConfigError};
+use crate::metadata::{Metadata, MetadataConfig};
 use crate::metadata::records::RecordLimits;
 use crate::node::{Context, Node, RequestId};
 use crate::objects::{Objects, ObjectsConfig, ObjectsConfigError, ObjectsNotification};
@@ -66,6 +68,10 @@ pub struct PangeaConfig {
     /// The DHT (with no bootstrap contacts of its own, it joins through the initial
     /// configuration's members).
     pub dht: DhtConfig,
+    /// The replicated property graph.
+    pub graph: GraphConfig,
+    /// The replicated event store.
+    pub events: EventsConfig,
 }
 
 impl PangeaConfig {
@@ -78,6 +84,8 @@ impl PangeaConfig {
             records: RecordLimits::default(),
             objects: ObjectsConfig::default(),
             dht: DhtConfig::default(),
+            graph: GraphConfig::default(),
+            events: EventsConfig::default(),
         }
     }
 
@@ -87,6 +95,10 @@ impl PangeaConfig {
         self.log.validate()?;
         self.objects.validate()?;
         self.dht.validate()?;
+        self.graph.validate()?;
+        if !self.events.is_valid() {
+            return Err(PangeaConfigError::Events);
+        }
         let record_bytes = self.records.key_bytes_max + self.records.value_bytes_max + 64;
         if record_bytes > self.log.entry_bytes_max {
             return Err(PangeaConfigError::RecordsOverEntry {
@@ -113,6 +125,12 @@ pub enum PangeaConfigError {
     /// The DHT's settings.
     #[error("dht: {0}")]
     Dht(#[from] DhtConfigError),
+    /// The graph's settings.
+    #[error("graph: {0}")]
+    Graph(#[from] GraphConfigError),
+    /// An event store limit is zero.
+    #[error("events: every limit must be positive")]
+    Events,
     /// The largest record would not fit a log entry.
     #[error(
         "a record of the largest key and value takes {record_bytes} bytes, over the log's entry limit of {entry_bytes_max}"
@@ -140,7 +158,12 @@ impl PangeaNode {
     /// A node with `config`, not yet started.
     pub fn new(config: PangeaConfig) -> Result<PangeaNode, PangeaConfigError> {
         config.validate()?;
-        let metadata = Metadata::new(config.records, config.objects.put_ops_max);
+        let metadata = Metadata::new(MetadataConfig {
+            records: config.records,
+            put_ops_max: config.objects.put_ops_max,
+            graph: config.graph,
+            events: config.events,
+        });
         let mut objects = Objects::new(config.objects.clone())?;
         objects.set_members(&config.log.members);
         objects.place_by_lookup();
