@@ -1,6 +1,6 @@
 //! The client library: records, object manifests and object requests, membership changes, the
 //! directory and status against a running Pangea cluster, used by the CLI, by joining nodes and by the load generator;
-//! the DHT's calls are in [`dht`].
+//! the DHT's calls are in [`dht`], the property graph's in [`graph`] and the event store's in [`events`].
 //!
 //! A [`Client`] knows some nodes' addresses and the cluster's client token. Commands go through the
 //! replicated log in a session the client opens there on first use; each command gets the next
@@ -40,6 +40,8 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 pub mod dht;
+pub mod events;
+pub mod graph;
 
 /// The longest one request to one node may take (less when the call's deadline is nearer).
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -94,6 +96,13 @@ pub enum ApiError {
     /// The node's DHT refused the request (too busy, a value over the limit, too many published).
     #[error("the DHT refused: {0}")]
     Dht(pangea_core::dht::DhtRefusal),
+    /// The graph did nothing, for this reason (no such entity, a full graph); every replica finds
+    /// the same.
+    #[error("{0}")]
+    Graph(pangea_core::graph::GraphError),
+    /// The event store did nothing, for this reason (full); every replica finds the same.
+    #[error("{0}")]
+    Events(pangea_core::events::EventsError),
     /// The node's storage failed (a full disk, say): it did nothing, and no other node asked could
     /// serve the request. It reopens its storage by itself and resumes once that works.
     #[error("node {node} cannot write: {cause}")]

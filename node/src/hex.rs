@@ -26,6 +26,17 @@ pub fn decode_32(text: &str) -> Option<[u8; 32]> {
     Some(bytes)
 }
 
+/// Bytes from an even number of hex digits (either case; none is no bytes), or `None` for anything
+/// else.
+#[must_use]
+pub fn decode(text: &str) -> Option<Vec<u8>> {
+    let digits = text.as_bytes();
+    if !digits.len().is_multiple_of(2) {
+        return None;
+    }
+    digits.chunks_exact(2).map(|pair| Some((digit(pair[0])? << 4) | digit(pair[1])?)).collect()
+}
+
 fn digit(character: u8) -> Option<u8> {
     match character {
         b'0'..=b'9' => Some(character - b'0'),
@@ -46,5 +57,10 @@ mod tests {
         assert_eq!(decode_32(&encode(&bytes).to_uppercase()), Some(bytes));
         assert_eq!(decode_32("00"), None);
         assert_eq!(decode_32(&"g".repeat(64)), None);
+        assert_eq!(decode(&encode(&bytes[..5])).as_deref(), Some(&bytes[..5]));
+        assert_eq!(decode("AbCd"), Some(vec![0xab, 0xcd]));
+        assert_eq!(decode(""), Some(Vec::new()));
+        assert_eq!(decode("abc"), None);
+        assert_eq!(decode("zz"), None);
     }
 }

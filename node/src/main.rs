@@ -32,6 +32,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 mod dht;
+mod events;
+mod graph;
+mod properties;
+mod reading;
 
 // mimalloc instead of glibc's malloc: the node allocates per message and per request, and glibc's
 // allocator took about a tenth of the node's CPU under load.
@@ -155,6 +159,13 @@ enum Command {
     /// published at them.
     #[command(subcommand, after_long_help = dht::DHT_HELP)]
     Dht(dht::DhtCommand),
+    /// The property graph: entities in collections and labelled edges, with typed properties and
+    /// pheromone on the edges; neighbours, scans and traversals.
+    #[command(subcommand, after_long_help = graph::help())]
+    Graph(graph::GraphCommand),
+    /// The event store: events under (node, signal, epoch) keys, read back by key range and id.
+    #[command(subcommand, after_long_help = events::EVENTS_HELP)]
+    Events(events::EventsCommand),
     /// Load generator: concurrent clients issuing puts and gets; prints throughput and latency.
     Bench {
         #[command(flatten)]
@@ -514,6 +525,8 @@ async fn execute(command: Command) -> Result<ExitCode> {
         }
         Command::Object(command) => object(command).await,
         Command::Dht(command) => dht::run(command).await,
+        Command::Graph(command) => graph::run(command).await,
+        Command::Events(command) => events::run(command).await,
         Command::Bench { client, options, breakdown } => {
             let (report, breakdown) = run_bench(&client.addresses(), client.token()?, &options, breakdown).await?;
             say!("{report}");
