@@ -24,6 +24,7 @@ pub mod dht;
 pub mod error;
 pub mod export;
 pub mod filter;
+pub mod graph;
 pub mod health;
 pub mod kit;
 pub mod linearizability;

@@ -157,7 +157,8 @@ pub fn builtin_registry() -> Registry {
     let builtin = std::iter::once(&crate::health::HEALTH as &'static dyn Scenario)
         .chain(crate::log::LOG_SCENARIOS.iter().map(|scenario| *scenario as &'static dyn Scenario))
         .chain(crate::objects::OBJECTS_SCENARIOS.iter().map(|scenario| *scenario as &'static dyn Scenario))
-        .chain(crate::dht::scenarios());
+        .chain(crate::dht::scenarios())
+        .chain([&crate::graph::GRAPH_SWARM as &'static dyn Scenario]);
     for scenario in builtin {
         // The built-in names are distinct and well formed (the registry's tests check it).
         let _ = registry.add(scenario);

@@ -15,7 +15,9 @@ pub mod ops;
 #[cfg(test)]
 mod tests;
 
-pub use ops::{Event, EventId, EventKey, EventRange, EventsAnswer, EventsError, EventsOp, EventsQuery, EventsResult, EventsStats};
+pub use ops::{
+    Event, EventId, EventKey, EventRange, EventsAnswer, EventsError, EventsOp, EventsQuery, EventsResult, EventsStats,
+};
 
 use crate::codec::{CodecError, decode_serde, encode_serde};
 use crate::log::{Bound, InvalidCommand, Part, StateMachine};
@@ -115,17 +117,11 @@ pub enum EventsPlantedBug {
 }
 
 impl EventsPlantedBug {
-    /// Every planted bug, for `--plant`.
-    pub const ALL: [EventsPlantedBug; 2] = [EventsPlantedBug::SnapshotForgetsNextId, EventsPlantedBug::RetireNewest];
-
-    /// Its name on the command line.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            EventsPlantedBug::SnapshotForgetsNextId => "snapshot-forgets-next-id",
-            EventsPlantedBug::RetireNewest => "retire-newest",
-        }
-    }
+    /// Every planted bug with its name on the command line, for `--plant`.
+    pub const ALL: [(EventsPlantedBug, &'static str); 2] = [
+        (EventsPlantedBug::SnapshotForgetsNextId, "snapshot-forgets-next-id"),
+        (EventsPlantedBug::RetireNewest, "retire-newest"),
+    ];
 }
 
 /// One key's events, oldest first.
@@ -287,7 +283,9 @@ impl Events {
     fn check_key(&self, key: &EventKey) -> Result<(), InvalidCommand> {
         let limit = self.config.name_bytes_max;
         match [&key.node, &key.signal].into_iter().find(|name| name.len() > limit) {
-            Some(name) => Err(InvalidCommand::TooLarge { part: Part::Name, bytes: name.len() as u64, limit: limit as u64 }),
+            Some(name) => {
+                Err(InvalidCommand::TooLarge { part: Part::Name, bytes: name.len() as u64, limit: limit as u64 })
+            }
             None => Ok(()),
         }
     }
@@ -353,7 +351,11 @@ impl StateMachine for Events {
             .iter()
             .map(|(key, log)| KeyImage {
                 key: key.clone(),
-                events: log.events.iter().map(|(id, payload)| (*id, serde_bytes::ByteBuf::from(payload.to_vec()))).collect(),
+                events: log
+                    .events
+                    .iter()
+                    .map(|(id, payload)| (*id, serde_bytes::ByteBuf::from(payload.to_vec())))
+                    .collect(),
             })
             .collect();
         let mut out = Vec::new();

@@ -2,7 +2,9 @@
 //! by filtering and sorting it. The sequential specification the store is tested against
 //! (property tests here, the `events-swarm` scenario's checkers).
 
-use super::ops::{Event, EventId, EventKey, EventRange, EventsAnswer, EventsError, EventsOp, EventsQuery, EventsResult, EventsStats};
+use super::ops::{
+    Event, EventId, EventKey, EventRange, EventsAnswer, EventsError, EventsOp, EventsQuery, EventsResult, EventsStats,
+};
 use super::{ANSWER_BYTES_MAX, EventsConfig};
 use std::collections::BTreeSet;
 
@@ -79,7 +81,9 @@ impl ModelEvents {
             .events
             .iter()
             .filter(|event| range.from <= event.key && event.key <= range.to)
-            .filter(|event| range.after.is_none_or(|after| event.id > after) && range.until.is_none_or(|until| event.id <= until))
+            .filter(|event| {
+                range.after.is_none_or(|after| event.id > after) && range.until.is_none_or(|until| event.id <= until)
+            })
             .filter(|event| range.resume.as_ref().is_none_or(|(key, id)| (&event.key, event.id) > (key, *id)))
             .collect();
         matching.sort_by(|a, b| (&a.key, a.id).cmp(&(&b.key, b.id)));

@@ -21,7 +21,14 @@ fn key() -> impl Strategy<Value = EventKey> {
 }
 
 fn range() -> impl Strategy<Value = EventRange> {
-    (key(), key(), proptest::option::of(0u64..30), proptest::option::of(0u64..30), proptest::option::of((key(), 0u64..30)), 0u32..7)
+    (
+        key(),
+        key(),
+        proptest::option::of(0u64..30),
+        proptest::option::of(0u64..30),
+        proptest::option::of((key(), 0u64..30)),
+        0u32..7,
+    )
         .prop_map(|(from, to, after, until, resume, limit)| EventRange {
             from,
             to,
@@ -107,7 +114,8 @@ proptest! {
 fn retention_drops_the_oldest_of_a_full_key_and_limits_refuse_the_rest() {
     let mut store = Events::new(small_config());
     let key = EventKey { node: "n".into(), signal: "s".into(), epoch: 0 };
-    let append = |store: &mut Events, bytes: usize| store.apply(&EventsOp::Append { key: key.clone(), payload: vec![1; bytes] });
+    let append =
+        |store: &mut Events, bytes: usize| store.apply(&EventsOp::Append { key: key.clone(), payload: vec![1; bytes] });
     for id in 1..=3 {
         assert_eq!(append(&mut store, 1), EventsResult::Appended { id: EventId(id), retired: 0 });
     }
@@ -123,5 +131,8 @@ fn retention_drops_the_oldest_of_a_full_key_and_limits_refuse_the_rest() {
         store.apply(&EventsOp::Append { key: other, payload: vec![] });
     }
     let fifth = EventKey { epoch: 9, ..key.clone() };
-    assert_eq!(store.apply(&EventsOp::Append { key: fifth, payload: vec![] }), EventsResult::Error(EventsError::KeysFull(4)));
+    assert_eq!(
+        store.apply(&EventsOp::Append { key: fifth, payload: vec![] }),
+        EventsResult::Error(EventsError::KeysFull(4))
+    );
 }

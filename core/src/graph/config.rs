@@ -143,15 +143,9 @@ pub enum GraphPlantedBug {
 }
 
 impl GraphPlantedBug {
-    /// Every planted bug, for `--plant`.
-    pub const ALL: [GraphPlantedBug; 2] = [GraphPlantedBug::RemoveKeepsEdges, GraphPlantedBug::SnapshotDropsPheromone];
-
-    /// Its name on the command line.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            GraphPlantedBug::RemoveKeepsEdges => "remove-keeps-edges",
-            GraphPlantedBug::SnapshotDropsPheromone => "snapshot-drops-pheromone",
-        }
-    }
+    /// Every planted bug with its name on the command line, for `--plant`.
+    pub const ALL: [(GraphPlantedBug, &'static str); 2] = [
+        (GraphPlantedBug::RemoveKeepsEdges, "remove-keeps-edges"),
+        (GraphPlantedBug::SnapshotDropsPheromone, "snapshot-drops-pheromone"),
+    ];
 }

@@ -17,6 +17,7 @@
 //!   them.
 
 pub mod config;
+pub mod digest;
 pub mod interner;
 pub mod model;
 pub mod ops;
@@ -32,7 +33,7 @@ mod tests;
 pub use config::{GraphConfig, GraphConfigError, GraphLimits, GraphPlantedBug};
 pub use ops::{
     Direction, EdgeId, EdgeView, EntityId, EntityView, GraphAnswer, GraphError, GraphOp, GraphQuery, GraphResult,
-    GraphStats, Neighbor, TraverseSpec, Traversal,
+    GraphStats, Neighbor, Traversal, TraverseSpec,
 };
 pub use value::{Float, Properties, Scalar, Value};
 
@@ -82,7 +83,11 @@ impl Graph {
 
     /// The level of an edge now (its stored level decayed by the steps since it was set).
     fn level_now(&self, level: u32, at: u64) -> u32 {
-        decay(level, self.counters.evaporations - at.min(self.counters.evaporations), self.config.pheromone.evaporation_ppm)
+        decay(
+            level,
+            self.counters.evaporations - at.min(self.counters.evaporations),
+            self.config.pheromone.evaporation_ppm,
+        )
     }
 
     /// The label numbers `labels` name (`None`: no filter); unknown labels match nothing.
@@ -130,7 +135,7 @@ impl Graph {
     fn check_query(&self, query: &GraphQuery) -> Result<(), InvalidCommand> {
         let results_max = u64::from(self.config.limits.results_max);
         match query {
-            GraphQuery::Entity(_) | GraphQuery::Edge(_) | GraphQuery::Stats => Ok(()),
+            GraphQuery::Entity(_) | GraphQuery::Edge(_) | GraphQuery::Stats | GraphQuery::Digest => Ok(()),
             GraphQuery::Neighbors { label, limit, .. } => {
                 label.as_deref().map_or(Ok(()), |label| self.check_name(label))?;
                 Self::check_count(Bound::Results, u64::from(*limit), results_max)
@@ -186,7 +191,27 @@ impl Graph {
                 Err(error) => GraphAnswer::Error(error),
             },
             GraphQuery::Stats => GraphAnswer::Stats(self.stats()),
+            GraphQuery::Digest => GraphAnswer::Digest(self.digest()),
         }
+    }
+
+    /// The fingerprint of the graph's contents ([`digest`]).
+    #[must_use]
+    pub fn digest(&self) -> u64 {
+        let mut digest = digest::Digest::default();
+        let store = &self.store;
+        let counters = &self.counters;
+        let slots = (u64::from(store.entity_slots()), u64::from(store.edge_slots()));
+        digest.counters(slots.0, slots.1, counters.evaporations, counters.mutations);
+        for (slot, entity) in store.live_entity_slots() {
+            digest.entity(entity_id(slot).0, store.collections.name(entity.collection), &entity.properties);
+        }
+        for (slot, edge) in store.live_edge_slots() {
+            let ends = (entity_id(edge.from).0, entity_id(edge.to).0);
+            let label = store.labels.name(edge.label);
+            digest.edge(edge_id(slot).0, ends, label, self.level_now(edge.level, edge.at), &edge.properties);
+        }
+        digest.finish()
     }
 
     /// An entity as a read returns it.
@@ -340,7 +365,11 @@ impl StateMachine for Graph {
                 let limit = self.config.limits.properties_bytes_max;
                 let bytes: usize = remove.iter().map(String::len).sum();
                 if bytes > limit {
-                    return Err(InvalidCommand::TooLarge { part: Part::Name, bytes: bytes as u64, limit: limit as u64 });
+                    return Err(InvalidCommand::TooLarge {
+                        part: Part::Name,
+                        bytes: bytes as u64,
+                        limit: limit as u64,
+                    });
                 }
                 Ok(())
             }
@@ -366,7 +395,7 @@ impl StateMachine for Graph {
         if !matches!(command, GraphOp::Read(_) | GraphOp::Evaporate { .. }) {
             self.counters.mutations += 1;
             let every = self.config.pheromone.evaporate_every_mutations;
-            if every > 0 && self.counters.mutations % every == 0 {
+            if every > 0 && self.counters.mutations.is_multiple_of(every) {
                 self.counters.evaporations += 1;
             }
         }

@@ -4,12 +4,13 @@
 //! that the two can disagree. Only the pheromone arithmetic ([`decay`]) is shared.
 
 use super::config::{EDGE_IDS_MAX, ENTITY_IDS_MAX, GraphConfig, NAMES_MAX};
+use super::digest::Digest;
 use super::ops::{
     Direction, EdgeId, EdgeView, EntityId, EntityView, GraphAnswer, GraphError, GraphOp, GraphQuery, GraphResult,
-    GraphStats, Neighbor, TraverseSpec, Traversal,
+    GraphStats, Neighbor, Traversal, TraverseSpec,
 };
 use super::pheromone::decay;
-use super::value::{Properties, encoded_bytes, merged};
+use super::value::{Properties, encode, encoded_bytes, merged};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// An edge of the model.
@@ -51,7 +52,7 @@ impl ModelGraph {
         if !matches!(op, GraphOp::Read(_) | GraphOp::Evaporate { .. }) {
             self.counters.1 += 1;
             let every = config.pheromone.evaporate_every_mutations;
-            if every > 0 && self.counters.1 % every == 0 {
+            if every > 0 && self.counters.1.is_multiple_of(every) {
                 self.counters.0 += 1;
             }
         }
@@ -171,7 +172,9 @@ impl ModelGraph {
                 }
                 let matching: Vec<Neighbor> = self
                     .edges_of(entity.0, *direction)
-                    .filter(|(id, edge)| label.as_ref().is_none_or(|label| edge.label == *label) && Some(**id) > after.map(|a| a.0))
+                    .filter(|(id, edge)| {
+                        label.as_ref().is_none_or(|label| edge.label == *label) && Some(**id) > after.map(|a| a.0)
+                    })
                     .map(|(id, edge)| Neighbor {
                         edge: EdgeId(*id),
                         entity: EntityId(if edge.from == entity.0 { edge.to } else { edge.from }),
@@ -180,7 +183,10 @@ impl ModelGraph {
                     })
                     .collect();
                 let limit = (*limit).min(results_max) as usize;
-                GraphAnswer::Neighbors { more: matching.len() > limit, neighbors: matching.into_iter().take(limit).collect() }
+                GraphAnswer::Neighbors {
+                    more: matching.len() > limit,
+                    neighbors: matching.into_iter().take(limit).collect(),
+                }
             }
             GraphQuery::Scan { collection, after, limit } => {
                 let members: Vec<EntityId> = self
@@ -197,7 +203,23 @@ impl ModelGraph {
                 Err(error) => GraphAnswer::Error(error),
             },
             GraphQuery::Stats => GraphAnswer::Stats(self.stats()),
+            GraphQuery::Digest => GraphAnswer::Digest(self.digest(config)),
         }
+    }
+
+    /// The fingerprint of the contents, as the graph computes it.
+    #[must_use]
+    pub fn digest(&self, config: &GraphConfig) -> u64 {
+        let mut digest = Digest::default();
+        digest.counters(self.entity_ids, self.edge_ids, self.counters.0, self.counters.1);
+        for (id, (collection, properties)) in &self.entities {
+            digest.entity(*id, collection, &encode(properties));
+        }
+        for (id, edge) in &self.edges {
+            let level = self.level_now(config, edge);
+            digest.edge(*id, (edge.from, edge.to), &edge.label, level, &encode(&edge.properties));
+        }
+        digest.finish()
     }
 
     /// The counts.
@@ -253,7 +275,8 @@ impl ModelGraph {
             let mut next = Vec::new();
             for &entity in &frontier {
                 let edges = self.edges_of(entity, spec.direction);
-                for (id, edge) in edges.filter(|(_, edge)| spec.labels.is_empty() || spec.labels.contains(&edge.label)) {
+                for (id, edge) in edges.filter(|(_, edge)| spec.labels.is_empty() || spec.labels.contains(&edge.label))
+                {
                     examined += 1;
                     if examined > config.limits.traverse_edges_max {
                         traversal.cut = true;

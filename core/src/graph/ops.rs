@@ -124,6 +124,8 @@ pub enum GraphQuery {
     Traverse(TraverseSpec),
     /// Counts.
     Stats,
+    /// A fingerprint of the whole graph's contents (see [`super::digest`]): O(size of the graph).
+    Digest,
 }
 
 /// An entity, as a read returns it.
@@ -216,6 +218,8 @@ pub enum GraphAnswer {
     Traversal(Traversal),
     /// Counts.
     Stats(GraphStats),
+    /// The fingerprint of the graph's contents.
+    Digest(u64),
     /// The read could not be answered.
     Error(GraphError),
 }

@@ -214,8 +214,7 @@ impl Store {
         self.members.resize_with(self.collections.names().len(), Vec::new);
         let vacant_entity = || EntitySlot { properties: Box::default(), edges: Vec::new(), collection: VACANT };
         self.entities.resize_with(entities as usize, vacant_entity);
-        let vacant_edge =
-            || EdgeSlot { from: 0, to: 0, label: VACANT, level: 0, at: 0, properties: Box::default() };
+        let vacant_edge = || EdgeSlot { from: 0, to: 0, label: VACANT, level: 0, at: 0, properties: Box::default() };
         self.edges.resize_with(edges as usize, vacant_edge);
     }
 
@@ -330,7 +329,11 @@ impl Store {
 
     /// Every live entity slot, in increasing order.
     pub fn live_entity_slots(&self) -> impl Iterator<Item = (u32, &EntitySlot)> {
-        self.entities.iter().enumerate().filter(|(_, entity)| entity.collection != VACANT).map(|(slot, e)| (slot as u32, e))
+        self.entities
+            .iter()
+            .enumerate()
+            .filter(|(_, entity)| entity.collection != VACANT)
+            .map(|(slot, e)| (slot as u32, e))
     }
 
     /// Every live edge slot, in increasing order.

@@ -15,7 +15,12 @@ fn small_config(evaporate_every_mutations: u64) -> GraphConfig {
             entities_max: 7,
             edges_max: 12,
         },
-        pheromone: PheromoneConfig { deposit: LEVEL_ONE, level_max: 3 * LEVEL_ONE, evaporation_ppm: 250_000, evaporate_every_mutations },
+        pheromone: PheromoneConfig {
+            deposit: LEVEL_ONE,
+            level_max: 3 * LEVEL_ONE,
+            evaporation_ppm: 250_000,
+            evaporate_every_mutations,
+        },
         ..GraphConfig::default()
     }
 }
@@ -35,7 +40,8 @@ fn scalar() -> impl Strategy<Value = Scalar> {
 }
 
 fn properties() -> impl Strategy<Value = Properties> {
-    let value = prop_oneof![scalar().prop_map(Value::Scalar), proptest::collection::vec(scalar(), 0..3).prop_map(Value::List)];
+    let value =
+        prop_oneof![scalar().prop_map(Value::Scalar), proptest::collection::vec(scalar(), 0..3).prop_map(Value::List)];
     proptest::collection::btree_map(name(), value, 0..3)
 }
 
@@ -72,6 +78,7 @@ fn query() -> impl Strategy<Value = GraphQuery> {
         }),
         traverse_spec().prop_map(GraphQuery::Traverse),
         Just(GraphQuery::Stats),
+        Just(GraphQuery::Digest),
     ]
 }
 
@@ -92,7 +99,7 @@ fn op() -> impl Strategy<Value = GraphOp> {
 
 /// Every read of every id, to compare a graph with the model in full.
 fn every_read() -> Vec<GraphQuery> {
-    let mut reads = vec![GraphQuery::Stats];
+    let mut reads = vec![GraphQuery::Stats, GraphQuery::Digest];
     for id in 0..9 {
         reads.push(GraphQuery::Entity(EntityId(id)));
         for direction in [Direction::Out, Direction::In, Direction::Both] {
@@ -212,12 +219,19 @@ fn oversized_names_properties_and_counts_are_refused_before_the_log() {
 #[test]
 fn reinforcement_deposits_on_the_edges_used_and_evaporation_takes_its_share() {
     let mut graph = Graph::new(GraphConfig::default());
-    let add = |graph: &mut Graph| match graph.apply(&GraphOp::AddEntity { collection: "c".into(), properties: Properties::new() }) {
+    let add = |graph: &mut Graph| match graph
+        .apply(&GraphOp::AddEntity { collection: "c".into(), properties: Properties::new() })
+    {
         GraphResult::Entity(id) => id,
         other => panic!("{other:?}"),
     };
     let (a, b, c) = (add(&mut graph), add(&mut graph), add(&mut graph));
-    let edge = |graph: &mut Graph, from, to| match graph.apply(&GraphOp::AddEdge { from, to, label: "x".into(), properties: Properties::new() }) {
+    let edge = |graph: &mut Graph, from, to| match graph.apply(&GraphOp::AddEdge {
+        from,
+        to,
+        label: "x".into(),
+        properties: Properties::new(),
+    }) {
         GraphResult::Edge(id) => id,
         other => panic!("{other:?}"),
     };
@@ -240,11 +254,24 @@ fn removing_an_entity_removes_its_edges_and_scans_page_by_id() {
     for _ in 0..5 {
         graph.apply(&GraphOp::AddEntity { collection: "users".into(), properties: Properties::new() });
     }
-    graph.apply(&GraphOp::AddEdge { from: EntityId(1), to: EntityId(2), label: "knows".into(), properties: Properties::new() });
-    graph.apply(&GraphOp::AddEdge { from: EntityId(2), to: EntityId(2), label: "self".into(), properties: Properties::new() });
+    graph.apply(&GraphOp::AddEdge {
+        from: EntityId(1),
+        to: EntityId(2),
+        label: "knows".into(),
+        properties: Properties::new(),
+    });
+    graph.apply(&GraphOp::AddEdge {
+        from: EntityId(2),
+        to: EntityId(2),
+        label: "self".into(),
+        properties: Properties::new(),
+    });
     assert_eq!(graph.apply(&GraphOp::RemoveEntity { entity: EntityId(2) }), GraphResult::Done);
     assert_eq!(graph.stats().edges, 0);
-    assert_eq!(graph.apply(&GraphOp::RemoveEntity { entity: EntityId(2) }), GraphResult::Error(GraphError::NoSuchEntity(EntityId(2))));
+    assert_eq!(
+        graph.apply(&GraphOp::RemoveEntity { entity: EntityId(2) }),
+        GraphResult::Error(GraphError::NoSuchEntity(EntityId(2)))
+    );
     let page = |after| graph.read(&GraphQuery::Scan { collection: "users".into(), after, limit: 2 });
     assert_eq!(page(None), GraphAnswer::Scan { entities: vec![EntityId(1), EntityId(3)], more: true });
     assert_eq!(page(Some(EntityId(3))), GraphAnswer::Scan { entities: vec![EntityId(4), EntityId(5)], more: false });

@@ -37,13 +37,13 @@ pub use storage_watch::StorageStatus;
 
 use crate::compose::Scoped;
 use crate::dht::{Dht, DhtConfig, DhtConfigError, DhtNotification, Key};
+use crate::events::EventsConfig;
+use crate::graph::{GraphConfig, GraphConfigError};
 use crate::id::NodeId;
 use crate::log::{LogConfig, LogConfigError, LogNotification, Replica};
 use crate::membership::{HealthConfig, HealthConfigError, Membership, MembershipNotification};
-use crate::events::EventsConfig;
-use crate::graph::{GraphConfig, GraphConfigError};
-use crate::metadata::{Metadata, MetadataConfig};
 use crate::metadata::records::RecordLimits;
+use crate::metadata::{Metadata, MetadataConfig};
 use crate::node::{Context, Node, RequestId};
 use crate::objects::{Objects, ObjectsConfig, ObjectsConfigError, ObjectsNotification};
 use names::probes;

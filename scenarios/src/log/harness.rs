@@ -51,7 +51,7 @@ impl Harness<PangeaNode> for LogHarness {
             Completion::Done { at, .. } => {
                 Progress::Made(format!("a new command committed {:.2}s after the heal", (at - heal_at).as_secs_f64()))
             }
-            Completion::Unknown => Progress::Pending,
+            Completion::Unknown | Completion::Refused => Progress::Pending,
         }
     }
 

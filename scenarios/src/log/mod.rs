@@ -22,12 +22,14 @@
 mod checkers;
 mod harness;
 mod membership;
+mod part_harness;
 mod workload;
 
 pub use checkers::{Agreement, converged};
 pub use harness::LogHarness;
 pub use membership::{ChangeOutcome, ChangeRecord, MemberChanger};
-pub use workload::{Completion, Operation, Workload, WorkloadConfig};
+pub use part_harness::{PartChecks, PartHarness};
+pub use workload::{ClientOp, Completion, KvSource, OpSource, Operation, Workload, WorkloadConfig};
 
 use crate::error::ScenarioError;
 use crate::kit::{FaultSource, Kit, Parts, Phases, RunSetup};
@@ -295,6 +297,7 @@ pub fn history_violations(history: &[Operation]) -> (Vec<Violation>, Vec<String>
                     },
                 },
                 Completion::Unknown => OpCompletion::Unknown,
+                Completion::Refused => OpCompletion::Failed,
             };
             HistoryEntry {
                 client: operation.issuer as u64,

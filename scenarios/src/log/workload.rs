@@ -1,8 +1,9 @@
-//! Concurrent clients of the replicated log: puts, gets, removes and compare-and-sets on a few
-//! keys, with values whose sizes reach the records' limit, per-attempt timeouts, retries that keep
-//! their sequence number (so a command applies at most once), and leader hints followed. Each
-//! client opens a session through the log before its first command, and again if its session
-//! expires. Every operation is recorded for the checkers.
+//! Concurrent clients of the replicated log, for any part of the metadata ([`ClientOp`]): by
+//! default puts, gets, removes and compare-and-sets on a few keys, with values whose sizes reach
+//! the records' limit ([`KvSource`]); the graph and event scenarios bring their own operations.
+//! Per-attempt timeouts, retries that keep their sequence number (so a command applies at most
+//! once), and leader hints followed. Each client opens a session through the log before its first
+//! command, and again if its session expires. Every operation is recorded for the checkers.
 
 use crate::kit::model_clients::{begin_operation, left_out_pause};
 use crate::linearizability::Value;
@@ -15,6 +16,62 @@ use pangea_core::random::{below, duration_between};
 use pangea_core::{Duration, Instant, RequestId};
 use pangea_sim::{Reply, SeedStreams, Sim, SimRng};
 use std::collections::BTreeMap;
+use std::fmt::Debug;
+
+/// An operation of a part of the metadata, as the clients send it and read its answer.
+pub trait ClientOp: Clone + Debug {
+    /// What the operation returns.
+    type Result: Clone + Debug + PartialEq;
+
+    /// The command that performs it through the log.
+    fn command(&self) -> MetadataCommand;
+
+    /// For a read, the query that performs it as a linearizable read at the leader (read index),
+    /// which three reads in four use instead of the command.
+    fn read(&self) -> Option<MetadataQuery>;
+
+    /// Its result in a command's output, if the output is of its part.
+    fn output(&self, output: MetadataOutput) -> Option<Self::Result>;
+
+    /// Its result in a read's answer, if the answer is of its part.
+    fn answer(&self, answer: MetadataAnswer) -> Option<Self::Result>;
+}
+
+impl ClientOp for KvOp {
+    type Result = KvResult;
+
+    fn command(&self) -> MetadataCommand {
+        MetadataCommand::Records(self.clone())
+    }
+
+    fn read(&self) -> Option<MetadataQuery> {
+        match self {
+            KvOp::Get { key } => Some(MetadataQuery::Record(key.clone())),
+            _ => None,
+        }
+    }
+
+    fn output(&self, output: MetadataOutput) -> Option<KvResult> {
+        match output {
+            MetadataOutput::Records(result) => Some(result),
+            _ => None,
+        }
+    }
+
+    fn answer(&self, answer: MetadataAnswer) -> Option<KvResult> {
+        match answer {
+            MetadataAnswer::Record(value) => Some(KvResult::Value(value)),
+            _ => None,
+        }
+    }
+}
+
+/// Where a workload's operations come from: drawn on a client's own stream, knowing the history
+/// so far.
+pub trait OpSource<O: ClientOp> {
+    /// The next operation of a client.
+    fn draw(&mut self, rng: &mut SimRng, history: &[Operation<O>]) -> O;
+}
 
 /// How the clients behave.
 #[derive(Clone, Debug)]
@@ -59,22 +116,24 @@ impl Default for WorkloadConfig {
 
 /// How an operation ended, as its client saw it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Completion {
+pub enum Completion<R = KvResult> {
     /// Answered.
     Done {
         /// When the answer left the replica.
         at: Instant,
         /// The result.
-        result: KvResult,
+        result: R,
     },
     /// The client gave up, or the run ended first, or its session expired: it may or may not have
     /// taken effect.
     Unknown,
+    /// The node refused the command before the log (over a limit): it took no effect.
+    Refused,
 }
 
 /// One operation of the history.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Operation {
+pub struct Operation<O: ClientOp = KvOp> {
     /// The client (its session id once it has one; 0 before).
     pub client: u64,
     /// The workload's client that issued it (from 0, as `--clients` counts them; the clients
@@ -83,14 +142,14 @@ pub struct Operation {
     /// Its sequence number in that session.
     pub sequence: u64,
     /// What it asked.
-    pub op: KvOp,
-    /// A get sent as a linearizable read at the leader (read index), not as a command through the
-    /// log (three gets in four are).
+    pub op: O,
+    /// A read sent as a linearizable read at the leader (read index), not as a command through the
+    /// log (three reads in four are).
     pub read_index: bool,
     /// When the client first sent it (or asked for the session it needed).
     pub invoked_at: Instant,
     /// How it ended.
-    pub completion: Completion,
+    pub completion: Completion<O::Result>,
 }
 
 #[derive(Clone, Debug)]
@@ -131,25 +190,97 @@ impl Client {
     }
 }
 
+/// The key/value workload's operations: puts, gets, removes and compare-and-sets on a few keys.
+#[derive(Clone, Debug)]
+pub struct KvSource {
+    keys: u32,
+    value_bytes_max: usize,
+    value_counter: u64,
+}
+
+impl KvSource {
+    /// Operations on `keys` keys with values up to `value_bytes_max`.
+    #[must_use]
+    pub fn new(keys: u32, value_bytes_max: usize) -> KvSource {
+        KvSource { keys, value_bytes_max, value_counter: 0 }
+    }
+
+    /// A value of a size drawn to reach the limit: mostly a few bytes, some kilobytes, and now and
+    /// then the largest the records take.
+    fn draw_value(&mut self, rng: &mut SimRng) -> Vec<u8> {
+        self.value_counter += 1;
+        let tag = format!("v{}", self.value_counter).into_bytes();
+        let limit = self.value_bytes_max.max(tag.len());
+        let size = match below(rng, 20) {
+            0..=11 => tag.len(),
+            12..=16 => tag.len() + below(rng, 1024) as usize,
+            17..=18 => tag.len() + below(rng, limit as u64) as usize,
+            _ => limit,
+        }
+        .min(limit);
+        let mut value = tag;
+        // The tag keeps every value distinct; the filler makes it the size drawn.
+        value.resize(size, b'.');
+        value
+    }
+
+    /// A recent value again, for a compare-and-set to expect.
+    fn recent_value(rng: &mut SimRng, history: &[Operation]) -> Option<Vec<u8>> {
+        let candidates: Vec<&Vec<u8>> = history
+            .iter()
+            .rev()
+            .filter_map(|operation| match &operation.op {
+                KvOp::Put { value, .. } => Some(value),
+                KvOp::CompareAndSet { new: Some(value), .. } => Some(value),
+                _ => None,
+            })
+            .take(8)
+            .collect();
+        if candidates.is_empty() {
+            return None;
+        }
+        let pick = below(rng, candidates.len() as u64) as usize;
+        Some(candidates[pick].clone())
+    }
+}
+
+impl OpSource<KvOp> for KvSource {
+    fn draw(&mut self, rng: &mut SimRng, history: &[Operation]) -> KvOp {
+        let key = format!("k{}", below(rng, u64::from(self.keys))).into_bytes();
+        rng.tag_span(|| Value(key.clone()).to_string());
+        match below(rng, 10) {
+            0..=3 => KvOp::Get { key },
+            4..=6 => KvOp::Put { key, value: self.draw_value(rng) },
+            7 => KvOp::Remove { key },
+            _ => {
+                // Compare against a recent value or absence, so that some swaps succeed.
+                let expected = if below(rng, 3) == 0 { None } else { KvSource::recent_value(rng, history) };
+                let new = if below(rng, 5) == 0 { None } else { Some(self.draw_value(rng)) };
+                KvOp::CompareAndSet { key, expected, new }
+            }
+        }
+    }
+}
+
 /// The clients and the history they made.
-pub struct Workload {
+pub struct Workload<O: ClientOp = KvOp> {
     config: WorkloadConfig,
     streams: SeedStreams,
     clients: Vec<Client>,
     /// Which client waits for which request.
     waiting: BTreeMap<RequestId, usize>,
     /// Every operation issued, in invocation order.
-    pub history: Vec<Operation>,
+    pub history: Vec<Operation<O>>,
     stop_issuing_at: Instant,
     issued: u64,
-    value_counter: u64,
+    source: Box<dyn OpSource<O>>,
 }
 
 impl Workload {
-    /// Clients of a `nodes`-replica log, each drawing from its own stream of the seed, issuing new
-    /// operations until `stop_issuing_at`.
+    /// The key/value workload: clients of a `nodes`-replica log, each drawing from its own stream
+    /// of the seed, issuing new operations on `config.keys` keys until `stop_issuing_at`. With
+    /// `only`, only those clients issue operations; the others stay idle.
     #[must_use]
-    /// With `only`, only those clients issue operations; the others stay idle.
     pub fn new(
         config: WorkloadConfig,
         streams: &SeedStreams,
@@ -157,6 +288,23 @@ impl Workload {
         stop_issuing_at: Instant,
         only: Option<&[u32]>,
     ) -> Workload {
+        let source = KvSource::new(config.keys, config.value_bytes_max);
+        Workload::with_source(config, Box::new(source), streams, nodes, (stop_issuing_at, only))
+    }
+}
+
+impl<O: ClientOp> Workload<O> {
+    /// Clients of a `nodes`-replica log whose operations come from `source`, each drawing from its
+    /// own stream of the seed, issuing new operations until `stop_issuing_at`. With `only`, only
+    /// those clients issue operations; the others stay idle.
+    #[must_use]
+    pub fn with_source(
+        config: WorkloadConfig,
+        source: Box<dyn OpSource<O>>,
+        streams: &SeedStreams,
+        nodes: u32,
+        (stop_issuing_at, only): (Instant, Option<&[u32]>),
+    ) -> Workload<O> {
         let clients = (0..config.clients as usize)
             .map(|index| {
                 let mut client = Client::new(streams, index, nodes, false);
@@ -174,13 +322,13 @@ impl Workload {
             history: Vec::new(),
             stop_issuing_at,
             issued: 0,
-            value_counter: 0,
+            source,
         }
     }
 
     /// Issues one more operation from a fresh client at the current time (used after the heal to
     /// probe liveness and to read every key back). Returns its index in the history.
-    pub fn issue_extra(&mut self, sim: &mut Sim<PangeaNode>, op: KvOp) -> usize {
+    pub fn issue_extra(&mut self, sim: &mut Sim<PangeaNode>, op: O) -> usize {
         let index = self.clients.len();
         self.clients.push(Client::new(&self.streams, index, sim.nodes(), true));
         self.start(sim, index, op)
@@ -214,7 +362,7 @@ impl Workload {
                         self.clients[index].state = State::Done;
                     } else {
                         if begin_operation(&mut self.clients[index].rng, now) {
-                            let op = self.draw_op(index);
+                            let op = self.source.draw(&mut self.clients[index].rng, &self.history);
                             self.start(sim, index, op);
                         } else {
                             let at = now + left_out_pause(self.config.think_max);
@@ -242,68 +390,9 @@ impl Workload {
             .count()
     }
 
-    /// A value of a size drawn to reach the limit: mostly a few bytes, some kilobytes, and now and
-    /// then the largest the records take.
-    fn draw_value(&mut self, index: usize) -> Vec<u8> {
-        let rng = &mut self.clients[index].rng;
-        self.value_counter += 1;
-        let tag = format!("v{}", self.value_counter).into_bytes();
-        let limit = self.config.value_bytes_max.max(tag.len());
-        let size = match below(rng, 20) {
-            0..=11 => tag.len(),
-            12..=16 => tag.len() + below(rng, 1024) as usize,
-            17..=18 => tag.len() + below(rng, limit as u64) as usize,
-            _ => limit,
-        }
-        .min(limit);
-        let mut value = tag;
-        // The tag keeps every value distinct; the filler makes it the size drawn.
-        value.resize(size, b'.');
-        value
-    }
-
-    /// A recent value again, for a compare-and-set to expect.
-    fn recent_value(&mut self, index: usize) -> Option<Vec<u8>> {
-        let candidates: Vec<&Vec<u8>> = self
-            .history
-            .iter()
-            .rev()
-            .filter_map(|operation| match &operation.op {
-                KvOp::Put { value, .. } => Some(value),
-                KvOp::CompareAndSet { new: Some(value), .. } => Some(value),
-                _ => None,
-            })
-            .take(8)
-            .collect();
-        if candidates.is_empty() {
-            return None;
-        }
-        let pick = below(&mut self.clients[index].rng, candidates.len() as u64) as usize;
-        Some(candidates[pick].clone())
-    }
-
-    fn draw_op(&mut self, index: usize) -> KvOp {
-        let keys = u64::from(self.config.keys);
-        let rng = &mut self.clients[index].rng;
-        let key = format!("k{}", below(rng, keys)).into_bytes();
-        rng.tag_span(|| Value(key.clone()).to_string());
-        match below(rng, 10) {
-            0..=3 => KvOp::Get { key },
-            4..=6 => KvOp::Put { key, value: self.draw_value(index) },
-            7 => KvOp::Remove { key },
-            _ => {
-                // Compare against a recent value or absence, so that some swaps succeed.
-                let expected =
-                    if below(&mut self.clients[index].rng, 3) == 0 { None } else { self.recent_value(index) };
-                let new = if below(&mut self.clients[index].rng, 5) == 0 { None } else { Some(self.draw_value(index)) };
-                KvOp::CompareAndSet { key, expected, new }
-            }
-        }
-    }
-
-    fn start(&mut self, sim: &mut Sim<PangeaNode>, index: usize, op: KvOp) -> usize {
+    fn start(&mut self, sim: &mut Sim<PangeaNode>, index: usize, op: O) -> usize {
         self.issued += 1;
-        let read_index = matches!(op, KvOp::Get { .. }) && below(&mut self.clients[index].rng, 4) != 0;
+        let read_index = op.read().is_some() && below(&mut self.clients[index].rng, 4) != 0;
         self.history.push(Operation {
             client: 0,
             issuer: index,
@@ -325,10 +414,8 @@ impl Workload {
             return;
         }
         let client = &mut self.clients[index];
-        let (body, opening) = match (&record.op, client.session) {
-            (KvOp::Get { key }, _) if record.read_index => {
-                (LogRequest::Read(MetadataQuery::Record(key.clone())), false)
-            }
+        let (body, opening) = match (record.op.read(), client.session) {
+            (Some(query), _) if record.read_index => (LogRequest::Read(query), false),
             (_, None) => (LogRequest::OpenSession, true),
             (_, Some(session)) => {
                 if record.client != session {
@@ -339,7 +426,7 @@ impl Workload {
                     record.sequence = client.sequence;
                 }
                 let record = &self.history[operation];
-                let command = MetadataCommand::Records(record.op.clone());
+                let command = record.op.command();
                 (LogRequest::Command { client: record.client, sequence: record.sequence, command }, false)
             }
         };
@@ -378,17 +465,25 @@ impl Workload {
                 self.clients[index].sequence = 0;
                 self.send(sim, index, operation);
             }
-            LogResponse::Done { client, sequence, output: MetadataOutput::Records(result) } if !opening => {
+            LogResponse::Done { client, sequence, output } if !opening => {
                 let record = &mut self.history[operation];
-                if (client, sequence) == (record.client, record.sequence) {
-                    record.completion = Completion::Done { at, result };
-                    self.finish(sim, index);
-                } else {
-                    self.retry(sim, index, true);
+                match record.op.output(output) {
+                    Some(result) if (client, sequence) == (record.client, record.sequence) => {
+                        record.completion = Completion::Done { at, result };
+                        self.finish(sim, index);
+                    }
+                    _ => self.retry(sim, index, true),
                 }
             }
-            LogResponse::Answer { answer: MetadataAnswer::Record(value), .. } if !opening => {
-                self.history[operation].completion = Completion::Done { at, result: KvResult::Value(value) };
+            LogResponse::Answer { answer, .. } if !opening => match self.history[operation].op.answer(answer) {
+                Some(result) => {
+                    self.history[operation].completion = Completion::Done { at, result };
+                    self.finish(sim, index);
+                }
+                None => self.retry(sim, index, true),
+            },
+            LogResponse::Invalid(_) if !opening => {
+                self.history[operation].completion = Completion::Refused;
                 self.finish(sim, index);
             }
             LogResponse::SessionExpired { .. } => {
