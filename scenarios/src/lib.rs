@@ -22,6 +22,7 @@ pub mod cli;
 pub mod coverage;
 pub mod dht;
 pub mod error;
+pub mod events;
 pub mod export;
 pub mod filter;
 pub mod graph;

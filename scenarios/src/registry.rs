@@ -158,7 +158,7 @@ pub fn builtin_registry() -> Registry {
         .chain(crate::log::LOG_SCENARIOS.iter().map(|scenario| *scenario as &'static dyn Scenario))
         .chain(crate::objects::OBJECTS_SCENARIOS.iter().map(|scenario| *scenario as &'static dyn Scenario))
         .chain(crate::dht::scenarios())
-        .chain([&crate::graph::GRAPH_SWARM as &'static dyn Scenario]);
+        .chain([&crate::graph::GRAPH_SWARM as &'static dyn Scenario, &crate::events::EVENTS_SWARM]);
     for scenario in builtin {
         // The built-in names are distinct and well formed (the registry's tests check it).
         let _ = registry.add(scenario);

@@ -52,6 +52,8 @@ use std::fmt::Debug;
 
 #[path = "codec/dht.rs"]
 mod dht;
+#[path = "codec/parts.rs"]
+mod parts;
 
 /// The metadata log's peer messages, as `PangeaMessage::Log` carries them.
 type MetadataMessage = LogMessage<MetadataCommand>;
@@ -274,6 +276,8 @@ fn metadata_command() -> impl Strategy<Value = MetadataCommand> {
         kv_op().prop_map(MetadataCommand::Records),
         directory_op().prop_map(MetadataCommand::Directory),
         objects_op().prop_map(MetadataCommand::Objects),
+        parts::graph_op().prop_map(MetadataCommand::Graph),
+        parts::events_op().prop_map(MetadataCommand::Events),
     ]
 }
 
@@ -418,6 +422,8 @@ fn metadata_output() -> impl Strategy<Value = MetadataOutput> {
         records.prop_map(MetadataOutput::Records),
         directory.prop_map(MetadataOutput::Directory),
         objects.prop_map(MetadataOutput::Objects),
+        parts::graph_result().prop_map(MetadataOutput::Graph),
+        parts::events_result().prop_map(MetadataOutput::Events),
     ]
 }
 
@@ -432,6 +438,8 @@ fn metadata_query() -> impl Strategy<Value = MetadataQuery> {
         blob().prop_map(MetadataQuery::Record),
         Just(MetadataQuery::Directory),
         objects.prop_map(MetadataQuery::Objects),
+        parts::graph_query().prop_map(MetadataQuery::Graph),
+        parts::events_query().prop_map(MetadataQuery::Events),
     ]
 }
 
@@ -445,6 +453,8 @@ fn metadata_answer() -> impl Strategy<Value = MetadataAnswer> {
         vec((object_id(), any::<(u64, u32)>()), 0..4).prop_map(|list| MetadataAnswer::Objects(ObjectsAnswer::List(
             list.into_iter().map(|(object, (size, chunks))| ObjectSummary { object, size, chunks }).collect()
         ))),
+        parts::graph_answer().prop_map(MetadataAnswer::Graph),
+        parts::events_answer().prop_map(MetadataAnswer::Events),
     ]
 }
 

@@ -224,3 +224,27 @@ fn every_planted_dht_bug_is_caught_by_its_checker_within_its_bound() {
         assert!(failure.replay_command().contains(&format!("--plant {bug}")));
     }
 }
+
+/// Each planted bug of the graph and the event store, the scenario that catches it, the most seeds
+/// that may pass before it is caught, and the checkers any of which may catch it.
+const METADATA_PART_BUGS: [(&str, &str, u64, &[&str]); 4] = [
+    ("remove-keeps-edges", "graph-swarm", 2, &["linearizability", "state-machine", "convergence"]),
+    ("snapshot-drops-pheromone", "graph-swarm", 3, &["state-machine", "linearizability", "convergence"]),
+    ("snapshot-forgets-next-id", "events-swarm", 3, &["state-machine", "event-ids", "linearizability", "convergence"]),
+    ("retire-newest", "events-swarm", 2, &["acknowledged-events-kept"]),
+];
+
+#[test]
+fn every_planted_graph_and_event_bug_is_caught_within_its_bound() {
+    for (bug, scenario, bound, checkers) in METADATA_PART_BUGS {
+        let scenario = find(scenario).unwrap();
+        let seeds: Vec<u64> = (0..bound).collect();
+        let planted = RunOptions { planted: Some(bug.to_owned()), ..RunOptions::default() };
+        let report = sweep(scenario, &seeds, 2, &planted, true, &|_, _, _| {}).unwrap();
+        let failure =
+            report.failures().next().unwrap_or_else(|| panic!("{bug} passed {bound} seeds of {}", scenario.name()));
+        let Outcome::Fail { violations, .. } = &failure.outcome else { unreachable!() };
+        assert!(violations.iter().any(|violation| checkers.contains(&violation.checker)), "{bug}: {violations:?}");
+        assert!(failure.replay_command().contains(&format!("--plant {bug}")));
+    }
+}
