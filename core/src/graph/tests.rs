@@ -277,3 +277,25 @@ fn removing_an_entity_removes_its_edges_and_scans_page_by_id() {
     assert_eq!(page(Some(EntityId(3))), GraphAnswer::Scan { entities: vec![EntityId(4), EntityId(5)], more: false });
     assert_eq!(page(Some(EntityId(u64::MAX))), GraphAnswer::Scan { entities: vec![], more: false });
 }
+
+#[test]
+fn the_graph_refuses_more_distinct_names_than_it_can_number() {
+    let mut graph = Graph::new(GraphConfig::default());
+    for n in 0..config::NAMES_MAX {
+        let added = graph.apply(&GraphOp::AddEntity { collection: format!("c{n}"), properties: Properties::new() });
+        assert!(matches!(added, GraphResult::Entity(_)), "{added:?}");
+    }
+    let refused = graph.apply(&GraphOp::AddEntity { collection: "one more".into(), properties: Properties::new() });
+    assert_eq!(refused, GraphResult::Error(GraphError::NamesFull(config::NAMES_MAX)));
+    // A known name still works, and the refusal handed out no id.
+    assert_eq!(
+        graph.apply(&GraphOp::AddEntity { collection: "c0".into(), properties: Properties::new() }),
+        GraphResult::Entity(EntityId(u64::from(config::NAMES_MAX) + 1))
+    );
+    let mut model = super::model::ModelGraph::default();
+    for n in 0..config::NAMES_MAX {
+        model.apply(graph.config(), &GraphOp::AddEntity { collection: format!("c{n}"), properties: Properties::new() });
+    }
+    let op = GraphOp::AddEntity { collection: "one more".into(), properties: Properties::new() };
+    assert_eq!(model.apply(graph.config(), &op), refused);
+}
