@@ -248,7 +248,7 @@ mod tests {
     #[test]
     fn builtin_names_are_distinct_and_well_formed() {
         let builtin = builtin_registry();
-        let count = 1 + crate::log::LOG_SCENARIOS.len() + crate::objects::OBJECTS_SCENARIOS.len() + 3;
+        let count = 1 + crate::log::LOG_SCENARIOS.len() + crate::objects::OBJECTS_SCENARIOS.len() + 3 + 2;
         assert_eq!(builtin.scenarios().len(), count, "every built-in joined");
         let mut again = Registry::new();
         for scenario in builtin.scenarios() {
