@@ -2,6 +2,10 @@ use super::model::ModelEvents;
 use super::*;
 use proptest::prelude::*;
 
+#[cfg_attr(
+    not(feature = "planted-bugs"),
+    allow(clippy::needless_update, reason = "the planted bug is a field only with the feature")
+)]
 fn small_config() -> EventsConfig {
     EventsConfig {
         events_per_key_max: 3,

@@ -4,6 +4,10 @@ use super::*;
 use proptest::prelude::*;
 
 /// Small limits, so that random commands reach every one of them.
+#[cfg_attr(
+    not(feature = "planted-bugs"),
+    allow(clippy::needless_update, reason = "the planted bug is a field only with the feature")
+)]
 fn small_config(evaporate_every_mutations: u64) -> GraphConfig {
     GraphConfig {
         limits: GraphLimits {

@@ -83,6 +83,10 @@ const WORKLOAD: WorkloadConfig =
 /// (`evaporate_every_mutations`) are left to the graph's property tests: they tie every mutation's
 /// effect to its position among all others, so that each operation a client waits on across a
 /// fault multiplies the orders the model checker must try (a 500-operation history took minutes).
+#[cfg_attr(
+    not(feature = "planted-bugs"),
+    allow(clippy::needless_update, reason = "the planted bug is a field only with the feature")
+)]
 fn graph_config() -> GraphConfig {
     GraphConfig {
         limits: GraphLimits { properties_bytes_max: SIM_VALUE_BYTES_MAX, results_max: 256, ..GraphLimits::default() },
