@@ -11,7 +11,7 @@
 //!   commands ([`GraphOp::Evaporate`]) or that follow every so many mutations — a function of the
 //!   log's position, never of a replica's clock.
 //! - **Compact** ([`store`]): 48 bytes per entity slot plus its encoded properties, 40 bytes per
-//!   edge slot plus 4 in each end's list; snapshots ([`snapshot`]) are columnar postcard.
+//!   edge slot plus a 12-byte entry in each end's list; snapshots ([`snapshot`]) are columnar postcard.
 //! - **Bounded:** every name, property map, traversal and answer is within [`GraphLimits`];
 //!   commands past them are refused before the log ([`StateMachine::validate`]), reads are cut to
 //!   them.

@@ -2,10 +2,13 @@
 //! ids of its edges, each collection with the ids of its entities.
 //!
 //! - An entity slot is 48 bytes: its encoded properties (a boxed slice: no allocation when empty),
-//!   the slots of its edges in both directions in id order (one list: the direction is read off
-//!   the edge), and its collection's number.
+//!   its edges in both directions in id order (one list of 12-byte [`Adjacent`] entries, each
+//!   carrying the edge's slot, the entity at its other end, its direction from the entity and its
+//!   label, so that neighbours and traversals walk the lists without reading edge or entity slots,
+//!   each a likely cache miss in a large graph), and its collection's number; one live bit per
+//!   entity besides.
 //! - An edge slot is 40 bytes: its ends, its label's number, its pheromone level and the
-//!   evaporation step it was set at, and its encoded properties. Each edge also costs 4 bytes in
+//!   evaporation step it was set at, and its encoded properties. Each edge also costs 12 bytes in
 //!   each end's list.
 //! - A collection's members are a sorted list of entity slots (4 bytes an entity), so a scan pages
 //!   by binary search.
@@ -24,10 +27,116 @@ pub const VACANT: NameIndex = NameIndex::MAX;
 pub struct EntitySlot {
     /// Its properties, encoded ([`super::value::encode`]).
     pub properties: Box<[u8]>,
-    /// The slots of its edges, from and to it, in increasing order (an edge to itself once).
-    pub edges: Vec<u32>,
+    /// Its edges, from and to it, in increasing slot order (an edge to itself once).
+    pub edges: EdgeList,
     /// Its collection's number; [`VACANT`] when the slot is.
     pub collection: NameIndex,
+}
+
+/// One entry of an entity's edge list: the edge's slot (the high 32 bits, so that entries order as
+/// their slots), whether it goes out from the entity and whether it comes in (both for an edge to
+/// itself), and its label's number (the low 30 bits; labels are fewer than [`NAMES_MAX`]).
+///
+/// Filtering a list by direction and label reads only the list: in a large graph each edge slot
+/// read is a likely cache miss, and most of an entity's edges are not the ones asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Adjacent {
+    slot: u32,
+    other: u32,
+    meta: u32,
+}
+
+const ADJACENT_OUT: u32 = 1 << 31;
+const ADJACENT_IN: u32 = 1 << 30;
+const ADJACENT_LABEL_MASK: u32 = ADJACENT_IN - 1;
+const _: () = assert!(NAMES_MAX <= ADJACENT_LABEL_MASK);
+
+impl Adjacent {
+    /// The entry of the edge at `slot` with `label`, in the list of an entity it goes `out` from
+    /// and/or comes `into`.
+    #[must_use]
+    pub fn new(slot: u32, other: u32, label: NameIndex, out: bool, into: bool) -> Adjacent {
+        debug_assert!(label <= ADJACENT_LABEL_MASK && (out || into));
+        let direction = if out { ADJACENT_OUT } else { 0 } | if into { ADJACENT_IN } else { 0 };
+        Adjacent { slot, other, meta: direction | (label & ADJACENT_LABEL_MASK) }
+    }
+
+    /// The edge's slot.
+    #[must_use]
+    pub fn slot(self) -> u32 {
+        self.slot
+    }
+
+    /// The entity slot at the edge's other end.
+    #[must_use]
+    pub fn other(self) -> u32 {
+        self.other
+    }
+
+    /// The edge's label number.
+    #[must_use]
+    pub fn label(self) -> NameIndex {
+        self.meta & ADJACENT_LABEL_MASK
+    }
+
+    /// Whether the edge counts in `direction` for the entity whose list holds the entry.
+    #[must_use]
+    pub fn goes(self, direction: Direction) -> bool {
+        match direction {
+            Direction::Out => self.meta & ADJACENT_OUT != 0,
+            Direction::In => self.meta & ADJACENT_IN != 0,
+            Direction::Both => true,
+        }
+    }
+}
+
+/// An entity's edges, in increasing slot order; searched by slot.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct EdgeList(Vec<Adjacent>);
+
+impl std::ops::Deref for EdgeList {
+    type Target = [Adjacent];
+
+    fn deref(&self) -> &[Adjacent] {
+        &self.0
+    }
+}
+
+impl EdgeList {
+    /// Where the edge at `slot` is in the list (`Err`: where it would go).
+    ///
+    /// # Errors
+    /// The edge is not in the list.
+    pub fn binary_search(&self, slot: &u32) -> Result<usize, usize> {
+        self.0.binary_search_by_key(slot, |entry| entry.slot())
+    }
+
+    /// Entries the list has room for without growing.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.0.capacity()
+    }
+
+    /// Enters `entry` in slot order (at the end, in the usual case of a new edge).
+    fn enter(&mut self, entry: Adjacent) {
+        let slot = entry.slot();
+        match self.0.last().map(|last| last.slot()) {
+            Some(last) if last == slot => {} // an edge to itself, entered once
+            Some(last) if last > slot => {
+                if let Err(at) = self.binary_search(&slot) {
+                    self.0.insert(at, entry);
+                }
+            }
+            _ => self.0.push(entry),
+        }
+    }
+
+    /// Takes the edge at `slot` out of the list, if it is there.
+    fn take_out(&mut self, slot: u32) {
+        if let Ok(at) = self.binary_search(&slot) {
+            self.0.remove(at);
+        }
+    }
 }
 
 /// An edge's slot.
@@ -76,6 +185,10 @@ pub struct Store {
     pub labels: Interner,
     /// Per collection number, the slots of its live entities in increasing order.
     members: Vec<Vec<u32>>,
+    /// One bit per entity slot, set while the slot's entity is live: a traversal checks the
+    /// entities it reaches here (an eighth of a byte an entity, in cache) instead of in their slots
+    /// (a likely cache miss each in a large graph). As many words as the slots need, no more.
+    live_bits: Vec<u64>,
     live_entities: u64,
     live_edges: u64,
 }
@@ -135,6 +248,25 @@ impl Store {
         self.entities.get(slot as usize).filter(|entity| entity.collection != VACANT)
     }
 
+    /// Whether the entity at `slot` is live (as [`Store::entity`] says, without reading the slot).
+    #[must_use]
+    pub fn is_live(&self, slot: u32) -> bool {
+        let live = self.live_bits.get(slot as usize / 64).is_some_and(|word| (word >> (slot % 64)) & 1 == 1);
+        debug_assert_eq!(live, self.entity(slot).is_some());
+        live
+    }
+
+    /// Sets or clears the live bit of the entity at `slot` (within the slots handed out).
+    fn set_live(&mut self, slot: u32, live: bool) {
+        self.live_bits.resize(self.entities.len().div_ceil(64), 0);
+        let (word, bit) = (slot as usize / 64, 1u64 << (slot % 64));
+        if live {
+            self.live_bits[word] |= bit;
+        } else {
+            self.live_bits[word] &= !bit;
+        }
+    }
+
     /// The live entity with id `id`.
     #[must_use]
     pub fn entity_by_id(&self, id: EntityId) -> Option<(u32, &EntitySlot)> {
@@ -180,7 +312,7 @@ impl Store {
 
     /// Puts an entity in slot `slot` (a vacant one, when a snapshot is read back) or a new slot.
     pub fn put_entity(&mut self, slot: Option<u32>, collection: NameIndex, properties: Box<[u8]>) -> u32 {
-        let entity = EntitySlot { properties, edges: Vec::new(), collection };
+        let entity = EntitySlot { properties, edges: EdgeList::default(), collection };
         let slot = match slot {
             Some(slot) => {
                 self.entities[slot as usize] = entity;
@@ -204,6 +336,7 @@ impl Store {
             }
             _ => members.push(slot),
         }
+        self.set_live(slot, true);
         self.live_entities += 1;
         slot
     }
@@ -212,8 +345,10 @@ impl Store {
     /// collections known (reading a snapshot back).
     pub fn reserve_vacant(&mut self, entities: u32, edges: u32) {
         self.members.resize_with(self.collections.names().len(), Vec::new);
-        let vacant_entity = || EntitySlot { properties: Box::default(), edges: Vec::new(), collection: VACANT };
+        let vacant_entity =
+            || EntitySlot { properties: Box::default(), edges: EdgeList::default(), collection: VACANT };
         self.entities.resize_with(entities as usize, vacant_entity);
+        self.live_bits.resize(self.entities.len().div_ceil(64), 0);
         let vacant_edge = || EdgeSlot { from: 0, to: 0, label: VACANT, level: 0, at: 0, properties: Box::default() };
         self.edges.resize_with(edges as usize, vacant_edge);
     }
@@ -234,8 +369,8 @@ impl Store {
         entity.properties = Box::default();
         let edges = std::mem::take(&mut entity.edges);
         if !keep_edges {
-            for edge in edges {
-                self.remove_edge(edge);
+            for edge in edges.iter() {
+                self.remove_edge(edge.slot());
             }
         }
         self.collections.remove(collection);
@@ -244,6 +379,7 @@ impl Store {
         {
             members.remove(at);
         }
+        self.set_live(slot, false);
         self.live_entities -= 1;
     }
 
@@ -278,17 +414,10 @@ impl Store {
     fn link(&mut self, slot: u32) {
         let EdgeSlot { from, to, label, .. } = self.edges[slot as usize];
         for end in [from, to] {
+            let other = if end == from { to } else { from };
+            let entry = Adjacent::new(slot, other, label, end == from, end == to);
             if let Some(entity) = self.entities.get_mut(end as usize) {
-                match entity.edges.last() {
-                    Some(&last) if last == slot => {} // an edge to itself, entered once
-                    Some(&last) if last > slot => {
-                        let at = entity.edges.partition_point(|&edge| edge < slot);
-                        if entity.edges.get(at) != Some(&slot) {
-                            entity.edges.insert(at, slot);
-                        }
-                    }
-                    _ => entity.edges.push(slot),
-                }
+                entity.edges.enter(entry);
             }
         }
         self.labels.add(label);
@@ -301,10 +430,8 @@ impl Store {
         let (from, to, label) = (edge.from, edge.to, edge.label);
         *edge = EdgeSlot { from: 0, to: 0, label: VACANT, level: 0, at: 0, properties: Box::default() };
         for end in [from, to] {
-            if let Some(entity) = self.entities.get_mut(end as usize)
-                && let Ok(at) = entity.edges.binary_search(&slot)
-            {
-                entity.edges.remove(at);
+            if let Some(entity) = self.entities.get_mut(end as usize) {
+                entity.edges.take_out(slot);
             }
         }
         self.labels.remove(label);
@@ -312,19 +439,31 @@ impl Store {
     }
 
     /// The live edges of the entity at `slot` that count in `direction` (and carry a label among
-    /// `labels`, when given), in increasing order, with their slots.
+    /// `labels`, when given), in increasing order, with their slots. Only the edges wanted are read.
     pub fn edges_of<'a>(
         &'a self,
         slot: u32,
         direction: Direction,
         labels: Option<&'a [NameIndex]>,
     ) -> impl Iterator<Item = (u32, &'a EdgeSlot)> + 'a {
-        let list = self.entities.get(slot as usize).map_or(&[][..], |entity| entity.edges.as_slice());
-        list.iter().filter_map(move |&edge_slot| {
-            let edge = self.edge(edge_slot)?;
-            let wanted = edge.goes(slot, direction) && labels.is_none_or(|labels| labels.contains(&edge.label));
-            wanted.then_some((edge_slot, edge))
+        self.adjacent(slot, direction, labels).filter_map(move |entry| {
+            let edge = self.edge(entry.slot())?;
+            debug_assert!(edge.label == entry.label() && edge.goes(slot, direction));
+            Some((entry.slot(), edge))
         })
+    }
+
+    /// The list entries of the edges [`Store::edges_of`] answers, read off the list alone.
+    pub fn adjacent<'a>(
+        &'a self,
+        slot: u32,
+        direction: Direction,
+        labels: Option<&'a [NameIndex]>,
+    ) -> impl Iterator<Item = Adjacent> + 'a {
+        let list = self.entities.get(slot as usize).map_or(&[][..], |entity| &entity.edges[..]);
+        list.iter()
+            .copied()
+            .filter(move |entry| entry.goes(direction) && labels.is_none_or(|labels| labels.contains(&entry.label())))
     }
 
     /// Every live entity slot, in increasing order.
@@ -346,10 +485,15 @@ impl Store {
     #[must_use]
     pub fn heap_bytes(&self) -> usize {
         let entities = self.entities.capacity() * size_of::<EntitySlot>()
-            + self.entities.iter().map(|entity| entity.properties.len() + entity.edges.capacity() * 4).sum::<usize>();
+            + self
+                .entities
+                .iter()
+                .map(|entity| entity.properties.len() + entity.edges.capacity() * size_of::<Adjacent>())
+                .sum::<usize>();
         let edges = self.edges.capacity() * size_of::<EdgeSlot>()
             + self.edges.iter().map(|edge| edge.properties.len()).sum::<usize>();
-        let members = self.members.iter().map(|members| members.capacity() * 4 + 24).sum::<usize>();
+        let members = self.members.iter().map(|members| members.capacity() * 4 + 24).sum::<usize>()
+            + self.live_bits.capacity() * 8;
         entities + edges + members + self.collections.heap_bytes() + self.labels.heap_bytes()
     }
 }

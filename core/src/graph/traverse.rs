@@ -52,14 +52,15 @@ pub fn traverse(
     let mut examined = 0u64;
     for level in 1..=bounds.depth {
         for &entity in &frontier {
-            for (edge_slot, edge) in store.edges_of(entity, direction, labels) {
+            for entry in store.adjacent(entity, direction, labels) {
+                let (edge_slot, other) = (entry.slot(), entry.other());
+                debug_assert!(store.edge(edge_slot).is_some_and(|edge| edge.other_end(entity) == other));
                 examined += 1;
                 if examined > bounds.edges_max {
                     reached.traversal.cut = true;
                     return reached;
                 }
-                let other = edge.other_end(entity);
-                if store.entity(other).is_none() || !seen.insert(other) {
+                if !store.is_live(other) || !seen.insert(other) {
                     continue;
                 }
                 reached.traversal.reached.push((entity_id(other), level));
