@@ -75,25 +75,11 @@ impl Harness<PangeaNode> for LogHarness {
     }
 
     fn settled(&self) -> bool {
-        self.final_reads.iter().all(|read| self.workload.is_done(*read)) && self.workload.outstanding() == 0
+        self.workload.settled(&self.final_reads)
     }
 
     fn unsettled(&mut self, sim: &Sim<PangeaNode>) -> Vec<Violation> {
-        let unanswered = self.final_reads.iter().find(|read| !self.workload.is_done(**read));
-        unanswered
-            .map(|read| Violation {
-                involved: crate::report::Involved::default(),
-                checker: "liveness",
-                kind: FailureKind::Liveness,
-                at: sim.now(),
-                node: None,
-                message: format!(
-                    "the final read {:?} was not answered after the heal",
-                    self.workload.history[*read].op
-                ),
-            })
-            .into_iter()
-            .collect()
+        self.workload.unanswered(sim, &self.final_reads)
     }
 
     fn converged(&mut self, sim: &Sim<PangeaNode>) -> Result<(), String> {
@@ -116,15 +102,7 @@ impl Harness<PangeaNode> for LogHarness {
                 notes.push(format!("final configuration: {members}"));
             }
         }
-        let history = &self.workload.history;
-        let done = history.iter().filter(|operation| matches!(operation.completion, Completion::Done { .. })).count();
-        let applied = (0..sim.nodes()).filter_map(|index| sim.node(index)).map(|node| node.log().applied_index()).max();
-        notes.push(format!(
-            "{} operations, {done} answered, {} unknown; {} slots committed",
-            history.len(),
-            history.len() - done,
-            applied.unwrap_or(0)
-        ));
+        notes.push(self.workload.summary(sim));
         Findings { violations, notes, ..Findings::default() }
     }
 }

@@ -340,6 +340,44 @@ impl<O: ClientOp> Workload<O> {
         matches!(self.history[operation].completion, Completion::Done { .. })
     }
 
+    /// Whether every operation of `reads` has an answer and no client waits for one.
+    #[must_use]
+    pub fn settled(&self, reads: &[usize]) -> bool {
+        reads.iter().all(|read| self.is_done(*read)) && self.outstanding() == 0
+    }
+
+    /// The liveness violation of the first operation of `reads` left unanswered after the heal.
+    #[must_use]
+    pub fn unanswered(&self, sim: &Sim<PangeaNode>, reads: &[usize]) -> Vec<crate::report::Violation> {
+        let unanswered = reads.iter().find(|read| !self.is_done(**read));
+        unanswered
+            .map(|read| crate::report::Violation {
+                involved: crate::report::Involved::default(),
+                checker: "liveness",
+                kind: crate::report::FailureKind::Liveness,
+                at: sim.now(),
+                node: None,
+                message: format!("the final read {:?} was not answered after the heal", self.history[*read].op),
+            })
+            .into_iter()
+            .collect()
+    }
+
+    /// A line for the run's notes: operations by outcome, and the slots the log committed.
+    #[must_use]
+    pub fn summary(&self, sim: &Sim<PangeaNode>) -> String {
+        let history = &self.history;
+        let done = history.iter().filter(|operation| matches!(operation.completion, Completion::Done { .. })).count();
+        let refused = history.iter().filter(|operation| matches!(operation.completion, Completion::Refused)).count();
+        let applied = (0..sim.nodes()).filter_map(|index| sim.node(index)).map(|node| node.log().applied_index()).max();
+        format!(
+            "{} operations, {done} answered, {refused} refused, {} unknown; {} slots committed",
+            history.len(),
+            history.len() - done - refused,
+            applied.unwrap_or(0)
+        )
+    }
+
     /// Handles answers and timers up to the simulator's current time; returns the replies meant
     /// for someone else.
     pub fn act(&mut self, sim: &mut Sim<PangeaNode>) -> Vec<Reply<PangeaResponse>> {
