@@ -5,8 +5,8 @@
 //!   its edges in both directions in id order (one list of 12-byte [`Adjacent`] entries, each
 //!   carrying the edge's slot, the entity at its other end, its direction from the entity and its
 //!   label, so that neighbours and traversals walk the lists without reading edge or entity slots,
-//!   each a likely cache miss in a large graph), and its collection's number; one live bit per
-//!   entity besides.
+//!   each a likely cache miss in a large graph), and its collection's number. The other end of
+//!   every entry is live: removing an entity removes its edges.
 //! - An edge slot is 40 bytes: its ends, its label's number, its pheromone level and the
 //!   evaporation step it was set at, and its encoded properties. Each edge also costs 12 bytes in
 //!   each end's list.
@@ -78,15 +78,39 @@ impl Adjacent {
     pub fn label(self) -> NameIndex {
         self.meta & ADJACENT_LABEL_MASK
     }
+}
 
-    /// Whether the edge counts in `direction` for the entity whose list holds the entry.
+/// Which entries of an edge list a walk wants: those that count in a direction and, when labels
+/// are given, carry one of them. Checked on the entry alone, without a call per entry.
+#[derive(Clone, Copy, Debug)]
+pub struct Wanted<'a> {
+    /// The direction bits an entry must have one of.
+    direction_bits: u32,
+    labels: Option<&'a [NameIndex]>,
+}
+
+impl<'a> Wanted<'a> {
+    /// The entries that count in `direction` and, when given, carry a label among `labels`.
     #[must_use]
-    pub fn goes(self, direction: Direction) -> bool {
-        match direction {
-            Direction::Out => self.meta & ADJACENT_OUT != 0,
-            Direction::In => self.meta & ADJACENT_IN != 0,
-            Direction::Both => true,
-        }
+    pub fn new(direction: Direction, labels: Option<&'a [NameIndex]>) -> Wanted<'a> {
+        let direction_bits = match direction {
+            Direction::Out => ADJACENT_OUT,
+            Direction::In => ADJACENT_IN,
+            Direction::Both => ADJACENT_OUT | ADJACENT_IN,
+        };
+        Wanted { direction_bits, labels }
+    }
+
+    /// Whether the walk wants `entry`.
+    #[inline]
+    #[must_use]
+    pub fn admits(self, entry: Adjacent) -> bool {
+        entry.meta & self.direction_bits != 0
+            && match self.labels {
+                None => true,
+                Some([label]) => entry.label() == *label,
+                Some(labels) => labels.contains(&entry.label()),
+            }
     }
 }
 
@@ -185,10 +209,6 @@ pub struct Store {
     pub labels: Interner,
     /// Per collection number, the slots of its live entities in increasing order.
     members: Vec<Vec<u32>>,
-    /// One bit per entity slot, set while the slot's entity is live: a traversal checks the
-    /// entities it reaches here (an eighth of a byte an entity, in cache) instead of in their slots
-    /// (a likely cache miss each in a large graph). As many words as the slots need, no more.
-    live_bits: Vec<u64>,
     live_entities: u64,
     live_edges: u64,
 }
@@ -248,23 +268,10 @@ impl Store {
         self.entities.get(slot as usize).filter(|entity| entity.collection != VACANT)
     }
 
-    /// Whether the entity at `slot` is live (as [`Store::entity`] says, without reading the slot).
+    /// Whether the entity at `slot` is live.
     #[must_use]
     pub fn is_live(&self, slot: u32) -> bool {
-        let live = self.live_bits.get(slot as usize / 64).is_some_and(|word| (word >> (slot % 64)) & 1 == 1);
-        debug_assert_eq!(live, self.entity(slot).is_some());
-        live
-    }
-
-    /// Sets or clears the live bit of the entity at `slot` (within the slots handed out).
-    fn set_live(&mut self, slot: u32, live: bool) {
-        self.live_bits.resize(self.entities.len().div_ceil(64), 0);
-        let (word, bit) = (slot as usize / 64, 1u64 << (slot % 64));
-        if live {
-            self.live_bits[word] |= bit;
-        } else {
-            self.live_bits[word] &= !bit;
-        }
+        self.entity(slot).is_some()
     }
 
     /// The live entity with id `id`.
@@ -336,7 +343,6 @@ impl Store {
             }
             _ => members.push(slot),
         }
-        self.set_live(slot, true);
         self.live_entities += 1;
         slot
     }
@@ -348,7 +354,6 @@ impl Store {
         let vacant_entity =
             || EntitySlot { properties: Box::default(), edges: EdgeList::default(), collection: VACANT };
         self.entities.resize_with(entities as usize, vacant_entity);
-        self.live_bits.resize(self.entities.len().div_ceil(64), 0);
         let vacant_edge = || EdgeSlot { from: 0, to: 0, label: VACANT, level: 0, at: 0, properties: Box::default() };
         self.edges.resize_with(edges as usize, vacant_edge);
     }
@@ -379,7 +384,6 @@ impl Store {
         {
             members.remove(at);
         }
-        self.set_live(slot, false);
         self.live_entities -= 1;
     }
 
@@ -460,10 +464,14 @@ impl Store {
         direction: Direction,
         labels: Option<&'a [NameIndex]>,
     ) -> impl Iterator<Item = Adjacent> + 'a {
-        let list = self.entities.get(slot as usize).map_or(&[][..], |entity| &entity.edges[..]);
-        list.iter()
-            .copied()
-            .filter(move |entry| entry.goes(direction) && labels.is_none_or(|labels| labels.contains(&entry.label())))
+        let wanted = Wanted::new(direction, labels);
+        self.edge_list(slot).iter().copied().filter(move |&entry| wanted.admits(entry))
+    }
+
+    /// The whole edge list of the entity at `slot` (empty for a vacant slot), in slot order.
+    #[must_use]
+    pub fn edge_list(&self, slot: u32) -> &[Adjacent] {
+        self.entities.get(slot as usize).map_or(&[][..], |entity| &entity.edges[..])
     }
 
     /// Every live entity slot, in increasing order.
@@ -492,8 +500,7 @@ impl Store {
                 .sum::<usize>();
         let edges = self.edges.capacity() * size_of::<EdgeSlot>()
             + self.edges.iter().map(|edge| edge.properties.len()).sum::<usize>();
-        let members = self.members.iter().map(|members| members.capacity() * 4 + 24).sum::<usize>()
-            + self.live_bits.capacity() * 8;
+        let members = self.members.iter().map(|members| members.capacity() * 4 + 24).sum::<usize>();
         entities + edges + members + self.collections.heap_bytes() + self.labels.heap_bytes()
     }
 }

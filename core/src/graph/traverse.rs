@@ -9,7 +9,7 @@
 
 use super::interner::NameIndex;
 use super::ops::{Direction, Traversal};
-use super::store::{Store, entity_id};
+use super::store::{Adjacent, Store, Wanted, entity_id};
 
 /// What a traversal reached, with the edge each entity was first reached by (for reinforcement).
 #[derive(Clone, Debug, Default)]
@@ -45,22 +45,32 @@ pub fn traverse(
         reached.traversal.cut = bounds.limit == 0 && bounds.depth > 0;
         return reached;
     }
+    let wanted = Wanted::new(direction, labels);
     let mut seen = SeenSet::with_room(64);
     seen.insert(start);
     let mut frontier = vec![start];
     let mut next = Vec::new();
+    let mut lists: Vec<&[Adjacent]> = Vec::new();
     let mut examined = 0u64;
     for level in 1..=bounds.depth {
-        for &entity in &frontier {
-            for entry in store.adjacent(entity, direction, labels) {
+        // Every list of the level is located, and its first entry read, before any is walked: the
+        // reads do not depend on one another, so in a large graph their cache misses overlap
+        // instead of coming one after the other.
+        lists.clear();
+        lists.extend(frontier.iter().map(|&entity| store.edge_list(entity)));
+        std::hint::black_box(lists.iter().fold(0, |any, list| any ^ list.first().map_or(0, |entry| entry.slot())));
+        for (&entity, list) in frontier.iter().zip(&lists) {
+            for &entry in list.iter().filter(|&&entry| wanted.admits(entry)) {
                 let (edge_slot, other) = (entry.slot(), entry.other());
                 debug_assert!(store.edge(edge_slot).is_some_and(|edge| edge.other_end(entity) == other));
+                // Removing an entity removes its edges, so the other end is live.
+                debug_assert!(store.is_live(other) || cfg!(feature = "planted-bugs"));
                 examined += 1;
                 if examined > bounds.edges_max {
                     reached.traversal.cut = true;
                     return reached;
                 }
-                if !store.is_live(other) || !seen.insert(other) {
+                if !seen.insert(other) {
                     continue;
                 }
                 reached.traversal.reached.push((entity_id(other), level));
@@ -95,6 +105,7 @@ impl SeenSet {
     }
 
     /// Adds `slot`; false if it was there.
+    #[inline]
     fn insert(&mut self, slot: u32) -> bool {
         if (self.len + 1) * 2 > self.cells.len() {
             self.grow();
@@ -115,6 +126,7 @@ impl SeenSet {
         }
     }
 
+    #[cold]
     fn grow(&mut self) {
         let doubled = vec![0; self.cells.len() * 2];
         let old = std::mem::replace(&mut self.cells, doubled);

@@ -3,9 +3,13 @@
 //! table of rates and bytes next to Deed's published claims.
 //!
 //! ```text
-//! cargo run --release -p pangea-benches --example graph_scale
-//! cargo run --release -p pangea-benches --example graph_scale -- --entities 1000000 --edges 10000000
+//! cargo bench -p pangea-benches --bench graph
+//! cargo bench -p pangea-benches --bench graph -- --entities 1000000 --edges 10000000
 //! ```
+//!
+//! A plain program (`harness = false`), not criterion: one run builds a graph of a gigabyte, and
+//! criterion's repetitions would build it again and again. Like criterion's benchmarks it takes a
+//! word as a filter, so `cargo bench -p pangea-benches -- sched` skips it.
 //!
 //! The comparison is against the figures Deed publishes (500,000 point lookups/s, 100,000
 //! inserts/s, 50,000 depth-3 traversals/s, 50–100 bytes per record), not a side-by-side run: Deed's
@@ -43,7 +47,7 @@
 //! Random reads of a large graph are bound by address translation: with 4 KiB pages nearly every
 //! edge or entity slot read misses the TLB. glibc's malloc asks for transparent huge pages only when
 //! told to (`GLIBC_TUNABLES=glibc.malloc.hugetlb=1`, with `madvise` in
-//! `/sys/kernel/mm/transparent_hugepage/enabled`); the example prints both settings with the table.
+//! `/sys/kernel/mm/transparent_hugepage/enabled`); the benchmark prints both settings with the table.
 //!
 //! The allocator is [`cap::Cap`] around [`System`]: it keeps live and peak bytes in atomics. The
 //! workspace forbids `unsafe`, and a `GlobalAlloc` cannot be written without it.
@@ -82,12 +86,15 @@ const DEED_LOOKUPS_PER_SECOND: f64 = 500_000.0;
 const DEED_INSERTS_PER_SECOND: f64 = 100_000.0;
 const DEED_TRAVERSALS_PER_SECOND: f64 = 50_000.0;
 const DEED_RECORD_BYTES_MAX: f64 = 100.0;
-/// What this example aims at: each of Deed's rates this many times over, and at most
+/// What this benchmark aims at: each of Deed's rates this many times over, and at most
 /// [`DEED_RECORD_BYTES_MAX`] bytes per entity.
 const TARGET_RATE_FACTOR: f64 = 2.0;
 
+/// The name a filter word is matched against.
+const BENCHMARK_NAME: &str = "graph";
+
 const USAGE: &str = "\
-usage: graph_scale [--entities 1000000] [--edges 10000000] [--lookups 2000000] [--traversals 200000] [--repeat 3]
+usage: cargo bench -p pangea-benches --bench graph -- [--entities 1000000] [--edges 10000000] [--lookups 2000000] [--traversals 200000] [--repeat 3]
   --entities    entities added (at least 100)
   --edges       edges added
   --lookups     point lookups per round
@@ -103,13 +110,26 @@ struct Args {
     repeat: u32,
 }
 
-/// Parses the command line; `Ok(None)` for `--help`.
+/// Parses the command line; `Ok(None)` for `--help`, or when a filter word leaves this benchmark out.
 fn parse_args() -> Result<Option<Args>, String> {
     let mut args = Args { entities: 1_000_000, edges: 10_000_000, lookups: 2_000_000, traversals: 200_000, repeat: 3 };
     let mut words = std::env::args().skip(1);
     while let Some(flag) = words.next() {
-        if flag == "--help" || flag == "-h" {
-            return Ok(None);
+        match flag.as_str() {
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                return Ok(None);
+            }
+            // What `cargo bench` adds.
+            "--bench" => continue,
+            // A filter, as criterion takes: a word this benchmark's name does not hold skips it.
+            word if !word.starts_with('-') => {
+                if BENCHMARK_NAME.contains(word) {
+                    continue;
+                }
+                return Ok(None);
+            }
+            _ => {}
         }
         let value = words.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
         let number = value.replace(['_', ','], "");
@@ -262,17 +282,14 @@ fn thousands(value: f64) -> String {
 
 fn main() {
     if let Err(error) = run() {
-        eprintln!("graph_scale: {error}");
+        eprintln!("graph bench: {error}");
         std::process::exit(2);
     }
 }
 
 /// Builds the graph, measures, prints the table.
 fn run() -> Result<(), String> {
-    let Some(args) = parse_args()? else {
-        println!("{USAGE}");
-        return Ok(());
-    };
+    let Some(args) = parse_args()? else { return Ok(()) };
     let run_started = Instant::now();
     let (entities, edges) = (args.entities, args.edges);
     let collections: Vec<String> = (0..COLLECTIONS).map(|c| format!("c{c}")).collect();
