@@ -22,6 +22,7 @@ pub mod interner;
 pub mod model;
 pub mod ops;
 pub mod pheromone;
+mod slab;
 pub mod snapshot;
 pub mod store;
 mod traverse;

@@ -13,11 +13,14 @@
 //! - A collection's members are a sorted list of entity slots (4 bytes an entity), so a scan pages
 //!   by binary search.
 //!
-//! Ids are slots plus one and are never reused: a removed entity or edge leaves a vacant slot.
+//! Ids are slots plus one and are never reused: a removed entity or edge leaves a vacant slot. The
+//! slots are kept in pages ([`super::slab`]), which are given back once none of their slots is live,
+//! so vacant slots do not keep memory for ever.
 
-use super::config::{ENTITY_IDS_MAX, NAMES_MAX};
+use super::config::{EDGE_IDS_MAX, ENTITY_IDS_MAX, NAMES_MAX};
 use super::interner::{Interner, NameIndex};
 use super::ops::{Direction, EdgeId, EntityId, GraphError};
+use super::slab::{Slab, Slot};
 
 /// A slot's collection or label number when the slot is vacant.
 pub const VACANT: NameIndex = NameIndex::MAX;
@@ -198,11 +201,31 @@ impl EdgeSlot {
     }
 }
 
+impl Slot for EntitySlot {
+    fn vacant() -> EntitySlot {
+        EntitySlot { properties: Box::default(), edges: EdgeList::default(), collection: VACANT }
+    }
+
+    fn is_vacant(&self) -> bool {
+        self.collection == VACANT
+    }
+}
+
+impl Slot for EdgeSlot {
+    fn vacant() -> EdgeSlot {
+        EdgeSlot { from: 0, to: 0, label: VACANT, level: 0, at: 0, properties: Box::default() }
+    }
+
+    fn is_vacant(&self) -> bool {
+        self.label == VACANT
+    }
+}
+
 /// Entities, edges, names and collection indexes.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Store {
-    entities: Vec<EntitySlot>,
-    edges: Vec<EdgeSlot>,
+    entities: Slab<EntitySlot>,
+    edges: Slab<EdgeSlot>,
     /// Collection names, counted by live entities.
     pub collections: Interner,
     /// Edge labels, counted by live edges.
@@ -253,19 +276,19 @@ impl Store {
     /// Entity slots handed out (live or vacant).
     #[must_use]
     pub fn entity_slots(&self) -> u32 {
-        self.entities.len() as u32
+        self.entities.handed_out()
     }
 
     /// Edge slots handed out (live or vacant).
     #[must_use]
     pub fn edge_slots(&self) -> u32 {
-        self.edges.len() as u32
+        self.edges.handed_out()
     }
 
     /// The live entity at `slot`.
     #[must_use]
     pub fn entity(&self, slot: u32) -> Option<&EntitySlot> {
-        self.entities.get(slot as usize).filter(|entity| entity.collection != VACANT)
+        self.entities.get(slot)
     }
 
     /// Whether the entity at `slot` is live.
@@ -284,7 +307,7 @@ impl Store {
     /// The live edge at `slot`.
     #[must_use]
     pub fn edge(&self, slot: u32) -> Option<&EdgeSlot> {
-        self.edges.get(slot as usize).filter(|edge| edge.label != VACANT)
+        self.edges.get(slot)
     }
 
     /// The live edge with id `id`.
@@ -296,7 +319,7 @@ impl Store {
 
     /// The live edge at `slot`, to change its level.
     pub fn edge_mut(&mut self, slot: u32) -> Option<&mut EdgeSlot> {
-        self.edges.get_mut(slot as usize).filter(|edge| edge.label != VACANT)
+        self.edges.get_mut(slot)
     }
 
     /// The slots of a collection's live entities, in increasing order.
@@ -310,7 +333,7 @@ impl Store {
     /// # Errors
     /// Every id handed out, or every collection name known.
     pub fn add_entity(&mut self, collection: &str, properties: Box<[u8]>) -> Result<u32, GraphError> {
-        if self.entities.len() as u64 >= ENTITY_IDS_MAX {
+        if u64::from(self.entities.handed_out()) >= ENTITY_IDS_MAX {
             return Err(GraphError::IdsExhausted);
         }
         let collection = self.collections.intern(collection, NAMES_MAX).ok_or(GraphError::NamesFull(NAMES_MAX))?;
@@ -322,13 +345,10 @@ impl Store {
         let entity = EntitySlot { properties, edges: EdgeList::default(), collection };
         let slot = match slot {
             Some(slot) => {
-                self.entities[slot as usize] = entity;
+                self.entities.put(slot, entity);
                 slot
             }
-            None => {
-                self.entities.push(entity);
-                self.entities.len() as u32 - 1
-            }
+            None => self.entities.push(entity),
         };
         self.collections.add(collection);
         if self.members.len() <= collection as usize {
@@ -347,32 +367,24 @@ impl Store {
         slot
     }
 
-    /// Grows the slabs to `entities` and `edges` vacant slots, and the collection indexes to the
+    /// Counts `entities` and `edges` slots as handed out, and grows the collection indexes to the
     /// collections known (reading a snapshot back).
     pub fn reserve_vacant(&mut self, entities: u32, edges: u32) {
         self.members.resize_with(self.collections.names().len(), Vec::new);
-        let vacant_entity =
-            || EntitySlot { properties: Box::default(), edges: EdgeList::default(), collection: VACANT };
-        self.entities.resize_with(entities as usize, vacant_entity);
-        let vacant_edge = || EdgeSlot { from: 0, to: 0, label: VACANT, level: 0, at: 0, properties: Box::default() };
-        self.edges.resize_with(edges as usize, vacant_edge);
+        self.entities.hand_out(entities);
+        self.edges.hand_out(edges);
     }
 
     /// Replaces the encoded properties of the live entity at `slot`.
     pub fn set_properties(&mut self, slot: u32, properties: Box<[u8]>) {
-        if let Some(entity) = self.entities.get_mut(slot as usize) {
+        if let Some(entity) = self.entities.get_mut(slot) {
             entity.properties = properties;
         }
     }
 
     /// Removes the live entity at `slot`, and its edges unless `keep_edges` (a planted bug).
     pub fn remove_entity(&mut self, slot: u32, keep_edges: bool) {
-        let Some(entity) = self.entities.get_mut(slot as usize).filter(|entity| entity.collection != VACANT) else {
-            return;
-        };
-        let collection = std::mem::replace(&mut entity.collection, VACANT);
-        entity.properties = Box::default();
-        let edges = std::mem::take(&mut entity.edges);
+        let Some(EntitySlot { collection, edges, .. }) = self.entities.vacate(slot) else { return };
         if !keep_edges {
             for edge in edges.iter() {
                 self.remove_edge(edge.slot());
@@ -398,29 +410,28 @@ impl Store {
         (level, at): (u32, u64),
         properties: Box<[u8]>,
     ) -> Result<u32, GraphError> {
-        if self.edges.len() as u64 >= ENTITY_IDS_MAX {
+        if u64::from(self.edges.handed_out()) >= EDGE_IDS_MAX {
             return Err(GraphError::IdsExhausted);
         }
         let label = self.labels.intern(label, NAMES_MAX).ok_or(GraphError::NamesFull(NAMES_MAX))?;
-        self.edges.push(EdgeSlot { from, to, label, level, at, properties });
-        let slot = self.edges.len() as u32 - 1;
+        let slot = self.edges.push(EdgeSlot { from, to, label, level, at, properties });
         self.link(slot);
         Ok(slot)
     }
 
     /// Puts an edge read back from a snapshot in its (vacant) slot.
     pub fn put_edge(&mut self, slot: u32, edge: EdgeSlot) {
-        self.edges[slot as usize] = edge;
+        self.edges.put(slot, edge);
         self.link(slot);
     }
 
     /// Enters the edge at `slot` in its ends' lists and counts it.
     fn link(&mut self, slot: u32) {
-        let EdgeSlot { from, to, label, .. } = self.edges[slot as usize];
+        let Some(&EdgeSlot { from, to, label, .. }) = self.edges.get(slot) else { return };
         for end in [from, to] {
             let other = if end == from { to } else { from };
             let entry = Adjacent::new(slot, other, label, end == from, end == to);
-            if let Some(entity) = self.entities.get_mut(end as usize) {
+            if let Some(entity) = self.entities.get_mut(end) {
                 entity.edges.enter(entry);
             }
         }
@@ -430,11 +441,9 @@ impl Store {
 
     /// Removes the live edge at `slot` from its ends' lists and vacates it.
     pub fn remove_edge(&mut self, slot: u32) {
-        let Some(edge) = self.edges.get_mut(slot as usize).filter(|edge| edge.label != VACANT) else { return };
-        let (from, to, label) = (edge.from, edge.to, edge.label);
-        *edge = EdgeSlot { from: 0, to: 0, label: VACANT, level: 0, at: 0, properties: Box::default() };
+        let Some(EdgeSlot { from, to, label, .. }) = self.edges.vacate(slot) else { return };
         for end in [from, to] {
-            if let Some(entity) = self.entities.get_mut(end as usize) {
+            if let Some(entity) = self.entities.get_mut(end) {
                 entity.edges.take_out(slot);
             }
         }
@@ -471,35 +480,27 @@ impl Store {
     /// The whole edge list of the entity at `slot` (empty for a vacant slot), in slot order.
     #[must_use]
     pub fn edge_list(&self, slot: u32) -> &[Adjacent] {
-        self.entities.get(slot as usize).map_or(&[][..], |entity| &entity.edges[..])
+        self.entities.get(slot).map_or(&[][..], |entity| &entity.edges[..])
     }
 
     /// Every live entity slot, in increasing order.
     pub fn live_entity_slots(&self) -> impl Iterator<Item = (u32, &EntitySlot)> {
-        self.entities
-            .iter()
-            .enumerate()
-            .filter(|(_, entity)| entity.collection != VACANT)
-            .map(|(slot, e)| (slot as u32, e))
+        self.entities.iter()
     }
 
     /// Every live edge slot, in increasing order.
     pub fn live_edge_slots(&self) -> impl Iterator<Item = (u32, &EdgeSlot)> {
-        self.edges.iter().enumerate().filter(|(_, edge)| edge.label != VACANT).map(|(slot, edge)| (slot as u32, edge))
+        self.edges.iter()
     }
 
     /// Bytes the store holds on the heap, counted from capacities (for memory reports; the
     /// allocator's own overhead per allocation is not counted).
     #[must_use]
     pub fn heap_bytes(&self) -> usize {
-        let entities = self.entities.capacity() * size_of::<EntitySlot>()
-            + self
-                .entities
-                .iter()
-                .map(|entity| entity.properties.len() + entity.edges.capacity() * size_of::<Adjacent>())
-                .sum::<usize>();
-        let edges = self.edges.capacity() * size_of::<EdgeSlot>()
-            + self.edges.iter().map(|edge| edge.properties.len()).sum::<usize>();
+        let entities = self
+            .entities
+            .heap_bytes(|entity| entity.properties.len() + entity.edges.capacity() * size_of::<Adjacent>());
+        let edges = self.edges.heap_bytes(|edge| edge.properties.len());
         let members = self.members.iter().map(|members| members.capacity() * 4 + 24).sum::<usize>();
         entities + edges + members + self.collections.heap_bytes() + self.labels.heap_bytes()
     }
