@@ -110,6 +110,12 @@ enum Command {
             help = "Serve Prometheus metrics over HTTP on this address, at /metrics",
             long_help = address_help("Serve Prometheus metrics over HTTP on this address, at /metrics"))]
         metrics: Option<HostPort>,
+        /// Run with a deliberately planted bug in the replicated log (builds with the
+        /// `planted-bugs` feature only), for pangea-nemesis to find: one of quorum-too-small,
+        /// skip-sync, accept-lower-ballot, forget-promise, apply-retry-twice, stale-read, ...
+        #[cfg(feature = "planted-bugs")]
+        #[arg(long, value_name = "BUG", value_parser = parse_planted_bug)]
+        plant: Option<pangea_core::log::LogPlantedBug>,
     },
     /// Store VALUE (or the contents of --file) under KEY, through the replicated log. Values are
     /// limited to 1 MiB and keys to 4 KiB; larger ones are refused (exit 2).
@@ -292,6 +298,15 @@ fn address_help(what: &str) -> String {
     format!("{what}.\n\n{ADDRESS_HELP}.")
 }
 
+/// The planted bug called `name` (`pangea node --plant`).
+#[cfg(feature = "planted-bugs")]
+fn parse_planted_bug(name: &str) -> Result<pangea_core::log::LogPlantedBug, String> {
+    pangea_core::log::LogPlantedBug::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = pangea_core::log::LogPlantedBug::ALL.iter().map(|(_, name)| *name).collect();
+        format!("unknown bug {name:?}; known: {}", names.join(", "))
+    })
+}
+
 /// A `HOST:PORT` argument as given, and the socket address it resolved to.
 #[derive(Clone, Debug)]
 struct HostPort {
@@ -461,13 +476,23 @@ async fn execute(command: Command) -> Result<ExitCode> {
             say!("{count} peers pinned");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Node { data_dir, listen, advertise, bootstrap, metrics } => {
+        Command::Node {
+            data_dir,
+            listen,
+            advertise,
+            bootstrap,
+            metrics,
+            #[cfg(feature = "planted-bugs")]
+            plant,
+        } => {
             let options = NodeOptions {
                 data_dir,
                 listen: listen.addr,
                 advertise: advertise.map(|advertise| advertise.addr),
                 bootstrap: bootstrap.iter().map(|node| node.addr).collect(),
                 metrics: metrics.map(|metrics| metrics.addr),
+                #[cfg(feature = "planted-bugs")]
+                planted_bug: plant,
             };
             run_node(options, shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)

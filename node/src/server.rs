@@ -37,6 +37,9 @@ pub struct NodeOptions {
     pub bootstrap: Vec<SocketAddr>,
     /// Where to serve Prometheus metrics (TCP), if anywhere.
     pub metrics: Option<SocketAddr>,
+    /// A bug planted in the replicated log, for `pangea-nemesis` to find.
+    #[cfg(feature = "planted-bugs")]
+    pub planted_bug: Option<pangea_core::log::LogPlantedBug>,
 }
 
 /// Why a node could not start or stopped with an error.
@@ -131,6 +134,11 @@ pub async fn run_node(options: NodeOptions, shutdown: impl std::future::Future<O
     let mut config = PangeaConfig::new(genesis);
     config.dht.bootstrap = dht_bootstrap.iter().map(|(node, _)| *node).filter(|node| *node != me).collect();
     config.dht.address = Some(advertise.to_string());
+    #[cfg(feature = "planted-bugs")]
+    if let Some(bug) = options.planted_bug {
+        tracing::warn!(bug = bug.name(), "running with a deliberately planted bug");
+        config.log.planted_bug = Some(bug);
+    }
     let node = PangeaNode::new(config)?;
     let mut runtime = Runtime::new(me, node, storage, transport, advertise, token, metrics)?;
     runtime.add_peer_addresses(dht_bootstrap.iter().filter_map(|(node, addr)| Some((*node, (*addr)?))));
