@@ -33,7 +33,8 @@ Attacks a cluster of real `pangea` processes on this machine and checks it.
 
 Each node runs in its own network namespace, joined to the others through veth pairs routed by the
 host namespace, where nftables rules cut links (partitions of every shape the simulator draws) and
-drop packets at random. Processes are killed with SIGKILL and restarted, paused with SIGSTOP and
+drop packets at random, and an iptables NFQUEUE rule hands packets to this program to hold for
+random times (delay and reordering, without tc netem). Processes are killed with SIGKILL and restarted, paused with SIGSTOP and
 resumed, restarted with their clock skewed (libfaketime), and their data directories (size-limited
 tmpfs mounts) filled up. Clients put, read and compare-and-set keys all along and record every
 invocation and completion; a call that times out is recorded as unknown.
@@ -116,6 +117,8 @@ pub enum FaultKind {
     Partition,
     /// Drop a share of the packets between nodes.
     Loss,
+    /// Hold a share of the packets between nodes for random times (delay and reordering).
+    Delay,
     /// Fill a minority of the nodes' data directories until writes fail.
     Disk,
     /// Restart a minority of the nodes with their clocks moved by up to a minute.
@@ -124,8 +127,15 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every kind, in order.
-    pub const ALL: [FaultKind; 6] =
-        [FaultKind::Kill, FaultKind::Pause, FaultKind::Partition, FaultKind::Loss, FaultKind::Disk, FaultKind::Skew];
+    pub const ALL: [FaultKind; 7] = [
+        FaultKind::Kill,
+        FaultKind::Pause,
+        FaultKind::Partition,
+        FaultKind::Loss,
+        FaultKind::Delay,
+        FaultKind::Disk,
+        FaultKind::Skew,
+    ];
 
     /// Its name on the command line and in files.
     #[must_use]
@@ -135,6 +145,7 @@ impl FaultKind {
             FaultKind::Pause => "pause",
             FaultKind::Partition => "partition",
             FaultKind::Loss => "loss",
+            FaultKind::Delay => "delay",
             FaultKind::Disk => "disk",
             FaultKind::Skew => "skew",
         }

@@ -2,6 +2,7 @@
 //! `pangea-nemesis --help` and the README.
 
 mod args;
+mod delay;
 mod net;
 mod nodes;
 mod run;
@@ -93,8 +94,8 @@ fn report(findings: &verdict::Findings, out: &std::path::Path, interrupted: bool
     text.push('\n');
     text.push_str(&format!("linearizability: {}\n", findings.linearizability));
     text.push_str(&format!(
-        "write-once keys acknowledged: {}, lost: {}\n",
-        findings.acknowledged_once, findings.lost_once
+        "write-once keys acknowledged: {}, lost: {}, not read back (no answer): {}\n",
+        findings.acknowledged_once, findings.lost_once, findings.unread_once
     ));
     match findings.recovered_ms {
         Some(ms) => text.push_str(&format!("served again {ms} ms after the heal\n")),

@@ -1,11 +1,13 @@
 //! The network the nodes talk over: one network namespace per node, each joined to the host
 //! namespace by a veth pair and routed there, so that every packet between two nodes crosses the
-//! host's forward hook, where one nftables table cuts links and drops packets. Or, where namespaces
+//! host's forward hook, where one nftables table cuts links and drops packets (and, for delay,
+//! an iptables chain queues them to [`crate::delay`]). Or, where namespaces
 //! are not available, plain loopback without network faults.
 //!
 //! Every name starts with [`PREFIX`] (namespaces `pgnem-N`, host-side links `pgnem-vN`, the table
 //! `inet pgnem`), so that `pangea-nemesis cleanup` can find what a killed run left behind.
 
+use crate::delay::Delayer;
 use anyhow::{Context, Result, bail};
 use pangea_sim::plan::Partition;
 use std::io::Write;
@@ -30,6 +32,8 @@ pub enum Network {
         nodes: u32,
         /// `net.ipv4.ip_forward` before the run, put back at teardown.
         forward_before: String,
+        /// The packet holder, once the delay fault is switched on.
+        delayer: Option<Delayer>,
     },
     /// Loopback: no network faults.
     Loopback {
@@ -98,7 +102,7 @@ impl Network {
             .context("reading net.ipv4.ip_forward")?
             .trim()
             .to_owned();
-        let mut network = Network::Namespaces { nodes: 0, forward_before };
+        let mut network = Network::Namespaces { nodes: 0, forward_before, delayer: None };
         if let Err(error) = network.build(nodes) {
             // Take down what was made before the failure.
             for teardown_error in network.teardown() {
@@ -139,6 +143,22 @@ impl Network {
             addresses.push(socket.local_addr()?);
         }
         Ok(Network::Loopback { addresses })
+    }
+
+    /// Starts holding packets for the delay fault (none held until [`Network::set_delay`]).
+    pub fn start_delay(&mut self, seed: u64) -> Result<()> {
+        if let Network::Namespaces { delayer: delayer @ None, .. } = self {
+            *delayer = Some(Delayer::start(seed)?);
+        }
+        Ok(())
+    }
+
+    /// Holds `per_mille` of the packets between nodes for up to `max_ms` each (0: none).
+    pub fn set_delay(&self, per_mille: u32, max_ms: u64) -> Result<()> {
+        match self {
+            Network::Namespaces { delayer: Some(delayer), .. } => delayer.set(per_mille, max_ms),
+            _ => Ok(()),
+        }
     }
 
     /// Whether links can be cut and packets dropped.
@@ -186,14 +206,18 @@ impl Network {
 
     /// Removes every fault rule.
     pub fn heal(&self, nodes: u32) -> Result<()> {
+        self.set_delay(0, 0)?;
         self.set_faults(None, 0, nodes)
     }
 
     /// Removes the table, the links and the namespaces, and puts `ip_forward` back. Goes on past
     /// errors; answers the ones it met.
     pub fn teardown(&mut self) -> Vec<String> {
-        let Network::Namespaces { nodes, forward_before } = self else { return Vec::new() };
+        let Network::Namespaces { nodes, forward_before, delayer } = self else { return Vec::new() };
         let mut errors = Vec::new();
+        if let Some(mut delayer) = delayer.take() {
+            errors.extend(delayer.teardown());
+        }
         if let Err(error) = run("nft", &["delete", "table", "inet", TABLE]) {
             errors.push(error.to_string());
         }
@@ -253,6 +277,9 @@ pub fn leftovers() -> Result<Vec<String>> {
     if run("nft", &["list", "table", "inet", TABLE]).is_ok() {
         found.push(format!("nftables table inet {TABLE}"));
     }
+    if crate::delay::chain_left_behind() {
+        found.push(format!("iptables chain {}", crate::delay::CHAIN));
+    }
     Ok(found)
 }
 
@@ -268,6 +295,11 @@ pub fn cleanup() -> Result<Vec<String>> {
             (Some("link"), Some(name)) => {
                 // Gone already when its namespace went.
                 let _ = run("ip", &["link", "del", name]);
+            }
+            (Some("iptables"), _) => {
+                if let Some(error) = crate::delay::remove_chain().into_iter().next() {
+                    bail!("{error}");
+                }
             }
             (Some("nftables"), _) => {
                 run("nft", &["delete", "table", "inet", TABLE])?;

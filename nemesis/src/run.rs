@@ -75,6 +75,10 @@ fn choose_kinds(asked: &[FaultKind], network: &Network) -> Result<Vec<FaultKind>
             FaultKind::Partition | FaultKind::Loss => {
                 (!network.has_faults()).then(|| "the nodes run on loopback, without namespaces".to_owned())
             }
+            FaultKind::Delay if !network.has_faults() => {
+                Some("the nodes run on loopback, without namespaces".to_owned())
+            }
+            FaultKind::Delay => crate::delay::unavailable(),
             FaultKind::Disk => (!root).then(|| "mounting a tmpfs per data directory needs root".to_owned()),
             FaultKind::Skew => (!Path::new(LIBFAKETIME).exists())
                 .then(|| format!("{LIBFAKETIME} is missing (apt-get install faketime)")),
@@ -170,6 +174,10 @@ pub async fn run(
     let kinds = choose_kinds(&args.faults, &network);
     resources.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.network = Some(network);
     let kinds = kinds?;
+    if kinds.contains(&FaultKind::Delay) {
+        let mut guard = resources.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        guard.network.as_mut().context("network")?.start_delay(args.seed)?;
+    }
     let disk = kinds.contains(&FaultKind::Disk).then_some(args.disk_mib);
     let nodes = {
         let guard = resources.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
@@ -265,21 +273,31 @@ pub async fn run(
             format!("no write and read succeeded within {} of the heal", humanize(args.heal_bound)),
         )),
     }
-    let mut keys: Vec<Vec<u8>> = (0..args.keys).map(|key| format!("k{key}").into_bytes()).collect();
     let acknowledged = recorder.acknowledged_once.lock().map(|list| list.clone()).unwrap_or_default();
-    keys.extend(acknowledged.iter().map(|(key, _)| key.clone()));
-    let finals = verdict::final_reads(&cluster, &recorder, &keys).await;
-    let lost = verdict::lost_once(&acknowledged, &finals);
     findings.acknowledged_once = acknowledged.len();
-    findings.lost_once = lost.len();
-    for line in lost.iter().take(10) {
-        findings.failures.push((Failure::Correctness, format!("write lost: {line}")));
-    }
-    for difference in verdict::convergence(&cluster, &finals, args.heal_bound).await.iter().take(10) {
-        findings.failures.push((Failure::Correctness, format!("not converged: {difference}")));
+    if findings.recovered_ms.is_some() {
+        let mut keys: Vec<Vec<u8>> = (0..args.keys).map(|key| format!("k{key}").into_bytes()).collect();
+        keys.extend(acknowledged.iter().map(|(key, _)| key.clone()));
+        eprintln!("pangea-nemesis: final reads of {} keys", keys.len());
+        let finals = verdict::final_reads(&cluster, &recorder, &keys).await;
+        let (lost, unread) = verdict::lost_once(&acknowledged, &finals);
+        findings.unread_once = unread;
+        findings.lost_once = lost.len();
+        for line in lost.iter().take(10) {
+            findings.failures.push((Failure::Correctness, format!("write lost: {line}")));
+        }
+        eprintln!("pangea-nemesis: waiting for every node to hold the final values");
+        for difference in verdict::convergence(&cluster, &finals, args.heal_bound).await.iter().take(10) {
+            findings.failures.push((Failure::Correctness, format!("not converged: {difference}")));
+        }
+    } else {
+        // Nothing can be read back from a cluster that does not serve: every key would time out.
+        findings.unread_once = acknowledged.len();
+        eprintln!("pangea-nemesis: the cluster does not serve: no final reads, no convergence check");
     }
     recorder.flush();
     let history = recorder.history.lock().map(|history| history.clone()).unwrap_or_default();
+    eprintln!("pangea-nemesis: checking the linearizability of {} operations", history.len());
     let (text, failure) = verdict::linearizability(&history);
     findings.linearizability = text.clone();
     if let Some(failure) = failure {
@@ -375,6 +393,13 @@ impl Attack {
                 }
                 Action::Loss { per_mille } => {
                     network.set_faults(None::<&Partition>, if start { *per_mille } else { 0 }, count)?;
+                }
+                Action::Delay { per_mille, max_ms } => {
+                    if start {
+                        network.set_delay(*per_mille, *max_ms)?;
+                    } else {
+                        network.set_delay(0, 0)?;
+                    }
                 }
                 Action::Disk { nodes: chosen } => {
                     for &index in chosen {

@@ -20,6 +20,8 @@ const WINDOW_MS_MIN: u64 = 2_000;
 const WINDOW_MS_MAX: u64 = 12_000;
 /// Most packets dropped, per mille, in a loss window.
 const LOSS_PER_MILLE_MAX: u64 = 400;
+/// Longest a delayed packet is held, in milliseconds.
+const DELAY_MS_MAX: u64 = 400;
 /// Largest clock skew, in seconds either way.
 const SKEW_SECONDS_MAX: u64 = 60;
 
@@ -48,6 +50,13 @@ pub enum Action {
         /// Per mille.
         per_mille: u32,
     },
+    /// Hold this share of the packets between nodes for random times up to a bound.
+    Delay {
+        /// Per mille of the packets.
+        per_mille: u32,
+        /// The longest a packet is held.
+        max_ms: u64,
+    },
     /// Fill these nodes' data directories.
     Disk {
         /// The nodes.
@@ -70,6 +79,7 @@ impl Action {
             Action::Pause { .. } => FaultKind::Pause,
             Action::Partition { .. } => FaultKind::Partition,
             Action::Loss { .. } => FaultKind::Loss,
+            Action::Delay { .. } => FaultKind::Delay,
             Action::Disk { .. } => FaultKind::Disk,
             Action::Skew { .. } => FaultKind::Skew,
         }
@@ -118,6 +128,10 @@ pub fn draw(seed: u64, nodes: u32, time: Duration, kinds: &[FaultKind]) -> Vec<W
             FaultKind::Pause => Action::Pause { nodes: minority(&mut rng, nodes) },
             FaultKind::Partition => Action::Partition { partition: draw_partition(&mut rng, nodes) },
             FaultKind::Loss => Action::Loss { per_mille: 50 + below(&mut rng, LOSS_PER_MILLE_MAX - 49) as u32 },
+            FaultKind::Delay => Action::Delay {
+                per_mille: 200 + below(&mut rng, 801) as u32,
+                max_ms: 5 + below(&mut rng, DELAY_MS_MAX - 4),
+            },
             FaultKind::Disk => Action::Disk { nodes: minority(&mut rng, nodes) },
             FaultKind::Skew => {
                 let magnitude = 1 + below(&mut rng, SKEW_SECONDS_MAX) as i64;

@@ -10,7 +10,9 @@ use pangea_scenarios::linearizability::{
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::task::JoinSet;
 
 /// How a run ended, most severe first, with `pangea-sim`'s exit codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -49,6 +51,8 @@ pub struct Findings {
     pub acknowledged_once: usize,
     /// Of those, missing or wrong after the heal.
     pub lost_once: usize,
+    /// Of those, not read after the heal (the final read was not answered).
+    pub unread_once: usize,
     /// The linearizability verdict, as text.
     pub linearizability: String,
 }
@@ -71,35 +75,44 @@ pub async fn progress(cluster: &Endpoints, bound: Duration) -> Option<Duration> 
     None
 }
 
-/// Reads every key the clients used, linearizably, recording the reads in the history; answers
-/// the final value of each.
+/// Reads in flight at once while checking (final reads, and each node's local reads).
+const CHECK_READS_IN_FLIGHT: usize = 32;
+
+/// Reads every key the clients used, linearizably, [`CHECK_READS_IN_FLIGHT`] at a time, recording
+/// the reads in the history; answers the final value of each key read.
 pub async fn final_reads(
     cluster: &Endpoints,
-    recorder: &Recorder,
+    recorder: &Arc<Recorder>,
     keys: &[Vec<u8>],
 ) -> BTreeMap<Vec<u8>, Option<Value>> {
-    let mut finals = BTreeMap::new();
-    let mut client = Client::new(cluster.addresses.clone(), cluster.token, Duration::from_secs(10));
-    for key in keys {
-        let invoked_at = recorder.now();
-        let completion = match client.get(key.clone()).await {
-            Ok(found) => {
-                let found = found.map(|bytes| tag_of(&bytes));
-                finals.insert(key.clone(), found.clone());
-                OpCompletion::Completed { at: recorder.now(), outcome: OpOutcome::Read(found) }
+    let mut reads = JoinSet::new();
+    for stripe in 0..CHECK_READS_IN_FLIGHT {
+        let keys: Vec<Vec<u8>> = keys.iter().skip(stripe).step_by(CHECK_READS_IN_FLIGHT).cloned().collect();
+        let (addresses, token, recorder) = (cluster.addresses.clone(), cluster.token, recorder.clone());
+        reads.spawn(async move {
+            let mut finals = Vec::new();
+            let mut client = Client::new(addresses.clone(), token, Duration::from_secs(10));
+            for key in keys {
+                let invoked_at = recorder.now();
+                let completion = match client.get(key.clone()).await {
+                    Ok(found) => {
+                        let found = found.map(|bytes| tag_of(&bytes));
+                        finals.push((key.clone(), found.clone()));
+                        OpCompletion::Completed { at: recorder.now(), outcome: OpOutcome::Read(found) }
+                    }
+                    Err(_) => {
+                        client = Client::new(addresses.clone(), token, Duration::from_secs(10));
+                        OpCompletion::Unknown
+                    }
+                };
+                recorder.record(HistoryEntry { client: u64::MAX, key, op: HistoryOp::Get, invoked_at, completion });
             }
-            Err(_) => {
-                client = Client::new(cluster.addresses.clone(), cluster.token, Duration::from_secs(10));
-                OpCompletion::Unknown
-            }
-        };
-        recorder.record(HistoryEntry {
-            client: u64::MAX,
-            key: key.clone(),
-            op: HistoryOp::Get,
-            invoked_at,
-            completion,
+            finals
         });
+    }
+    let mut finals = BTreeMap::new();
+    while let Some(stripe) = reads.join_next().await {
+        finals.extend(stripe.unwrap_or_default());
     }
     finals
 }
@@ -112,27 +125,44 @@ pub async fn convergence(
     bound: Duration,
 ) -> Vec<String> {
     let started = Instant::now();
+    let finals: Arc<Vec<(Vec<u8>, Option<Value>)>> =
+        Arc::new(finals.iter().map(|(key, value)| (key.clone(), value.clone())).collect());
     loop {
-        let mut differences = Vec::new();
+        let mut checks = JoinSet::new();
         for (index, &addr) in cluster.addresses.iter().enumerate() {
-            let mut client = Client::new(vec![addr], cluster.token, Duration::from_secs(2));
-            for (key, value) in finals {
-                match client.stale_get(addr, key).await {
-                    Ok((found, _)) => {
-                        let found = found.map(|bytes| tag_of(&bytes));
-                        if found != *value {
-                            differences.push(format!(
-                                "n{index} holds {} = {:?}, the cluster {:?}",
-                                String::from_utf8_lossy(key),
-                                found,
-                                value
-                            ));
+            for stripe in 0..CHECK_READS_IN_FLIGHT {
+                let (finals, token) = (finals.clone(), cluster.token);
+                checks.spawn(async move {
+                    let mut differences = Vec::new();
+                    let mut client = Client::new(vec![addr], token, Duration::from_secs(2));
+                    for (key, value) in finals.iter().skip(stripe).step_by(CHECK_READS_IN_FLIGHT) {
+                        match client.stale_get(addr, key).await {
+                            Ok((found, _)) => {
+                                let found = found.map(|bytes| tag_of(&bytes));
+                                if found != *value {
+                                    differences.push(format!(
+                                        "n{index} holds {} = {:?}, the cluster {:?}",
+                                        String::from_utf8_lossy(key),
+                                        found,
+                                        value
+                                    ));
+                                }
+                            }
+                            Err(error) => {
+                                differences.push(format!("n{index} did not answer: {error}"));
+                                break;
+                            }
                         }
                     }
-                    Err(error) => differences.push(format!("n{index} did not answer: {error}")),
-                }
+                    differences
+                });
             }
         }
+        let mut differences = Vec::new();
+        while let Some(found) = checks.join_next().await {
+            differences.extend(found.unwrap_or_else(|error| vec![format!("a check failed: {error}")]));
+        }
+        differences.sort();
         if differences.is_empty() || started.elapsed() >= bound {
             return differences;
         }
@@ -155,18 +185,22 @@ pub fn linearizability(history: &[HistoryEntry]) -> (String, Option<Failure>) {
     }
 }
 
-/// Write-once keys acknowledged whose final read is not their value.
-pub fn lost_once(acknowledged: &[(Vec<u8>, Value)], finals: &BTreeMap<Vec<u8>, Option<Value>>) -> Vec<String> {
-    acknowledged
-        .iter()
-        .filter(|(key, value)| finals.get(key).and_then(Option::as_ref) != Some(value))
-        .map(|(key, value)| {
-            format!(
+/// Write-once keys acknowledged whose final read answered something else (lost), and the number
+/// whose final read was not answered (neither lost nor proven kept: a liveness failure says why).
+pub fn lost_once(acknowledged: &[(Vec<u8>, Value)], finals: &BTreeMap<Vec<u8>, Option<Value>>) -> (Vec<String>, usize) {
+    let mut unread = 0;
+    let mut lost = Vec::new();
+    for (key, value) in acknowledged {
+        match finals.get(key) {
+            None => unread += 1,
+            Some(found) if found.as_ref() == Some(value) => {}
+            Some(found) => lost.push(format!(
                 "{} was acknowledged with {:?} but reads {:?}",
                 String::from_utf8_lossy(key),
                 value,
-                finals.get(key)
-            )
-        })
-        .collect()
+                found
+            )),
+        }
+    }
+    (lost, unread)
 }
