@@ -5,6 +5,7 @@ mod args;
 mod delay;
 mod net;
 mod nodes;
+mod records;
 mod run;
 mod schedule;
 mod verdict;
@@ -96,6 +97,10 @@ fn report(findings: &verdict::Findings, out: &std::path::Path, interrupted: bool
     text.push_str(&format!(
         "write-once keys acknowledged: {}, lost: {}, not read back (no answer): {}\n",
         findings.acknowledged_once, findings.lost_once, findings.unread_once
+    ));
+    text.push_str(&format!(
+        "graph entities acknowledged: {}, events acknowledged: {}, of them lost: {}\n",
+        findings.entities_acknowledged, findings.events_acknowledged, findings.records_lost
     ));
     match findings.recovered_ms {
         Some(ms) => text.push_str(&format!("served again {ms} ms after the heal\n")),

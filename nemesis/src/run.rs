@@ -3,6 +3,7 @@
 use crate::args::{FaultKind, RunArgs};
 use crate::net::{Network, namespaces_unavailable};
 use crate::nodes::{Endpoints, LIBFAKETIME, Nodes};
+use crate::records::{self, Acknowledged};
 use crate::schedule::{self, Action, Window};
 use crate::verdict::{self, Failure, Findings};
 use crate::workload::{ClientPlan, Recorder, run_client};
@@ -225,6 +226,21 @@ pub async fn run(
         };
         clients.push(tokio::spawn(run_client(plan, recorder.clone(), stop.clone())));
     }
+    let records = Arc::new(Acknowledged::default());
+    clients.push(tokio::spawn(records::run_graph_client(
+        cluster.addresses.clone(),
+        cluster.token,
+        args.call_deadline,
+        records.clone(),
+        stop.clone(),
+    )));
+    clients.push(tokio::spawn(records::run_events_client(
+        cluster.addresses.clone(),
+        cluster.token,
+        args.call_deadline,
+        records.clone(),
+        stop.clone(),
+    )));
     let mut faults_file = std::fs::File::create(out.join("faults.jsonl"))?;
     let started = Instant::now();
     let mut last_report = Instant::now();
@@ -285,6 +301,17 @@ pub async fn run(
         findings.lost_once = lost.len();
         for line in lost.iter().take(10) {
             findings.failures.push((Failure::Correctness, format!("write lost: {line}")));
+        }
+        findings.entities_acknowledged = records.entities.lock().map(|list| list.len()).unwrap_or(0);
+        findings.events_acknowledged = records.events.lock().map(|list| list.len()).unwrap_or(0);
+        eprintln!(
+            "pangea-nemesis: reading back {} graph entities and {} events",
+            findings.entities_acknowledged, findings.events_acknowledged
+        );
+        let problems = records::check(&cluster.addresses, cluster.token, &records).await;
+        findings.records_lost = problems.len();
+        for problem in problems.iter().take(10) {
+            findings.failures.push((Failure::Correctness, format!("graph or events: {problem}")));
         }
         eprintln!("pangea-nemesis: waiting for every node to hold the final values");
         for difference in verdict::convergence(&cluster, &finals, args.heal_bound).await.iter().take(10) {

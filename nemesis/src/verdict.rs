@@ -53,6 +53,12 @@ pub struct Findings {
     pub lost_once: usize,
     /// Of those, not read after the heal (the final read was not answered).
     pub unread_once: usize,
+    /// Graph entities the cluster acknowledged adding.
+    pub entities_acknowledged: usize,
+    /// Events the cluster acknowledged appending.
+    pub events_acknowledged: usize,
+    /// Acknowledged entities and events missing, wrong or unreadable after the heal.
+    pub records_lost: usize,
     /// The linearizability verdict, as text.
     pub linearizability: String,
 }

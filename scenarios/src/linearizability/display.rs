@@ -59,6 +59,9 @@ impl fmt::Display for HistoryEntry {
     }
 }
 
+/// Most keys a verdict names after the one it explains (then it counts the rest).
+const KEYS_SHOWN_MAX: usize = 20;
+
 impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -67,8 +70,11 @@ impl fmt::Display for Verdict {
                 write!(f, "key {} is not linearizable: {evidence}", KeyName(key))?;
                 if !more_keys.is_empty() {
                     f.write_str("\nother keys not linearizable:")?;
-                    for key in more_keys {
+                    for key in more_keys.iter().take(KEYS_SHOWN_MAX) {
                         write!(f, " {}", KeyName(key))?;
+                    }
+                    if more_keys.len() > KEYS_SHOWN_MAX {
+                        write!(f, " and {} more", more_keys.len() - KEYS_SHOWN_MAX)?;
                     }
                 }
                 Ok(())
