@@ -100,8 +100,10 @@ pub struct RunArgs {
     /// binary must be built with `--features planted-bugs`), to see the run catch it.
     #[arg(long, value_name = "BUG")]
     pub plant: Option<String>,
-    /// Size of each node's data directory mount when the disk fault is on, in MiB.
-    #[arg(long, default_value_t = 256)]
+    /// Size of each node's data directory mount when the disk fault is on, in MiB. Big enough
+    /// for what the run writes (a 30-minute run's store stays under a few hundred MiB); the disk
+    /// fault fills whatever is left.
+    #[arg(long, default_value_t = 1024)]
     pub disk_mib: u32,
 }
 

@@ -2,7 +2,7 @@
 //! write-once keys whose loss is counted on its own, recording every invocation and completion.
 //!
 //! A value is a unique tag (`c3.17`: client 3's 17th value) padded to a drawn size, mostly small,
-//! sometimes up to 64 KiB and now and then up to the node's 1 MiB limit. The history keeps tags
+//! sometimes up to 64 KiB and now and then up to the node's 1 MiB limit (write-once keys, which pile up, get small values only). The history keeps tags
 //! only: a read is mapped back to its tag by checking the padding, and a value that is not one the
 //! clients wrote is recorded as what it is (`corrupt:...`), which no write explains.
 
@@ -164,6 +164,13 @@ fn draw_size(rng: &mut ChaCha8Rng) -> usize {
     }
 }
 
+/// The size of a write-once key's value: small, as those keys pile up for the whole run (a
+/// 30-minute run writes well over 100,000 of them) while the shared keys' large values replace
+/// each other.
+fn draw_small_size(rng: &mut ChaCha8Rng) -> usize {
+    16 + below(rng, 256) as usize
+}
+
 /// One client's settings.
 pub struct ClientPlan {
     /// Its number.
@@ -193,16 +200,17 @@ pub async fn run_client(plan: ClientPlan, recorder: Arc<Recorder>, stop: Arc<Ato
     while !stop.load(Ordering::Relaxed) {
         let history_client = u64::from(plan.index) * 1_000_000 + generation;
         let key_index = below(&mut rng, u64::from(plan.keys)) as u32;
-        let mut new_value = |rng: &mut ChaCha8Rng| {
+        let mut new_value = |rng: &mut ChaCha8Rng, write_once: bool| {
             written += 1;
             let tag = format!("c{}.{written}", plan.index);
-            let bytes = value_bytes(&tag, draw_size(rng));
+            let size = if write_once { draw_small_size(rng) } else { draw_size(rng) };
+            let bytes = value_bytes(&tag, size);
             (Value::from(tag.as_str()), bytes)
         };
         let mut pending_new = None;
         let (key, op, kv) = match below(&mut rng, 100) {
             0..35 => {
-                let (value, bytes) = new_value(&mut rng);
+                let (value, bytes) = new_value(&mut rng, false);
                 let key = format!("k{key_index}").into_bytes();
                 (key.clone(), HistoryOp::Put { value }, KvOp::Put { key, value: bytes })
             }
@@ -212,14 +220,14 @@ pub async fn run_client(plan: ClientPlan, recorder: Arc<Recorder>, stop: Arc<Ato
             }
             70..90 => {
                 let (expected, expected_bytes) = seen.get(&key_index).cloned().flatten().unzip();
-                let (value, bytes) = new_value(&mut rng);
+                let (value, bytes) = new_value(&mut rng, false);
                 let key = format!("k{key_index}").into_bytes();
                 let kv = KvOp::CompareAndSet { key: key.clone(), expected: expected_bytes, new: Some(bytes.clone()) };
                 pending_new = Some((value.clone(), bytes));
                 (key, HistoryOp::CompareAndSet { expected, new: Some(value) }, kv)
             }
             _ => {
-                let (value, bytes) = new_value(&mut rng);
+                let (value, bytes) = new_value(&mut rng, true);
                 let key = format!("once.c{}.{written}", plan.index).into_bytes();
                 (key.clone(), HistoryOp::Put { value }, KvOp::Put { key, value: bytes })
             }
