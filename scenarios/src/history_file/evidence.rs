@@ -61,7 +61,8 @@ impl Budget {
             return Found::Exhausted;
         }
         self.checks_left -= 1;
-        match self.kind.check(history, self.check_states_max) {
+        let verdict = self.kind.check(history, self.check_states_max);
+        match verdict {
             ModelVerdict::Linearizable { .. } => Found::Linearizable,
             ModelVerdict::NotLinearizable { .. } => Found::NotLinearizable,
             ModelVerdict::Unknown { .. } => Found::Exhausted,

@@ -7,6 +7,7 @@
 use super::operation::{Call, Ending, Operation, Output};
 use crate::model::{Ended, ModelOp, ModelVerdict, SequentialModel, check_model};
 use serde::Serialize;
+use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 use thiserror::Error;
@@ -59,10 +60,44 @@ impl ModelKind {
     #[must_use]
     pub fn check(self, history: &[ModelOp<Call, Output>], states_max: usize) -> ModelVerdict {
         match self {
-            ModelKind::Register | ModelKind::CasRegister => check_model(&RegisterModel, history, states_max),
+            ModelKind::Register | ModelKind::CasRegister => {
+                check_model(&RegisterModel, &collapse_unneeded(history), states_max)
+            }
             ModelKind::Kv => check_model(&KeyValueModel, history, states_max),
         }
     }
+}
+
+/// A register's history with every value no operation compares with (no completed read returned
+/// it, no compare-and-set expects it) written as one value that none of them holds. The register
+/// only ever compares its value with the values operations name, so the answer is the same; and
+/// writes of such values become the same operation, which the search places in invocation order
+/// only ([`SequentialModel::interchangeable`]) instead of trying every subset of them.
+fn collapse_unneeded(history: &[ModelOp<Call, Output>]) -> Vec<ModelOp<Call, Output>> {
+    let mut needed: BTreeSet<&str> = BTreeSet::new();
+    for operation in history {
+        match (&operation.op, &operation.ended) {
+            (Call::Read, Ended::Completed { output: Output::Value(Some(value)), .. })
+            | (Call::Cas { expected: Some(value), .. }, _) => {
+                needed.insert(value);
+            }
+            _ => {}
+        }
+    }
+    // A value no operation names: longer than every needed one.
+    let other = "\u{0}".repeat(needed.iter().map(|value| value.len()).max().unwrap_or_default() + 1);
+    let collapse = |value: &String| if needed.contains(value.as_str()) { value.clone() } else { other.clone() };
+    history
+        .iter()
+        .map(|operation| {
+            let op = match &operation.op {
+                Call::Write { value } => Call::Write { value: collapse(value) },
+                Call::Cas { expected, new } => Call::Cas { expected: expected.clone(), new: new.as_ref().map(collapse) },
+                other => other.clone(),
+            };
+            ModelOp { op, ..operation.clone() }
+        })
+        .collect()
 }
 
 impl fmt::Display for ModelKind {
@@ -119,6 +154,10 @@ impl SequentialModel for RegisterModel {
     fn is_read_only(&self, call: &Call) -> bool {
         call.is_read()
     }
+
+    fn interchangeable(&self, a: &Call, b: &Call) -> bool {
+        a == b
+    }
 }
 
 /// One key of porcupine's key/value store: text, "" at first; an append concatenates.
@@ -157,6 +196,10 @@ impl SequentialModel for KeyValueModel {
 
     fn is_read_only(&self, call: &Call) -> bool {
         call.is_read()
+    }
+
+    fn interchangeable(&self, a: &Call, b: &Call) -> bool {
+        a == b
     }
 }
 
