@@ -371,7 +371,8 @@ impl<'a> Reader<'a> {
             return Ok(Edn::Int(value));
         }
         let float = token.strip_suffix('M').unwrap_or(token);
-        if float.parse::<f64>().is_ok_and(f64::is_finite) {
+        let fractional = float.contains(['.', 'e', 'E']) || float.len() < token.len();
+        if fractional && float.parse::<f64>().is_ok_and(f64::is_finite) {
             return Ok(Edn::Float(token.to_owned()));
         }
         Err(self.error(EdnErrorKind::BadNumber(token.to_owned())))
@@ -495,10 +496,7 @@ pub(crate) fn event_from_parts(parts: EventParts<'_>, limits: &Limits) -> Result
             Some([expected, new]) => EventValue::Pair(scalar(expected, line, limits)?, scalar(new, line, limits)?),
             _ => return Err(problem(EventProblem::CasNeedsPair)),
         },
-        (EventType::Ok, Function::Read) => match value.elements() {
-            Some(_) => EventValue::Pair(None, None),
-            None => EventValue::One(scalar(value, line, limits)?),
-        },
+        (EventType::Ok, Function::Read) => EventValue::One(scalar(value, line, limits)?),
         _ => EventValue::Nothing,
     };
     Ok(Event { line, process, kind, function, key, value: decoded })
