@@ -116,12 +116,23 @@ impl fmt::Display for Edn {
 
 /// EDN that cannot be read, and where.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
-#[error("line {line}: {kind}")]
+#[error("line {line}: {kind}{}", started_on(*started, *line))]
 pub struct EdnError {
     /// The line (from 1) where the reader stopped.
     pub line: usize,
     /// What it found.
     pub kind: EdnErrorKind,
+    /// The line the history's event being read starts on, if known (an unclosed map stops the
+    /// reader lines later).
+    pub started: Option<usize>,
+}
+
+/// Where the event being read started, if not on the line the error is on.
+fn started_on(started: Option<usize>, line: usize) -> String {
+    match started {
+        Some(started) if started != line => format!(" (in the event that starts on line {started})"),
+        _ => String::new(),
+    }
 }
 
 /// What is wrong with a piece of EDN.
@@ -197,7 +208,8 @@ impl<'a> Reader<'a> {
             }
             Some(_) => {
                 let line = self.line;
-                Ok(Some((line, self.value(1)?)))
+                let value = self.value(1).map_err(|error| EdnError { started: Some(line), ..error })?;
+                Ok(Some((line, value)))
             }
         }
     }
@@ -393,7 +405,7 @@ impl<'a> Reader<'a> {
     }
 
     fn error(&self, kind: EdnErrorKind) -> EdnError {
-        EdnError { line: self.line, kind }
+        EdnError { line: self.line, kind, started: None }
     }
 
     /// The character under the reader, as an error.

@@ -45,10 +45,10 @@ fn reads_every_kind_of_value() {
 #[test]
 fn malformed_edn_is_an_error_with_its_line() {
     let error = |text: &str| read_one(text).unwrap_err();
-    assert_eq!(error("\n\n\"unclosed"), EdnError { line: 3, kind: EdnErrorKind::UnexpectedEnd("a string") });
-    assert_eq!(error("[1 2"), EdnError { line: 1, kind: EdnErrorKind::UnexpectedEnd("a vector") });
-    assert_eq!(error("{:a 1\n:b}"), EdnError { line: 2, kind: EdnErrorKind::OddMap });
-    assert_eq!(error("{:a 1"), EdnError { line: 1, kind: EdnErrorKind::UnexpectedEnd("a map") });
+    assert_eq!(error("\n\n\"unclosed"), EdnError { line: 3, kind: EdnErrorKind::UnexpectedEnd("a string"), started: None });
+    assert_eq!(error("[1 2"), EdnError { line: 1, kind: EdnErrorKind::UnexpectedEnd("a vector"), started: None });
+    assert_eq!(error("{:a 1\n:b}"), EdnError { line: 2, kind: EdnErrorKind::OddMap, started: None });
+    assert_eq!(error("{:a 1"), EdnError { line: 1, kind: EdnErrorKind::UnexpectedEnd("a map"), started: None });
     assert_eq!(error("\"\\q\"").kind, EdnErrorKind::BadEscape('q'));
     assert_eq!(error("\"\\u12\"").kind, EdnErrorKind::BadEscape('u'));
     assert_eq!(error("\"\\ud800\"").kind, EdnErrorKind::BadEscape('u'));
@@ -85,6 +85,12 @@ fn a_history_is_a_map_an_event_or_one_vector_of_them() {
     assert_eq!(history("[]").unwrap().0, Vec::new());
     assert_eq!(history(&format!("[{lines}] {{}}")).unwrap_err().to_string(), "line 3: text after the vector that holds the history");
     assert!(matches!(history("[{:type :invoke, :f :read, :process 0}"), Err(HistoryFileError::Edn(_))));
+    // An unclosed map runs on into the next lines; the error says where it started.
+    let unclosed = "{:type :invoke, :f :read, :process 0\n{:type :ok, :f :read, :process 0}\n";
+    assert_eq!(
+        history(unclosed).unwrap_err().to_string(),
+        "line 3: the text ends inside a map (in the event that starts on line 1)"
+    );
 }
 
 #[test]
