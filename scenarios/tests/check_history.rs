@@ -72,7 +72,10 @@ fn json_reports_the_same_verdicts() {
 fn the_evidence_names_the_operations_that_cannot_be_ordered() {
     let output = pangea_sim(&["check-history", &fixture("independent-cas-bad.edn"), "--model", "cas-register"]);
     let text = stdout(&output);
-    assert!(text.contains("history: 5 operations on 2 keys (2 cas, 1 read, 2 write; 5 ok, 0 failed, 0 unknown)"), "{text}");
+    assert!(
+        text.contains("history: 5 operations on 2 keys (2 cas, 1 read, 2 write; 5 ok, 0 failed, 0 unknown)"),
+        "{text}"
+    );
     assert!(text.contains("key \"1\" is not linearizable: these 2 operations cannot be ordered"), "{text}");
     assert!(text.contains("  lines 5-7  process 1 key \"1\": cas \"5\" to \"6\" -> swapped\n"), "{text}");
     assert!(text.contains("  lines 11-12  process 2 key \"1\": cas \"5\" to \"8\" -> swapped  <- culprit\n"), "{text}");
@@ -108,7 +111,8 @@ fn the_format_can_be_given_and_standard_input_read() {
 
 #[test]
 fn a_search_out_of_budget_exits_6() {
-    let output = pangea_sim(&["check-history", &fixture("etcd_000.log"), "--model", "cas-register", "--states-max", "1"]);
+    let output =
+        pangea_sim(&["check-history", &fixture("etcd_000.log"), "--model", "cas-register", "--states-max", "1"]);
     assert_eq!(output.status.code(), Some(6), "{}", stdout(&output));
     assert!(stdout(&output).starts_with("verdict: unknown (the search ran out of budget)\n"));
     let help = stdout(&pangea_sim(&["check-history", "--help"]));
@@ -126,13 +130,17 @@ fn unusable_input_is_a_clear_error_with_exit_code_2() {
         std::fs::write(&path, text).unwrap();
         path.to_str().unwrap().to_owned()
     };
-    let malformed = write("malformed.edn", b"{:process 0, :type :invoke, :f :read}\n{:process 0, :type :ok, :f :read, :value [1\n");
+    let malformed =
+        write("malformed.edn", b"{:process 0, :type :invoke, :f :read}\n{:process 0, :type :ok, :f :read, :value [1\n");
     let binary = write("binary.log", b"\x00\xff\xfe\n");
     let empty = write("empty.jsonl", b"\n\n");
     let missing = scratch.join("missing.edn").to_str().unwrap().to_owned();
     let etcd = fixture("etcd_000.log");
     let cases: [(Vec<&str>, &str); 8] = [
-        (vec![&malformed, "--model", "register"], "malformed.edn: line 3: the text ends inside a vector (in the event that starts on line 2)"),
+        (
+            vec![&malformed, "--model", "register"],
+            "malformed.edn: line 3: the text ends inside a vector (in the event that starts on line 2)",
+        ),
         (vec![&binary, "--model", "register"], "binary.log: line 1 is not UTF-8 text"),
         (vec![&empty, "--model", "kv"], "empty.jsonl: the file holds no operation"),
         (vec![&missing, "--model", "kv"], "cannot read the history"),
@@ -149,8 +157,13 @@ fn unusable_input_is_a_clear_error_with_exit_code_2() {
         assert!(stderr(&output).contains(expected), "{all:?}: {}", stderr(&output));
         assert!(stdout(&output).is_empty(), "{all:?}");
     }
-    let wrong_format = pangea_sim(&["check-history", &fixture("register-ok.edn"), "--model", "register", "--format", "jsonl"]);
+    let wrong_format =
+        pangea_sim(&["check-history", &fixture("register-ok.edn"), "--model", "register", "--format", "jsonl"]);
     assert_eq!(wrong_format.status.code(), Some(2));
-    assert!(stderr(&wrong_format).contains("register-ok.edn: line 1: not a history record"), "{}", stderr(&wrong_format));
+    assert!(
+        stderr(&wrong_format).contains("register-ok.edn: line 1: not a history record"),
+        "{}",
+        stderr(&wrong_format)
+    );
     std::fs::remove_dir_all(&scratch).ok();
 }

@@ -53,8 +53,8 @@ pub use error::CliError;
 
 use crate::{FailureKind, Registry};
 use args::{DeterminismArgs, PlanArgs, ReplayArgs, RunArgs, ShrinkArgs, SweepArgs, TraceArgs};
-use history::CheckHistoryArgs;
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
+use history::CheckHistoryArgs;
 use std::ffi::OsString;
 use std::process::ExitCode;
 

@@ -20,9 +20,9 @@
 //! discards and tagged values (`#jepsen.history.Op{...}` reads as the map). Nesting is limited to
 //! [`EDN_DEPTH_MAX`], so no input can exhaust the stack.
 
+use super::Limits;
 use super::error::{EventProblem, HistoryFileError};
 use super::operation::{Event, EventType, EventValue, Function, Operation, Pairing};
-use super::Limits;
 use std::fmt;
 use thiserror::Error;
 
@@ -469,8 +469,11 @@ pub(crate) fn event_of(value: &Edn, line: usize, limits: &Limits) -> Result<Opti
         let shown = value.get("f").map(Edn::to_string).unwrap_or_default();
         return Err(problem(EventProblem::UnknownFunction(shown)));
     };
-    event_from_parts(EventParts { line, process, kind, function, key: value.get("key"), value: value.get("value") }, limits)
-        .map(Some)
+    event_from_parts(
+        EventParts { line, process, kind, function, key: value.get("key"), value: value.get("value") },
+        limits,
+    )
+    .map(Some)
 }
 
 /// The fields of an event, before its value is decoded.

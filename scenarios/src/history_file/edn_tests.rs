@@ -45,7 +45,10 @@ fn reads_every_kind_of_value() {
 #[test]
 fn malformed_edn_is_an_error_with_its_line() {
     let error = |text: &str| read_one(text).unwrap_err();
-    assert_eq!(error("\n\n\"unclosed"), EdnError { line: 3, kind: EdnErrorKind::UnexpectedEnd("a string"), started: None });
+    assert_eq!(
+        error("\n\n\"unclosed"),
+        EdnError { line: 3, kind: EdnErrorKind::UnexpectedEnd("a string"), started: None }
+    );
     assert_eq!(error("[1 2"), EdnError { line: 1, kind: EdnErrorKind::UnexpectedEnd("a vector"), started: None });
     assert_eq!(error("{:a 1\n:b}"), EdnError { line: 2, kind: EdnErrorKind::OddMap, started: None });
     assert_eq!(error("{:a 1"), EdnError { line: 1, kind: EdnErrorKind::UnexpectedEnd("a map"), started: None });
@@ -83,7 +86,10 @@ fn a_history_is_a_map_an_event_or_one_vector_of_them() {
     let vector = format!("[{lines}]");
     assert_eq!(history(&vector).unwrap().0, operations);
     assert_eq!(history("[]").unwrap().0, Vec::new());
-    assert_eq!(history(&format!("[{lines}] {{}}")).unwrap_err().to_string(), "line 3: text after the vector that holds the history");
+    assert_eq!(
+        history(&format!("[{lines}] {{}}")).unwrap_err().to_string(),
+        "line 3: text after the vector that holds the history"
+    );
     assert!(matches!(history("[{:type :invoke, :f :read, :process 0}"), Err(HistoryFileError::Edn(_))));
     // An unclosed map runs on into the next lines; the error says where it started.
     let unclosed = "{:type :invoke, :f :read, :process 0\n{:type :ok, :f :read, :process 0}\n";
@@ -157,27 +163,40 @@ fn keys_come_from_key_or_from_independent_tuples() {
     assert_eq!(operations[1].call, Call::Cas { expected: Some("5".to_owned()), new: Some("6".to_owned()) });
     assert_eq!(operations[2].ending, Ending::Ok { at: 5, line: 7, output: Output::Value(Some("9".to_owned())) });
     assert_eq!(operations[3].call, Call::Cas { expected: Some("5".to_owned()), new: Some("6".to_owned()) });
-    let differs = "{:process 0, :type :invoke, :f :read, :value [1 nil]}\n{:process 0, :type :ok, :f :read, :value [2 3]}";
-    assert_eq!(history(differs).unwrap_err().to_string(), "line 2: the completion's key differs from its invocation's (line 1)");
+    let differs =
+        "{:process 0, :type :invoke, :f :read, :value [1 nil]}\n{:process 0, :type :ok, :f :read, :value [2 3]}";
+    assert_eq!(
+        history(differs).unwrap_err().to_string(),
+        "line 2: the completion's key differs from its invocation's (line 1)"
+    );
 }
 
 #[test]
 fn events_that_make_no_sense_are_errors_with_their_line() {
     let error = |text: &str| history(text).unwrap_err().to_string();
     let invoke = "{:process 0, :type :invoke, :f :write, :value 1}\n";
-    assert_eq!(error("[1 2]"), "line 1: an event must be a map, like {:type :invoke, :f :read, :value nil, :process 0}");
+    assert_eq!(
+        error("[1 2]"),
+        "line 1: an event must be a map, like {:type :invoke, :f :read, :value nil, :process 0}"
+    );
     assert_eq!(error("{:type :invoke, :f :read}"), "line 1: the event has no :process");
     assert_eq!(error("{:process 0, :f :read}"), "line 1: the event has no :type");
     assert_eq!(error("{:process 0, :type :invoke}"), "line 1: the event has no :f");
     assert_eq!(error("{:process -1, :type :invoke, :f :read}"), "line 1: :process must be a number from 0");
-    assert_eq!(error("{:process 0, :type :done, :f :read}"), "line 1: unknown :type :done (known: :invoke, :ok, :fail, :info)");
+    assert_eq!(
+        error("{:process 0, :type :done, :f :read}"),
+        "line 1: unknown :type :done (known: :invoke, :ok, :fail, :info)"
+    );
     assert!(error("{:process 0, :type :invoke, :f :txn}").starts_with("line 1: unknown :f :txn"));
     assert!(error("{:process 0, :type :invoke, :f 3}").starts_with("line 1: unknown :f 3"));
     assert_eq!(
         error(&format!("{invoke}{invoke}")),
         "line 2: process 0 invokes an operation while its operation of line 1 is still pending"
     );
-    assert_eq!(error("{:process 0, :type :ok, :f :read, :value 1}"), "line 1: process 0 completes an operation it did not invoke");
+    assert_eq!(
+        error("{:process 0, :type :ok, :f :read, :value 1}"),
+        "line 1: process 0 completes an operation it did not invoke"
+    );
     assert_eq!(
         error(&format!("{invoke}{{:process 0, :type :ok, :f :read, :value 1}}")),
         "line 2: the completion's :f differs from its invocation's (line 1)"
@@ -186,13 +205,18 @@ fn events_that_make_no_sense_are_errors_with_their_line() {
         error("{:process 0, :type :invoke, :f :write, :value nil}"),
         "line 1: a write or append needs a value (a string or an integer)"
     );
-    assert_eq!(error("{:process 0, :type :invoke, :f :cas, :value 3}"), "line 1: a compare-and-set's value must be [old new]");
+    assert_eq!(
+        error("{:process 0, :type :invoke, :f :cas, :value 3}"),
+        "line 1: a compare-and-set's value must be [old new]"
+    );
     assert_eq!(
         error("{:process 0, :type :invoke, :f :write, :value {:a 1}}"),
         "line 1: a value must be a string, a number, a keyword or nil"
     );
     assert_eq!(
-        error("{:process 0, :type :invoke, :f :read, :value [1 nil]}\n{:process 0, :type :ok, :f :read, :value [1 [2]]}"),
+        error(
+            "{:process 0, :type :invoke, :f :read, :value [1 nil]}\n{:process 0, :type :ok, :f :read, :value [1 [2]]}"
+        ),
         "line 2: a value must be a string, a number, a keyword or nil"
     );
 }
@@ -202,7 +226,10 @@ fn values_and_operations_are_bounded() {
     let limits = Limits { value_bytes_max: 4, operations_max: 2, ..Limits::default() };
     let write = |value: &str| format!("{{:process 0, :type :invoke, :f :write, :value \"{value}\"}}");
     assert!(parse(&write("four"), &limits).is_ok());
-    assert_eq!(parse(&write("fives"), &limits).unwrap_err().to_string(), "line 1: a key or value of 5 bytes, over the limit of 4 bytes");
+    assert_eq!(
+        parse(&write("fives"), &limits).unwrap_err().to_string(),
+        "line 1: a key or value of 5 bytes, over the limit of 4 bytes"
+    );
     let key = "{:process 0, :type :invoke, :f :read, :key \"long key\"}";
     assert!(matches!(parse(key, &limits), Err(HistoryFileError::ValueTooLong { line: 1, bytes: 8, limit: 4 })));
     let reads: String = (0..3).map(|process| format!("{{:process {process}, :type :invoke, :f :read}}\n")).collect();

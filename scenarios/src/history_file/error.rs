@@ -1,9 +1,9 @@
 //! Why a history file could not be read or checked: every error names the line it is about, where
 //! there is one.
 
+use super::ModelKind;
 use super::edn::EdnError;
 use super::jsonl::RecordError;
-use super::ModelKind;
 use thiserror::Error;
 
 /// A history file that cannot be read, or a history the chosen model cannot check.

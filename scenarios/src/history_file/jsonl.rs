@@ -17,9 +17,9 @@
 //!
 //! [`HistoryRecord`] is the line; the nemesis tool records its histories with it.
 
+use super::Limits;
 use super::error::HistoryFileError;
 use super::operation::{Call, Ending, Operation, Output};
-use super::Limits;
 use serde::{Deserialize, Deserializer, Serialize};
 use thiserror::Error;
 
@@ -136,9 +136,7 @@ impl HistoryRecord {
             }
             RecordFunction::Get | RecordFunction::Remove if value => fail("get and remove have no value"),
             RecordFunction::Cas if !expected => fail("a cas needs expected (null: the key must be absent)"),
-            RecordFunction::Put | RecordFunction::Get | RecordFunction::Remove | RecordFunction::Append
-                if expected =>
-            {
+            RecordFunction::Put | RecordFunction::Get | RecordFunction::Remove | RecordFunction::Append if expected => {
                 fail("only a cas has expected")
             }
             RecordFunction::Get if ok && !read => fail("an ok get needs read (null: the key was absent)"),

@@ -63,7 +63,10 @@ fn absence_and_null_differ() {
         r#"{"client":3,"key":"k1","f":"cas","value":"n","expected":null,"invoke_ns":100,"complete_ns":200,"type":"ok","succeeded":false}"#
     );
     let get = HistoryRecord { read: Some(None), ..record(RecordFunction::Get, RecordType::Ok) };
-    assert_eq!(get.to_line(), r#"{"client":3,"key":"k1","f":"get","invoke_ns":100,"complete_ns":200,"type":"ok","read":null}"#);
+    assert_eq!(
+        get.to_line(),
+        r#"{"client":3,"key":"k1","f":"get","invoke_ns":100,"complete_ns":200,"type":"ok","read":null}"#
+    );
     // A get whose read is missing is not one that read absence.
     let missing = r#"{"client":3,"key":"k1","f":"get","invoke_ns":100,"complete_ns":200,"type":"ok"}"#;
     assert!(matches!(HistoryRecord::from_line(missing), Err(RecordError::Inconsistent(_))));
@@ -74,13 +77,17 @@ fn absence_and_null_differ() {
 #[test]
 fn reads_the_lines_the_nemesis_tool_writes() {
     // The nemesis tool's recorder leaves out the value of a cas that removes the key.
-    let line = r#"{"client":0,"key":"k","f":"cas","expected":"a","invoke_ns":5,"complete_ns":9,"type":"ok","succeeded":true}"#;
+    let line =
+        r#"{"client":0,"key":"k","f":"cas","expected":"a","invoke_ns":5,"complete_ns":9,"type":"ok","succeeded":true}"#;
     let operation = HistoryRecord::from_line(line).unwrap().operation(1);
     assert_eq!(operation.call, Call::Cas { expected: Some("a".to_owned()), new: None });
     assert_eq!(operation.ending, Ending::Ok { at: 9, line: 1, output: Output::Swapped(true) });
     let info = r#"{"client":1,"key":"k","f":"put","value":"x","invoke_ns":5,"type":"info"}"#;
     let operation = HistoryRecord::from_line(info).unwrap().operation(2);
-    assert_eq!((operation.call, operation.ending), (Call::Write { value: "x".to_owned() }, Ending::Info { line: Some(2) }));
+    assert_eq!(
+        (operation.call, operation.ending),
+        (Call::Write { value: "x".to_owned() }, Ending::Info { line: Some(2) })
+    );
 }
 
 #[test]
@@ -122,7 +129,10 @@ fn malformed_lines_are_errors_with_their_line_number() {
     let error = |text: &str| parse(text, &Limits::default()).unwrap_err().to_string();
     assert!(error(&format!("{good}\n\n{{\"client\":1")).starts_with("line 3: not a history record: "));
     assert!(error(&format!("{good}\nnot json")).starts_with("line 2: not a history record: "));
-    assert!(error(r#"{"client":1,"key":"k","f":"remove","invoke_ns":1,"type":"info","colour":"red"}"#).contains("unknown field"));
+    assert!(
+        error(r#"{"client":1,"key":"k","f":"remove","invoke_ns":1,"type":"info","colour":"red"}"#)
+            .contains("unknown field")
+    );
     assert!(error(r#"{"client":1,"key":"k","f":"delete","invoke_ns":1,"type":"info"}"#).contains("unknown variant"));
     assert!(error(r#"{"client":-1,"key":"k","f":"remove","invoke_ns":1,"type":"info"}"#).starts_with("line 1"));
     assert_eq!(
@@ -138,7 +148,10 @@ fn records_are_read_in_invocation_order_within_the_limits() {
     };
     let text = format!("{}\n\n{}\n{}\n", line(1, 30), line(2, 10), line(3, 30));
     let operations = parse(&text, &Limits::default()).unwrap();
-    assert_eq!(operations.iter().map(|operation| (operation.process, operation.line)).collect::<Vec<_>>(), [(2, 3), (1, 1), (3, 4)]);
+    assert_eq!(
+        operations.iter().map(|operation| (operation.process, operation.line)).collect::<Vec<_>>(),
+        [(2, 3), (1, 1), (3, 4)]
+    );
     let limits = Limits { operations_max: 2, value_bytes_max: 3, ..Limits::default() };
     assert!(matches!(parse(&text, &limits), Err(HistoryFileError::TooManyOperations { limit: 2 })));
     let long = HistoryRecord { value: Some(Some("long".to_owned())), ..record(RecordFunction::Put, RecordType::Info) };

@@ -92,7 +92,9 @@ fn collapse_unneeded(history: &[ModelOp<Call, Output>]) -> Vec<ModelOp<Call, Out
         .map(|operation| {
             let op = match &operation.op {
                 Call::Write { value } => Call::Write { value: collapse(value) },
-                Call::Cas { expected, new } => Call::Cas { expected: expected.clone(), new: new.as_ref().map(collapse) },
+                Call::Cas { expected, new } => {
+                    Call::Cas { expected: expected.clone(), new: new.as_ref().map(collapse) }
+                }
                 other => other.clone(),
             };
             ModelOp { op, ..operation.clone() }
@@ -145,9 +147,7 @@ impl SequentialModel for RegisterModel {
             Call::Remove => (None, Output::Done),
             Call::Cas { expected, new } if state == expected => (new.clone(), Output::Swapped(true)),
             Call::Cas { .. } => (state.clone(), Output::Swapped(false)),
-            Call::Append { value } => {
-                (Some(format!("{}{value}", state.as_deref().unwrap_or_default())), Output::Done)
-            }
+            Call::Append { value } => (Some(format!("{}{value}", state.as_deref().unwrap_or_default())), Output::Done),
         }
     }
 

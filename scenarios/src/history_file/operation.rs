@@ -2,8 +2,8 @@
 //! how it ended. Jepsen's EDN and porcupine's logs record an operation as two events (an invocation
 //! and a completion, matched by process); [`Pairing`] turns those events into [`Operation`]s.
 
-use super::error::{EventProblem, HistoryFileError};
 use super::Limits;
+use super::error::{EventProblem, HistoryFileError};
 use serde::Serialize;
 use std::collections::BTreeMap;
 

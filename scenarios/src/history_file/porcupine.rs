@@ -3,21 +3,21 @@
 //! - key/value logs (`test_data/kv/c01-ok.txt`, ...): a Jepsen map a line, with `:key`, maybe after
 //!   Go's log prefix: `INFO: 2018/05/23 10:55:30 {:process 0, :type :invoke, :f :get, :key "1",
 //!   :value nil}`; functions `:get`, `:put` and `:append`;
-//! - Jepsen's etcd logs (`test_data/jepsen/etcd_000.log`, ...): `INFO  jepsen.util - 11	:invoke
-//!   :read	nil`, the process, type, function and value separated by tabs, the register's values
-//!   integers: `:write 3`, `:cas [1 4]`, `:ok :read nil`.
+//! - Jepsen's etcd logs (`test_data/jepsen/etcd_000.log`, ...): `INFO  jepsen.util - 11\t:invoke\t:read\tnil`
+//!   (`\t` a tab): the process, type, function and value; the register's values are integers:
+//!   `:write 3`, `:cas [1 4]`, `:ok :read nil`.
 //!
-//! Completions match invocations by process, in file order, as in [`super::edn`]. In the etcd logs
-//! a `:fail :cas` is a compare-and-set that found another value (etcd's answer "compare failed"):
-//! the checker takes it, as porcupine's etcd model does, as completed without swapping, not as an
-//! operation that did not take effect. Lines of other loggers and the nemesis's lines are skipped;
-//! any other line is an error.
+//! Completions match invocations by process, in file order, as in [`super::edn`]. Unlike in EDN,
+//! a `:fail :cas` here is a compare-and-set that found another value (etcd's answer "compare
+//! failed"): the checker takes it, as porcupine's etcd model does, as completed without swapping,
+//! not as an operation that did not take effect. Lines of other loggers and the nemesis's lines are
+//! skipped; any other line is an error.
 
+use super::Limits;
+use super::edn::Edn;
 use super::edn::{EventParts, Reader, event_from_parts, event_of};
 use super::error::{EventProblem, HistoryFileError};
 use super::operation::{EventType, Function, Operation, Pairing};
-use super::Limits;
-use super::edn::Edn;
 
 /// The marker of a Jepsen operation line in a log: `LEVEL  jepsen.util - PAYLOAD`.
 const JEPSEN_UTIL: &str = " jepsen.util - ";
@@ -92,7 +92,7 @@ fn kind_of(line: &str, number: usize) -> Result<LineKind<'_>, HistoryFileError> 
     Err(HistoryFileError::Event { line: number, problem: EventProblem::NotALogLine })
 }
 
-/// The event of a `jepsen.util` payload (`PROCESS	:TYPE	:F	VALUE`); `None` for the nemesis's
+/// The event of a `jepsen.util` payload (`PROCESS\t:TYPE\t:F\tVALUE`); `None` for the nemesis's
 /// events and for payloads that are not operations.
 fn util_event(
     payload: &str,

@@ -75,10 +75,16 @@ fn lines_of_neither_kind_are_errors_with_their_line() {
     assert_eq!(error(&format!("{good}hello world")), format!("line 2: {not_a_log_line}"));
     assert_eq!(error(&format!("{good}INFO: yesterday {{:process 0}}")), format!("line 2: {not_a_log_line}"));
     assert_eq!(error("INFO  jepsen.util - 0\t:invoke\t:read\tnil\textra"), "line 1: text after the event");
-    assert_eq!(error("INFO  jepsen.util - 0\t:invoke\t:frobnicate\tnil").split(" (").next(), Some("line 1: unknown :f :frobnicate"));
+    assert_eq!(
+        error("INFO  jepsen.util - 0\t:invoke\t:frobnicate\tnil").split(" (").next(),
+        Some("line 1: unknown :f :frobnicate")
+    );
     assert_eq!(error("INFO  jepsen.util - 0\t:invoke\t:cas\t[1"), "line 1: the text ends inside a vector");
     assert_eq!(error("INFO  jepsen.util - -1\t:invoke\t:read\tnil"), "line 1: the process must be a number from 0");
-    assert_eq!(error(&format!("{good}{good}")), "line 2: process 0 invokes an operation while its operation of line 1 is still pending");
+    assert_eq!(
+        error(&format!("{good}{good}")),
+        "line 2: process 0 invokes an operation while its operation of line 1 is still pending"
+    );
     assert_eq!(error("{:process 0, :type :invoke, :f :read} {}"), "line 1: text after the event");
     assert_eq!(error("\n\n{:process 0, :type :invoke, :f :read"), "line 3: the text ends inside a map");
     // A jepsen.util line that is not an operation is another message of that logger.

@@ -1,8 +1,8 @@
 //! How a [`CheckReport`] prints: text for a person ([`render_text`]) and JSON for a program
 //! ([`render_json`]). Values print quoted, long ones cut short.
 
-use super::{CheckReport, Ending, Evidence, Format, History, Operation, Output, Verdict};
 use super::operation::Call;
+use super::{CheckReport, Ending, Evidence, Format, History, Operation, Output, Verdict};
 use serde_json::json;
 use std::fmt::Write as _;
 
@@ -71,8 +71,11 @@ pub fn render_text(history: &History, report: &CheckReport) -> String {
 /// The evidence on one key, as text.
 fn write_evidence(text: &mut String, history: &History, evidence: &Evidence) {
     let count = evidence.operations.len();
-    let (subject, outcomes) =
-        if count == 1 { ("this operation".to_owned(), "its outcome") } else { (format!("these {count} operations"), "their outcomes") };
+    let (subject, outcomes) = if count == 1 {
+        ("this operation".to_owned(), "its outcome")
+    } else {
+        (format!("these {count} operations"), "their outcomes")
+    };
     let _ = writeln!(
         text,
         "{} is not linearizable: {subject} cannot be ordered consistently with {outcomes} and real time, even if \

@@ -86,6 +86,10 @@ enum Remembered<State> {
     Fingerprint(u64),
 }
 
+/// The configurations a search explored: for each set of completed operations placed (bits) and
+/// state, the sets of unknown operations placed with them.
+type Explored<State> = BTreeMap<(Vec<u64>, Remembered<State>), Vec<Vec<u64>>>;
+
 /// A history of operations on a system `M` describes, in invocation order.
 pub type History<M> = [ModelOp<<M as SequentialModel>::Op, <M as SequentialModel>::Output>];
 
@@ -202,7 +206,7 @@ fn search<M: SequentialModel>(
     // of unknown ones placed with them (none a subset of another). A configuration that places a
     // superset of one of those sets is dominated: the one with fewer has every option it has (an
     // unknown operation may take effect later, or never), so it is not explored again.
-    let mut seen: BTreeMap<(Vec<u64>, Remembered<M::State>), Vec<Vec<u64>>> = BTreeMap::new();
+    let mut seen: Explored<M::State> = BTreeMap::new();
     let mut explored = 0;
     let mut unknown_bits = vec![0; words];
     for (bit, &index) in candidates.iter().enumerate() {
@@ -333,12 +337,11 @@ fn twins<M: SequentialModel>(
     let mut twin_before = vec![None; candidates.len()];
     for (position, &bit) in unknown.iter().enumerate() {
         let operation = &history[candidates[bit]];
-        twin_before[bit] = unknown[position.saturating_sub(TWIN_SCAN_MAX)..position].iter().rev().copied().find(
-            |&earlier| {
+        twin_before[bit] =
+            unknown[position.saturating_sub(TWIN_SCAN_MAX)..position].iter().rev().copied().find(|&earlier| {
                 let twin = &history[candidates[earlier]];
                 twin.invoked_at <= operation.invoked_at && model.interchangeable(&twin.op, &operation.op)
-            },
-        );
+            });
     }
     twin_before
 }
