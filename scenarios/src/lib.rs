@@ -15,7 +15,8 @@
 //!
 //! A crate with scenarios of its own fills a [`Registry`] and checks them with [`check_in`]; its
 //! histories can be checked for linearizability against a [`SequentialModel`] of its own with
-//! [`check_model`].
+//! [`check_model`]. [`history_file`] reads histories recorded elsewhere (Jepsen's EDN, porcupine's
+//! logs, Pangea's JSONL) and checks them the same way (`pangea-sim check-history`).
 
 pub mod check;
 pub mod cli;
@@ -27,6 +28,7 @@ pub mod export;
 pub mod filter;
 pub mod graph;
 pub mod health;
+pub mod history_file;
 pub mod kit;
 pub mod linearizability;
 pub mod log;

@@ -92,6 +92,25 @@ pub enum CliError {
     /// Standard output cannot be written (other than a closed pipe, which ends the output quietly).
     #[error("cannot write to standard output")]
     Stdout(#[source] std::io::Error),
+    /// `check-history --states-max 0`.
+    #[error("--states-max must be at least 1")]
+    NoStates,
+    /// A history file that cannot be read.
+    #[error("cannot read the history {}", path.display())]
+    HistoryUnreadable {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// A history file that is not a usable history.
+    #[error("{}", path.display())]
+    History {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: crate::history_file::HistoryFileError,
+    },
     /// Results cannot be serialised as JSON.
     #[error(transparent)]
     Json(#[from] serde_json::Error),

@@ -1,5 +1,6 @@
 //! The `pangea-sim` command line, as a library: list, run, plan, sweep, replay, shrink, trace and
-//! determinism, over the scenarios of any [`Registry`].
+//! determinism, over the scenarios of any [`Registry`]; and check-history, which checks a history
+//! recorded elsewhere for linearizability.
 //!
 //! Pangea's own binary is `main` calling [`main`] with [`crate::builtin_registry`]; a crate with
 //! scenarios of its own gets the same command line from a binary of its own:
@@ -17,7 +18,8 @@
 //! which the replay must reproduce.
 //!
 //! Exit codes: 0 pass, 1 correctness failure, 2 usage error, 3 liveness failure, 4 crash, 5 a replay
-//! that did not reproduce its run (or, for `determinism`, a seed whose two runs differ).
+//! that did not reproduce its run (or, for `determinism`, a seed whose two runs differ), 6 a
+//! `check-history` whose search ran out of budget undecided.
 
 /// Writes one line to standard output; a closed pipe (`pangea-sim ... | head`) ends the program
 /// quietly instead of panicking.
@@ -40,6 +42,7 @@ macro_rules! say {
 
 mod args;
 mod error;
+mod history;
 mod runs;
 mod shrink;
 mod sweep;
@@ -51,6 +54,7 @@ pub use error::CliError;
 use crate::{FailureKind, Registry};
 use args::{DeterminismArgs, PlanArgs, ReplayArgs, RunArgs, ShrinkArgs, SweepArgs, TraceArgs};
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
+use history::CheckHistoryArgs;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
@@ -61,10 +65,20 @@ const PROGRAM_DEFAULT: &str = "pangea-sim";
 const EXIT_CODES: &str = "\
 Exit codes: 0 pass, 1 correctness failure, 2 usage error (bad input), 3 liveness failure,
 4 crash (a panic in node code, or a runaway run), 5 a replay that did not reproduce its run (or,
-for `determinism`, a seed whose two runs differ).";
+for `determinism`, a seed whose two runs differ), 6 a `check-history` whose search ran out of
+budget undecided.";
+
+/// The exit codes of `check-history`, for its `--help`.
+const CHECK_HISTORY_EXIT_CODES: &str = "\
+Exit codes: 0 linearizable, 1 not linearizable, 2 unusable input or usage error, 6 the search ran
+out of budget undecided (--states-max raises it).";
 
 /// Exit code of a usage error (bad input), as clap's own.
 const EXIT_USAGE: u8 = 2;
+/// Exit code of a history that is not linearizable (a correctness failure).
+const EXIT_NOT_LINEARIZABLE: u8 = 1;
+/// Exit code of a history check whose search ran out of budget before it could decide.
+const EXIT_UNDECIDED: u8 = 6;
 
 /// Deterministic simulation of Pangea clusters under faults.
 ///
@@ -112,6 +126,11 @@ enum Command {
     /// leaked nondeterminism (a `HashMap` iterated, a clock read, a thread). Exits 5 on a leak.
     #[command(after_help = EXIT_CODES)]
     Determinism(DeterminismArgs),
+    /// Check a recorded history file for linearizability against a model: Jepsen's EDN histories,
+    /// porcupine's test logs (kv and etcd), or Pangea's JSONL. Prints the verdict, what the history
+    /// holds and, when it is not linearizable, the fewest operations that cannot be ordered.
+    #[command(after_help = CHECK_HISTORY_EXIT_CODES)]
+    CheckHistory(CheckHistoryArgs),
 }
 
 /// The command line over `registry`'s scenarios: parses the program's arguments, runs the command,
@@ -171,6 +190,7 @@ fn execute(registry: &Registry, cli: Cli) -> Result<ExitCode, CliError> {
         Command::Shrink(args) => shrink::shrink_command(registry, args),
         Command::Trace(args) => runs::trace_command(registry, args),
         Command::Determinism(args) => runs::determinism_command(registry, args),
+        Command::CheckHistory(args) => history::check_history_command(args),
     }
 }
 

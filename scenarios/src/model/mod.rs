@@ -11,7 +11,11 @@
 //!
 //! The search is Wing & Gong's, with each configuration — the operations placed and the model's
 //! state — explored once (Lowe), depth first on an explicit stack, and bounded by a number of
-//! configurations: past it the verdict is [`ModelVerdict::Unknown`], never a guess. It is the
+//! configurations: past it the verdict is [`ModelVerdict::Unknown`], never a guess. Operations of
+//! unknown outcome cost little: a configuration is skipped when one with the same completed
+//! operations and state but only some of its unknown ones placed was explored (it has every option
+//! this one has), and unknown operations the model calls interchangeable are placed in invocation
+//! order only. It is the
 //! general engine; the key/value checker in [`crate::linearizability`] is a specialised one (keys
 //! split apart, values numbered, unknown writes pruned) for Pangea's own histories.
 //!
@@ -21,7 +25,7 @@
 pub mod examples;
 pub mod key_value;
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::fmt::Debug;
 
 /// What an operation does, one at a time: the specification a history is checked against.
@@ -60,7 +64,20 @@ pub trait SequentialModel {
     fn fingerprint(&self, _state: &Self::State) -> Option<u64> {
         None
     }
+
+    /// True if `a` and `b` are the same operation (the same effect on every state, the same output).
+    /// The search then places two such operations of unknown outcome only in invocation order: an
+    /// order that places the later and not the earlier can place the earlier instead (it may take
+    /// effect at any time after an invocation no later than the other's), so the search never tries
+    /// the 2^k subsets of k interchangeable timed-out writes. False by default.
+    fn interchangeable(&self, _a: &Self::Op, _b: &Self::Op) -> bool {
+        false
+    }
 }
+
+/// Unknown operations of a search each one is compared with, looking for an earlier interchangeable
+/// one ([`SequentialModel::interchangeable`]): a bound on the cost for models without any.
+const TWIN_SCAN_MAX: usize = 256;
 
 /// A configuration as the search remembers it: its state whole, or the state's fingerprint.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -68,6 +85,10 @@ enum Remembered<State> {
     Whole(State),
     Fingerprint(u64),
 }
+
+/// The configurations a search explored: for each set of completed operations placed (bits) and
+/// state, the sets of unknown operations placed with them.
+type Explored<State> = BTreeMap<(Vec<u64>, Remembered<State>), Vec<Vec<u64>>>;
 
 /// A history of operations on a system `M` describes, in invocation order.
 pub type History<M> = [ModelOp<<M as SequentialModel>::Op, <M as SequentialModel>::Output>];
@@ -181,19 +202,39 @@ fn search<M: SequentialModel>(
     let words = candidates.len().div_ceil(64);
     // The order's steps, each with its parent: (history position, previous step).
     let mut steps: Vec<(usize, Option<usize>)> = Vec::new();
-    let mut seen: BTreeSet<(Vec<u64>, Remembered<M::State>)> = BTreeSet::new();
+    // The configurations explored: for each set of completed operations placed and state, the sets
+    // of unknown ones placed with them (none a subset of another). A configuration that places a
+    // superset of one of those sets is dominated: the one with fewer has every option it has (an
+    // unknown operation may take effect later, or never), so it is not explored again.
+    let mut seen: Explored<M::State> = BTreeMap::new();
+    let mut explored = 0;
+    let mut unknown_bits = vec![0; words];
+    for (bit, &index) in candidates.iter().enumerate() {
+        if completed_at(&history[index]).is_none() {
+            unknown_bits[bit / 64] |= 1 << (bit % 64);
+        }
+    }
     let mut stack = vec![Configuration { placed: vec![0; words], state: model.initial(), step: None, placed_count: 0 }];
     let mut longest: (usize, Option<usize>) = (0, None);
+    let twin_before = twins(model, history, candidates);
     while let Some(mut configuration) = stack.pop() {
         place_reads(model, history, candidates, &mut configuration, &mut steps);
         let remembered = match model.fingerprint(&configuration.state) {
             Some(fingerprint) => Remembered::Fingerprint(fingerprint),
             None => Remembered::Whole(configuration.state.clone()),
         };
-        if !seen.insert((configuration.placed.clone(), remembered)) {
+        let placed_completed: Vec<u64> =
+            configuration.placed.iter().zip(&unknown_bits).map(|(placed, unknown)| placed & !unknown).collect();
+        let placed_unknown: Vec<u64> =
+            configuration.placed.iter().zip(&unknown_bits).map(|(placed, unknown)| placed & unknown).collect();
+        let unknown_sets = seen.entry((placed_completed, remembered)).or_default();
+        if unknown_sets.iter().any(|set| is_subset(set, &placed_unknown)) {
             continue;
         }
-        if seen.len() > configurations_max {
+        unknown_sets.retain(|set| !is_subset(&placed_unknown, set));
+        unknown_sets.push(placed_unknown);
+        explored += 1;
+        if explored > configurations_max {
             return ModelVerdict::Unknown { configurations_max };
         }
         let placed_completed = candidates
@@ -220,6 +261,9 @@ fn search<M: SequentialModel>(
         for (bit, &index) in candidates.iter().enumerate().rev() {
             let operation = &history[index];
             if is_set(&configuration.placed, bit) || operation.invoked_at > horizon {
+                continue;
+            }
+            if twin_before[bit].is_some_and(|twin| !is_set(&configuration.placed, twin)) {
                 continue;
             }
             let (state, output) = model.apply(&configuration.state, &operation.op);
@@ -281,11 +325,37 @@ fn place_reads<M: SequentialModel>(
     }
 }
 
+/// For each candidate of unknown outcome (by its bit), the latest earlier-invoked candidate of
+/// unknown outcome interchangeable with it, if any among the [`TWIN_SCAN_MAX`] before it.
+fn twins<M: SequentialModel>(
+    model: &M,
+    history: &[ModelOp<M::Op, M::Output>],
+    candidates: &[usize],
+) -> Vec<Option<usize>> {
+    let unknown: Vec<usize> =
+        (0..candidates.len()).filter(|&bit| matches!(history[candidates[bit]].ended, Ended::Unknown)).collect();
+    let mut twin_before = vec![None; candidates.len()];
+    for (position, &bit) in unknown.iter().enumerate() {
+        let operation = &history[candidates[bit]];
+        twin_before[bit] =
+            unknown[position.saturating_sub(TWIN_SCAN_MAX)..position].iter().rev().copied().find(|&earlier| {
+                let twin = &history[candidates[earlier]];
+                twin.invoked_at <= operation.invoked_at && model.interchangeable(&twin.op, &operation.op)
+            });
+    }
+    twin_before
+}
+
 fn completed_at<Op, Output>(operation: &ModelOp<Op, Output>) -> Option<u64> {
     match operation.ended {
         Ended::Completed { at, .. } => Some(at),
         Ended::Unknown | Ended::Failed => None,
     }
+}
+
+/// Whether every bit set in `small` is set in `large`.
+fn is_subset(small: &[u64], large: &[u64]) -> bool {
+    small.iter().zip(large).all(|(small, large)| small & !large == 0)
 }
 
 fn is_set(bits: &[u64], bit: usize) -> bool {
