@@ -9,10 +9,10 @@
 use pangea_core::metadata::records::{KvOp, KvResult, VALUE_BYTES_MAX};
 use pangea_core::random::below;
 use pangea_node::api::{ApiError, Client};
+use pangea_scenarios::history_file::{HistoryRecord, RecordFunction, RecordType};
 use pangea_scenarios::linearizability::{HistoryEntry, HistoryOp, OpCompletion, OpOutcome, Value};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
-use serde::Serialize;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,31 +30,10 @@ pub struct Recorder {
     pub start: Instant,
     /// Every operation so far.
     pub history: Mutex<Vec<HistoryEntry>>,
-    /// The history's JSONL file, a line per operation as it ends.
+    /// The history's JSONL file ([`HistoryRecord`] lines, which `pangea-sim check-history` reads), a line per operation as it ends.
     file: Mutex<std::io::BufWriter<std::fs::File>>,
     /// Write-once keys acknowledged, with their value's tag.
     pub acknowledged_once: Mutex<Vec<(Vec<u8>, Value)>>,
-}
-
-/// One history line of the JSONL file.
-#[derive(Serialize)]
-struct Line {
-    client: u64,
-    key: String,
-    f: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    value: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    expected: Option<Option<String>>,
-    invoke_ns: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    complete_ns: Option<u64>,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    read: Option<Option<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    succeeded: Option<bool>,
 }
 
 fn text(value: &Value) -> String {
@@ -80,11 +59,11 @@ impl Recorder {
     /// Records `entry` (in memory and in the file).
     pub fn record(&self, entry: HistoryEntry) {
         let (f, value, expected) = match &entry.op {
-            HistoryOp::Put { value } => ("put", Some(text(value)), None),
-            HistoryOp::Get => ("get", None, None),
-            HistoryOp::Remove => ("remove", None, None),
+            HistoryOp::Put { value } => (RecordFunction::Put, Some(Some(text(value))), None),
+            HistoryOp::Get => (RecordFunction::Get, None, None),
+            HistoryOp::Remove => (RecordFunction::Remove, None, None),
             HistoryOp::CompareAndSet { expected, new } => {
-                ("cas", new.as_ref().map(text), Some(expected.as_ref().map(text)))
+                (RecordFunction::Cas, Some(new.as_ref().map(text)), Some(expected.as_ref().map(text)))
             }
         };
         let (kind, complete_ns, read, succeeded) = match &entry.completion {
@@ -94,12 +73,12 @@ impl Recorder {
                     OpOutcome::Ok => (None, None),
                     OpOutcome::CompareAndSet { succeeded, .. } => (None, Some(*succeeded)),
                 };
-                ("ok", Some(*at), read, succeeded)
+                (RecordType::Ok, Some(*at), read, succeeded)
             }
-            OpCompletion::Unknown => ("info", None, None, None),
-            OpCompletion::Failed => ("fail", None, None, None),
+            OpCompletion::Unknown => (RecordType::Info, None, None, None),
+            OpCompletion::Failed => (RecordType::Fail, None, None, None),
         };
-        let line = Line {
+        let line = HistoryRecord {
             client: entry.client,
             key: String::from_utf8_lossy(&entry.key).into_owned(),
             f,
@@ -107,13 +86,12 @@ impl Recorder {
             expected,
             invoke_ns: entry.invoked_at,
             complete_ns,
-            kind,
+            outcome: kind,
             read,
             succeeded,
         };
         if let Ok(mut file) = self.file.lock() {
-            let _ = serde_json::to_writer(&mut *file, &line);
-            let _ = file.write_all(b"\n");
+            let _ = writeln!(file, "{}", line.to_line());
         }
         if let Ok(mut history) = self.history.lock()
             && history.len() < OPERATIONS_MAX
