@@ -150,20 +150,8 @@ fn hold(mut queue: nfq::Queue, delay_ms_max: &AtomicU64, stop: &AtomicBool, seed
     let mut arrivals: u64 = 0;
     loop {
         let stopping = stop.load(Ordering::Relaxed);
-        while !stopping {
-            match queue.recv() {
-                Ok(message) => {
-                    let bound = delay_ms_max.load(Ordering::Relaxed);
-                    let delay = Duration::from_micros(below(&mut rng, bound.saturating_mul(1000) + 1));
-                    held.insert((Instant::now() + delay, arrivals), message);
-                    arrivals += 1;
-                }
-                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(error) => {
-                    eprintln!("pangea-nemesis: delay queue: {error}");
-                    break;
-                }
-            }
+        if !stopping {
+            take_arrivals(&mut queue, &mut held, &mut arrivals, delay_ms_max, &mut rng);
         }
         let now = Instant::now();
         while let Some(entry) = held.first_entry() {
@@ -181,5 +169,30 @@ fn hold(mut queue: nfq::Queue, delay_ms_max: &AtomicU64, stop: &AtomicBool, seed
             return;
         }
         std::thread::sleep(POLL);
+    }
+}
+
+/// Takes every packet waiting on the queue and gives each a release time.
+fn take_arrivals(
+    queue: &mut nfq::Queue,
+    held: &mut BTreeMap<(Instant, u64), nfq::Message>,
+    arrivals: &mut u64,
+    delay_ms_max: &AtomicU64,
+    rng: &mut ChaCha8Rng,
+) {
+    loop {
+        match queue.recv() {
+            Ok(message) => {
+                let bound = delay_ms_max.load(Ordering::Relaxed);
+                let delay = Duration::from_micros(below(rng, bound.saturating_mul(1000) + 1));
+                held.insert((Instant::now() + delay, *arrivals), message);
+                *arrivals += 1;
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => return,
+            Err(error) => {
+                eprintln!("pangea-nemesis: delay queue: {error}");
+                return;
+            }
+        }
     }
 }
