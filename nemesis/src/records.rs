@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::task::JoinSet;
 
 /// Keys the events are spread over.
 const EVENT_KEYS: u64 = 16;
@@ -21,6 +22,8 @@ const EVENT_KEYS: u64 = 16;
 const EVENTS_MAX: u64 = EVENT_KEYS * 9_000;
 /// Most entities added in a run (then the graph client stops).
 const ENTITIES_MAX: u64 = 500_000;
+/// Entity reads in flight at once while reading back.
+const READS_IN_FLIGHT: usize = 32;
 /// Most events a range read answers.
 const RANGE_LIMIT: u32 = 1_000;
 
@@ -106,25 +109,40 @@ pub async fn run_events_client(
     }
 }
 
-/// Reads back every acknowledged entity and event linearizably; answers what is missing or wrong
-/// (at most `shown` lines, then a count).
+/// Reads back every acknowledged entity ([`READS_IN_FLIGHT`] at a time) and event, linearizably;
+/// answers what is missing or wrong.
 pub async fn check(addresses: &[SocketAddr], token: [u8; 32], acknowledged: &Acknowledged) -> Vec<String> {
-    let mut problems = Vec::new();
-    let mut client = Client::new(addresses.to_vec(), token, Duration::from_secs(10));
-    let entities = acknowledged.entities.lock().map(|list| list.clone()).unwrap_or_default();
-    for (id, number) in entities {
-        match client.graph_read(GraphQuery::Entity(id)).await {
-            Ok(GraphAnswer::Entity(Some(view))) => {
-                if view.properties.get("n") != Some(&Value::Scalar(Scalar::Int(number))) {
-                    problems
-                        .push(format!("entity {} holds {:?}, acknowledged with n = {number}", id.0, view.properties));
+    let entities = Arc::new(acknowledged.entities.lock().map(|list| list.clone()).unwrap_or_default());
+    let mut reads = JoinSet::new();
+    for stripe in 0..READS_IN_FLIGHT {
+        let (entities, addresses) = (entities.clone(), addresses.to_vec());
+        reads.spawn(async move {
+            let mut problems = Vec::new();
+            let mut client = Client::new(addresses, token, Duration::from_secs(10));
+            for &(id, number) in entities.iter().skip(stripe).step_by(READS_IN_FLIGHT) {
+                match client.graph_read(GraphQuery::Entity(id)).await {
+                    Ok(GraphAnswer::Entity(Some(view))) => {
+                        if view.properties.get("n") != Some(&Value::Scalar(Scalar::Int(number))) {
+                            problems.push(format!(
+                                "entity {} holds {:?}, acknowledged with n = {number}",
+                                id.0, view.properties
+                            ));
+                        }
+                    }
+                    Ok(GraphAnswer::Entity(None)) => problems.push(format!("entity {} (n = {number}) is gone", id.0)),
+                    Ok(other) => problems.push(format!("entity {}: unexpected answer {other:?}", id.0)),
+                    Err(error) => problems.push(format!("entity {}: not read back: {error}", id.0)),
                 }
             }
-            Ok(GraphAnswer::Entity(None)) => problems.push(format!("entity {} (n = {number}) is gone", id.0)),
-            Ok(other) => problems.push(format!("entity {}: unexpected answer {other:?}", id.0)),
-            Err(error) => problems.push(format!("entity {}: not read back: {error}", id.0)),
-        }
+            problems
+        });
     }
+    let mut problems = Vec::new();
+    while let Some(found) = reads.join_next().await {
+        problems.extend(found.unwrap_or_else(|error| vec![format!("a read back failed: {error}")]));
+    }
+    problems.sort();
+    let mut client = Client::new(addresses.to_vec(), token, Duration::from_secs(10));
     let events = acknowledged.events.lock().map(|list| list.clone()).unwrap_or_default();
     let mut found: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
     for key in 0..EVENT_KEYS {
