@@ -1,7 +1,8 @@
 //! The seed corpus: a few valid encodings per target, made from real values with the real encoders,
 //! so that the fuzzer starts past the framing and the stored corpus replays decoders' success paths
 //! as well as their refusals. `tests/corpus.rs` checks that every seed still decodes and writes
-//! them to `fuzz/corpus/TARGET/seed-NAME` when `PANGEA_WRITE_SEEDS=1`.
+//! those missing to `fuzz/corpus/TARGET/seed-NAME` when `PANGEA_WRITE_SEEDS=1` (delete a seed to write
+//! it again; the identity seed is a throwaway key pair, new each time it is made).
 
 use crate::ces::ShardInput;
 use crate::records::stored;
@@ -406,7 +407,37 @@ mod scenarios {
     use pangea_scenarios::ReplayFile;
     use pangea_scenarios::replay::{REPLAY_FORMAT, REPLAY_VERSION, RecordedFailure};
     use pangea_scenarios::report::FailureKind;
-    use pangea_sim::FaultPlan;
+    use pangea_sim::{Fault, FaultPlan, Partition, TimedFault};
+
+    /// A plan of every kind of timed fault that heals after 1.5 s, on 3 nodes.
+    fn short_plan() -> FaultPlan {
+        let mut plan = FaultPlan::none(1_500);
+        plan.network.drop_ppm = 10_000;
+        plan.network.duplicate_ppm = 10_000;
+        plan.network.reorder_ppm = 10_000;
+        plan.network.reorder_delay_us = 5_000;
+        plan.network.corrupt_ppm = 1_000;
+        plan.disk.torn_writes = true;
+        plan.disk.read_error_ppm = 1_000;
+        plan.clock_skew_ms = vec![0, 250, -250];
+        plan.buggify = true;
+        plan.crash_after_sync_ppm = 1_000;
+        let faults = [
+            (100, Fault::Partition { partition: Partition::Isolate { node: 0 } }),
+            (200, Fault::Crash { node: 1 }),
+            (300, Fault::Heal),
+            (400, Fault::Restart { node: 1 }),
+            (500, Fault::Pause { node: 2 }),
+            (600, Fault::Slow { node: 0, handler_extra_us: 2_000 }),
+            (700, Fault::Resume { node: 2 }),
+            (800, Fault::ClockJump { node: 1, by_ms: -5_000 }),
+            (900, Fault::DiskFull { node: 2 }),
+            (1_000, Fault::DiskFreed { node: 2 }),
+            (1_100, Fault::Partition { partition: Partition::OneWay { from: vec![0], to: vec![1, 2] } }),
+        ];
+        plan.events = faults.into_iter().map(|(at_ms, fault)| TimedFault { at_ms, fault }).collect();
+        plan
+    }
 
     pub(super) fn seeds() -> Vec<Seed> {
         let swarm = FaultPlan::swarm(7, 5, Duration::from_secs(20));
@@ -439,6 +470,8 @@ mod scenarios {
             seed("fault_plans", "swarm", json(&swarm)),
             seed("fault_plans", "log-swarm", json(&FaultPlan::swarm(3, 3, Duration::from_secs(30)))),
             seed("fault_plans", "none", json(&FaultPlan::none(1_000))),
+            // Short enough to be run (see `scenarios::fault_plans`).
+            seed("fault_plans", "short", json(&short_plan())),
             seed("replay_files", "health", replay.to_json().into_bytes()),
         ]
     }

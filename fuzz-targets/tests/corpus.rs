@@ -63,7 +63,7 @@ fn seeds_decode_and_are_stored() {
         let target = TARGETS.iter().find(|target| target.name == seed.target).expect("a known target");
         run(target, &seed.bytes).unwrap_or_else(|why| panic!("seed {} of {} fails: {why}", seed.name, seed.target));
         let path = fuzz_dir().join("corpus").join(seed.target).join(format!("seed-{}", seed.name));
-        if write {
+        if write && !path.exists() {
             std::fs::create_dir_all(path.parent().expect("a corpus directory")).expect("the corpus directory");
             std::fs::write(&path, &seed.bytes).expect("a seed writes");
         }
