@@ -148,6 +148,76 @@ struct MetaVersion {
     format_version: u32,
 }
 
+/// What `meta.json` says: the node's id, its admission rule and the client token. Read from outside
+/// bytes (a file anyone with access to the directory may have edited), so [`MetaFile::parse`]
+/// answers anything with a value or a typed error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetaFile {
+    /// The node's id (checked against its certificate by [`DataDir::open`]).
+    pub node_id: NodeId,
+    /// Which peers it admits.
+    pub admission: Admission,
+    /// The token clients must present.
+    pub client_token: [u8; 32],
+}
+
+impl MetaFile {
+    /// Reads `meta.json`'s text, refusing newer and older formats before anything else.
+    ///
+    /// # Errors
+    /// [`DataDirError::NewerVersion`], [`DataDirError::OlderVersion`], or [`DataDirError::Corrupt`]
+    /// for text that is not such a file.
+    pub fn parse(text: &[u8]) -> Result<MetaFile, DataDirError> {
+        let version: MetaVersion = serde_json::from_slice(text)
+            .map_err(|error| DataDirError::Corrupt { what: format!("meta.json: {error}") })?;
+        if version.format_version > FORMAT_VERSION {
+            return Err(DataDirError::NewerVersion { found: version.format_version, supported: FORMAT_VERSION });
+        }
+        if version.format_version < FORMAT_VERSION_MIN {
+            return Err(DataDirError::OlderVersion {
+                found: version.format_version,
+                oldest: FORMAT_VERSION_MIN,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let meta: Meta = serde_json::from_slice(text)
+            .map_err(|error| DataDirError::Corrupt { what: format!("meta.json: {error}") })?;
+        let corrupt = |what: &str| DataDirError::Corrupt { what: what.to_owned() };
+        let node_id = hex::decode_32(&meta.node_id).map(NodeId).ok_or_else(|| corrupt("meta.json: node_id"))?;
+        let client_token = hex::decode_32(&meta.client_token).ok_or_else(|| corrupt("meta.json: client_token"))?;
+        let admission = match &meta.admission {
+            MetaAdmission::ClusterKey(key) => Admission::ClusterKey(ClusterKey(
+                hex::decode_32(key).ok_or_else(|| corrupt("meta.json: admission cluster key"))?,
+            )),
+            MetaAdmission::Pinned(ids) => Admission::Pinned(
+                ids.iter()
+                    .map(|id| hex::decode_32(id).map(NodeId))
+                    .collect::<Option<BTreeSet<_>>>()
+                    .ok_or_else(|| corrupt("meta.json: admission pinned id"))?,
+            ),
+        };
+        Ok(MetaFile { node_id, admission, client_token })
+    }
+
+    /// The file's text, in this build's format.
+    ///
+    /// # Errors
+    /// Only if the JSON encoder fails.
+    pub fn to_json(&self) -> Result<Vec<u8>, DataDirError> {
+        let meta = Meta {
+            format_version: FORMAT_VERSION,
+            node_id: hex::encode(&self.node_id.0),
+            admission: match &self.admission {
+                Admission::ClusterKey(key) => MetaAdmission::ClusterKey(hex::encode(&key.0)),
+                Admission::Pinned(ids) => MetaAdmission::Pinned(ids.iter().map(|id| hex::encode(&id.0)).collect()),
+            },
+            client_token: hex::encode(&self.client_token),
+        };
+        serde_json::to_vec_pretty(&meta)
+            .map_err(|error| DataDirError::Corrupt { what: format!("cannot encode meta.json: {error}") })
+    }
+}
+
 impl DataDir {
     /// Creates the directory at `path` if absent and a new node in it; the returned value holds the
     /// lock. Refuses with [`DataDirError::AlreadyInitialized`] when a node is already there.
@@ -207,17 +277,12 @@ impl DataDir {
     }
 
     fn meta_json(&self) -> Result<Vec<u8>, DataDirError> {
-        let meta = Meta {
-            format_version: FORMAT_VERSION,
-            node_id: hex::encode(&self.identity.node_id().0),
-            admission: match &self.admission {
-                Admission::ClusterKey(key) => MetaAdmission::ClusterKey(hex::encode(&key.0)),
-                Admission::Pinned(ids) => MetaAdmission::Pinned(ids.iter().map(|id| hex::encode(&id.0)).collect()),
-            },
-            client_token: hex::encode(&self.client_token),
-        };
-        serde_json::to_vec_pretty(&meta)
-            .map_err(|error| DataDirError::Corrupt { what: format!("cannot encode meta.json: {error}") })
+        MetaFile {
+            node_id: self.identity.node_id(),
+            admission: self.admission.clone(),
+            client_token: self.client_token,
+        }
+        .to_json()
     }
 
     /// Opens and locks the node in `path`, validating every file.
@@ -231,34 +296,8 @@ impl DataDir {
         }
         let lock = lock(&path)?;
         let meta_text = read(&path.join(META_FILE))?;
-        let version: MetaVersion = serde_json::from_slice(&meta_text)
-            .map_err(|error| DataDirError::Corrupt { what: format!("meta.json: {error}") })?;
-        if version.format_version > FORMAT_VERSION {
-            return Err(DataDirError::NewerVersion { found: version.format_version, supported: FORMAT_VERSION });
-        }
-        if version.format_version < FORMAT_VERSION_MIN {
-            return Err(DataDirError::OlderVersion {
-                found: version.format_version,
-                oldest: FORMAT_VERSION_MIN,
-                supported: FORMAT_VERSION,
-            });
-        }
-        let meta: Meta = serde_json::from_slice(&meta_text)
-            .map_err(|error| DataDirError::Corrupt { what: format!("meta.json: {error}") })?;
+        let MetaFile { node_id, admission, client_token } = MetaFile::parse(&meta_text)?;
         let corrupt = |what: &str| DataDirError::Corrupt { what: what.to_owned() };
-        let node_id = hex::decode_32(&meta.node_id).map(NodeId).ok_or_else(|| corrupt("meta.json: node_id"))?;
-        let client_token = hex::decode_32(&meta.client_token).ok_or_else(|| corrupt("meta.json: client_token"))?;
-        let admission = match &meta.admission {
-            MetaAdmission::ClusterKey(key) => Admission::ClusterKey(ClusterKey(
-                hex::decode_32(key).ok_or_else(|| corrupt("meta.json: admission cluster key"))?,
-            )),
-            MetaAdmission::Pinned(ids) => Admission::Pinned(
-                ids.iter()
-                    .map(|id| hex::decode_32(id).map(NodeId))
-                    .collect::<Option<BTreeSet<_>>>()
-                    .ok_or_else(|| corrupt("meta.json: admission pinned id"))?,
-            ),
-        };
         let key_text = text(&path.join(KEY_FILE), KEY_FILE)?;
         let certificate_text = text(&path.join(CERTIFICATE_FILE), CERTIFICATE_FILE)?;
         let identity = Identity::from_pem(&certificate_text, &key_text)

@@ -9,6 +9,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 /// Largest frame body accepted or sent, in bytes (16 MiB).
 pub const FRAME_BYTES_MAX: usize = 16 * 1024 * 1024;
 
+/// Bytes set aside for a frame's body before any of it has arrived: a length prefix is a claim, so
+/// a larger body grows as its bytes come in rather than on the prefix's word (else four bytes on a
+/// stream would make the node allocate 16 MiB, and a hundred streams 1.6 GiB).
+pub const FRAME_PREALLOCATION_BYTES_MAX: usize = 64 * 1024;
+
 /// Why a frame could not be read or written.
 #[derive(Debug, Error)]
 pub enum FrameError {
@@ -55,11 +60,11 @@ pub async fn read_frame<R: AsyncRead + Unpin>(stream: &mut R) -> Result<Option<V
     if length as usize > FRAME_BYTES_MAX {
         return Err(FrameError::TooLarge { bytes: u64::from(length) });
     }
-    let mut body = vec![0u8; length as usize];
-    stream.read_exact(&mut body).await.map_err(|error| match error.kind() {
-        std::io::ErrorKind::UnexpectedEof => FrameError::Truncated,
-        _ => FrameError::Io(error),
-    })?;
+    let mut body = Vec::with_capacity((length as usize).min(FRAME_PREALLOCATION_BYTES_MAX));
+    let read = (&mut *stream).take(u64::from(length)).read_to_end(&mut body).await?;
+    if read < length as usize {
+        return Err(FrameError::Truncated);
+    }
     Ok(Some(body))
 }
 
@@ -98,6 +103,42 @@ mod tests {
         let (writer, mut reader) = tokio::io::duplex(1024);
         drop(writer);
         assert!(read_frame(&mut reader).await.unwrap().is_none());
+    }
+
+    /// A reader of `bytes` that records the largest buffer it was offered.
+    struct Offered<'a> {
+        bytes: &'a [u8],
+        largest: usize,
+    }
+
+    impl AsyncRead for Offered<'_> {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            self.largest = self.largest.max(buf.remaining());
+            let count = buf.remaining().min(self.bytes.len());
+            buf.put_slice(&self.bytes[..count]);
+            self.bytes = &self.bytes[count..];
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_length_prefix_alone_allocates_no_body() {
+        // 16 MiB announced, 100 bytes sent: the reader is never offered room for the 16 MiB.
+        let mut stream = (FRAME_BYTES_MAX as u32).to_be_bytes().to_vec();
+        stream.extend_from_slice(&[7; 100]);
+        let mut reader = Offered { bytes: &stream, largest: 0 };
+        assert!(matches!(read_frame(&mut reader).await, Err(FrameError::Truncated)));
+        assert!(reader.largest <= 2 * FRAME_PREALLOCATION_BYTES_MAX, "offered {} bytes", reader.largest);
+        // A whole large frame still reads, growing as it arrives.
+        let body = vec![9; 3 * FRAME_PREALLOCATION_BYTES_MAX + 5];
+        let mut stream = (body.len() as u32).to_be_bytes().to_vec();
+        stream.extend_from_slice(&body);
+        let mut reader = Offered { bytes: &stream, largest: 0 };
+        assert_eq!(read_frame(&mut reader).await.unwrap(), Some(body));
     }
 
     #[tokio::test]

@@ -203,8 +203,12 @@ pub fn node_id_of(certificate: &CertificateDer<'_>) -> Result<NodeId, IdentityEr
     Ok(NodeId::for_public_key(&public_key_of(certificate)?))
 }
 
-/// Whether `certificate` satisfies `admission`.
-pub(crate) fn admitted(certificate: &CertificateDer<'_>, admission: &Admission) -> Result<bool, IdentityError> {
+/// Whether `certificate` satisfies `admission` (what the TLS verifiers ask of a peer's certificate,
+/// bytes from outside).
+///
+/// # Errors
+/// A certificate that does not parse.
+pub fn admitted(certificate: &CertificateDer<'_>, admission: &Admission) -> Result<bool, IdentityError> {
     let parsed = webpki::EndEntityCert::try_from(certificate)
         .map_err(|error| IdentityError::Certificate(format!("{error:?}")))?;
     let spki = parsed.subject_public_key_info();

@@ -507,10 +507,16 @@ pub fn read_master_key(path: &Path) -> Result<MasterKey, ObjectsError> {
         };
         ObjectsError::KeyFile(format!("cannot read the master key file {}: {why}", path.display()))
     })?;
-    let bytes = hex::decode_32(text.trim_end_matches(['\n', '\r'])).ok_or_else(|| {
+    parse_master_key(&text).ok_or_else(|| {
         ObjectsError::KeyFile(format!("the master key file {} does not hold 64 hex digits", path.display()))
-    })?;
-    Ok(MasterKey::from_bytes(bytes))
+    })
+}
+
+/// The master key in a key file's text: 64 hex digits, then optionally a newline; `None` for
+/// anything else.
+#[must_use]
+pub fn parse_master_key(text: &str) -> Option<MasterKey> {
+    hex::decode_32(text.trim_end_matches(['\n', '\r'])).map(MasterKey::from_bytes)
 }
 
 /// The master key at `path`, or, when there is no file there, a new one of `fresh` bytes written

@@ -208,20 +208,42 @@ pub type BootstrapContact = (NodeId, Option<SocketAddr>);
 
 /// The cluster's initial configuration as stored, if this node has one.
 pub fn stored_genesis(storage: &mut RedbStorage) -> Result<Option<Vec<NodeId>>, StorageError> {
-    match storage.get(NODE_TABLE, GENESIS_KEY)? {
-        None => Ok(None),
-        Some(bytes) => decode_serde(&bytes)
-            .map(Some)
-            .map_err(|_| StorageError::Corrupt { table: NODE_TABLE.to_owned(), key: GENESIS_KEY.to_vec() }),
-    }
+    storage.get(NODE_TABLE, GENESIS_KEY)?.map(|bytes| decode_genesis(&bytes)).transpose()
 }
 
 /// The DHT's bootstrap contacts as stored (none if none were).
 pub fn stored_dht_bootstrap(storage: &mut RedbStorage) -> Result<Vec<BootstrapContact>, StorageError> {
-    let corrupt = || StorageError::Corrupt { table: NODE_TABLE.to_owned(), key: DHT_BOOTSTRAP_KEY.to_vec() };
     let Some(bytes) = storage.get(NODE_TABLE, DHT_BOOTSTRAP_KEY)? else { return Ok(Vec::new()) };
-    let pairs: Vec<(NodeId, String)> = decode_serde(&bytes).map_err(|_| corrupt())?;
+    decode_dht_bootstrap(&bytes)
+}
+
+/// The cluster's initial configuration from its stored bytes (a file's: any bytes at all).
+///
+/// # Errors
+/// [`StorageError::Corrupt`] for bytes that are not a list of node ids.
+pub fn decode_genesis(bytes: &[u8]) -> Result<Vec<NodeId>, StorageError> {
+    decode_serde(bytes).map_err(|_| StorageError::Corrupt { table: NODE_TABLE.to_owned(), key: GENESIS_KEY.to_vec() })
+}
+
+/// The DHT's bootstrap contacts from their stored bytes (a file's: any bytes at all).
+///
+/// # Errors
+/// [`StorageError::Corrupt`] for bytes that are not a list of ids and socket addresses.
+pub fn decode_dht_bootstrap(bytes: &[u8]) -> Result<Vec<BootstrapContact>, StorageError> {
+    let corrupt = || StorageError::Corrupt { table: NODE_TABLE.to_owned(), key: DHT_BOOTSTRAP_KEY.to_vec() };
+    let pairs: Vec<(NodeId, String)> = decode_serde(bytes).map_err(|_| corrupt())?;
     pairs.into_iter().map(|(node, addr)| Ok((node, Some(addr.parse().map_err(|_| corrupt())?)))).collect()
+}
+
+/// The stored bytes of the DHT's bootstrap contacts (those with an address; the inverse of
+/// [`decode_dht_bootstrap`]).
+///
+/// # Errors
+/// Only if the encoder fails.
+pub fn encode_dht_bootstrap(contacts: &[BootstrapContact]) -> Result<Vec<u8>, StorageError> {
+    let pairs: Vec<(NodeId, String)> =
+        contacts.iter().filter_map(|(node, addr)| Some((*node, addr.as_ref()?.to_string()))).collect();
+    encoded(&pairs)
 }
 
 /// Stores the cluster's initial configuration and the DHT's bootstrap contacts (those with an
@@ -231,12 +253,10 @@ pub fn store_genesis(
     genesis: &[NodeId],
     dht_bootstrap: &[BootstrapContact],
 ) -> Result<(), StorageError> {
-    let pairs: Vec<(NodeId, String)> =
-        dht_bootstrap.iter().filter_map(|(node, addr)| Some((*node, addr.as_ref()?.to_string()))).collect();
     let mut batch = WriteBatch::new();
     batch.put(NODE_TABLE, GENESIS_KEY.to_vec(), encoded(&genesis.to_vec())?);
-    if !pairs.is_empty() {
-        batch.put(NODE_TABLE, DHT_BOOTSTRAP_KEY.to_vec(), encoded(&pairs)?);
+    if dht_bootstrap.iter().any(|(_, addr)| addr.is_some()) {
+        batch.put(NODE_TABLE, DHT_BOOTSTRAP_KEY.to_vec(), encode_dht_bootstrap(dht_bootstrap)?);
     }
     storage.write(batch)?;
     storage.sync()

@@ -144,6 +144,23 @@ fn read_record(
 /// The record holding `batches`.
 fn encode_record(batches: &[WriteBatch], generation: u64) -> io::Result<Vec<u8>> {
     let too_large = || io::Error::new(io::ErrorKind::InvalidInput, "a write-ahead record over its size limit");
+    let payload = encode_batches(batches)?;
+    let payload_length = u32::try_from(payload.len()).ok().filter(|length| *length <= RECORD_PAYLOAD_BYTES_MAX);
+    let payload_length = payload_length.ok_or_else(too_large)?;
+    let mut record = Vec::with_capacity(RECORD_HEADER_BYTES + payload.len());
+    record.extend_from_slice(&payload_length.to_le_bytes());
+    record.extend_from_slice(&generation.to_le_bytes());
+    record.extend_from_slice(&record_hash(payload_length, generation, &payload));
+    record.extend_from_slice(&payload);
+    Ok(record)
+}
+
+/// The payload of a record holding `batches` (the inverse of [`decode_batches`]).
+///
+/// # Errors
+/// `InvalidInput` for a count, table name, key or value too long for its length field.
+pub fn encode_batches(batches: &[WriteBatch]) -> io::Result<Vec<u8>> {
+    let too_large = || io::Error::new(io::ErrorKind::InvalidInput, "a write-ahead record over its size limit");
     let mut payload = Vec::new();
     put_u32(&mut payload, batches.len()).ok_or_else(too_large)?;
     for batch in batches {
@@ -164,14 +181,7 @@ fn encode_record(batches: &[WriteBatch], generation: u64) -> io::Result<Vec<u8>>
             }
         }
     }
-    let payload_length = u32::try_from(payload.len()).ok().filter(|length| *length <= RECORD_PAYLOAD_BYTES_MAX);
-    let payload_length = payload_length.ok_or_else(too_large)?;
-    let mut record = Vec::with_capacity(RECORD_HEADER_BYTES + payload.len());
-    record.extend_from_slice(&payload_length.to_le_bytes());
-    record.extend_from_slice(&generation.to_le_bytes());
-    record.extend_from_slice(&record_hash(payload_length, generation, &payload));
-    record.extend_from_slice(&payload);
-    Ok(record)
+    Ok(payload)
 }
 
 /// Appends `value` as a u32, or `None` when it does not fit.
@@ -191,8 +201,10 @@ fn record_hash(payload_length: u32, generation: u64, payload: &[u8]) -> [u8; 8] 
     hash
 }
 
-/// The batches of a payload, or `None` when it does not parse (to its last byte).
-fn decode_batches(payload: &[u8]) -> Option<Vec<WriteBatch>> {
+/// The batches of a record's payload, or `None` when it does not parse (to its last byte). The
+/// payload comes from a file, so this never panics, and it allocates in proportion to the payload's
+/// length, whatever its counts claim (each item is read from bytes that are there before it is kept).
+pub fn decode_batches(payload: &[u8]) -> Option<Vec<WriteBatch>> {
     let mut reader = Reader(payload);
     let batch_count = reader.u32()?;
     let mut batches = Vec::new();

@@ -55,7 +55,7 @@ pub use config::{LogConfig, LogConfigError, LogPlantedBug, MESSAGE_OVERHEAD_BYTE
 pub use entry::{Command, Entry, EntryId};
 pub use members::{MEMBERS_MAX, MemberChange, MemberChangeRefused, Members, valid_member_list};
 pub use messages::{LogMessage, LogRequest, LogResponse, ReplicaStatus};
-pub use replica::{LogNotification, LogTimer, Replica, RoleKind};
+pub use replica::{AcceptedRecord, LogNotification, LogTimer, Replica, RoleKind, decode_record, encode_record};
 pub use sessions::{Outcome, Sessions};
 pub use snapshot::{Snapshot, SnapshotImage};
 pub use state_machine::{Bound, Data, InvalidCommand, Part, StateMachine};

@@ -25,7 +25,7 @@ pub use kind::{
 };
 pub use standing::{DiskFaults, Latency, LinkLatency, NetworkFaults, PPM};
 pub use swarm::{SwarmProfile, draw_partition};
-pub use validate::{FaultPlanError, NodeMention};
+pub use validate::{DELAY_US_MAX, FaultPlanError, NodeMention};
 
 use pangea_core::Duration;
 use serde::{Deserialize, Serialize};

@@ -5,6 +5,11 @@ use super::{Fault, FaultPlan, PPM, Partition};
 use std::fmt;
 use thiserror::Error;
 
+/// The longest a plan may make anything take, in microseconds (an hour): each part of a latency (its
+/// minimum, jitter and tail), the reordering delay and a slow node's extra time per input. Draws add
+/// these parts up, so a plan edited to hold numbers near `u64::MAX` would overflow them.
+pub const DELAY_US_MAX: u64 = 3_600_000_000;
+
 /// Why a plan cannot run on a cluster: the first problem [`FaultPlan::validate`] found.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum FaultPlanError {
@@ -53,6 +58,14 @@ pub enum FaultPlanError {
         at_ms: u64,
         /// When the plan heals, in milliseconds.
         heal_at_ms: u64,
+    },
+    /// A delay longer than [`DELAY_US_MAX`].
+    #[error("{field} is {us}us, over the limit of {DELAY_US_MAX}us")]
+    DelayTooLong {
+        /// The plan's field, as the JSON names it (`network.latency.min_us`).
+        field: String,
+        /// Its value, in microseconds.
+        us: u64,
     },
     /// The end of the safety phase among the timed faults.
     #[error("HealAll (at {at_ms}ms) is not a timed fault: set heal_at_ms instead")]
@@ -116,6 +129,28 @@ impl FaultPlan {
             if ppm > PPM {
                 return Err(FaultPlanError::RateOverOne { field, ppm });
             }
+        }
+        let mut delays = vec![("network.reorder_delay_us".to_owned(), self.network.reorder_delay_us)];
+        let latencies = [("network.latency", &self.network.latency), ("disk.sync_latency", &self.disk.sync_latency)];
+        let links = self
+            .network
+            .links
+            .iter()
+            .map(|link| (format!("the link latency n{} -> n{}", link.from, link.to), &link.latency));
+        for (name, latency) in latencies.into_iter().map(|(name, latency)| (name.to_owned(), latency)).chain(links) {
+            for (part, us) in
+                [("min_us", latency.min_us), ("jitter_us", latency.jitter_us), ("tail_us", latency.tail_us)]
+            {
+                delays.push((format!("{name}.{part}"), us));
+            }
+        }
+        for event in &self.events {
+            if let Fault::Slow { node, handler_extra_us } = event.fault {
+                delays.push((format!("slow n{node} at {}ms: handler_extra_us", event.at_ms), handler_extra_us));
+            }
+        }
+        if let Some((field, us)) = delays.into_iter().find(|(_, us)| *us > DELAY_US_MAX) {
+            return Err(FaultPlanError::DelayTooLong { field, us });
         }
         for link in &self.network.links {
             let mention = || NodeMention::LinkLatency { from: link.from, to: link.to };
@@ -226,5 +261,50 @@ mod tests {
         let mut plan = FaultPlan::none(1_000);
         plan.events.push(TimedFault { at_ms: 10, fault: Fault::HealAll });
         assert_eq!(refusal(&plan).0, FaultPlanError::HealAllScheduled { at_ms: 10 });
+    }
+
+    /// Found by the `fault_plans` fuzz target: a latency near `u64::MAX` validated, then overflowed
+    /// where the plan was printed and latencies drawn. Every delay is now bounded.
+    #[test]
+    fn validate_refuses_delays_that_would_overflow() {
+        let mut plan = FaultPlan::none(1_000);
+        plan.network.latency.min_us = u64::MAX;
+        let (error, message) = refusal(&plan);
+        assert_eq!(error, FaultPlanError::DelayTooLong { field: "network.latency.min_us".to_owned(), us: u64::MAX });
+        assert_eq!(message, format!("network.latency.min_us is {}us, over the limit of 3600000000us", u64::MAX));
+
+        let mut plan = FaultPlan::none(1_000);
+        plan.network.reorder_delay_us = DELAY_US_MAX + 1;
+        assert!(matches!(refusal(&plan).0, FaultPlanError::DelayTooLong { .. }));
+        let mut plan = FaultPlan::none(1_000);
+        plan.disk.sync_latency.tail_us = u64::MAX;
+        assert!(matches!(refusal(&plan).0, FaultPlanError::DelayTooLong { .. }));
+        let mut plan = FaultPlan::none(1_000);
+        plan.network.links.push(crate::plan::LinkLatency {
+            from: 0,
+            to: 1,
+            latency: crate::plan::Latency::fixed(u64::MAX),
+        });
+        assert_eq!(
+            refusal(&plan).1,
+            format!("the link latency n0 -> n1.min_us is {}us, over the limit of 3600000000us", u64::MAX)
+        );
+        let mut plan = FaultPlan::none(1_000);
+        plan.events.push(TimedFault { at_ms: 10, fault: Fault::Slow { node: 1, handler_extra_us: u64::MAX } });
+        assert!(matches!(refusal(&plan).0, FaultPlanError::DelayTooLong { .. }));
+
+        // At the limit, every part at once still adds up, draws and prints.
+        let mut plan = FaultPlan::none(1_000);
+        plan.network.latency = crate::plan::Latency {
+            min_us: DELAY_US_MAX,
+            jitter_us: DELAY_US_MAX,
+            tail_ppm: PPM,
+            tail_us: DELAY_US_MAX,
+        };
+        plan.network.reorder_ppm = 1;
+        plan.network.reorder_delay_us = DELAY_US_MAX;
+        assert_eq!(plan.validate(5), Ok(()));
+        assert_eq!(plan.message_delay_max(), pangea_core::Duration::from_micros(4 * DELAY_US_MAX));
+        assert!(!plan.to_string().is_empty());
     }
 }

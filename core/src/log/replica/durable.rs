@@ -58,13 +58,13 @@ impl<S: StateMachine> Replica<S> {
 
     fn load(&mut self, cx: &mut dyn Context<Self>) -> Result<(), StorageError> {
         let promised: Ballot = match cx.storage().get(ACCEPTOR_TABLE, PROMISED_KEY)? {
-            Some(bytes) => decode_value(ACCEPTOR_TABLE, PROMISED_KEY, &bytes)?,
+            Some(bytes) => decode_record(ACCEPTOR_TABLE, PROMISED_KEY, &bytes)?,
             None => Ballot::ZERO,
         };
         let mut accepted = BTreeMap::new();
         for (key, value) in read_all(cx.storage(), ACCEPTOR_TABLE, &[ACCEPTED_PREFIX], Some(&[ACCEPTED_PREFIX + 1]))? {
             let slot = slot_of(ACCEPTOR_TABLE, &key[1..])?;
-            let pair: (Ballot, Entry<S::Command>) = decode_value(ACCEPTOR_TABLE, &key, &value)?;
+            let pair: AcceptedRecord<S::Command> = decode_record(ACCEPTOR_TABLE, &key, &value)?;
             accepted.insert(slot, pair);
         }
         let snapshot = match cx.storage().get(SNAPSHOT_TABLE, SNAPSHOT_KEY)? {
@@ -113,7 +113,7 @@ impl<S: StateMachine> Replica<S> {
             let mut bad = None;
             for (key, value) in pairs {
                 let decoded = slot_of(CHOSEN_TABLE, &key)
-                    .and_then(|slot| Ok((slot, decode_value::<Entry<S::Command>>(CHOSEN_TABLE, &key, &value)?)));
+                    .and_then(|slot| Ok((slot, decode_record::<Entry<S::Command>>(CHOSEN_TABLE, &key, &value)?)));
                 match decoded {
                     Ok((slot, entry)) => {
                         chosen.insert(slot, entry);
@@ -155,9 +155,9 @@ impl<S: StateMachine> Replica<S> {
         );
         let batch = || -> Result<WriteBatch, StorageError> {
             let mut batch = WriteBatch::new();
-            batch.put(ACCEPTOR_TABLE, PROMISED_KEY.to_vec(), encode_value(&promised)?);
+            batch.put(ACCEPTOR_TABLE, PROMISED_KEY.to_vec(), encode_record(&promised)?);
             for (slot, ballot, entry) in accepts {
-                batch.put(ACCEPTOR_TABLE, accepted_key(*slot), encode_value(&(ballot, entry))?);
+                batch.put(ACCEPTOR_TABLE, accepted_key(*slot), encode_record(&(ballot, entry))?);
             }
             Ok(batch)
         };
@@ -191,7 +191,7 @@ impl<S: StateMachine> Replica<S> {
         let mut batch = WriteBatch::new();
         for slot in slots {
             if let Some(entry) = self.learner.chosen.get(slot) {
-                match encode_value(entry) {
+                match encode_record(entry) {
                     Ok(bytes) => batch.put(CHOSEN_TABLE, slot.to_be_bytes().to_vec(), bytes),
                     Err(error) => {
                         cx.trace(TraceEvent::new("storage_error", format!("chosen entry {slot}: {error}")));
@@ -257,14 +257,26 @@ fn slot_of(table: &str, bytes: &[u8]) -> Result<u64, StorageError> {
         .map_err(|_| StorageError::Corrupt { table: table.to_owned(), key: bytes.to_vec() })
 }
 
-/// The postcard encoding of a value the log stores (an error only for a state machine whose
-/// command type postcard cannot express).
-fn encode_value<T: Serialize>(value: &T) -> Result<Vec<u8>, StorageError> {
+/// What the acceptor keeps for an accepted slot: the ballot it accepted the entry in, and the entry.
+pub type AcceptedRecord<C> = (Ballot, Entry<C>);
+
+/// The stored form of a value of the log's tables (an error only for a state machine whose command
+/// type postcard cannot express).
+///
+/// # Errors
+/// [`StorageError::Io`] when the value cannot be encoded.
+pub fn encode_record<T: Serialize>(value: &T) -> Result<Vec<u8>, StorageError> {
     let mut out = Vec::new();
     encode_serde(value, &mut out).map_err(|error| StorageError::Io(format!("cannot encode a log record: {error}")))?;
     Ok(out)
 }
 
-fn decode_value<T: DeserializeOwned>(table: &str, key: &[u8], bytes: &[u8]) -> Result<T, StorageError> {
+/// A value of the log's tables read back from its stored bytes — the promised [`Ballot`], an
+/// [`AcceptedRecord`], a chosen [`Entry`]. They come from a disk, so any bytes at all give a value or
+/// [`StorageError::Corrupt`] naming `table` and `key`, never a panic.
+///
+/// # Errors
+/// [`StorageError::Corrupt`] for bytes that are not a `T`.
+pub fn decode_record<T: DeserializeOwned>(table: &str, key: &[u8], bytes: &[u8]) -> Result<T, StorageError> {
     decode_serde(bytes).map_err(|_| StorageError::Corrupt { table: table.to_owned(), key: key.to_vec() })
 }

@@ -35,6 +35,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use election::PromiseReceived;
 
+pub use durable::{AcceptedRecord, decode_record, encode_record};
+
 /// The replica's timers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum LogTimer {

@@ -1,0 +1,9 @@
+//! Membership's (SWIM's) frames from outside: probes, acknowledgements, gossip, requests, answers.
+//!
+//! The body is `pangea_fuzz_targets::frames::membership_frames`, which says what it asserts; the stable test
+//! `cargo test -p pangea-fuzz-targets` replays this target's stored corpus through the same function.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|bytes: &[u8]| pangea_fuzz_targets::frames::membership_frames(bytes));

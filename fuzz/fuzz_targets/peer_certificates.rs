@@ -1,0 +1,9 @@
+//! A peer's certificate from a TLS handshake: node id and admission.
+//!
+//! The body is `pangea_fuzz_targets::node::peer_certificates`, which says what it asserts; the stable test
+//! `cargo test -p pangea-fuzz-targets` replays this target's stored corpus through the same function.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|bytes: &[u8]| pangea_fuzz_targets::node::peer_certificates(bytes));

@@ -1,0 +1,9 @@
+//! Replay files of `pangea-sim replay` and `shrink`.
+//!
+//! The body is `pangea_fuzz_targets::scenarios::replay_files`, which says what it asserts; the stable test
+//! `cargo test -p pangea-fuzz-targets` replays this target's stored corpus through the same function.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|bytes: &[u8]| pangea_fuzz_targets::scenarios::replay_files(bytes));

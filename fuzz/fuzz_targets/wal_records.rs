@@ -1,0 +1,9 @@
+//! The write-ahead file beside the redb file: record payloads and whole files replayed.
+//!
+//! The body is `pangea_fuzz_targets::node::wal_records`, which says what it asserts; the stable test
+//! `cargo test -p pangea-fuzz-targets` replays this target's stored corpus through the same function.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|bytes: &[u8]| pangea_fuzz_targets::node::wal_records(bytes));
