@@ -44,6 +44,8 @@ pub const TARGETS: &[Target] = &[
     Target { name: "dht_frames", run: frames::dht_frames },
     #[cfg(feature = "scenarios")]
     Target { name: "fault_plans", run: scenarios::fault_plans },
+    #[cfg(feature = "scenarios")]
+    Target { name: "history_files", run: scenarios::history_files },
     Target { name: "log_frames", run: frames::log_frames },
     Target { name: "manifest_decode", run: ces::manifest_decode },
     Target { name: "membership_frames", run: frames::membership_frames },

@@ -1,8 +1,10 @@
 //! What `pangea-sim` reads from files: replay files (`replay`, `shrink`) and fault plans
-//! (`run --plan`), JSON written by the simulator and edited by hand.
+//! (`run --plan`), JSON written by the simulator and edited by hand, and recorded histories
+//! (`check-history`), written by other tools.
 
 use crate::text;
 use pangea_scenarios::ReplayFile;
+use pangea_scenarios::history_file::{self, Format, Limits, ModelKind};
 use pangea_scenarios::report::RunOptions;
 use pangea_scenarios::sweep::run_guarded;
 use pangea_sim::{FaultPlan, Latency};
@@ -17,6 +19,10 @@ const RUN_NODES: u32 = 3;
 const RUN_HEAL_AT_MS_MAX: u64 = 2_000;
 /// Plans with more timed faults than this are not run.
 const RUN_EVENTS_MAX: usize = 32;
+/// Histories with more operations than this are read but not checked (the search is exponential).
+const CHECK_OPERATIONS_MAX: usize = 64;
+/// The search budget a history is checked with, per key.
+const CHECK_STATES_MAX: usize = 20_000;
 
 /// A replay file: parsing answers with a file or a typed error, never a panic; a parsed file writes
 /// text that parses to the same file; and what `replay` does before it runs (finding the scenario,
@@ -58,6 +64,30 @@ pub fn fault_plans(bytes: &[u8]) {
     if plan.validate(RUN_NODES).is_ok() && plan.heal_at_ms <= RUN_HEAL_AT_MS_MAX && plan.events.len() <= RUN_EVENTS_MAX
     {
         run_plan(plan);
+    }
+}
+
+/// A recorded history (`check-history FILE`): reading it in any format, or the one its first line
+/// tells, answers with a history or a typed error that names a line, never a panic; and a small
+/// history that reads is checked against every model that accepts its operations, and its report
+/// rendered as text and JSON, without a panic.
+///
+/// # Panics
+/// When a history that reads has no operations, or cannot be checked or rendered.
+pub fn history_files(bytes: &[u8]) {
+    let limits = Limits::default();
+    for format in [None, Some(Format::Edn), Some(Format::Porcupine), Some(Format::Jsonl)] {
+        let Ok(history) = history_file::parse_history(bytes, format, &limits) else { continue };
+        assert!(!history.operations.is_empty(), "a history read with no operations");
+        if history.operations.len() > CHECK_OPERATIONS_MAX {
+            continue;
+        }
+        for model in [ModelKind::Register, ModelKind::CasRegister, ModelKind::Kv] {
+            let Ok(report) = history_file::check_history(&history, model, CHECK_STATES_MAX) else { continue };
+            let _ = history_file::render_text(&history, &report);
+            let json = history_file::render_json(&history, &report);
+            serde_json::from_str::<serde_json::Value>(&json).expect("the JSON report parses");
+        }
     }
 }
 

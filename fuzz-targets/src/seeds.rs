@@ -439,6 +439,15 @@ mod scenarios {
         plan
     }
 
+    /// A register history in Jepsen's EDN that is not linearizable.
+    const HISTORY_EDN: &[u8] = include_bytes!("../../scenarios/tests/histories/register-bad.edn");
+    /// Jepsen's independent compare-and-set registers, in EDN.
+    const HISTORY_CAS_EDN: &[u8] = include_bytes!("../../scenarios/tests/histories/independent-cas-bad.edn");
+    /// Pangea's JSONL, as the nemesis writes it.
+    const HISTORY_JSONL: &[u8] = include_bytes!("../../scenarios/tests/histories/pangea-ok.jsonl");
+    /// A log of porcupine's etcd tests.
+    const HISTORY_PORCUPINE: &[u8] = include_bytes!("../../scenarios/tests/histories/etcd_002.log");
+
     pub(super) fn seeds() -> Vec<Seed> {
         let swarm = FaultPlan::swarm(7, 5, Duration::from_secs(20));
         let replay = ReplayFile {
@@ -473,6 +482,11 @@ mod scenarios {
             // Short enough to be run (see `scenarios::fault_plans`).
             seed("fault_plans", "short", json(&short_plan())),
             seed("replay_files", "health", replay.to_json().into_bytes()),
+            // Small histories of each format, from the check-history fixtures.
+            seed("history_files", "register-edn", HISTORY_EDN.to_vec()),
+            seed("history_files", "cas-edn", HISTORY_CAS_EDN.to_vec()),
+            seed("history_files", "jsonl", HISTORY_JSONL.to_vec()),
+            seed("history_files", "porcupine", HISTORY_PORCUPINE.to_vec()),
         ]
     }
 }

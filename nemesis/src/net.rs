@@ -222,7 +222,11 @@ impl Network {
             errors.push(error.to_string());
         }
         for index in 0..*nodes {
-            // Deleting the namespace deletes its end of the pair, and so the pair.
+            // The host's end first: deleting it deletes the pair at once, while a deleted
+            // namespace frees its links later, in the kernel's cleanup work (CI saw them linger).
+            if let Err(error) = run("ip", &["link", "del", &host_link(index)]) {
+                errors.push(error.to_string());
+            }
             if let Err(error) = run("ip", &["netns", "del", &namespace(index)]) {
                 errors.push(error.to_string());
             }
