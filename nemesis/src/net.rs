@@ -135,12 +135,21 @@ impl Network {
         ))
     }
 
-    /// Loopback addresses for `nodes` nodes (free UDP ports, picked by the OS).
+    /// Loopback addresses for `nodes` nodes: free UDP ports below the kernel's ephemeral range
+    /// (32768 and up by default), so that no socket bound to port 0 (a client's) can be given one
+    /// between this pick and the node's bind.
     pub fn loopback(nodes: u32) -> Result<Network> {
-        let mut addresses = Vec::new();
-        for _ in 0..nodes {
-            let socket = std::net::UdpSocket::bind("127.0.0.1:0").context("finding a free port")?;
-            addresses.push(socket.local_addr()?);
+        const PORTS: std::ops::Range<u16> = 20_000..32_000;
+        let start = (std::process::id() % u32::from(PORTS.end - PORTS.start)) as u16;
+        let candidates =
+            (0..PORTS.end - PORTS.start).map(|offset| PORTS.start + (start + offset) % (PORTS.end - PORTS.start));
+        let addresses: Vec<SocketAddr> = candidates
+            .map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
+            .filter(|address| std::net::UdpSocket::bind(address).is_ok())
+            .take(nodes as usize)
+            .collect();
+        if addresses.len() < nodes as usize {
+            bail!("fewer than {nodes} free UDP ports in {PORTS:?}");
         }
         Ok(Network::Loopback { addresses })
     }

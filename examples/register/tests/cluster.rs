@@ -5,6 +5,7 @@
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 const REGISTER: &str = env!("CARGO_BIN_EXE_register");
@@ -39,8 +40,22 @@ fn init(dir: &Path, join: Option<&Path>) -> (String, String) {
     (field("id "), field("token "))
 }
 
+/// Ports handed out so far by [`free_address`].
+static PORTS_HANDED_OUT: AtomicU16 = AtomicU16::new(0);
+
+/// A free loopback UDP port below the kernel's ephemeral range (32768 and up by default), so that
+/// no socket bound to port 0 can be given it between this pick and the node's bind.
 fn free_address() -> SocketAddr {
-    UdpSocket::bind("127.0.0.1:0").and_then(|socket| socket.local_addr()).expect("a free port")
+    const SPAN: u16 = 12_000;
+    let start = (std::process::id() % u32::from(SPAN)) as u16;
+    loop {
+        let handed_out = PORTS_HANDED_OUT.fetch_add(1, Ordering::Relaxed);
+        assert!(handed_out < SPAN, "no free port");
+        let address = SocketAddr::from(([127, 0, 0, 1], 20_000 + (start + handed_out) % SPAN));
+        if UdpSocket::bind(address).is_ok() {
+            return address;
+        }
+    }
 }
 
 /// Asks until the cluster answers (the nodes need a moment to listen) or 30 s pass.

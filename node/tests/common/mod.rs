@@ -6,19 +6,42 @@
 use pangea_core::health::Health;
 use pangea_node::api::Client;
 use pangea_node::hex;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_pangea");
 /// Longest wait for any condition.
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
-/// A free UDP port on loopback (the OS picks it; the socket is closed before the node binds it).
+/// Ports handed out so far by [`free_addr`] in this test process.
+static PORTS_HANDED_OUT: AtomicU32 = AtomicU32::new(0);
+
+/// A loopback address whose port is free for UDP and TCP, below the kernel's ephemeral range. A
+/// port the OS picked for a socket bound to port 0 is not safe: between closing it and the node's
+/// bind, any socket bound to port 0 (a client endpoint, another test's node) can be given it, and
+/// CI once saw `cannot bind 127.0.0.1:33758: Address already in use`. The kernel never hands out
+/// a port below the range on its own, and this process hands out each one once, starting at a
+/// place its id picks so that two test processes rarely meet.
 pub fn free_addr() -> SocketAddr {
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket.local_addr().unwrap()
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32_768);
+    let low = (ephemeral_low / 2).max(1_024);
+    let span = ephemeral_low.saturating_sub(low).max(1);
+    let start = std::process::id().wrapping_mul(7_919) % span;
+    loop {
+        let handed_out = PORTS_HANDED_OUT.fetch_add(1, Ordering::Relaxed);
+        assert!(handed_out < span, "no free port below {ephemeral_low}");
+        let port = u16::try_from(low + (start + handed_out) % span).expect("a port below the ephemeral range");
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        if UdpSocket::bind(addr).is_ok() && TcpListener::bind(addr).is_ok() {
+            return addr;
+        }
+    }
 }
 
 /// Runs `pangea` with `args` to the end.
