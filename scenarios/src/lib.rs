@@ -49,7 +49,7 @@ pub use coverage::CoverageSummary;
 pub use error::{DeterminismError, ScenarioError};
 pub use export::{ExportError, TraceFormat, export};
 pub use filter::{FaultFilter, FilterError};
-pub use model::{Ended, ModelOp, ModelVerdict, SequentialModel, check_model};
+pub use model::{Ended, ModelOp, ModelVerdict, SearchBound, SequentialModel, check_model};
 pub use registry::{
     Registry, RegistryError, Scenario, WorkloadKnobs, builtin_registry, checked_nodes, find, plan_of, planted_bug,
     scenarios,

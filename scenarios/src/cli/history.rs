@@ -24,7 +24,8 @@ pub(super) struct CheckHistoryArgs {
     /// Print the verdict, counts and evidence as one JSON object.
     #[arg(long)]
     pub json: bool,
-    /// Most configurations the search explores per key before it gives up undecided (exit 6).
+    /// Most configurations the search explores per key before it gives up undecided (exit 6); it
+    /// also gives up when they would take more than 4 GiB.
     #[arg(long, value_name = "N", default_value_t = crate::model::CONFIGURATIONS_MAX)]
     pub states_max: usize,
 }

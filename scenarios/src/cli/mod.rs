@@ -71,7 +71,8 @@ budget undecided.";
 /// The exit codes of `check-history`, for its `--help`.
 const CHECK_HISTORY_EXIT_CODES: &str = "\
 Exit codes: 0 linearizable, 1 not linearizable, 2 unusable input or usage error, 6 the search ran
-out of budget undecided (--states-max raises it).";
+out of budget undecided (--states-max raises the count of configurations; their memory is bounded
+at 4 GiB).";
 
 /// Exit code of a usage error (bad input), as clap's own.
 const EXIT_USAGE: u8 = 2;

@@ -158,6 +158,10 @@ impl SequentialModel for RegisterModel {
     fn interchangeable(&self, a: &Call, b: &Call) -> bool {
         a == b
     }
+
+    fn state_heap_bytes(&self, state: &Option<String>) -> usize {
+        state.as_ref().map_or(0, String::capacity)
+    }
 }
 
 /// One key of porcupine's key/value store: text, "" at first; an append concatenates.
@@ -200,6 +204,10 @@ impl SequentialModel for KeyValueModel {
 
     fn interchangeable(&self, a: &Call, b: &Call) -> bool {
         a == b
+    }
+
+    fn state_heap_bytes(&self, state: &String) -> usize {
+        state.capacity()
     }
 }
 

@@ -81,9 +81,7 @@ impl<N: Node + 'static, M: SequentialModel + 'static> ModelHarness<N, M> {
         let history = &self.clients.history;
         match check_model(&self.checks.clients.model, history, CONFIGURATIONS_MAX) {
             ModelVerdict::Linearizable { .. } => {}
-            ModelVerdict::Unknown { configurations_max } => {
-                findings.notes.push(format!("linearizability undecided within {configurations_max} configurations"))
-            }
+            ModelVerdict::Unknown { bound } => findings.notes.push(format!("linearizability undecided within {bound}")),
             ModelVerdict::NotLinearizable { longest } => {
                 let stuck = unexplained(history, &longest);
                 let at = stuck.and_then(|index| match history[index].ended {

@@ -62,9 +62,7 @@ impl<O: ClientOp + 'static, M: SequentialModel<Op = O, Output = O::Result>> Part
         let history = self.model_history();
         match check_model(&self.model, &history, CONFIGURATIONS_MAX) {
             ModelVerdict::Linearizable { .. } => {}
-            ModelVerdict::Unknown { configurations_max } => {
-                notes.push(format!("linearizability undecided: the search met {configurations_max} configurations"))
-            }
+            ModelVerdict::Unknown { bound } => notes.push(format!("linearizability undecided: the search met {bound}")),
             ModelVerdict::NotLinearizable { longest } => {
                 // What goes wrong comes right after the longest order the search could build: the
                 // completed operations not in it, earliest completed first.

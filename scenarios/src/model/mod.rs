@@ -73,6 +73,12 @@ pub trait SequentialModel {
     fn interchangeable(&self, _a: &Self::Op, _b: &Self::Op) -> bool {
         false
     }
+
+    /// Bytes `state` holds on the heap (a string's or a map's contents), which the search counts
+    /// against [`SEARCH_BYTES_MAX`] for each copy it keeps. 0 by default: states held inline.
+    fn state_heap_bytes(&self, _state: &Self::State) -> usize {
+        0
+    }
 }
 
 /// Unknown operations of a search each one is compared with, looking for an earlier interchangeable
@@ -137,11 +143,31 @@ pub enum ModelVerdict {
         /// The longest order built.
         longest: Vec<usize>,
     },
-    /// The search met `configurations_max` configurations without deciding.
+    /// The search met a bound without deciding.
     Unknown {
         /// The bound it met.
-        configurations_max: usize,
+        bound: SearchBound,
     },
+}
+
+/// What stopped a search undecided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SearchBound {
+    /// The caller's budget of configurations.
+    Configurations(usize),
+    /// [`SEARCH_BYTES_MAX`]: the configurations explored and waiting would have taken more memory
+    /// (a configuration holds a bit per operation on the key, so a key with tens of thousands of
+    /// operations costs kilobytes a configuration).
+    MemoryBytes(usize),
+}
+
+impl std::fmt::Display for SearchBound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SearchBound::Configurations(count) => write!(f, "{count} configurations"),
+            SearchBound::MemoryBytes(bytes) => write!(f, "{} MiB of configurations", bytes >> 20),
+        }
+    }
 }
 
 impl ModelVerdict {
@@ -154,6 +180,11 @@ impl ModelVerdict {
 
 /// Configurations a check explores by default before it answers [`ModelVerdict::Unknown`].
 pub const CONFIGURATIONS_MAX: usize = 1_000_000;
+
+/// Memory, estimated from their sizes, that a search's explored and waiting configurations may take
+/// before it answers [`ModelVerdict::Unknown`]. Without it, a 219,590-operation history checked
+/// by `pangea-sim check-history` grew to 24 GB and was killed.
+pub const SEARCH_BYTES_MAX: usize = 4 << 30;
 
 /// A configuration on the search's stack: what is placed (a bit per candidate), the state, and the
 /// last step of the order that led here (an index into the step arena).
@@ -170,6 +201,17 @@ pub fn check_model<M: SequentialModel>(
     history: &[ModelOp<M::Op, M::Output>],
     configurations_max: usize,
 ) -> ModelVerdict {
+    check_model_within(model, history, configurations_max, SEARCH_BYTES_MAX)
+}
+
+/// [`check_model`] with the memory bound `bytes_max` in place of [`SEARCH_BYTES_MAX`].
+pub(crate) fn check_model_within<M: SequentialModel>(
+    model: &M,
+    history: &[ModelOp<M::Op, M::Output>],
+    configurations_max: usize,
+    bytes_max: usize,
+) -> ModelVerdict {
+    let bounds = (configurations_max, bytes_max);
     // Failed operations took no effect: they are left out of the search.
     let candidates: Vec<usize> = (0..history.len())
         .filter(|&index| match history[index].ended {
@@ -183,20 +225,21 @@ pub fn check_model<M: SequentialModel>(
     let completed: Vec<usize> =
         candidates.iter().copied().filter(|&index| completed_at(&history[index]).is_some()).collect();
     if completed.len() < candidates.len() {
-        let verdict = search(model, history, &completed, configurations_max);
+        let verdict = search(model, history, &completed, bounds);
         if verdict.is_linearizable() {
             return verdict;
         }
     }
-    search(model, history, &candidates, configurations_max)
+    search(model, history, &candidates, bounds)
 }
 
-/// Wing & Gong's search over the operations `candidates` (indices into `history`).
+/// Wing & Gong's search over the operations `candidates` (indices into `history`), within
+/// `configurations_max` configurations and `bytes_max` bytes of them.
 fn search<M: SequentialModel>(
     model: &M,
     history: &[ModelOp<M::Op, M::Output>],
     candidates: &[usize],
-    configurations_max: usize,
+    (configurations_max, bytes_max): (usize, usize),
 ) -> ModelVerdict {
     let completed_total = candidates.iter().filter(|&&index| completed_at(&history[index]).is_some()).count();
     let words = candidates.len().div_ceil(64);
@@ -214,14 +257,22 @@ fn search<M: SequentialModel>(
             unknown_bits[bit / 64] |= 1 << (bit % 64);
         }
     }
-    let mut stack = vec![Configuration { placed: vec![0; words], state: model.initial(), step: None, placed_count: 0 }];
+    // The memory the explored configurations (two sets, the state as remembered, the map's share)
+    // and the waiting ones (a set, a state) hold, for bytes_max.
+    let set_bytes = words * size_of::<u64>();
+    let waiting_cost =
+        |state: &M::State| set_bytes + size_of::<Configuration<M::State>>() + model.state_heap_bytes(state);
+    let initial = model.initial();
+    let mut held_bytes = waiting_cost(&initial);
+    let mut stack = vec![Configuration { placed: vec![0; words], state: initial, step: None, placed_count: 0 }];
     let mut longest: (usize, Option<usize>) = (0, None);
     let twin_before = twins(model, history, candidates);
     while let Some(mut configuration) = stack.pop() {
+        held_bytes = held_bytes.saturating_sub(waiting_cost(&configuration.state));
         place_reads(model, history, candidates, &mut configuration, &mut steps);
-        let remembered = match model.fingerprint(&configuration.state) {
-            Some(fingerprint) => Remembered::Fingerprint(fingerprint),
-            None => Remembered::Whole(configuration.state.clone()),
+        let (remembered, remembered_bytes) = match model.fingerprint(&configuration.state) {
+            Some(fingerprint) => (Remembered::Fingerprint(fingerprint), 0),
+            None => (Remembered::Whole(configuration.state.clone()), model.state_heap_bytes(&configuration.state)),
         };
         let placed_completed: Vec<u64> =
             configuration.placed.iter().zip(&unknown_bits).map(|(placed, unknown)| placed & !unknown).collect();
@@ -235,7 +286,12 @@ fn search<M: SequentialModel>(
         unknown_sets.push(placed_unknown);
         explored += 1;
         if explored > configurations_max {
-            return ModelVerdict::Unknown { configurations_max };
+            return ModelVerdict::Unknown { bound: SearchBound::Configurations(configurations_max) };
+        }
+        held_bytes =
+            held_bytes.saturating_add(2 * set_bytes + size_of::<Remembered<M::State>>() + remembered_bytes + 96);
+        if held_bytes > bytes_max {
+            return ModelVerdict::Unknown { bound: SearchBound::MemoryBytes(bytes_max) };
         }
         let placed_completed = candidates
             .iter()
@@ -275,6 +331,7 @@ fn search<M: SequentialModel>(
             let mut placed = configuration.placed.clone();
             placed[bit / 64] |= 1 << (bit % 64);
             steps.push((index, configuration.step));
+            held_bytes = held_bytes.saturating_add(waiting_cost(&state));
             stack.push(Configuration {
                 placed,
                 state,

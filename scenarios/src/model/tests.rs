@@ -65,8 +65,26 @@ fn the_search_is_bounded() {
     let writes: Vec<_> = (0..12).map(|value| unknown(value, 0, Write(value))).collect();
     let mut history = writes;
     history.push(done(99, 100, RegisterOp::Read, 101, RegisterOutput::Value(Some(99))));
-    assert_eq!(check_model(&Register, &history, 50), ModelVerdict::Unknown { configurations_max: 50 });
+    assert_eq!(check_model(&Register, &history, 50), ModelVerdict::Unknown { bound: SearchBound::Configurations(50) });
     assert!(!check(&Register, &history).is_linearizable(), "no write of 99: decided within the default bound");
+    // The same search within 64 KiB of configurations: each costs over 100 bytes here.
+    assert_eq!(
+        check_model_within(&Register, &history, CONFIGURATIONS_MAX, 64 << 10),
+        ModelVerdict::Unknown { bound: SearchBound::MemoryBytes(64 << 10) }
+    );
+    // A long history on one key costs a bit per operation in each configuration: 4,000 writes and
+    // reads that can be ordered only one way are decided within a few MiB.
+    let long: Vec<_> = (0..4_000u64)
+        .map(|step| {
+            let at = 10 * step;
+            if step % 2 == 0 {
+                done(step, at, Write(step), at + 5, RegisterOutput::Done)
+            } else {
+                done(step, at, RegisterOp::Read, at + 5, RegisterOutput::Value(Some(step - 1)))
+            }
+        })
+        .collect();
+    assert!(check_model_within(&Register, &long, CONFIGURATIONS_MAX, 64 << 20).is_linearizable());
 }
 
 /// Every order of every subset of the operations that may take effect, by brute force.
