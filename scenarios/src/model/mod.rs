@@ -11,7 +11,8 @@
 //!
 //! The search is Wing & Gong's, with each configuration — the operations placed and the model's
 //! state — explored once (Lowe), depth first on an explicit stack, and bounded by a number of
-//! configurations: past it the verdict is [`ModelVerdict::Unknown`], never a guess. Operations of
+//! configurations and by the memory they hold ([`SEARCH_BYTES_MAX`]): past either the verdict is
+//! [`ModelVerdict::Unknown`], never a guess. Operations of
 //! unknown outcome cost little: a configuration is skipped when one with the same completed
 //! operations and state but only some of its unknown ones placed was explored (it has every option
 //! this one has), and unknown operations the model calls interchangeable are placed in invocation
