@@ -26,6 +26,7 @@ pub mod dht;
 pub mod effects;
 pub mod events;
 pub mod family;
+pub mod firewall;
 pub mod graph;
 pub mod health;
 pub mod id;

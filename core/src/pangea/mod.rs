@@ -19,6 +19,11 @@
 //! The object store also reads the manifests the log applied (for garbage collection and repair),
 //! handed to it with each input that needs them.
 //!
+//! Before a peer's message reaches any part, the node's userspace firewall ([`Firewall`]) decides
+//! on it: with [`FirewallConfig::members_only`], a message from a peer outside the log's current
+//! configuration (and [`FirewallConfig::also_allow`]) is dropped, and every peer is held to
+//! [`FirewallConfig::rate`]. By default the firewall lets everything through.
+//!
 //! After each input the node also looks at its storage ([`storage_watch`]): when it failed, the node
 //! refuses what needs the log, reopens the storage with back-off, and rebuilds itself as a restart
 //! would.
@@ -38,6 +43,7 @@ pub use storage_watch::StorageStatus;
 use crate::compose::Scoped;
 use crate::dht::{Dht, DhtConfig, DhtConfigError, DhtNotification, Key};
 use crate::events::EventsConfig;
+use crate::firewall::{Firewall, FirewallConfig, FirewallConfigError, FirewallCounters, Verdict};
 use crate::graph::{GraphConfig, GraphConfigError};
 use crate::id::NodeId;
 use crate::log::{LogConfig, LogConfigError, LogNotification, Replica};
@@ -47,6 +53,7 @@ use crate::metadata::{Metadata, MetadataConfig};
 use crate::node::{Context, Node, RequestId};
 use crate::objects::{Objects, ObjectsConfig, ObjectsConfigError, ObjectsNotification};
 use names::probes;
+use std::collections::BTreeSet;
 use storage_watch::{StorageWatch, WatchAction};
 use thiserror::Error;
 
@@ -72,6 +79,8 @@ pub struct PangeaConfig {
     pub graph: GraphConfig,
     /// The replicated event store.
     pub events: EventsConfig,
+    /// The userspace firewall in front of every part.
+    pub firewall: FirewallConfig,
 }
 
 impl PangeaConfig {
@@ -86,6 +95,7 @@ impl PangeaConfig {
             dht: DhtConfig::default(),
             graph: GraphConfig::default(),
             events: EventsConfig::default(),
+            firewall: FirewallConfig::default(),
         }
     }
 
@@ -96,6 +106,7 @@ impl PangeaConfig {
         self.objects.validate()?;
         self.dht.validate()?;
         self.graph.validate()?;
+        self.firewall.rate.validate()?;
         if !self.events.is_valid() {
             return Err(PangeaConfigError::Events);
         }
@@ -128,6 +139,9 @@ pub enum PangeaConfigError {
     /// The graph's settings.
     #[error("graph: {0}")]
     Graph(#[from] GraphConfigError),
+    /// The firewall's settings.
+    #[error("firewall: {0}")]
+    Firewall(#[from] FirewallConfigError),
     /// An event store limit is zero.
     #[error("events: every limit must be positive")]
     Events,
@@ -152,6 +166,9 @@ pub struct PangeaNode {
     objects: Objects,
     dht: Dht,
     storage: StorageWatch,
+    firewall: Firewall<NodeId>,
+    /// The log's current configuration, as the firewall's allow-list.
+    members: BTreeSet<NodeId>,
 }
 
 impl PangeaNode {
@@ -171,7 +188,10 @@ impl PangeaNode {
         if dht.bootstrap.is_empty() {
             dht.bootstrap.clone_from(&config.log.members);
         }
+        let firewall = Firewall::new(config.firewall.rate)?.with_planted_bug(config.firewall.planted_bug);
         Ok(PangeaNode {
+            members: config.log.members.iter().copied().collect(),
+            firewall,
             dht: Dht::new(dht)?,
             membership: Membership::new(config.health.clone())?,
             log: Replica::new(config.log.clone(), metadata)?,
@@ -239,6 +259,23 @@ impl PangeaNode {
     #[must_use]
     pub fn dht(&self) -> &Dht {
         &self.dht
+    }
+
+    /// What the userspace firewall passed and dropped since the node started.
+    #[must_use]
+    pub fn firewall_counters(&self) -> FirewallCounters {
+        self.firewall.counters()
+    }
+
+    /// Whether the firewall lets a message from `from` through now (and counts it).
+    fn admits(&mut self, cx: &mut dyn Context<Self>, from: NodeId) -> bool {
+        let rules = &self.config.firewall;
+        let allowed =
+            !rules.members_only || from == cx.id() || self.members.contains(&from) || rules.also_allow.contains(&from);
+        let verdict = self.firewall.check(&from, allowed, cx.now().as_nanos());
+        cx.sometimes(crate::firewall::names::probes::DROPPED_DENIED, verdict == Verdict::DropDenied);
+        cx.sometimes(crate::firewall::names::probes::DROPPED_RATE, verdict == Verdict::DropRate);
+        verdict == Verdict::Pass
     }
 
     /// How long client requests spent in each stage of the log here since last asked.
@@ -313,6 +350,7 @@ impl PangeaNode {
             for notification in from_log {
                 match notification {
                     LogNotification::MembersChanged(members) => {
+                        self.members = members.nodes.iter().copied().collect();
                         self.objects.set_members(&members.nodes);
                         self.membership.track(&mut Scoped::new(cx), &members.nodes);
                     }
@@ -341,6 +379,9 @@ impl Node for PangeaNode {
     }
 
     fn on_message(&mut self, cx: &mut dyn Context<Self>, from: NodeId, message: PangeaMessage) {
+        if !self.admits(cx, from) {
+            return;
+        }
         match message {
             PangeaMessage::Membership(message) => self.membership.on_message(&mut Scoped::new(cx), from, message),
             PangeaMessage::Log(message) => self.log.on_message(&mut Scoped::new(cx), from, message),
