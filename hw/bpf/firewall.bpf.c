@@ -38,6 +38,16 @@
 
 #define IP_FRAGMENT_OFFSET_MASK 0x1fff
 
+// Reads a packet field right after its bounds check. Without the empty asm, clang may merge
+// the IPv4 and IPv6 paths' loads into one after they join, through a pointer whose checked
+// range the verifier no longer knows ("invalid access to packet").
+#define READ_CHECKED(field)                          \
+	({                                           \
+		__typeof__(field) value_ = (field);  \
+		asm volatile("" : "+r"(value_));     \
+		value_;                              \
+	})
+
 enum counter_index {
 	COUNTER_PASSED = 0,
 	COUNTER_DROPPED_DENIED = 1,
@@ -155,6 +165,7 @@ int firewall(struct xdp_md *ctx)
 	struct allow_key key = {};
 	struct udphdr *udp;
 	struct firewall_config *cfg;
+	__u16 dest_port;
 	__u32 zero = 0;
 
 	if ((void *)(eth + 1) > data_end)
@@ -174,6 +185,7 @@ int firewall(struct xdp_md *ctx)
 		udp = (void *)ip + header_len;
 		if ((void *)(udp + 1) > data_end)
 			return count(COUNTER_IGNORED, XDP_PASS);
+		dest_port = READ_CHECKED(udp->dest);
 		key.address.bytes[10] = 0xff;
 		key.address.bytes[11] = 0xff;
 		__builtin_memcpy(&key.address.bytes[12], &ip->saddr, 4);
@@ -187,13 +199,14 @@ int firewall(struct xdp_md *ctx)
 		udp = (void *)(ip6 + 1);
 		if ((void *)(udp + 1) > data_end)
 			return count(COUNTER_IGNORED, XDP_PASS);
+		dest_port = READ_CHECKED(udp->dest);
 		__builtin_memcpy(key.address.bytes, &ip6->saddr, 16);
 	} else {
 		return count(COUNTER_IGNORED, XDP_PASS);
 	}
 
 	cfg = bpf_map_lookup_elem(&config, &zero);
-	if (!cfg || cfg->port == 0 || bpf_ntohs(udp->dest) != cfg->port)
+	if (!cfg || cfg->port == 0 || bpf_ntohs(dest_port) != cfg->port)
 		return count(COUNTER_IGNORED, XDP_PASS);
 
 	if (cfg->enforce_allow) {

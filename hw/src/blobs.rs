@@ -146,6 +146,16 @@ impl BlobFiles {
         Ok(bytes)
     }
 
+    /// After the store reopened: numbers new files after every file there and every number in
+    /// `referenced`, and removes the files not in `referenced` (see
+    /// [`BlobFiles::collect_garbage`]); returns how many it removed.
+    pub fn recover(&mut self, referenced: &BTreeSet<u64>) -> io::Result<usize> {
+        let on_disk = list_numbers(&self.directory)?;
+        let last = on_disk.last().copied().max(referenced.last().copied());
+        self.next_number = self.next_number.max(last.map_or(0, |number| number.saturating_add(1)));
+        self.collect_garbage(referenced)
+    }
+
     /// Removes blob file `number` (nothing when it is gone already).
     pub fn remove(&mut self, number: u64) -> io::Result<()> {
         match std::fs::remove_file(self.path_of(number)) {

@@ -21,9 +21,11 @@
 
 pub mod api;
 pub mod bench;
+pub mod blob_tables;
 pub mod client;
 pub mod datadir;
 pub mod framing;
+pub mod hardware;
 pub mod hex;
 pub mod host;
 pub mod hosted;

@@ -19,6 +19,9 @@ use pangea_node::hex;
 use pangea_node::identity::{Admission, ClusterKey};
 use pangea_node::objects::ObjectsError;
 use pangea_node::server::{NodeError, NodeOptions, run_node};
+use pangea_core::firewall::RateLimit;
+use pangea_node::hardware::{FirewallChoice, HardwareOptions, IoChoice};
+use pangea_node::transport::filter::Cidr;
 use pangea_node::wire::RuntimeStatus;
 use std::collections::BTreeSet;
 use std::fmt;
@@ -113,6 +116,8 @@ enum Command {
             help = "Serve Prometheus metrics over HTTP on this address, at /metrics",
             long_help = address_help("Serve Prometheus metrics over HTTP on this address, at /metrics"))]
         metrics: Option<HostPort>,
+        #[command(flatten)]
+        hardware: HardwareArgs,
         /// Run with a deliberately planted bug in the replicated log (builds with the
         /// `planted-bugs` feature only), for pangea-nemesis to find: one of quorum-too-small,
         /// skip-sync, accept-lower-ballot, forget-promise, apply-retry-twice, stale-read, ...
@@ -191,6 +196,43 @@ enum Command {
 
 fn address_help(what: &str) -> String {
     format!("{what}.\n\n{ADDRESS_HELP}.")
+}
+
+/// `pangea node`'s hardware paths and firewall rules.
+#[derive(clap::Args, Debug)]
+struct HardwareArgs {
+    /// How shard files are read and written: io_uring (builds with the `uring` feature, Linux),
+    /// plain file I/O, or auto (io_uring where the kernel allows it, honouring
+    /// kernel.io_uring_disabled). `pangea status` shows the choice and why.
+    #[arg(long, value_enum, default_value_t = IoChoice::Auto)]
+    io: IoChoice,
+    /// Where the firewall runs: an XDP program on the node's interface (builds with the `ebpf`
+    /// feature, Linux, root or CAP_BPF+CAP_NET_ADMIN), userspace (in front of QUIC), off, or auto
+    /// (XDP where possible, else userspace).
+    #[arg(long, value_enum, default_value_t = FirewallChoice::Auto)]
+    firewall: FirewallChoice,
+    /// Only these addresses or prefixes (ADDR or ADDR/LEN, repeatable), and the node's peers, may
+    /// send to the node; without any, every address may (the rate limit still applies). Clients
+    /// and nodes about to join must be in one.
+    #[arg(long = "firewall-allow", value_name = "PREFIX", value_parser = Cidr::parse)]
+    allow: Vec<Cidr>,
+    /// Datagrams a second each source may send (0: no limit).
+    #[arg(long = "firewall-rate", value_name = "PER_SECOND", default_value_t = 0)]
+    rate: u32,
+    /// Datagrams a source may send at once, above its rate (default: a second's worth).
+    #[arg(long = "firewall-burst", value_name = "DATAGRAMS")]
+    burst: Option<u32>,
+    /// The interface the XDP program attaches to (default: the one holding the listen address).
+    #[arg(long = "firewall-interface", value_name = "NAME")]
+    interface: Option<String>,
+}
+
+impl HardwareArgs {
+    fn options(self) -> Result<HardwareOptions, Usage> {
+        let rate = RateLimit { per_second: self.rate, burst: self.burst.unwrap_or(self.rate) };
+        rate.validate().map_err(|error| Usage(error.to_string()))?;
+        Ok(HardwareOptions { io: self.io, firewall: self.firewall, allow: self.allow, rate, interface: self.interface })
+    }
 }
 
 /// The planted bug called `name` (`pangea node --plant`).
@@ -372,6 +414,7 @@ async fn execute(command: Command) -> Result<ExitCode> {
             advertise,
             bootstrap,
             metrics,
+            hardware,
             #[cfg(feature = "planted-bugs")]
             plant,
         } => {
@@ -381,6 +424,7 @@ async fn execute(command: Command) -> Result<ExitCode> {
                 advertise: advertise.map(|advertise| advertise.addr),
                 bootstrap: bootstrap.iter().map(|node| node.addr).collect(),
                 metrics: metrics.map(|metrics| metrics.addr),
+                hardware: hardware.options()?,
                 #[cfg(feature = "planted-bugs")]
                 planted_bug: plant,
             };
@@ -559,6 +603,15 @@ fn print_status(view: &NodeView, runtime: &RuntimeStatus) {
         runtime.messages_dropped,
         runtime.messages_received,
         runtime.refused_connections
+    );
+    let hardware = &runtime.hardware;
+    say!("  hardware:   cpu {}; io_uring {}; eBPF {}; BTF {}", hardware.cpu, hardware.io_uring, hardware.ebpf, if hardware.btf { "yes" } else { "no" });
+    say!("  shard I/O:  {} ({})", hardware.io.0, hardware.io.1);
+    let (passed, denied, over_rate) = runtime.firewall;
+    say!(
+        "  firewall:   {} ({}): {passed} datagrams passed, {denied} dropped as denied, {over_rate} over their rate",
+        hardware.firewall.0,
+        hardware.firewall.1
     );
     let addresses: std::collections::BTreeMap<NodeId, &str> =
         view.directory.iter().map(|(node, addr)| (*node, addr.as_str())).collect();

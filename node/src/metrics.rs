@@ -166,6 +166,14 @@ pub struct Metrics {
     pub refused_connections: CopiedCounter,
     /// Time from a command's arrival to its answer.
     pub command_latency: Histogram,
+    /// Datagrams the firewall let through (XDP or userspace).
+    pub firewall_passed: CopiedCounter,
+    /// Datagrams the firewall dropped: their source is not allowed.
+    pub firewall_dropped_denied: CopiedCounter,
+    /// Datagrams the firewall dropped: their source was over its rate.
+    pub firewall_dropped_rate: CopiedCounter,
+    /// 1 for each capability the machine offers and path the node chose, by name.
+    pub hardware: prometheus_client::metrics::family::Family<Vec<(String, String)>, prometheus_client::metrics::gauge::Gauge>,
     node_gauges: Arc<NodeGauges>,
     stages: Arc<StageMetrics>,
     registry: Registry,
@@ -196,6 +204,10 @@ impl Metrics {
             storage_reopens: Counter::default(),
             refused_connections: CopiedCounter::default(),
             command_latency: Histogram::default(),
+            firewall_passed: CopiedCounter::default(),
+            firewall_dropped_denied: CopiedCounter::default(),
+            firewall_dropped_rate: CopiedCounter::default(),
+            hardware: prometheus_client::metrics::family::Family::default(),
             node_gauges: Arc::new(NodeGauges::default()),
             stages: Arc::new(StageMetrics::default()),
             registry: Registry::default(),
@@ -239,10 +251,56 @@ impl Metrics {
             "Time from a command's arrival to its answer",
             metrics.command_latency.0.clone(),
         );
+        let firewall = [
+            ("pangea_firewall_passed", "Datagrams the firewall let through", &metrics.firewall_passed),
+            (
+                "pangea_firewall_dropped_denied",
+                "Datagrams the firewall dropped because their source is not allowed",
+                &metrics.firewall_dropped_denied,
+            ),
+            (
+                "pangea_firewall_dropped_rate",
+                "Datagrams the firewall dropped because their source was over its rate",
+                &metrics.firewall_dropped_rate,
+            ),
+        ];
+        for (name, help, counter) in firewall {
+            registry.register(name, help, counter.0.clone());
+        }
+        registry.register(
+            "pangea_hardware",
+            "1 for each capability the machine offers (what=cpu, io_uring, ebpf, btf) and path the node chose (what=io, firewall)",
+            metrics.hardware.clone(),
+        );
         // A registry encodes its collectors after its metrics, so the node's gauges come last.
         registry.register_collector(Box::new(Arc::clone(&metrics.node_gauges)));
         registry.register_collector(Box::new(Arc::clone(&metrics.stages)));
         Metrics { registry, ..metrics }
+    }
+
+    /// Exposes `facts`: a gauge at 1 for each capability present and each path chosen.
+    pub fn set_hardware(&self, facts: &crate::hardware::HardwareFacts) {
+        let mut present: Vec<(&str, String)> = facts.cpu.split(' ').filter(|name| !name.contains("vector")).map(|name| ("cpu", name.to_owned())).collect();
+        for (what, probe) in [("io_uring", &facts.io_uring), ("ebpf", &facts.ebpf)] {
+            if probe == "available" {
+                present.push((what, "available".to_owned()));
+            }
+        }
+        if facts.btf {
+            present.push(("btf", "available".to_owned()));
+        }
+        present.push(("io", facts.io.0.clone()));
+        present.push(("firewall", facts.firewall.0.clone()));
+        for (what, path) in present {
+            self.hardware.get_or_create(&vec![("what".to_owned(), what.to_owned()), ("path".to_owned(), path)]).set(1);
+        }
+    }
+
+    /// Copies the firewall's counters in.
+    pub fn set_firewall(&self, passed: u64, dropped_denied: u64, dropped_rate: u64) {
+        self.firewall_passed.set(passed);
+        self.firewall_dropped_denied.set(dropped_denied);
+        self.firewall_dropped_rate.set(dropped_rate);
     }
 
     /// Sets the node's own gauges (see [`crate::runtime::Hosted::gauges`]).

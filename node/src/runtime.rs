@@ -165,6 +165,10 @@ pub struct Runtime<N: Hosted> {
     learned_seen: (usize, Option<tokio::time::Instant>),
     /// When the node's gauges were last copied into the metrics.
     gauges_updated: Option<tokio::time::Instant>,
+    hardware: crate::hardware::HardwareFacts,
+    firewall: Arc<crate::hardware::ActiveFirewall>,
+    /// The peer addresses last handed to the firewall.
+    firewall_peers: std::collections::BTreeSet<std::net::IpAddr>,
     outlet: Outlet<N>,
 }
 
@@ -218,6 +222,9 @@ impl<N: Hosted> Runtime<N> {
             directory_seen: BTreeMap::new(),
             learned_seen: (0, None),
             gauges_updated: None,
+            hardware: crate::hardware::HardwareFacts::default(),
+            firewall: Arc::new(crate::hardware::ActiveFirewall::Off),
+            firewall_peers: std::collections::BTreeSet::new(),
             storage_failure: None,
             outlet: Outlet {
                 transport,
@@ -231,6 +238,19 @@ impl<N: Hosted> Runtime<N> {
             },
             storage,
         })
+    }
+
+    /// Reports `facts` in status answers and keeps `firewall` told where the peers are.
+    #[must_use]
+    pub fn with_hardware(
+        mut self,
+        facts: crate::hardware::HardwareFacts,
+        firewall: Arc<crate::hardware::ActiveFirewall>,
+    ) -> Runtime<N> {
+        self.outlet.metrics.set_hardware(&facts);
+        self.hardware = facts;
+        self.firewall = firewall;
+        self
     }
 
     /// Tells the runtime where these peers listen (a node's own directory may add more later).
@@ -333,6 +353,19 @@ impl<N: Hosted> Runtime<N> {
         self.gauges_updated = Some(now);
         self.outlet.metrics.refused_connections.set(self.outlet.transport.refused());
         self.outlet.metrics.set_node_gauges(self.node.gauges());
+        let counters = self.firewall.counters();
+        self.outlet.metrics.set_firewall(counters.passed, counters.dropped_denied, counters.dropped_rate);
+        let peers: std::collections::BTreeSet<std::net::IpAddr> = self
+            .outlet
+            .told
+            .values()
+            .chain(self.outlet.addresses.values())
+            .map(|addr| addr.ip().to_canonical())
+            .collect();
+        if peers != self.firewall_peers {
+            self.firewall.set_peers(peers.clone());
+            self.firewall_peers = peers;
+        }
     }
 
     /// Reads the node's directory of addresses.
@@ -468,6 +501,11 @@ impl<N: Hosted> Runtime<N> {
                 known.into_iter().collect()
             },
             stages: self.outlet.metrics.stages(),
+            hardware: self.hardware.clone(),
+            firewall: {
+                let counters = self.firewall.counters();
+                (counters.passed, counters.dropped_denied, counters.dropped_rate)
+            },
         }
     }
 }

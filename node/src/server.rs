@@ -37,6 +37,8 @@ pub struct NodeOptions {
     pub bootstrap: Vec<SocketAddr>,
     /// Where to serve Prometheus metrics (TCP), if anywhere.
     pub metrics: Option<SocketAddr>,
+    /// The hardware paths asked for (`--io`, `--firewall` and its rules).
+    pub hardware: crate::hardware::HardwareOptions,
     /// A bug planted in the replicated log, for `pangea-nemesis` to find.
     #[cfg(feature = "planted-bugs")]
     pub planted_bug: Option<pangea_core::log::LogPlantedBug>,
@@ -65,6 +67,9 @@ pub enum NodeError {
     /// The listen address is a wildcard and no `--advertise` address was given.
     #[error("listening on {0} (all interfaces): give --advertise with the address peers should use")]
     NoAdvertise(SocketAddr),
+    /// A hardware path asked for cannot be had.
+    #[error(transparent)]
+    Hardware(#[from] crate::hardware::HardwareError),
     /// The event loop failed.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
@@ -85,7 +90,8 @@ pub async fn run_node(options: NodeOptions, shutdown: impl std::future::Future<O
     let data_dir = DataDir::open(&options.data_dir)?;
     let me = data_dir.node_id();
     let token = *data_dir.client_token();
-    let mut storage = RedbStorage::open(data_dir.store_path())?;
+    let hardware = crate::hardware::choose(&options.hardware, options.listen)?;
+    let mut storage = RedbStorage::open_with_io(data_dir.store_path(), hardware.file_io)?;
     tokio::pin!(shutdown);
     let (genesis, dht_bootstrap) = match stored_genesis(&mut storage)? {
         Some(genesis) => {
@@ -115,7 +121,13 @@ pub async fn run_node(options: NodeOptions, shutdown: impl std::future::Future<O
             (genesis, dht_bootstrap)
         }
     };
-    let (transport, inbound) = Transport::bind(options.listen, data_dir.identity(), data_dir.admission().clone())?;
+    let firewall = Arc::new(hardware.firewall);
+    let (transport, inbound) = Transport::bind_filtered(
+        options.listen,
+        data_dir.identity(),
+        data_dir.admission().clone(),
+        firewall.socket_filter(),
+    )?;
     let listen = transport.local_addr().map_err(|source| TransportError::Bind { addr: options.listen, source })?;
     let advertise = if options.advertise.is_some() { advertise } else { listen };
     tracing::info!(node = %me, %listen, "listening");
@@ -140,7 +152,8 @@ pub async fn run_node(options: NodeOptions, shutdown: impl std::future::Future<O
         config.log.planted_bug = Some(bug);
     }
     let node = PangeaNode::new(config)?;
-    let mut runtime = Runtime::new(me, node, storage, transport, advertise, token, metrics)?;
+    let mut runtime =
+        Runtime::new(me, node, storage, transport, advertise, token, metrics)?.with_hardware(hardware.facts, firewall);
     runtime.add_peer_addresses(dht_bootstrap.iter().filter_map(|(node, addr)| Some((*node, (*addr)?))));
     runtime.run(inbound, shutdown).await?;
     drop(data_dir);

@@ -21,8 +21,15 @@
 //! A kept write's failure is reported, and poisons the store, at the call that appends or commits
 //! it — a sync, a read, or the write that overflows the limit. redb checksums its pages and
 //! reports a mismatch as corruption, which this module maps to [`StorageError::Corrupt`].
+//!
+//! The object store's shard bytes ([`SHARDS_TABLE`]) do not go into redb: each is a file of its
+//! own beside it, written through plain file I/O or io_uring, and redb holds its reference (see
+//! [`crate::blob_tables`]).
 
+use crate::blob_tables::{BlobTables, Flush};
 use crate::wal::{WAL_BYTES_MAX, Wal};
+use pangea_core::objects::holder::SHARDS_TABLE;
+use pangea_hw::file_io::{FileIo, StdFileIo};
 use pangea_core::storage::{Pairs, RANGE_PAIRS_MAX, Storage, StorageError, WriteBatch};
 use redb::{Database, DatabaseError, Durability, ReadableDatabase, StorageBackend, TableDefinition};
 use std::path::{Path, PathBuf};
@@ -72,6 +79,8 @@ pub struct RedbStorage {
     /// Batches written and not yet committed, in order.
     pending: Vec<WriteBatch>,
     pending_bytes: usize,
+    /// Tables whose values are files of their own (none in stores opened through an [`Opener`]).
+    blobs: Option<BlobTables>,
 }
 
 impl std::fmt::Debug for RedbStorage {
@@ -80,6 +89,7 @@ impl std::fmt::Debug for RedbStorage {
             .field("open", &self.database.is_some())
             .field("wal", &self.wal)
             .field("failure", &self.failure)
+            .field("blobs", &self.blobs)
             .finish()
     }
 }
@@ -89,6 +99,11 @@ type BytesTable<'t> = redb::Table<'t, &'static [u8], &'static [u8]>;
 
 fn table(name: &str) -> TableDefinition<'_, &'static [u8], &'static [u8]> {
     TableDefinition::new(name)
+}
+
+/// Bytes of keys and values in `batch`, as the kept batches count them.
+fn kept_bytes(batch: &WriteBatch) -> usize {
+    batch.ops.iter().map(|op| op.key.len() + op.value.as_ref().map_or(0, Vec::len)).sum()
 }
 
 /// True for an I/O error that says the device has no room.
@@ -138,10 +153,23 @@ fn open_files(path: &Path) -> Result<StoreFiles, DatabaseError> {
 }
 
 impl RedbStorage {
-    /// Opens the redb file at `path` and its write-ahead file, creating them when absent.
+    /// Opens the redb file at `path` and its write-ahead file, creating them when absent, with the
+    /// shards' files beside them (in `path` with the extension `blobs`) through plain file I/O.
     pub fn open(path: impl AsRef<Path>) -> Result<RedbStorage, StorageError> {
+        RedbStorage::open_with_io(path, Box::new(StdFileIo))
+    }
+
+    /// As [`RedbStorage::open`], the shards' files read and written through `io`.
+    pub fn open_with_io(path: impl AsRef<Path>, io: Box<dyn FileIo>) -> Result<RedbStorage, StorageError> {
         let path: PathBuf = path.as_ref().to_owned();
-        RedbStorage::with_opener(Box::new(move || open_files(&path)))
+        let blobs = BlobTables::open(path.with_extension("blobs"), &[SHARDS_TABLE], io)?;
+        RedbStorage::build(Box::new(move || open_files(&path)), WAL_BYTES_MAX, Some(blobs))
+    }
+
+    /// The I/O path of the shards' files (`"std"`, `"io_uring"`), if the store has them.
+    #[must_use]
+    pub fn blob_io(&self) -> Option<&'static str> {
+        self.blobs.as_ref().map(BlobTables::io_name)
     }
 
     /// Opens the files `opener` makes, and makes them again on each reopen.
@@ -152,7 +180,12 @@ impl RedbStorage {
     /// As [`RedbStorage::with_opener`], checkpointing past `wal_bytes_max` bytes of write-ahead
     /// records instead of [`WAL_BYTES_MAX`] (tests use a small limit to exercise checkpoints).
     pub fn with_wal_limit(opener: Opener, wal_bytes_max: u64) -> Result<RedbStorage, StorageError> {
+        RedbStorage::build(opener, wal_bytes_max, None)
+    }
+
+    fn build(opener: Opener, wal_bytes_max: u64, blobs: Option<BlobTables>) -> Result<RedbStorage, StorageError> {
         let mut storage = RedbStorage {
+            blobs,
             opener,
             database: None,
             wal: None,
@@ -182,7 +215,23 @@ impl RedbStorage {
         if file_bytes > 0 {
             self.checkpoint(&batches)?;
         }
+        if let Some(mut blobs) = self.blobs.take() {
+            let recovered = blobs.recover(|table, start| self.try_range(table, start, None, RANGE_PAIRS_MAX));
+            self.blobs = Some(blobs);
+            let removed = self.latch(recovered)?;
+            if removed > 0 {
+                tracing::info!(removed, "removed shard files no reference held (written just before a crash)");
+            }
+        }
         Ok(())
+    }
+
+    /// Reads stored `value` of `table` as the callers see it: a blob table's reference resolved.
+    fn resolved(&mut self, table: &str, key: &[u8], value: Vec<u8>) -> Result<Vec<u8>, StorageError> {
+        match self.blobs.as_mut() {
+            Some(blobs) if blobs.holds(table) => blobs.resolve(table, key, &value),
+            _ => Ok(value),
+        }
     }
 
     /// The open database, unless the store is poisoned.
@@ -313,16 +362,28 @@ impl RedbStorage {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let batches = std::mem::take(&mut self.pending);
-        let bytes = std::mem::take(&mut self.pending_bytes);
+        let mut batches = std::mem::take(&mut self.pending);
+        let mut bytes = std::mem::take(&mut self.pending_bytes);
+        let mut flush = Flush::default();
+        if let Some(mut blobs) = self.blobs.take() {
+            let externalized = blobs.externalize(&mut batches, |table, key| self.try_get(table, key));
+            self.blobs = Some(blobs);
+            flush = self.latch(externalized)?;
+            bytes = batches.iter().map(kept_bytes).sum();
+        }
         if bytes >= DIRECT_SYNC_BYTES_MIN {
             // Large values (or a snapshot): the append would have them written twice.
-            return self.checkpoint(&batches);
+            self.checkpoint(&batches)?;
+        } else {
+            let appended = self.wal()?.append(&batches).map_err(|error| wal_error(&error));
+            self.latch(appended)?;
+            let committed = self.try_commit(&batches, None, Durability::None);
+            self.latch(committed)?;
         }
-        let appended = self.wal()?.append(&batches).map_err(|error| wal_error(&error));
-        self.latch(appended)?;
-        let committed = self.try_commit(&batches, None, Durability::None);
-        self.latch(committed)
+        if let Some(blobs) = self.blobs.as_mut() {
+            blobs.committed(flush);
+        }
+        Ok(())
     }
 
     /// Commits `batches` and the next generation durably, then starts the write-ahead file over: what
@@ -339,7 +400,10 @@ impl RedbStorage {
 impl Storage for RedbStorage {
     fn get(&mut self, table_name: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         self.flush_pending()?;
-        let result = self.try_get(table_name, key);
+        let result = match self.try_get(table_name, key) {
+            Ok(Some(value)) => self.resolved(table_name, key, value).map(Some),
+            other => other,
+        };
         self.latch(result)
     }
 
@@ -351,7 +415,9 @@ impl Storage for RedbStorage {
         limit: usize,
     ) -> Result<Pairs, StorageError> {
         self.flush_pending()?;
-        let result = self.try_range(table_name, start, end, limit);
+        let result = self.try_range(table_name, start, end, limit).and_then(|pairs| {
+            pairs.into_iter().map(|(key, value)| Ok((key.clone(), self.resolved(table_name, &key, value)?))).collect()
+        });
         self.latch(result)
     }
 
@@ -360,8 +426,7 @@ impl Storage for RedbStorage {
         if batch.is_empty() {
             return Ok(());
         }
-        self.pending_bytes +=
-            batch.ops.iter().map(|op| op.key.len() + op.value.as_ref().map_or(0, Vec::len)).sum::<usize>();
+        self.pending_bytes += kept_bytes(&batch);
         self.pending.push(batch);
         if self.pending_bytes > PENDING_BYTES_MAX {
             return self.flush_pending();
@@ -495,5 +560,64 @@ mod tests {
         let mut storage = RedbStorage::open(&path).unwrap();
         let pairs = storage.range("t", b"", None, 10).unwrap();
         assert_eq!(pairs, (0u8..3).map(|index| (vec![index], vec![index; 3])).collect::<Pairs>());
+    }
+
+    fn blob_files(path: &Path) -> Vec<std::path::PathBuf> {
+        let mut files: Vec<_> =
+            std::fs::read_dir(path.with_extension("blobs")).unwrap().map(|entry| entry.unwrap().path()).collect();
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn shards_live_in_files_of_their_own_and_go_with_their_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.redb");
+        let mut storage = RedbStorage::open(&path).unwrap();
+        assert_eq!(storage.blob_io(), Some("std"));
+        let shard = vec![0xA5u8; 300 * 1024];
+        let mut batch = WriteBatch::new();
+        batch.put(SHARDS_TABLE, b"s1".to_vec(), shard.clone()).put("other", b"k".to_vec(), b"v".to_vec());
+        storage.write(batch).unwrap();
+        storage.sync().unwrap();
+        assert_eq!(blob_files(&path).len(), 1);
+        assert_eq!(storage.get(SHARDS_TABLE, b"s1").unwrap(), Some(shard.clone()));
+        assert_eq!(storage.range(SHARDS_TABLE, b"", None, 10).unwrap(), vec![(b"s1".to_vec(), shard.clone())]);
+        // Overwritten twice in one flush: only the last file stays.
+        let mut batch = WriteBatch::new();
+        batch.put(SHARDS_TABLE, b"s1".to_vec(), vec![1u8; 10]).put(SHARDS_TABLE, b"s1".to_vec(), vec![2u8; 10]);
+        storage.write(batch).unwrap();
+        storage.sync().unwrap();
+        assert_eq!(blob_files(&path).len(), 1);
+        storage.reopen().unwrap();
+        assert_eq!(storage.get(SHARDS_TABLE, b"s1").unwrap(), Some(vec![2u8; 10]));
+        let mut batch = WriteBatch::new();
+        batch.remove(SHARDS_TABLE, b"s1".to_vec());
+        storage.write(batch).unwrap();
+        storage.sync().unwrap();
+        assert!(blob_files(&path).is_empty());
+        assert_eq!(storage.get(SHARDS_TABLE, b"s1").unwrap(), None);
+    }
+
+    #[test]
+    fn a_rotten_shard_file_is_corrupt_and_an_unreferenced_one_goes_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.redb");
+        let mut storage = RedbStorage::open(&path).unwrap();
+        let mut batch = WriteBatch::new();
+        batch.put(SHARDS_TABLE, b"s1".to_vec(), vec![7u8; 4096]);
+        storage.write(batch).unwrap();
+        storage.sync().unwrap();
+        let file = blob_files(&path).remove(0);
+        let mut bytes = std::fs::read(&file).unwrap();
+        bytes[100] ^= 1;
+        std::fs::write(&file, bytes).unwrap();
+        assert!(matches!(storage.get(SHARDS_TABLE, b"s1"), Err(StorageError::Corrupt { .. })));
+        assert!(storage.failure().is_none(), "corruption does not poison");
+        drop(storage);
+        std::fs::write(path.with_extension("blobs").join("00000000000000ff.blob"), b"written, never referenced").unwrap();
+        let mut storage = RedbStorage::open(&path).unwrap();
+        assert_eq!(blob_files(&path), vec![file]);
+        assert!(matches!(storage.get(SHARDS_TABLE, b"s1"), Err(StorageError::Corrupt { .. })));
     }
 }

@@ -142,6 +142,17 @@ impl Transport {
         identity: &Identity,
         admission: Admission,
     ) -> Result<(Transport, mpsc::Receiver<Inbound>), TransportError> {
+        Transport::bind_filtered(listen, identity, admission, None)
+    }
+
+    /// As [`Transport::bind`], every datagram received first judged by `filter` (the userspace
+    /// firewall), when given.
+    pub fn bind_filtered(
+        listen: SocketAddr,
+        identity: &Identity,
+        admission: Admission,
+        filter: Option<Arc<SocketFilter>>,
+    ) -> Result<(Transport, mpsc::Receiver<Inbound>), TransportError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| TransportError::NoRuntime)?;
         let refused = Arc::new(watch::Sender::new(0));
         let verifier = Arc::new(PeerVerifier::new(admission, tls::provider(), refused.clone()));
@@ -153,13 +164,19 @@ impl Transport {
         // QUIC a loss recovery; the kernel caps the request at `net.core.rmem_max`.
         let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(UDP_BUFFER_BYTES);
         let _ = socket2::SockRef::from(&socket).set_send_buffer_size(UDP_BUFFER_BYTES);
-        let endpoint = quinn::Endpoint::new(
+        let bind_error = |source| TransportError::Bind { addr: listen, source };
+        let udp = quinn::Runtime::wrap_udp_socket(&quinn::TokioRuntime, socket).map_err(bind_error)?;
+        let udp: Arc<dyn quinn::AsyncUdpSocket> = match filter {
+            Some(filter) => Arc::new(FilteredSocket::new(udp, filter)),
+            None => udp,
+        };
+        let endpoint = quinn::Endpoint::new_with_abstract_socket(
             tls::endpoint_config(identity),
             Some(server_config),
-            socket,
+            udp,
             Arc::new(quinn::TokioRuntime),
         )
-        .map_err(|source| TransportError::Bind { addr: listen, source })?;
+        .map_err(bind_error)?;
         let (inbound, receiver) = mpsc::channel(INBOUND_QUEUE_MAX);
         let links: Arc<Links> = Arc::default();
         let accept_task = runtime.spawn(accept_loop(endpoint.clone(), inbound, refused.clone(), links.clone()));
@@ -425,5 +442,8 @@ async fn serve_request(
     }
 }
 
+pub mod filter;
 #[cfg(test)]
 mod tests;
+
+use filter::{FilteredSocket, SocketFilter};

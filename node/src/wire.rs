@@ -77,6 +77,10 @@ pub struct RuntimeStatus {
     pub addresses: Vec<(NodeId, SocketAddr)>,
     /// How long requests spent in each stage here since the start (see [`crate::stages`]).
     pub stages: Vec<StageCounts>,
+    /// The machine's capabilities and the hardware paths the node chose.
+    pub hardware: crate::hardware::HardwareFacts,
+    /// Datagrams the firewall passed, dropped as denied, and dropped over their rate.
+    pub firewall: (u64, u64, u64),
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ pub const RATE_PER_SECOND_MAX: u32 = 10_000_000;
 /// The largest burst, in packets or messages.
 pub const BURST_MAX: u32 = 1_000_000;
 
-/// How fast each source may send: `per_second` on average, `burst` at once.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// How fast each source may send: `per_second` on average, `burst` at once (by default, no limit).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct RateLimit {
     /// Packets or messages a second; 0 turns the limit off.
     pub per_second: u32,

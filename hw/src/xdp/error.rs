@@ -58,12 +58,13 @@ pub(crate) fn describe(error: &(dyn Error + 'static)) -> String {
     text
 }
 
-/// Whether the kernel's answer somewhere in `error`'s chain was EPERM or EACCES.
+/// Whether the kernel's answer somewhere in `error`'s chain was EPERM. (Not EACCES: that is
+/// how the verifier refuses a program.)
 pub(crate) fn is_permission_error(error: &(dyn Error + 'static)) -> bool {
     let mut current = Some(error);
     while let Some(cause) = current {
         if let Some(io_error) = cause.downcast_ref::<io::Error>()
-            && matches!(io_error.raw_os_error(), Some(libc::EPERM | libc::EACCES))
+            && matches!(io_error.raw_os_error(), Some(libc::EPERM))
         {
             return true;
         }

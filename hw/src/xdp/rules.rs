@@ -71,6 +71,10 @@ impl RateLimit {
     pub const OFF: Self = Self { per_second: 0, burst: 0 };
 
     /// Checks the limits; a limit that is on needs a bucket of at least one datagram.
+    ///
+    /// # Errors
+    ///
+    /// [`XdpError::BadRate`] naming the limit broken.
     pub fn validate(&self) -> Result<(), XdpError> {
         if self.per_second > RATE_PER_SECOND_MAX {
             return Err(XdpError::BadRate(format!(
@@ -85,9 +89,7 @@ impl RateLimit {
             )));
         }
         if self.per_second > 0 && self.burst == 0 {
-            return Err(XdpError::BadRate(
-                "a burst of 0 would drop every datagram; use at least 1".to_owned(),
-            ));
+            return Err(XdpError::BadRate("a burst of 0 would drop every datagram; use at least 1".to_owned()));
         }
         Ok(())
     }
@@ -107,7 +109,11 @@ pub struct AllowPrefix {
 }
 
 impl AllowPrefix {
-    /// A prefix of `prefix_len` bits of `addr`; fails if longer than the address.
+    /// A prefix of `prefix_len` bits of `addr`.
+    ///
+    /// # Errors
+    ///
+    /// [`XdpError::BadRule`] if `prefix_len` is longer than the address.
     pub fn new(addr: IpAddr, prefix_len: u8) -> Result<Self, XdpError> {
         let prefix = Self { addr, prefix_len };
         prefix.validate()?;
@@ -122,6 +128,10 @@ impl AllowPrefix {
     }
 
     /// Checks that the prefix is no longer than its address.
+    ///
+    /// # Errors
+    ///
+    /// [`XdpError::BadRule`] if it is longer.
     pub fn validate(&self) -> Result<(), XdpError> {
         let bits = if self.addr.is_ipv4() { IPV4_BITS } else { IPV6_BITS };
         if self.prefix_len > bits {
@@ -139,10 +149,7 @@ impl AllowPrefix {
     pub(crate) fn key(&self) -> Result<(u32, [u8; 16]), XdpError> {
         self.validate()?;
         let (prefix_len, address) = match self.addr {
-            IpAddr::V4(v4) => (
-                IPV4_MAPPED_PREFIX_BITS + u32::from(self.prefix_len),
-                v4.to_ipv6_mapped().octets(),
-            ),
+            IpAddr::V4(v4) => (IPV4_MAPPED_PREFIX_BITS + u32::from(self.prefix_len), v4.to_ipv6_mapped().octets()),
             IpAddr::V6(v6) => (u32::from(self.prefix_len), v6.octets()),
         };
         let kept_bits = u128::MAX.checked_shl(128 - prefix_len).unwrap_or(0);

@@ -1,0 +1,102 @@
+//! Blob file I/O through plain file I/O and io_uring, side by side: writes of 64 KiB to 4 MiB
+//! blobs, each a new file, with and without a sync of the file and its directory; and reads of whole
+//! files (from the page cache). Criterion reports each one's time; at the end a table gives, for
+//! each, throughput and the 99th percentile of one operation's latency.
+//!
+//! `cargo bench -p pangea-hw --features uring --bench file_io` (without the feature, only std runs).
+//! Files go to `target/bench-blobs` on the disk the target directory is on, or `$PANGEA_BENCH_DIR`.
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use pangea_hw::blobs::BlobFiles;
+use pangea_hw::file_io::{FileIo, StdFileIo};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const SIZES: [usize; 4] = [64 * 1024, 256 * 1024, 1024 * 1024, 4 * 1024 * 1024];
+
+/// Every operation's latency, by (operation, size, engine).
+static LATENCIES: Mutex<BTreeMap<(String, usize, String), Vec<Duration>>> = Mutex::new(BTreeMap::new());
+
+fn engines() -> Vec<(&'static str, fn() -> Box<dyn FileIo>)> {
+    let mut engines: Vec<(&'static str, fn() -> Box<dyn FileIo>)> = vec![("std", || Box::new(StdFileIo))];
+    #[cfg(all(feature = "uring", target_os = "linux"))]
+    engines.push(("io_uring", || Box::new(pangea_hw::uring::UringFileIo::new().expect("an io_uring"))));
+    engines
+}
+
+fn bench_root() -> PathBuf {
+    std::env::var_os("PANGEA_BENCH_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-blobs"),
+        PathBuf::from,
+    )
+}
+
+fn record(operation: &str, size: usize, engine: &str, latency: Duration) {
+    LATENCIES.lock().unwrap().entry((operation.to_owned(), size, engine.to_owned())).or_default().push(latency);
+}
+
+fn file_io(c: &mut Criterion) {
+    let root = bench_root();
+    for operation in ["write+sync", "write", "read"] {
+        let mut group = c.benchmark_group(operation);
+        group.sample_size(10).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
+        for size in SIZES {
+            group.throughput(Throughput::Bytes(size as u64));
+            let blob: Vec<u8> = (0..size).map(|at| (at * 31 % 251) as u8).collect();
+            for (engine, make) in engines() {
+                let directory = root.join(format!("{engine}-{operation}-{size}"));
+                let _ = std::fs::remove_dir_all(&directory);
+                let mut blobs = BlobFiles::open(&directory, make(), &BTreeSet::new()).unwrap();
+                let stored = blobs.write(&[&blob], true).unwrap()[0];
+                group.bench_with_input(BenchmarkId::new(engine, size), &size, |b, _| {
+                    b.iter_custom(|iterations| {
+                        let mut total = Duration::ZERO;
+                        let mut written = Vec::new();
+                        for _ in 0..iterations {
+                            let start = Instant::now();
+                            match operation {
+                                "read" => assert_eq!(blobs.read(stored).unwrap().len(), size),
+                                _ => written.extend(blobs.write(&[&blob], operation == "write+sync").unwrap()),
+                            }
+                            let latency = start.elapsed();
+                            record(operation, size, engine, latency);
+                            total += latency;
+                        }
+                        for number in written {
+                            blobs.remove(number.number).unwrap();
+                        }
+                        total
+                    });
+                });
+                let _ = std::fs::remove_dir_all(&directory);
+            }
+        }
+        group.finish();
+    }
+    print_table();
+}
+
+fn print_table() {
+    let latencies = LATENCIES.lock().unwrap();
+    println!("\n{:<11} {:>8} {:>9} {:>11} {:>10}", "operation", "size", "engine", "MB/s", "p99 µs");
+    for ((operation, size, engine), samples) in latencies.iter() {
+        let mut sorted = samples.clone();
+        sorted.sort_unstable();
+        let p99 = sorted[(sorted.len() * 99 / 100).min(sorted.len() - 1)];
+        let total: Duration = sorted.iter().sum();
+        let throughput = (*size as f64 * sorted.len() as f64) / total.as_secs_f64() / 1e6;
+        println!(
+            "{:<11} {:>8} {:>9} {:>11.1} {:>10.0}",
+            operation,
+            format!("{} KiB", size / 1024),
+            engine,
+            throughput,
+            p99.as_secs_f64() * 1e6
+        );
+    }
+}
+
+criterion_group!(benches, file_io);
+criterion_main!(benches);

@@ -1,0 +1,307 @@
+//! The node's optional hardware paths, chosen once at start-up from what the machine offers
+//! ([`pangea_hw::caps`]) and what the operator asked for (`--io`, `--firewall`): shard files through
+//! io_uring or plain file I/O; the firewall as an XDP program on the node's interface, in userspace
+//! in front of QUIC, or off. Each fallback says why in one log line.
+
+use crate::transport::filter::{AllowList, Cidr, SocketFilter};
+use pangea_core::firewall::{FirewallCounters, RateLimit};
+use pangea_hw::caps::{self, Capabilities, Wanted};
+use pangea_hw::file_io::{FileIo, StdFileIo};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use thiserror::Error;
+
+/// How the node reads and writes shard files (`--io`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum IoChoice {
+    /// io_uring where the kernel and this build offer it, else plain file I/O.
+    #[default]
+    Auto,
+    /// io_uring, or refuse to start.
+    Uring,
+    /// Plain file I/O.
+    Std,
+}
+
+/// Where the node's firewall runs (`--firewall`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum FirewallChoice {
+    /// XDP where this build, the privileges and the interface allow it, else userspace.
+    #[default]
+    Auto,
+    /// An XDP program on the node's interface, or refuse to start.
+    Xdp,
+    /// In the node, in front of QUIC.
+    Userspace,
+    /// No firewall.
+    Off,
+}
+
+/// The operator's hardware settings.
+#[derive(Clone, Debug, Default)]
+pub struct HardwareOptions {
+    /// `--io`.
+    pub io: IoChoice,
+    /// `--firewall`.
+    pub firewall: FirewallChoice,
+    /// `--firewall-allow`: when any is given, only these prefixes and the node's peers may send.
+    pub allow: Vec<Cidr>,
+    /// `--firewall-rate` and `--firewall-burst`: each source's limit, in datagrams.
+    pub rate: RateLimit,
+    /// `--firewall-interface`: the interface for XDP (default: the one holding the listen address).
+    pub interface: Option<String>,
+}
+
+/// What the node found and chose, for `pangea status` and the metrics.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HardwareFacts {
+    /// CPU vector extensions.
+    pub cpu: String,
+    /// The io_uring probe's answer.
+    pub io_uring: String,
+    /// The eBPF probe's answer.
+    pub ebpf: String,
+    /// Whether the kernel has BTF.
+    pub btf: bool,
+    /// The shard file path (`io_uring`, `std`) and why.
+    pub io: (String, String),
+    /// The firewall path (`xdp native`, `xdp generic`, `userspace`, `off`) and why.
+    pub firewall: (String, String),
+}
+
+/// A hardware path asked for that this machine or build does not offer.
+#[derive(Debug, Error)]
+pub enum HardwareError {
+    /// `--io uring` or `--firewall xdp` without the capability.
+    #[error(transparent)]
+    Unsupported(#[from] caps::Unsupported),
+    /// The io_uring ring could not be set up.
+    #[error("io_uring: {0}")]
+    Uring(std::io::Error),
+    /// The XDP program could not be attached.
+    #[error("XDP firewall: {0}")]
+    Xdp(String),
+    /// The firewall's settings cannot work.
+    #[error("firewall: {0}")]
+    Firewall(#[from] pangea_core::firewall::FirewallConfigError),
+}
+
+/// The running firewall.
+pub enum ActiveFirewall {
+    /// None.
+    Off,
+    /// In front of QUIC.
+    Userspace(Arc<SocketFilter>),
+    /// On the interface.
+    #[cfg(all(feature = "ebpf", target_os = "linux"))]
+    Xdp {
+        /// The attached program.
+        program: std::sync::Mutex<pangea_hw::xdp::XdpFirewall>,
+        /// The prefixes configured, merged with the peers' addresses on each update.
+        allow: AllowList,
+    },
+}
+
+impl std::fmt::Debug for ActiveFirewall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ActiveFirewall::Off => "off",
+            ActiveFirewall::Userspace(_) => "userspace",
+            #[cfg(all(feature = "ebpf", target_os = "linux"))]
+            ActiveFirewall::Xdp { .. } => "xdp",
+        })
+    }
+}
+
+impl ActiveFirewall {
+    /// The socket filter, when the firewall runs in userspace.
+    #[must_use]
+    pub fn socket_filter(&self) -> Option<Arc<SocketFilter>> {
+        match self {
+            ActiveFirewall::Userspace(filter) => Some(Arc::clone(filter)),
+            _ => None,
+        }
+    }
+
+    /// Datagrams passed and dropped so far.
+    #[must_use]
+    pub fn counters(&self) -> FirewallCounters {
+        match self {
+            ActiveFirewall::Off => FirewallCounters::default(),
+            ActiveFirewall::Userspace(filter) => filter.counters(),
+            #[cfg(all(feature = "ebpf", target_os = "linux"))]
+            ActiveFirewall::Xdp { program, .. } => {
+                let program = program.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                program.counters().map_or_else(
+                    |_| FirewallCounters::default(),
+                    |counters| FirewallCounters {
+                        passed: counters.passed,
+                        dropped_denied: counters.dropped_denied,
+                        dropped_rate: counters.dropped_rate,
+                    },
+                )
+            }
+        }
+    }
+
+    /// The node's peers are now at `peers`: they may send.
+    pub fn set_peers(&self, peers: BTreeSet<IpAddr>) {
+        match self {
+            ActiveFirewall::Off => {}
+            ActiveFirewall::Userspace(filter) => filter.set_peers(peers),
+            #[cfg(all(feature = "ebpf", target_os = "linux"))]
+            ActiveFirewall::Xdp { program, allow } => {
+                if !allow.enforce {
+                    return;
+                }
+                let prefixes: Vec<pangea_hw::xdp::AllowPrefix> = allow
+                    .configured
+                    .iter()
+                    .map(|cidr| pangea_hw::xdp::AllowPrefix { addr: cidr.addr, prefix_len: cidr.prefix_len })
+                    .chain(peers.into_iter().map(pangea_hw::xdp::AllowPrefix::host))
+                    .collect();
+                let mut program = program.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if let Err(error) = program.set_allowed(Some(&prefixes)) {
+                    tracing::warn!(%error, "cannot update the XDP firewall's allow-list");
+                }
+            }
+        }
+    }
+}
+
+/// What [`choose`] set up.
+#[derive(Debug)]
+pub struct Chosen {
+    /// For status and metrics.
+    pub facts: HardwareFacts,
+    /// The shard files' I/O.
+    pub file_io: Box<dyn FileIo>,
+    /// The firewall.
+    pub firewall: ActiveFirewall,
+}
+
+fn wanted(fast: bool, portable: bool) -> Wanted {
+    match (fast, portable) {
+        (true, _) => Wanted::Fast,
+        (_, true) => Wanted::Portable,
+        _ => Wanted::Auto,
+    }
+}
+
+/// Probes the machine once, logs what it found, and sets up the paths `options` ask for, for a node
+/// listening on `listen`.
+pub fn choose(options: &HardwareOptions, listen: SocketAddr) -> Result<Chosen, HardwareError> {
+    let found = Capabilities::detect();
+    tracing::info!(
+        cpu = %found.cpu, io_uring = %found.io_uring, ebpf = %found.ebpf, btf = found.btf,
+        "hardware capabilities"
+    );
+    let io = caps::choose("io_uring", &found.io_uring, wanted(options.io == IoChoice::Uring, options.io == IoChoice::Std))?;
+    let file_io: Box<dyn FileIo> = if io.fast { uring_io()? } else { Box::new(StdFileIo) };
+    if !io.fast && options.io == IoChoice::Auto {
+        tracing::info!(reason = %io.reason, "shard files through plain file I/O");
+    }
+    let allow = AllowList { enforce: !options.allow.is_empty(), configured: options.allow.clone(), peers: BTreeSet::new() };
+    let (firewall, firewall_fact) = match options.firewall {
+        FirewallChoice::Off => (ActiveFirewall::Off, ("off".to_owned(), "asked for".to_owned())),
+        choice => {
+            let fast = caps::choose(
+                "XDP",
+                &found.ebpf,
+                wanted(choice == FirewallChoice::Xdp, choice == FirewallChoice::Userspace),
+            )?;
+            match attach_xdp(fast.fast, options, listen, &allow) {
+                Ok(Some((firewall, mode))) => (firewall, (format!("xdp {mode}"), fast.reason)),
+                Ok(None) => {
+                    if choice == FirewallChoice::Auto {
+                        tracing::info!(reason = %fast.reason, "firewall in userspace");
+                    }
+                    (ActiveFirewall::Userspace(Arc::new(SocketFilter::new(allow, options.rate)?)), ("userspace".to_owned(), fast.reason))
+                }
+                Err(error) if choice == FirewallChoice::Auto => {
+                    tracing::info!(reason = %error, "firewall in userspace: the XDP program could not be attached");
+                    let filter = Arc::new(SocketFilter::new(allow, options.rate)?);
+                    (ActiveFirewall::Userspace(filter), ("userspace".to_owned(), error.to_string()))
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    };
+    let facts = HardwareFacts {
+        cpu: found.cpu.to_string(),
+        io_uring: found.io_uring.to_string(),
+        ebpf: found.ebpf.to_string(),
+        btf: found.btf,
+        io: (file_io.name().to_owned(), io.reason),
+        firewall: firewall_fact,
+    };
+    tracing::info!(io = %facts.io.0, firewall = %facts.firewall.0, "hardware paths");
+    Ok(Chosen { facts, file_io, firewall })
+}
+
+#[cfg(all(feature = "uring", target_os = "linux"))]
+fn uring_io() -> Result<Box<dyn FileIo>, HardwareError> {
+    let io = pangea_hw::uring::UringFileIo::new().map_err(HardwareError::Uring)?;
+    if !io.registered() {
+        tracing::info!("io_uring buffers unregistered: the kernel refused to pin them (memory-lock limit)");
+    }
+    Ok(Box::new(io))
+}
+
+#[cfg(not(all(feature = "uring", target_os = "linux")))]
+fn uring_io() -> Result<Box<dyn FileIo>, HardwareError> {
+    Err(HardwareError::Uring(std::io::Error::other("this build has no io_uring path")))
+}
+
+/// The interface holding `ip` (`/proc/net` has no such table: `getifaddrs` does).
+#[cfg(all(feature = "ebpf", target_os = "linux"))]
+fn interface_of(ip: IpAddr) -> Option<String> {
+    let output = std::process::Command::new("ip").args(["-o", "addr", "show"]).output().ok()?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let addr = fields.get(3)?.split('/').next()?.parse::<IpAddr>().ok()?;
+        (addr == ip).then(|| fields.get(1).map(|name| name.trim_end_matches(':').to_owned()))?
+    })
+}
+
+#[cfg(all(feature = "ebpf", target_os = "linux"))]
+fn attach_xdp(
+    fast: bool,
+    options: &HardwareOptions,
+    listen: SocketAddr,
+    allow: &AllowList,
+) -> Result<Option<(ActiveFirewall, String)>, HardwareError> {
+    use pangea_hw::xdp::{AllowPrefix, RateLimit as XdpRate, XdpFirewall, XdpModeWanted};
+    if !fast {
+        return Ok(None);
+    }
+    let interface = options
+        .interface
+        .clone()
+        .or_else(|| interface_of(listen.ip()))
+        .ok_or_else(|| HardwareError::Xdp(format!("no interface holds {}; give --firewall-interface", listen.ip())))?;
+    let mut program = XdpFirewall::attach(&interface, listen.port(), XdpModeWanted::Auto)
+        .map_err(|error| HardwareError::Xdp(error.to_string()))?;
+    let prefixes: Vec<AllowPrefix> =
+        allow.configured.iter().map(|cidr| AllowPrefix { addr: cidr.addr, prefix_len: cidr.prefix_len }).collect();
+    program
+        .set_allowed(allow.enforce.then_some(prefixes.as_slice()))
+        .and_then(|()| program.set_rate(XdpRate { per_second: options.rate.per_second, burst: options.rate.burst }))
+        .map_err(|error| HardwareError::Xdp(error.to_string()))?;
+    let mode = program.mode().to_string();
+    tracing::info!(%interface, %mode, "XDP firewall attached");
+    Ok(Some((ActiveFirewall::Xdp { program: std::sync::Mutex::new(program), allow: allow.clone() }, mode)))
+}
+
+#[cfg(not(all(feature = "ebpf", target_os = "linux")))]
+fn attach_xdp(
+    _fast: bool,
+    _options: &HardwareOptions,
+    _listen: SocketAddr,
+    _allow: &AllowList,
+) -> Result<Option<(ActiveFirewall, String)>, HardwareError> {
+    Ok(None)
+}

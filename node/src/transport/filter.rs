@@ -1,0 +1,253 @@
+//! The userspace firewall in front of QUIC: a UDP socket that hands quinn only the datagrams core's
+//! [`Firewall`] passes — from an allowed address, within its source's rate — and drops the rest
+//! before any decryption. It is the fallback of the XDP firewall and counts what it does the same
+//! way.
+
+use pangea_core::firewall::{Firewall, FirewallCounters, RateLimit, Verdict};
+use quinn::udp::{RecvMeta, Transmit};
+use quinn::{AsyncUdpSocket, UdpPoller};
+use std::collections::BTreeSet;
+use std::fmt;
+use std::io::{self, IoSliceMut};
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::task::{Context, Poll};
+
+/// An address prefix of an allow-list: `10.0.0.0/8`, `fd00::/8`, or one address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Cidr {
+    /// The prefix's address (bits past the prefix are ignored).
+    pub addr: IpAddr,
+    /// Bits of the prefix (at most 32 for IPv4, 128 for IPv6).
+    pub prefix_len: u8,
+}
+
+impl Cidr {
+    /// Parses `ADDR/LEN` or `ADDR`.
+    pub fn parse(text: &str) -> Result<Cidr, String> {
+        let (addr, len) = match text.split_once('/') {
+            Some((addr, len)) => (addr, Some(len)),
+            None => (text, None),
+        };
+        let addr: IpAddr = addr.parse().map_err(|_| format!("'{addr}' is not an IP address"))?;
+        let most = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix_len = match len {
+            Some(len) => len.parse::<u8>().ok().filter(|len| *len <= most).ok_or_else(|| {
+                format!("'{len}' is not a prefix length for {addr} (0 to {most})")
+            })?,
+            None => most,
+        };
+        Ok(Cidr { addr, prefix_len })
+    }
+
+    /// True when `ip` is in the prefix (an IPv4-mapped IPv6 address counts as its IPv4 address).
+    #[must_use]
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let bits = |ip: IpAddr| -> (u128, u32) {
+            match ip.to_canonical() {
+                IpAddr::V4(v4) => (u128::from(u32::from(v4)) << 96, 32),
+                IpAddr::V6(v6) => (u128::from(v6), 128),
+            }
+        };
+        let (prefix, family) = bits(self.addr);
+        let (ip, ip_family) = bits(ip);
+        if family != ip_family {
+            return false;
+        }
+        let len = u32::from(self.prefix_len).min(family);
+        let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+        prefix & mask == ip & mask
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix_len)
+    }
+}
+
+/// Who may send to the node: nobody checked (`enforce` false), or the configured prefixes and the
+/// addresses of the node's peers.
+#[derive(Clone, Debug, Default)]
+pub struct AllowList {
+    /// False: every address is allowed (only the rate limit applies).
+    pub enforce: bool,
+    /// Prefixes from `--firewall-allow` (clients, nodes about to join).
+    pub configured: Vec<Cidr>,
+    /// The addresses of the node's peers, updated as it learns them.
+    pub peers: BTreeSet<IpAddr>,
+}
+
+impl AllowList {
+    /// True when `ip` may send.
+    #[must_use]
+    pub fn allows(&self, ip: IpAddr) -> bool {
+        !self.enforce || self.peers.contains(&ip.to_canonical()) || self.configured.iter().any(|cidr| cidr.contains(ip))
+    }
+}
+
+/// The filter's rules and counters, shared between the socket and the node's event loop.
+#[derive(Debug)]
+pub struct SocketFilter {
+    allow: RwLock<AllowList>,
+    firewall: Mutex<Firewall<IpAddr>>,
+    origin: std::time::Instant,
+}
+
+impl SocketFilter {
+    /// A filter with `allow` and `rate`.
+    pub fn new(allow: AllowList, rate: RateLimit) -> Result<SocketFilter, pangea_core::firewall::FirewallConfigError> {
+        Ok(SocketFilter {
+            allow: RwLock::new(allow),
+            firewall: Mutex::new(Firewall::new(rate)?),
+            origin: std::time::Instant::now(),
+        })
+    }
+
+    /// Replaces the peers' addresses in the allow-list.
+    pub fn set_peers(&self, peers: BTreeSet<IpAddr>) {
+        self.allow.write().unwrap_or_else(PoisonError::into_inner).peers = peers;
+    }
+
+    /// What the filter passed and dropped so far, in datagrams.
+    #[must_use]
+    pub fn counters(&self) -> FirewallCounters {
+        self.firewall.lock().unwrap_or_else(PoisonError::into_inner).counters()
+    }
+
+    /// Decides on `datagrams` datagrams from `source`, now: how many of them pass.
+    fn admit(&self, source: IpAddr, datagrams: usize) -> Vec<bool> {
+        let allowed = self.allow.read().unwrap_or_else(PoisonError::into_inner).allows(source);
+        let now = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let mut firewall = self.firewall.lock().unwrap_or_else(PoisonError::into_inner);
+        (0..datagrams).map(|_| firewall.check(&source.to_canonical(), allowed, now) == Verdict::Pass).collect()
+    }
+}
+
+/// A UDP socket whose receive side goes through a [`SocketFilter`].
+#[derive(Debug)]
+pub struct FilteredSocket {
+    inner: Arc<dyn AsyncUdpSocket>,
+    filter: Arc<SocketFilter>,
+}
+
+impl FilteredSocket {
+    /// `inner`, filtered by `filter`.
+    pub fn new(inner: Arc<dyn AsyncUdpSocket>, filter: Arc<SocketFilter>) -> FilteredSocket {
+        FilteredSocket { inner, filter }
+    }
+}
+
+/// Keeps, of the `meta.len / meta.stride` datagrams (the last may be shorter) in `buf`, those
+/// `keep` says, moved to the front; returns the bytes kept.
+fn compact_segments(buf: &mut [u8], meta: &RecvMeta, keep: &[bool]) -> usize {
+    let stride = meta.stride.max(1);
+    let mut kept = 0;
+    for (index, keep) in keep.iter().enumerate() {
+        let start = index * stride;
+        let end = (start + stride).min(meta.len);
+        if *keep {
+            buf.copy_within(start..end, kept);
+            kept += end - start;
+        }
+    }
+    kept
+}
+
+impl AsyncUdpSocket for FilteredSocket {
+    fn create_io_poller(self: Arc<Self>) -> Pin<Box<dyn UdpPoller>> {
+        self.inner.clone().create_io_poller()
+    }
+
+    fn try_send(&self, transmit: &Transmit) -> io::Result<()> {
+        self.inner.try_send(transmit)
+    }
+
+    fn poll_recv(&self, cx: &mut Context, bufs: &mut [IoSliceMut<'_>], meta: &mut [RecvMeta]) -> Poll<io::Result<usize>> {
+        loop {
+            let received = match self.inner.poll_recv(cx, bufs, meta) {
+                Poll::Ready(Ok(received)) => received,
+                other => return other,
+            };
+            let mut kept = 0;
+            for index in 0..received {
+                let datagrams = meta[index].len.div_ceil(meta[index].stride.max(1)).max(1);
+                let keep = self.filter.admit(meta[index].addr.ip(), datagrams);
+                if !keep.iter().any(|keep| *keep) {
+                    continue;
+                }
+                let len = if keep.iter().all(|keep| *keep) {
+                    meta[index].len
+                } else {
+                    compact_segments(&mut bufs[index], &meta[index], &keep)
+                };
+                if kept != index {
+                    let (front, back) = bufs.split_at_mut(index);
+                    front[kept][..len].copy_from_slice(&back[0][..len]);
+                    meta[kept] = meta[index];
+                }
+                meta[kept].len = len;
+                kept += 1;
+            }
+            if kept > 0 {
+                return Poll::Ready(Ok(kept));
+            }
+            // Everything dropped: read on (the inner socket registers the waker when it is empty).
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+
+    fn max_transmit_segments(&self) -> usize {
+        self.inner.max_transmit_segments()
+    }
+
+    fn max_receive_segments(&self) -> usize {
+        self.inner.max_receive_segments()
+    }
+
+    fn may_fragment(&self) -> bool {
+        self.inner.may_fragment()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_parse_and_match() {
+        let net = Cidr::parse("10.77.0.0/24").unwrap();
+        assert!(net.contains("10.77.0.9".parse().unwrap()));
+        assert!(net.contains("::ffff:10.77.0.9".parse().unwrap()));
+        assert!(!net.contains("10.77.1.9".parse().unwrap()));
+        assert!(!net.contains("fd00::1".parse().unwrap()));
+        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
+        assert_eq!(Cidr::parse("fd00::1").unwrap().prefix_len, 128);
+        assert!(Cidr::parse("10.0.0.0/33").is_err());
+        assert!(Cidr::parse("ten").is_err());
+    }
+
+    #[test]
+    fn the_allow_list_counts_peers_and_prefixes_only_when_enforced() {
+        let mut allow = AllowList::default();
+        assert!(allow.allows("192.0.2.1".parse().unwrap()));
+        allow.enforce = true;
+        allow.configured.push(Cidr::parse("10.0.0.0/8").unwrap());
+        allow.peers.insert("192.0.2.7".parse().unwrap());
+        assert!(allow.allows("10.1.2.3".parse().unwrap()));
+        assert!(allow.allows("192.0.2.7".parse().unwrap()));
+        assert!(!allow.allows("192.0.2.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn dropped_segments_leave_the_kept_ones_in_order() {
+        let mut buf: Vec<u8> = (0..10).collect();
+        let meta = RecvMeta { len: 10, stride: 4, ..RecvMeta::default() };
+        assert_eq!(compact_segments(&mut buf, &meta, &[false, true, true]), 6);
+        assert_eq!(&buf[..6], &[4, 5, 6, 7, 8, 9]);
+    }
+}
