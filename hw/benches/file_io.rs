@@ -19,18 +19,20 @@ const SIZES: [usize; 4] = [64 * 1024, 256 * 1024, 1024 * 1024, 4 * 1024 * 1024];
 /// Every operation's latency, by (operation, size, engine).
 static LATENCIES: Mutex<BTreeMap<(String, usize, String), Vec<Duration>>> = Mutex::new(BTreeMap::new());
 
-fn engines() -> Vec<(&'static str, fn() -> Box<dyn FileIo>)> {
-    let mut engines: Vec<(&'static str, fn() -> Box<dyn FileIo>)> = vec![("std", || Box::new(StdFileIo))];
-    #[cfg(all(feature = "uring", target_os = "linux"))]
-    engines.push(("io_uring", || Box::new(pangea_hw::uring::UringFileIo::new().expect("an io_uring"))));
-    engines
+/// An I/O path's name and how to make one.
+type Engine = (&'static str, fn() -> Box<dyn FileIo>);
+
+fn engines() -> Vec<Engine> {
+    vec![
+        ("std", || Box::new(StdFileIo)),
+        #[cfg(all(feature = "uring", target_os = "linux"))]
+        ("io_uring", || Box::new(pangea_hw::uring::UringFileIo::new().expect("an io_uring"))),
+    ]
 }
 
 fn bench_root() -> PathBuf {
-    std::env::var_os("PANGEA_BENCH_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-blobs"),
-        PathBuf::from,
-    )
+    std::env::var_os("PANGEA_BENCH_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-blobs"), PathBuf::from)
 }
 
 fn record(operation: &str, size: usize, engine: &str, latency: Duration) {

@@ -93,7 +93,11 @@ fn checksum(bytes: &[u8]) -> u64 {
 impl BlobFiles {
     /// Opens (creating it when absent) the directory `directory`; new files are numbered after
     /// every file there and every number in `referenced`.
-    pub fn open(directory: impl Into<PathBuf>, io: Box<dyn FileIo>, referenced: &BTreeSet<u64>) -> io::Result<BlobFiles> {
+    pub fn open(
+        directory: impl Into<PathBuf>,
+        io: Box<dyn FileIo>,
+        referenced: &BTreeSet<u64>,
+    ) -> io::Result<BlobFiles> {
         let directory = directory.into();
         std::fs::create_dir_all(&directory)?;
         let on_disk = list_numbers(&directory)?;
@@ -134,7 +138,9 @@ impl BlobFiles {
         let corrupt = |why: String| BlobError::Corrupt { number: blob.number, why };
         let bytes = match self.io.read_file(&self.path_of(blob.number)) {
             Ok(bytes) => bytes,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => return Err(corrupt("its file is gone".to_owned())),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                return Err(corrupt("its file is gone".to_owned()));
+            }
             Err(error) => return Err(BlobError::Io(error)),
         };
         if bytes.len() != blob.len as usize {

@@ -150,7 +150,11 @@ impl FileIo for UringFileIo {
                 }
                 if written < piece.len {
                     // A short write: the rest goes in a later round.
-                    queue.push_back(Piece { file: piece.file, offset: piece.offset + written as u64, len: piece.len - written });
+                    queue.push_back(Piece {
+                        file: piece.file,
+                        offset: piece.offset + written as u64,
+                        len: piece.len - written,
+                    });
                 }
             }
         }

@@ -17,11 +17,15 @@ const CHILD_IO: &str = "PANGEA_BLOB_CRASH_CHILD_IO";
 /// Blobs the parent sees synced before it kills the child.
 const SYNCED_BEFORE_KILL: usize = 24;
 
-fn engines() -> Vec<(&'static str, fn() -> Box<dyn FileIo>)> {
-    let mut engines: Vec<(&'static str, fn() -> Box<dyn FileIo>)> = vec![("std", || Box::new(StdFileIo))];
-    #[cfg(all(feature = "uring", target_os = "linux"))]
-    engines.push(("io_uring", || Box::new(pangea_hw::uring::UringFileIo::new().expect("an io_uring"))));
-    engines
+/// An I/O path's name and how to make one.
+type Engine = (&'static str, fn() -> Box<dyn FileIo>);
+
+fn engines() -> Vec<Engine> {
+    vec![
+        ("std", || Box::new(StdFileIo)),
+        #[cfg(all(feature = "uring", target_os = "linux"))]
+        ("io_uring", || Box::new(pangea_hw::uring::UringFileIo::new().expect("an io_uring"))),
+    ]
 }
 
 fn engine(name: &str) -> Box<dyn FileIo> {
@@ -154,7 +158,10 @@ fn a_writer_killed_mid_write_keeps_what_it_synced_and_returns_nothing_torn() {
 
         let mut blobs = BlobFiles::open(dir.path(), make(), &BTreeSet::new()).unwrap();
         for blob in &synced {
-            assert!(blobs.read(*blob).unwrap() == content(blob.number), "{name}: synced blob {blob:?} reads back other data");
+            assert!(
+                blobs.read(*blob).unwrap() == content(blob.number),
+                "{name}: synced blob {blob:?} reads back other data"
+            );
         }
         // Files past the last reported one were caught mid-write (or synced, then not reported):
         // read with the reference their writer would have made, each is whole or lost.
@@ -176,6 +183,11 @@ fn a_writer_killed_mid_write_keeps_what_it_synced_and_returns_nothing_torn() {
         let referenced: BTreeSet<u64> = synced.iter().map(|blob| blob.number).collect();
         blobs.collect_garbage(&referenced).unwrap();
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), referenced.len(), "{name}");
-        eprintln!("{name}: {} synced blobs whole; after them {} whole, {} lost", synced.len(), whole_or_lost.0, whole_or_lost.1);
+        eprintln!(
+            "{name}: {} synced blobs whole; after them {} whole, {} lost",
+            synced.len(),
+            whole_or_lost.0,
+            whole_or_lost.1
+        );
     }
 }

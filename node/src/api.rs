@@ -653,7 +653,7 @@ impl Client {
         };
         self.learn_directory(&view);
         match self.ask(addr, ClientRequest::Runtime).await? {
-            ClientReply::Runtime(runtime) => Ok((view, runtime)),
+            ClientReply::Runtime(runtime) => Ok((view, *runtime)),
             ClientReply::Unauthorized => Err(ApiError::Unauthorized),
             other => Err(ApiError::Unexpected(format!("{other:?}"))),
         }

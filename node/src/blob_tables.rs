@@ -51,7 +51,11 @@ fn io_error(error: &std::io::Error) -> StorageError {
 
 impl BlobTables {
     /// Blob files for `tables` in `directory` (created when absent), through `io`.
-    pub fn open(directory: impl Into<PathBuf>, tables: &[&str], io: Box<dyn FileIo>) -> Result<BlobTables, StorageError> {
+    pub fn open(
+        directory: impl Into<PathBuf>,
+        tables: &[&str],
+        io: Box<dyn FileIo>,
+    ) -> Result<BlobTables, StorageError> {
         let files = BlobFiles::open(directory, io, &BTreeSet::new()).map_err(|error| io_error(&error))?;
         Ok(BlobTables { tables: tables.iter().map(|table| (*table).to_owned()).collect(), files })
     }
@@ -146,7 +150,8 @@ impl BlobTables {
             let mut start = Vec::new();
             loop {
                 let page = references(&table, &start)?;
-                referenced.extend(page.iter().filter_map(|(_, value)| BlobRef::from_bytes(value)).map(|blob| blob.number));
+                referenced
+                    .extend(page.iter().filter_map(|(_, value)| BlobRef::from_bytes(value)).map(|blob| blob.number));
                 match page.last() {
                     Some((key, _)) if page.len() == RANGE_PAIRS_MAX => {
                         start = key.clone();

@@ -98,7 +98,7 @@ pub enum ActiveFirewall {
     #[cfg(all(feature = "ebpf", target_os = "linux"))]
     Xdp {
         /// The attached program.
-        program: std::sync::Mutex<pangea_hw::xdp::XdpFirewall>,
+        program: Box<std::sync::Mutex<pangea_hw::xdp::XdpFirewall>>,
         /// The prefixes configured, merged with the peers' addresses on each update.
         allow: AllowList,
     },
@@ -198,12 +198,18 @@ pub fn choose(options: &HardwareOptions, listen: SocketAddr) -> Result<Chosen, H
         cpu = %found.cpu, io_uring = %found.io_uring, ebpf = %found.ebpf, btf = found.btf,
         "hardware capabilities"
     );
-    let io = caps::choose("io_uring", &found.io_uring, wanted(options.io == IoChoice::Uring, options.io == IoChoice::Std))?;
+    let io =
+        caps::choose("io_uring", &found.io_uring, wanted(options.io == IoChoice::Uring, options.io == IoChoice::Std))?;
     let file_io: Box<dyn FileIo> = if io.fast { uring_io()? } else { Box::new(StdFileIo) };
     if !io.fast && options.io == IoChoice::Auto {
         tracing::info!(reason = %io.reason, "shard files through plain file I/O");
     }
-    let allow = AllowList { enforce: !options.allow.is_empty(), configured: options.allow.clone(), peers: BTreeSet::new() };
+    let mut configured = options.allow.clone();
+    if !configured.is_empty() {
+        // The node talks to itself (registering its address, say): its own address may send.
+        configured.push(Cidr { addr: listen.ip(), prefix_len: if listen.is_ipv4() { 32 } else { 128 } });
+    }
+    let allow = AllowList { enforce: !configured.is_empty(), configured, peers: BTreeSet::new() };
     let (firewall, firewall_fact) = match options.firewall {
         FirewallChoice::Off => (ActiveFirewall::Off, ("off".to_owned(), "asked for".to_owned())),
         choice => {
@@ -218,7 +224,10 @@ pub fn choose(options: &HardwareOptions, listen: SocketAddr) -> Result<Chosen, H
                     if choice == FirewallChoice::Auto {
                         tracing::info!(reason = %fast.reason, "firewall in userspace");
                     }
-                    (ActiveFirewall::Userspace(Arc::new(SocketFilter::new(allow, options.rate)?)), ("userspace".to_owned(), fast.reason))
+                    (
+                        ActiveFirewall::Userspace(Arc::new(SocketFilter::new(allow, options.rate)?)),
+                        ("userspace".to_owned(), fast.reason),
+                    )
                 }
                 Err(error) if choice == FirewallChoice::Auto => {
                     tracing::info!(reason = %error, "firewall in userspace: the XDP program could not be attached");
@@ -278,11 +287,10 @@ fn attach_xdp(
     if !fast {
         return Ok(None);
     }
-    let interface = options
-        .interface
-        .clone()
-        .or_else(|| interface_of(listen.ip()))
-        .ok_or_else(|| HardwareError::Xdp(format!("no interface holds {}; give --firewall-interface", listen.ip())))?;
+    let interface =
+        options.interface.clone().or_else(|| interface_of(listen.ip())).ok_or_else(|| {
+            HardwareError::Xdp(format!("no interface holds {}; give --firewall-interface", listen.ip()))
+        })?;
     let mut program = XdpFirewall::attach(&interface, listen.port(), XdpModeWanted::Auto)
         .map_err(|error| HardwareError::Xdp(error.to_string()))?;
     let prefixes: Vec<AllowPrefix> =
@@ -293,7 +301,7 @@ fn attach_xdp(
         .map_err(|error| HardwareError::Xdp(error.to_string()))?;
     let mode = program.mode().to_string();
     tracing::info!(%interface, %mode, "XDP firewall attached");
-    Ok(Some((ActiveFirewall::Xdp { program: std::sync::Mutex::new(program), allow: allow.clone() }, mode)))
+    Ok(Some((ActiveFirewall::Xdp { program: Box::new(std::sync::Mutex::new(program)), allow: allow.clone() }, mode)))
 }
 
 #[cfg(not(all(feature = "ebpf", target_os = "linux")))]

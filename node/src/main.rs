@@ -7,6 +7,7 @@
 
 use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
+use pangea_core::firewall::RateLimit;
 use pangea_core::health::Health;
 use pangea_core::log::MemberChange;
 use pangea_core::metadata::records::{KvOp, KvResult};
@@ -15,12 +16,11 @@ use pangea_core::{NodeId, WallTime};
 use pangea_node::api::{ApiError, Client};
 use pangea_node::bench::{BenchError, BenchOptions, run_bench};
 use pangea_node::datadir::{DataDir, DataDirError, InitOptions};
+use pangea_node::hardware::{FirewallChoice, HardwareOptions, IoChoice};
 use pangea_node::hex;
 use pangea_node::identity::{Admission, ClusterKey};
 use pangea_node::objects::ObjectsError;
 use pangea_node::server::{NodeError, NodeOptions, run_node};
-use pangea_core::firewall::RateLimit;
-use pangea_node::hardware::{FirewallChoice, HardwareOptions, IoChoice};
 use pangea_node::transport::filter::Cidr;
 use pangea_node::wire::RuntimeStatus;
 use std::collections::BTreeSet;
@@ -605,7 +605,13 @@ fn print_status(view: &NodeView, runtime: &RuntimeStatus) {
         runtime.refused_connections
     );
     let hardware = &runtime.hardware;
-    say!("  hardware:   cpu {}; io_uring {}; eBPF {}; BTF {}", hardware.cpu, hardware.io_uring, hardware.ebpf, if hardware.btf { "yes" } else { "no" });
+    say!(
+        "  hardware:   cpu {}; io_uring {}; eBPF {}; BTF {}",
+        hardware.cpu,
+        hardware.io_uring,
+        hardware.ebpf,
+        if hardware.btf { "yes" } else { "no" }
+    );
     say!("  shard I/O:  {} ({})", hardware.io.0, hardware.io.1);
     let (passed, denied, over_rate) = runtime.firewall;
     say!(

@@ -173,7 +173,8 @@ pub struct Metrics {
     /// Datagrams the firewall dropped: their source was over its rate.
     pub firewall_dropped_rate: CopiedCounter,
     /// 1 for each capability the machine offers and path the node chose, by name.
-    pub hardware: prometheus_client::metrics::family::Family<Vec<(String, String)>, prometheus_client::metrics::gauge::Gauge>,
+    pub hardware:
+        prometheus_client::metrics::family::Family<Vec<(String, String)>, prometheus_client::metrics::gauge::Gauge>,
     node_gauges: Arc<NodeGauges>,
     stages: Arc<StageMetrics>,
     registry: Registry,
@@ -280,7 +281,8 @@ impl Metrics {
 
     /// Exposes `facts`: a gauge at 1 for each capability present and each path chosen.
     pub fn set_hardware(&self, facts: &crate::hardware::HardwareFacts) {
-        let mut present: Vec<(&str, String)> = facts.cpu.split(' ').filter(|name| !name.contains("vector")).map(|name| ("cpu", name.to_owned())).collect();
+        let mut present: Vec<(&str, String)> =
+            facts.cpu.split(' ').filter(|name| !name.contains("vector")).map(|name| ("cpu", name.to_owned())).collect();
         for (what, probe) in [("io_uring", &facts.io_uring), ("ebpf", &facts.ebpf)] {
             if probe == "available" {
                 present.push((what, "available".to_owned()));
@@ -446,6 +448,19 @@ mod tests {
             expected.push_str(&format!("{name}_bucket{{le=\"{bound}\"}} {cumulative}\n"));
         }
         expected.push_str(&format!("{name}_sum 7.0003\n{name}_count 2\n"));
+        for (name, help) in [
+            ("pangea_firewall_passed_total", "Datagrams the firewall let through."),
+            (
+                "pangea_firewall_dropped_denied_total",
+                "Datagrams the firewall dropped because their source is not allowed.",
+            ),
+            (
+                "pangea_firewall_dropped_rate_total",
+                "Datagrams the firewall dropped because their source was over its rate.",
+            ),
+        ] {
+            expected.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} 0\n"));
+        }
         expected
             .push_str("# HELP pangea_leader 1 while this node leads.\n# TYPE pangea_leader gauge\npangea_leader 1\n");
         expected.push_str("# HELP pangea_members Members.\n# TYPE pangea_members gauge\npangea_members 3\n");

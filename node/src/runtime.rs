@@ -461,7 +461,7 @@ impl<N: Hosted> Runtime<N> {
         match envelope.request {
             ClientRequest::Runtime => {
                 let status = self.runtime_status();
-                answer(reply, &ClientReply::Runtime(status));
+                answer(reply, &ClientReply::Runtime(Box::new(status)));
             }
             ClientRequest::Node(body) => {
                 let request = match N::Request::decode(&body) {

@@ -29,8 +29,8 @@
 use crate::blob_tables::{BlobTables, Flush};
 use crate::wal::{WAL_BYTES_MAX, Wal};
 use pangea_core::objects::holder::SHARDS_TABLE;
-use pangea_hw::file_io::{FileIo, StdFileIo};
 use pangea_core::storage::{Pairs, RANGE_PAIRS_MAX, Storage, StorageError, WriteBatch};
+use pangea_hw::file_io::{FileIo, StdFileIo};
 use redb::{Database, DatabaseError, Durability, ReadableDatabase, StorageBackend, TableDefinition};
 use std::path::{Path, PathBuf};
 
@@ -615,7 +615,8 @@ mod tests {
         assert!(matches!(storage.get(SHARDS_TABLE, b"s1"), Err(StorageError::Corrupt { .. })));
         assert!(storage.failure().is_none(), "corruption does not poison");
         drop(storage);
-        std::fs::write(path.with_extension("blobs").join("00000000000000ff.blob"), b"written, never referenced").unwrap();
+        std::fs::write(path.with_extension("blobs").join("00000000000000ff.blob"), b"written, never referenced")
+            .unwrap();
         let mut storage = RedbStorage::open(&path).unwrap();
         assert_eq!(blob_files(&path), vec![file]);
         assert!(matches!(storage.get(SHARDS_TABLE, b"s1"), Err(StorageError::Corrupt { .. })));

@@ -40,7 +40,7 @@ pub enum ClientReply {
     /// The node's answer: a frame of its response type.
     Node(#[serde(with = "serde_bytes")] Vec<u8>),
     /// The answer to [`ClientRequest::Runtime`].
-    Runtime(RuntimeStatus),
+    Runtime(Box<RuntimeStatus>),
     /// The token was wrong: nothing was done.
     Unauthorized,
     /// Too many requests wait for the node: nothing was done.
@@ -116,6 +116,8 @@ mod tests {
                 messages_received: counts[5],
                 addresses,
                 stages,
+                hardware: crate::hardware::HardwareFacts::default(),
+                firewall: (counts[0], counts[1], counts[2]),
             },
         )
     }
@@ -124,7 +126,7 @@ mod tests {
     fn reply() -> impl Strategy<Value = ClientReply> {
         prop_oneof![
             proptest::collection::vec(any::<u8>(), 0..2048).prop_map(ClientReply::Node),
-            status().prop_map(ClientReply::Runtime),
+            status().prop_map(|status| ClientReply::Runtime(Box::new(status))),
             Just(ClientReply::Unauthorized),
             Just(ClientReply::Busy),
             ".{0,64}".prop_map(|why| ClientReply::Refused { why }),

@@ -33,9 +33,11 @@ impl Cidr {
         let addr: IpAddr = addr.parse().map_err(|_| format!("'{addr}' is not an IP address"))?;
         let most = if addr.is_ipv4() { 32 } else { 128 };
         let prefix_len = match len {
-            Some(len) => len.parse::<u8>().ok().filter(|len| *len <= most).ok_or_else(|| {
-                format!("'{len}' is not a prefix length for {addr} (0 to {most})")
-            })?,
+            Some(len) => len
+                .parse::<u8>()
+                .ok()
+                .filter(|len| *len <= most)
+                .ok_or_else(|| format!("'{len}' is not a prefix length for {addr} (0 to {most})"))?,
             None => most,
         };
         Ok(Cidr { addr, prefix_len })
@@ -164,7 +166,12 @@ impl AsyncUdpSocket for FilteredSocket {
         self.inner.try_send(transmit)
     }
 
-    fn poll_recv(&self, cx: &mut Context, bufs: &mut [IoSliceMut<'_>], meta: &mut [RecvMeta]) -> Poll<io::Result<usize>> {
+    fn poll_recv(
+        &self,
+        cx: &mut Context,
+        bufs: &mut [IoSliceMut<'_>],
+        meta: &mut [RecvMeta],
+    ) -> Poll<io::Result<usize>> {
         loop {
             let received = match self.inner.poll_recv(cx, bufs, meta) {
                 Poll::Ready(Ok(received)) => received,
