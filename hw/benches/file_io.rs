@@ -1,6 +1,7 @@
 //! Blob file I/O through plain file I/O and io_uring, side by side: writes of 64 KiB to 4 MiB
 //! blobs, each a new file, with and without a sync of the file and its directory; and reads of whole
-//! files (from the page cache). Criterion reports each one's time; at the end a table gives, for
+//! files (from the page cache); and writes of eight blobs in one call, synced (what a holder's batch
+//! of shards costs). Criterion reports each one's time; at the end a table gives, for
 //! each, throughput and the 99th percentile of one operation's latency.
 //!
 //! `cargo bench -p pangea-hw --features uring --bench file_io` (without the feature, only std runs).
@@ -15,6 +16,13 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const SIZES: [usize; 4] = [64 * 1024, 256 * 1024, 1024 * 1024, 4 * 1024 * 1024];
+/// The operations: name, blobs per call, whether a call writes, whether it syncs.
+const OPERATIONS: [(&str, usize, bool, bool); 4] = [
+    ("write+sync", 1, true, true),
+    ("8 x write+sync", 8, true, true),
+    ("write", 1, true, false),
+    ("read", 1, false, false),
+];
 
 /// Every operation's latency, by (operation, size, engine).
 static LATENCIES: Mutex<BTreeMap<(String, usize, String), Vec<Duration>>> = Mutex::new(BTreeMap::new());
@@ -27,6 +35,10 @@ fn engines() -> Vec<Engine> {
         ("std", || Box::new(StdFileIo)),
         #[cfg(all(feature = "uring", target_os = "linux"))]
         ("io_uring", || Box::new(pangea_hw::uring::UringFileIo::new().expect("an io_uring"))),
+        #[cfg(all(feature = "uring", target_os = "linux"))]
+        ("io_uring-registered", || {
+            Box::new(pangea_hw::uring::UringFileIo::with_registered_buffers().expect("an io_uring"))
+        }),
     ]
 }
 
@@ -41,14 +53,14 @@ fn record(operation: &str, size: usize, engine: &str, latency: Duration) {
 
 fn file_io(c: &mut Criterion) {
     let root = bench_root();
-    for operation in ["write+sync", "write", "read"] {
+    for (operation, per_call, writes, syncs) in OPERATIONS {
         let mut group = c.benchmark_group(operation);
         group.sample_size(10).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
         for size in SIZES {
-            group.throughput(Throughput::Bytes(size as u64));
+            group.throughput(Throughput::Bytes((size * per_call) as u64));
             let blob: Vec<u8> = (0..size).map(|at| (at * 31 % 251) as u8).collect();
             for (engine, make) in engines() {
-                let directory = root.join(format!("{engine}-{operation}-{size}"));
+                let directory = root.join(format!("{engine}-{}-{size}", operation.replace(' ', "")));
                 let _ = std::fs::remove_dir_all(&directory);
                 let mut blobs = BlobFiles::open(&directory, make(), &BTreeSet::new()).unwrap();
                 let stored = blobs.write(&[&blob], true).unwrap()[0];
@@ -58,12 +70,13 @@ fn file_io(c: &mut Criterion) {
                         let mut written = Vec::new();
                         for _ in 0..iterations {
                             let start = Instant::now();
-                            match operation {
-                                "read" => assert_eq!(blobs.read(stored).unwrap().len(), size),
-                                _ => written.extend(blobs.write(&[&blob], operation == "write+sync").unwrap()),
+                            if writes {
+                                written.extend(blobs.write(&vec![blob.as_slice(); per_call], syncs).unwrap());
+                            } else {
+                                assert_eq!(blobs.read(stored).unwrap().len(), size);
                             }
                             let latency = start.elapsed();
-                            record(operation, size, engine, latency);
+                            record(operation, size * per_call, engine, latency);
                             total += latency;
                         }
                         for number in written {
@@ -82,7 +95,7 @@ fn file_io(c: &mut Criterion) {
 
 fn print_table() {
     let latencies = LATENCIES.lock().unwrap();
-    println!("\n{:<11} {:>8} {:>9} {:>11} {:>10}", "operation", "size", "engine", "MB/s", "p99 µs");
+    println!("\n{:<15} {:>9} {:>20} {:>9} {:>9}", "operation", "bytes/call", "engine", "MB/s", "p99 µs");
     for ((operation, size, engine), samples) in latencies.iter() {
         let mut sorted = samples.clone();
         sorted.sort_unstable();
@@ -90,7 +103,7 @@ fn print_table() {
         let total: Duration = sorted.iter().sum();
         let throughput = (*size as f64 * sorted.len() as f64) / total.as_secs_f64() / 1e6;
         println!(
-            "{:<11} {:>8} {:>9} {:>11.1} {:>10.0}",
+            "{:<15} {:>9} {:>20} {:>9.1} {:>9.0}",
             operation,
             format!("{} KiB", size / 1024),
             engine,

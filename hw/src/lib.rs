@@ -10,6 +10,7 @@
 pub mod blobs;
 pub mod caps;
 pub mod file_io;
+pub mod prefix;
 #[cfg(all(feature = "uring", target_os = "linux"))]
 pub mod uring;
 #[cfg(all(feature = "ebpf", target_os = "linux"))]

@@ -44,11 +44,10 @@ use aya::programs::{ProgramError, Xdp};
 use aya::{Ebpf, EbpfLoader};
 use std::collections::BTreeSet;
 
+pub use crate::prefix::AllowPrefix;
 pub use error::XdpError;
 pub use maps::XdpCounters;
-pub use rules::{
-    ALLOW_PREFIXES_MAX, AllowPrefix, BURST_MAX, RATE_PER_SECOND_MAX, RateLimit, SOURCES_MAX, XdpMode, XdpModeWanted,
-};
+pub use rules::{ALLOW_PREFIXES_MAX, BURST_MAX, RATE_PER_SECOND_MAX, RateLimit, SOURCES_MAX, XdpMode, XdpModeWanted};
 
 use error::{describe, is_permission_error, load_error, map_error};
 use maps::{

@@ -25,6 +25,10 @@ fn engines() -> Vec<Engine> {
         ("std", || Box::new(StdFileIo)),
         #[cfg(all(feature = "uring", target_os = "linux"))]
         ("io_uring", || Box::new(pangea_hw::uring::UringFileIo::new().expect("an io_uring"))),
+        #[cfg(all(feature = "uring", target_os = "linux"))]
+        ("io_uring-registered", || {
+            Box::new(pangea_hw::uring::UringFileIo::with_registered_buffers().expect("an io_uring"))
+        }),
     ]
 }
 

@@ -3,10 +3,11 @@
 //! io_uring or plain file I/O; the firewall as an XDP program on the node's interface, in userspace
 //! in front of QUIC, or off. Each fallback says why in one log line.
 
-use crate::transport::filter::{AllowList, Cidr, SocketFilter};
+use crate::transport::filter::{AllowList, SocketFilter};
 use pangea_core::firewall::{FirewallCounters, RateLimit};
 use pangea_hw::caps::{self, Capabilities, Wanted};
 use pangea_hw::file_io::{FileIo, StdFileIo};
+use pangea_hw::prefix::AllowPrefix;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
@@ -47,7 +48,7 @@ pub struct HardwareOptions {
     /// `--firewall`.
     pub firewall: FirewallChoice,
     /// `--firewall-allow`: when any is given, only these prefixes and the node's peers may send.
-    pub allow: Vec<Cidr>,
+    pub allow: Vec<AllowPrefix>,
     /// `--firewall-rate` and `--firewall-burst`: each source's limit, in datagrams.
     pub rate: RateLimit,
     /// `--firewall-interface`: the interface for XDP (default: the one holding the listen address).
@@ -156,12 +157,8 @@ impl ActiveFirewall {
                 if !allow.enforce {
                     return;
                 }
-                let prefixes: Vec<pangea_hw::xdp::AllowPrefix> = allow
-                    .configured
-                    .iter()
-                    .map(|cidr| pangea_hw::xdp::AllowPrefix { addr: cidr.addr, prefix_len: cidr.prefix_len })
-                    .chain(peers.into_iter().map(pangea_hw::xdp::AllowPrefix::host))
-                    .collect();
+                let prefixes: Vec<AllowPrefix> =
+                    allow.configured.iter().copied().chain(peers.into_iter().map(AllowPrefix::host)).collect();
                 let mut program = program.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 if let Err(error) = program.set_allowed(Some(&prefixes)) {
                     tracing::warn!(%error, "cannot update the XDP firewall's allow-list");
@@ -207,7 +204,7 @@ pub fn choose(options: &HardwareOptions, listen: SocketAddr) -> Result<Chosen, H
     let mut configured = options.allow.clone();
     if !configured.is_empty() {
         // The node talks to itself (registering its address, say): its own address may send.
-        configured.push(Cidr { addr: listen.ip(), prefix_len: if listen.is_ipv4() { 32 } else { 128 } });
+        configured.push(AllowPrefix::host(listen.ip()));
     }
     let allow = AllowList { enforce: !configured.is_empty(), configured, peers: BTreeSet::new() };
     let (firewall, firewall_fact) = match options.firewall {
@@ -283,7 +280,7 @@ fn attach_xdp(
     listen: SocketAddr,
     allow: &AllowList,
 ) -> Result<Option<(ActiveFirewall, String)>, HardwareError> {
-    use pangea_hw::xdp::{AllowPrefix, RateLimit as XdpRate, XdpFirewall, XdpModeWanted};
+    use pangea_hw::xdp::{XdpFirewall, XdpModeWanted};
     if !fast {
         return Ok(None);
     }
@@ -293,11 +290,9 @@ fn attach_xdp(
         })?;
     let mut program = XdpFirewall::attach(&interface, listen.port(), XdpModeWanted::Auto)
         .map_err(|error| HardwareError::Xdp(error.to_string()))?;
-    let prefixes: Vec<AllowPrefix> =
-        allow.configured.iter().map(|cidr| AllowPrefix { addr: cidr.addr, prefix_len: cidr.prefix_len }).collect();
     program
-        .set_allowed(allow.enforce.then_some(prefixes.as_slice()))
-        .and_then(|()| program.set_rate(XdpRate { per_second: options.rate.per_second, burst: options.rate.burst }))
+        .set_allowed(allow.enforce.then_some(allow.configured.as_slice()))
+        .and_then(|()| program.set_rate(options.rate))
         .map_err(|error| HardwareError::Xdp(error.to_string()))?;
     let mode = program.mode().to_string();
     tracing::info!(%interface, %mode, "XDP firewall attached");

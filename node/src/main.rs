@@ -13,6 +13,7 @@ use pangea_core::log::MemberChange;
 use pangea_core::metadata::records::{KvOp, KvResult};
 use pangea_core::pangea::{NodeView, StorageStatus};
 use pangea_core::{NodeId, WallTime};
+use pangea_hw::prefix::AllowPrefix;
 use pangea_node::api::{ApiError, Client};
 use pangea_node::bench::{BenchError, BenchOptions, run_bench};
 use pangea_node::datadir::{DataDir, DataDirError, InitOptions};
@@ -21,7 +22,6 @@ use pangea_node::hex;
 use pangea_node::identity::{Admission, ClusterKey};
 use pangea_node::objects::ObjectsError;
 use pangea_node::server::{NodeError, NodeOptions, run_node};
-use pangea_node::transport::filter::Cidr;
 use pangea_node::wire::RuntimeStatus;
 use std::collections::BTreeSet;
 use std::fmt;
@@ -214,8 +214,8 @@ struct HardwareArgs {
     /// Only these addresses or prefixes (ADDR or ADDR/LEN, repeatable), and the node's peers, may
     /// send to the node; without any, every address may (the rate limit still applies). Clients
     /// and nodes about to join must be in one.
-    #[arg(long = "firewall-allow", value_name = "PREFIX", value_parser = Cidr::parse)]
-    allow: Vec<Cidr>,
+    #[arg(long = "firewall-allow", value_name = "PREFIX", value_parser = parse_prefix)]
+    allow: Vec<AllowPrefix>,
     /// Datagrams a second each source may send (0: no limit).
     #[arg(long = "firewall-rate", value_name = "PER_SECOND", default_value_t = 0)]
     rate: u32,
@@ -225,6 +225,11 @@ struct HardwareArgs {
     /// The interface the XDP program attaches to (default: the one holding the listen address).
     #[arg(long = "firewall-interface", value_name = "NAME")]
     interface: Option<String>,
+}
+
+/// An allow-list prefix of `--firewall-allow`.
+fn parse_prefix(text: &str) -> Result<AllowPrefix, String> {
+    text.parse().map_err(|error: pangea_hw::prefix::PrefixError| error.to_string())
 }
 
 impl HardwareArgs {

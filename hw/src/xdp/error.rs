@@ -84,3 +84,15 @@ pub(crate) fn map_error(context: &str, error: &(dyn Error + 'static)) -> XdpErro
     let text = format!("{context}: {}", describe(error));
     if is_permission_error(error) { XdpError::NotPermitted(text) } else { XdpError::Map(text) }
 }
+
+impl From<crate::prefix::PrefixError> for XdpError {
+    fn from(error: crate::prefix::PrefixError) -> XdpError {
+        XdpError::BadRule(error.0)
+    }
+}
+
+impl From<pangea_core::firewall::FirewallConfigError> for XdpError {
+    fn from(error: pangea_core::firewall::FirewallConfigError) -> XdpError {
+        XdpError::BadRate(error.to_string())
+    }
+}
