@@ -36,6 +36,8 @@ fn engines() -> Vec<Engine> {
         #[cfg(all(feature = "uring", target_os = "linux"))]
         ("io_uring", || Box::new(pangea_hw::uring::UringFileIo::new().expect("an io_uring"))),
         #[cfg(all(feature = "uring", target_os = "linux"))]
+        ("io_uring-ring-only", || Box::new(pangea_hw::uring::UringFileIo::ring_only().expect("an io_uring"))),
+        #[cfg(all(feature = "uring", target_os = "linux"))]
         ("io_uring-registered", || {
             Box::new(pangea_hw::uring::UringFileIo::with_registered_buffers().expect("an io_uring"))
         }),
