@@ -260,6 +260,7 @@ impl<N: Hosted> Runtime<N> {
                 self.outlet.addresses.insert(node, addr);
             }
         }
+        self.sync_firewall_peers();
     }
 
     /// Runs until `shutdown` resolves or the transport stops; then syncs storage.
@@ -355,6 +356,12 @@ impl<N: Hosted> Runtime<N> {
         self.outlet.metrics.set_node_gauges(self.node.gauges());
         let counters = self.firewall.counters();
         self.outlet.metrics.set_firewall(counters.passed, counters.dropped_denied, counters.dropped_rate);
+        self.sync_firewall_peers();
+    }
+
+    /// Hands the firewall the addresses of every peer the runtime knows, when they changed: the
+    /// peers may send to this node whatever its allow-list says.
+    fn sync_firewall_peers(&mut self) {
         let peers: std::collections::BTreeSet<std::net::IpAddr> = self
             .outlet
             .told
