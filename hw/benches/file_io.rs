@@ -57,7 +57,7 @@ fn file_io(c: &mut Criterion) {
     let root = bench_root();
     for (operation, per_call, writes, syncs) in OPERATIONS {
         let mut group = c.benchmark_group(operation);
-        group.sample_size(10).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
+        group.sample_size(20).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(4));
         for size in SIZES {
             group.throughput(Throughput::Bytes((size * per_call) as u64));
             let blob: Vec<u8> = (0..size).map(|at| (at * 31 % 251) as u8).collect();
