@@ -55,6 +55,50 @@ pub struct HardwareOptions {
     pub interface: Option<String>,
 }
 
+/// `pangea node`'s hardware paths and firewall rules.
+#[derive(clap::Args, Debug)]
+pub struct HardwareArgs {
+    /// How shard files are read and written: io_uring (builds with the `uring` feature, Linux;
+    /// batches of files go through the ring, single files and reads through plain calls, which
+    /// measured faster), plain file I/O, or auto (io_uring where the kernel allows it, honouring
+    /// kernel.io_uring_disabled). `pangea status` shows the choice and why.
+    #[arg(long, value_enum, default_value_t = IoChoice::Auto)]
+    pub io: IoChoice,
+    /// Where the firewall runs: an XDP program on the node's interface (builds with the `ebpf`
+    /// feature, Linux, root or CAP_BPF+CAP_NET_ADMIN), userspace (in front of QUIC), off, or auto
+    /// (XDP where possible, else userspace).
+    #[arg(long, value_enum, default_value_t = FirewallChoice::Auto)]
+    pub firewall: FirewallChoice,
+    /// Only these addresses or prefixes (ADDR or ADDR/LEN, repeatable), and the node's peers, may
+    /// send to the node; without any, every address may (the rate limit still applies). Clients
+    /// and nodes about to join must be in one.
+    #[arg(long = "firewall-allow", value_name = "PREFIX", value_parser = parse_prefix)]
+    pub allow: Vec<AllowPrefix>,
+    /// Datagrams a second each source may send (0: no limit).
+    #[arg(long = "firewall-rate", value_name = "PER_SECOND", default_value_t = 0)]
+    pub rate: u32,
+    /// Datagrams a source may send at once, above its rate (default: a second's worth).
+    #[arg(long = "firewall-burst", value_name = "DATAGRAMS")]
+    pub burst: Option<u32>,
+    /// The interface the XDP program attaches to (default: the one holding the listen address).
+    #[arg(long = "firewall-interface", value_name = "NAME")]
+    pub interface: Option<String>,
+}
+
+/// An allow-list prefix of `--firewall-allow`.
+fn parse_prefix(text: &str) -> Result<AllowPrefix, String> {
+    text.parse().map_err(|error: pangea_hw::prefix::PrefixError| error.to_string())
+}
+
+impl HardwareArgs {
+    /// The options these arguments ask for, or why they cannot work.
+    pub fn options(self) -> Result<HardwareOptions, String> {
+        let rate = RateLimit { per_second: self.rate, burst: self.burst.unwrap_or(self.rate) };
+        rate.validate().map_err(|error| error.to_string())?;
+        Ok(HardwareOptions { io: self.io, firewall: self.firewall, allow: self.allow, rate, interface: self.interface })
+    }
+}
+
 /// What the node found and chose, for `pangea status` and the metrics.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HardwareFacts {

@@ -7,17 +7,15 @@
 
 use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
-use pangea_core::firewall::RateLimit;
 use pangea_core::health::Health;
 use pangea_core::log::MemberChange;
 use pangea_core::metadata::records::{KvOp, KvResult};
 use pangea_core::pangea::{NodeView, StorageStatus};
 use pangea_core::{NodeId, WallTime};
-use pangea_hw::prefix::AllowPrefix;
 use pangea_node::api::{ApiError, Client};
 use pangea_node::bench::{BenchError, BenchOptions, run_bench};
 use pangea_node::datadir::{DataDir, DataDirError, InitOptions};
-use pangea_node::hardware::{FirewallChoice, HardwareOptions, IoChoice};
+use pangea_node::hardware::HardwareArgs;
 use pangea_node::hex;
 use pangea_node::identity::{Admission, ClusterKey};
 use pangea_node::objects::ObjectsError;
@@ -196,48 +194,6 @@ enum Command {
 
 fn address_help(what: &str) -> String {
     format!("{what}.\n\n{ADDRESS_HELP}.")
-}
-
-/// `pangea node`'s hardware paths and firewall rules.
-#[derive(clap::Args, Debug)]
-struct HardwareArgs {
-    /// How shard files are read and written: io_uring (builds with the `uring` feature, Linux),
-    /// plain file I/O, or auto (io_uring where the kernel allows it, honouring
-    /// kernel.io_uring_disabled). `pangea status` shows the choice and why.
-    #[arg(long, value_enum, default_value_t = IoChoice::Auto)]
-    io: IoChoice,
-    /// Where the firewall runs: an XDP program on the node's interface (builds with the `ebpf`
-    /// feature, Linux, root or CAP_BPF+CAP_NET_ADMIN), userspace (in front of QUIC), off, or auto
-    /// (XDP where possible, else userspace).
-    #[arg(long, value_enum, default_value_t = FirewallChoice::Auto)]
-    firewall: FirewallChoice,
-    /// Only these addresses or prefixes (ADDR or ADDR/LEN, repeatable), and the node's peers, may
-    /// send to the node; without any, every address may (the rate limit still applies). Clients
-    /// and nodes about to join must be in one.
-    #[arg(long = "firewall-allow", value_name = "PREFIX", value_parser = parse_prefix)]
-    allow: Vec<AllowPrefix>,
-    /// Datagrams a second each source may send (0: no limit).
-    #[arg(long = "firewall-rate", value_name = "PER_SECOND", default_value_t = 0)]
-    rate: u32,
-    /// Datagrams a source may send at once, above its rate (default: a second's worth).
-    #[arg(long = "firewall-burst", value_name = "DATAGRAMS")]
-    burst: Option<u32>,
-    /// The interface the XDP program attaches to (default: the one holding the listen address).
-    #[arg(long = "firewall-interface", value_name = "NAME")]
-    interface: Option<String>,
-}
-
-/// An allow-list prefix of `--firewall-allow`.
-fn parse_prefix(text: &str) -> Result<AllowPrefix, String> {
-    text.parse().map_err(|error: pangea_hw::prefix::PrefixError| error.to_string())
-}
-
-impl HardwareArgs {
-    fn options(self) -> Result<HardwareOptions, Usage> {
-        let rate = RateLimit { per_second: self.rate, burst: self.burst.unwrap_or(self.rate) };
-        rate.validate().map_err(|error| Usage(error.to_string()))?;
-        Ok(HardwareOptions { io: self.io, firewall: self.firewall, allow: self.allow, rate, interface: self.interface })
-    }
 }
 
 /// The planted bug called `name` (`pangea node --plant`).
@@ -429,7 +385,7 @@ async fn execute(command: Command) -> Result<ExitCode> {
                 advertise: advertise.map(|advertise| advertise.addr),
                 bootstrap: bootstrap.iter().map(|node| node.addr).collect(),
                 metrics: metrics.map(|metrics| metrics.addr),
-                hardware: hardware.options()?,
+                hardware: hardware.options().map_err(Usage)?,
                 #[cfg(feature = "planted-bugs")]
                 planted_bug: plant,
             };

@@ -470,6 +470,31 @@ mod tests {
     }
 
     #[test]
+    fn hardware_facts_are_one_gauge_family_labelled_by_what_and_path() {
+        let metrics = Metrics::new();
+        metrics.set_hardware(&crate::hardware::HardwareFacts {
+            cpu: "avx2 avx512f".to_owned(),
+            io_uring: "available".to_owned(),
+            ebpf: "unavailable: no privileges".to_owned(),
+            btf: true,
+            io: ("io_uring".to_owned(), "io_uring available".to_owned()),
+            firewall: ("userspace".to_owned(), "asked for".to_owned()),
+        });
+        let text = metrics.render();
+        for line in [
+            "pangea_hardware{what=\"cpu\",path=\"avx2\"} 1",
+            "pangea_hardware{what=\"cpu\",path=\"avx512f\"} 1",
+            "pangea_hardware{what=\"io_uring\",path=\"available\"} 1",
+            "pangea_hardware{what=\"btf\",path=\"available\"} 1",
+            "pangea_hardware{what=\"io\",path=\"io_uring\"} 1",
+            "pangea_hardware{what=\"firewall\",path=\"userspace\"} 1",
+        ] {
+            assert!(text.contains(line), "{line} missing from {text}");
+        }
+        assert!(!text.contains("what=\"ebpf\""), "{text}");
+    }
+
+    #[test]
     fn stages_are_one_histogram_family_labelled_by_stage() {
         let metrics = Metrics::new();
         metrics.observe_stage("quorum", Duration::from_micros(80));
