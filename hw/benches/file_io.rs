@@ -9,7 +9,7 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use pangea_hw::blobs::BlobFiles;
-use pangea_hw::file_io::{FileIo, StdFileIo};
+use pangea_hw::file_io::every_engine;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -26,23 +26,6 @@ const OPERATIONS: [(&str, usize, bool, bool); 4] = [
 
 /// Every operation's latency, by (operation, size, engine).
 static LATENCIES: Mutex<BTreeMap<(String, usize, String), Vec<Duration>>> = Mutex::new(BTreeMap::new());
-
-/// An I/O path's name and how to make one.
-type Engine = (&'static str, fn() -> Box<dyn FileIo>);
-
-fn engines() -> Vec<Engine> {
-    vec![
-        ("std", || Box::new(StdFileIo)),
-        #[cfg(all(feature = "uring", target_os = "linux"))]
-        ("io_uring", || Box::new(pangea_hw::uring::UringFileIo::new().expect("an io_uring"))),
-        #[cfg(all(feature = "uring", target_os = "linux"))]
-        ("io_uring-ring-only", || Box::new(pangea_hw::uring::UringFileIo::ring_only().expect("an io_uring"))),
-        #[cfg(all(feature = "uring", target_os = "linux"))]
-        ("io_uring-registered", || {
-            Box::new(pangea_hw::uring::UringFileIo::with_registered_buffers().expect("an io_uring"))
-        }),
-    ]
-}
 
 fn bench_root() -> PathBuf {
     std::env::var_os("PANGEA_BENCH_DIR")
@@ -61,10 +44,10 @@ fn file_io(c: &mut Criterion) {
         for size in SIZES {
             group.throughput(Throughput::Bytes((size * per_call) as u64));
             let blob: Vec<u8> = (0..size).map(|at| (at * 31 % 251) as u8).collect();
-            for (engine, make) in engines() {
+            for (engine, make) in every_engine() {
                 let directory = root.join(format!("{engine}-{}-{size}", operation.replace(' ', "")));
                 let _ = std::fs::remove_dir_all(&directory);
-                let mut blobs = BlobFiles::open(&directory, make(), &BTreeSet::new()).unwrap();
+                let mut blobs = BlobFiles::open(&directory, make().expect("an I/O path"), &BTreeSet::new()).unwrap();
                 let stored = blobs.write(&[&blob], true).unwrap()[0];
                 group.bench_with_input(BenchmarkId::new(engine, size), &size, |b, _| {
                     b.iter_custom(|iterations| {

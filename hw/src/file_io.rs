@@ -53,6 +53,25 @@ impl FileIo for StdFileIo {
     }
 }
 
+/// An I/O path's name and how to make one.
+pub type Engine = (&'static str, fn() -> io::Result<Box<dyn FileIo>>);
+
+/// Every way of file I/O this build has, by name: plain calls, and with feature `uring` the three
+/// io_uring ways (the node's batches, every call on the ring, registered buffers); for test suites
+/// and benchmarks that run against each.
+#[must_use]
+pub fn every_engine() -> Vec<Engine> {
+    vec![
+        ("std", || Ok(Box::new(StdFileIo))),
+        #[cfg(all(feature = "uring", target_os = "linux"))]
+        ("io_uring", || Ok(Box::new(crate::uring::UringFileIo::new()?))),
+        #[cfg(all(feature = "uring", target_os = "linux"))]
+        ("io_uring-ring-only", || Ok(Box::new(crate::uring::UringFileIo::ring_only()?))),
+        #[cfg(all(feature = "uring", target_os = "linux"))]
+        ("io_uring-registered", || Ok(Box::new(crate::uring::UringFileIo::with_registered_buffers()?))),
+    ]
+}
+
 /// The distinct directories holding `files`, in first-seen order.
 pub(crate) fn parent_directories<'p>(files: &[(&'p Path, &[u8])]) -> Vec<&'p Path> {
     let mut directories: Vec<&Path> = Vec::new();

@@ -6,7 +6,7 @@
 //! whole, and a blob caught mid-write must read back whole or be reported lost, never as other data.
 
 use pangea_hw::blobs::{BlobError, BlobFiles, BlobRef};
-use pangea_hw::file_io::{FileIo, StdFileIo};
+use pangea_hw::file_io::{FileIo, every_engine};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -17,26 +17,9 @@ const CHILD_IO: &str = "PANGEA_BLOB_CRASH_CHILD_IO";
 /// Blobs the parent sees synced before it kills the child.
 const SYNCED_BEFORE_KILL: usize = 24;
 
-/// An I/O path's name and how to make one.
-type Engine = (&'static str, fn() -> Box<dyn FileIo>);
-
-fn engines() -> Vec<Engine> {
-    vec![
-        ("std", || Box::new(StdFileIo)),
-        #[cfg(all(feature = "uring", target_os = "linux"))]
-        ("io_uring", || Box::new(pangea_hw::uring::UringFileIo::new().expect("an io_uring"))),
-        #[cfg(all(feature = "uring", target_os = "linux"))]
-        ("io_uring-ring-only", || Box::new(pangea_hw::uring::UringFileIo::ring_only().expect("an io_uring"))),
-        #[cfg(all(feature = "uring", target_os = "linux"))]
-        ("io_uring-registered", || {
-            Box::new(pangea_hw::uring::UringFileIo::with_registered_buffers().expect("an io_uring"))
-        }),
-    ]
-}
-
 fn engine(name: &str) -> Box<dyn FileIo> {
-    let (_, make) = engines().into_iter().find(|(engine, _)| *engine == name).expect("an engine of this build");
-    make()
+    let (_, make) = every_engine().into_iter().find(|(engine, _)| *engine == name).expect("an engine of this build");
+    make().expect("an I/O path")
 }
 
 /// Deterministic content of blob `number`: a size from 64 KiB to 4 MiB and bytes from a xorshift.
@@ -56,9 +39,9 @@ fn content(number: u64) -> Vec<u8> {
 
 #[test]
 fn blobs_of_every_size_read_back_synced_or_not() {
-    for (name, make) in engines() {
+    for (name, make) in every_engine() {
         let dir = tempfile::tempdir().unwrap();
-        let mut blobs = BlobFiles::open(dir.path(), make(), &BTreeSet::new()).unwrap();
+        let mut blobs = BlobFiles::open(dir.path(), make().expect("an I/O path"), &BTreeSet::new()).unwrap();
         assert_eq!(blobs.io_name(), name);
         let contents: Vec<Vec<u8>> = (0..6).map(content).chain([Vec::new(), vec![7u8]]).collect();
         let slices: Vec<&[u8]> = contents.iter().map(Vec::as_slice).collect();
@@ -75,9 +58,9 @@ fn blobs_of_every_size_read_back_synced_or_not() {
 
 #[test]
 fn torn_rotten_and_missing_files_are_lost_not_returned() {
-    for (name, make) in engines() {
+    for (name, make) in every_engine() {
         let dir = tempfile::tempdir().unwrap();
-        let mut blobs = BlobFiles::open(dir.path(), make(), &BTreeSet::new()).unwrap();
+        let mut blobs = BlobFiles::open(dir.path(), make().expect("an I/O path"), &BTreeSet::new()).unwrap();
         let contents: Vec<Vec<u8>> = (0..3).map(content).collect();
         let slices: Vec<&[u8]> = contents.iter().map(Vec::as_slice).collect();
         let refs = blobs.write(&slices, true).unwrap();
@@ -95,14 +78,14 @@ fn torn_rotten_and_missing_files_are_lost_not_returned() {
 
 #[test]
 fn garbage_goes_and_numbers_are_never_reused() {
-    for (name, make) in engines() {
+    for (name, make) in every_engine() {
         let dir = tempfile::tempdir().unwrap();
-        let mut blobs = BlobFiles::open(dir.path(), make(), &BTreeSet::new()).unwrap();
+        let mut blobs = BlobFiles::open(dir.path(), make().expect("an I/O path"), &BTreeSet::new()).unwrap();
         let refs = blobs.write(&[b"kept", b"garbage", b"also garbage"], true).unwrap();
         let kept: BTreeSet<u64> = [refs[0].number].into();
         // A reference to a number past every file (its file lost) still moves numbering past it.
         let referenced: BTreeSet<u64> = [refs[0].number, 1000].into();
-        let mut reopened = BlobFiles::open(dir.path(), make(), &referenced).unwrap();
+        let mut reopened = BlobFiles::open(dir.path(), make().expect("an I/O path"), &referenced).unwrap();
         assert_eq!(reopened.collect_garbage(&kept).unwrap(), 2, "{name}");
         assert_eq!(reopened.read(refs[0]).unwrap(), b"kept");
         let fresh = reopened.write(&[b"new"], true).unwrap();
@@ -139,7 +122,7 @@ fn unhex(text: &str) -> Vec<u8> {
 
 #[test]
 fn a_writer_killed_mid_write_keeps_what_it_synced_and_returns_nothing_torn() {
-    for (name, make) in engines() {
+    for (name, make) in every_engine() {
         let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args(["--exact", "crash_child_writer", "--nocapture", "--test-threads=1"])
@@ -162,7 +145,7 @@ fn a_writer_killed_mid_write_keeps_what_it_synced_and_returns_nothing_torn() {
         child.kill().unwrap();
         child.wait().unwrap();
 
-        let mut blobs = BlobFiles::open(dir.path(), make(), &BTreeSet::new()).unwrap();
+        let mut blobs = BlobFiles::open(dir.path(), make().expect("an I/O path"), &BTreeSet::new()).unwrap();
         for blob in &synced {
             assert!(
                 blobs.read(*blob).unwrap() == content(blob.number),

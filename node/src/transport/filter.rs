@@ -138,6 +138,11 @@ impl AsyncUdpSocket for FilteredSocket {
                 };
                 if kept != index {
                     let (front, back) = bufs.split_at_mut(index);
+                    // quinn hands equal buffers; one too small for the datagrams kept drops them,
+                    // as a full socket buffer would (QUIC sends them again).
+                    if front[kept].len() < len {
+                        continue;
+                    }
                     front[kept][..len].copy_from_slice(&back[0][..len]);
                     meta[kept] = meta[index];
                 }
