@@ -62,6 +62,10 @@ const STORE_TABLE: &str = "pangea.store";
 /// The key of the write-ahead file's generation in [`STORE_TABLE`].
 const GENERATION_KEY: &[u8] = b"wal_generation";
 
+/// The key in [`STORE_TABLE`] present once the blob tables hold references only: stores written
+/// before shards were files held their bytes inline, and are moved to files when first opened.
+const BLOBS_KEY: &[u8] = b"blob_tables";
+
 /// A node's storage in one redb file and its write-ahead file.
 ///
 /// It keeps core's storage contract on top of redb's own latch: the first write, sync or read that
@@ -222,6 +226,47 @@ impl RedbStorage {
             if removed > 0 {
                 tracing::info!(removed, "removed shard files no reference held (written just before a crash)");
             }
+            if self.try_get(STORE_TABLE, BLOBS_KEY)?.is_none() {
+                self.move_inline_blobs()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the values a store written before blob files held inline in its blob tables to files,
+    /// a page at a time, then marks the store as holding references only. A value that already is
+    /// a reference (a move cut short by a crash) stays.
+    fn move_inline_blobs(&mut self) -> Result<(), StorageError> {
+        let tables: Vec<String> = self.blobs.iter().flat_map(BlobTables::tables).map(str::to_owned).collect();
+        let mut moved = 0_usize;
+        for table in tables {
+            let mut start = Vec::new();
+            loop {
+                let page = self.try_range(&table, &start, None, RANGE_PAIRS_MAX)?;
+                let mut batch = WriteBatch::new();
+                for (key, value) in &page {
+                    if pangea_hw::blobs::BlobRef::from_bytes(value).is_none() {
+                        batch.put(&table, key.clone(), value.clone());
+                        moved += 1;
+                    }
+                }
+                self.write(batch)?;
+                self.sync()?;
+                match page.last() {
+                    Some((key, _)) if page.len() == RANGE_PAIRS_MAX => {
+                        start = key.clone();
+                        start.push(0);
+                    }
+                    _ => break,
+                }
+            }
+        }
+        let mut mark = WriteBatch::new();
+        mark.put(STORE_TABLE, BLOBS_KEY.to_vec(), vec![1]);
+        self.write(mark)?;
+        self.sync()?;
+        if moved > 0 {
+            tracing::info!(moved, "moved shards held inline in the database to files of their own");
         }
         Ok(())
     }
@@ -338,6 +383,8 @@ impl RedbStorage {
                     }
                 }
             }
+            // A batch may have written the store's own table: close it before writing there.
+            drop(open);
             if let Some(generation) = generation {
                 let mut store = transaction
                     .open_table(table(STORE_TABLE))
@@ -620,5 +667,28 @@ mod tests {
         let mut storage = RedbStorage::open(&path).unwrap();
         assert_eq!(blob_files(&path), vec![file]);
         assert!(matches!(storage.get(SHARDS_TABLE, b"s1"), Err(StorageError::Corrupt { .. })));
+    }
+
+    #[test]
+    fn shards_a_store_held_inline_move_to_files_when_it_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.redb");
+        let shard = vec![0x5Au8; 200 * 1024];
+        {
+            // A store of the format before shard files: no blob tables.
+            let opener_path = path.clone();
+            let mut old = RedbStorage::with_opener(Box::new(move || open_files(&opener_path))).unwrap();
+            let mut batch = WriteBatch::new();
+            batch.put(SHARDS_TABLE, b"s1".to_vec(), shard.clone()).put(SHARDS_TABLE, b"s2".to_vec(), b"tiny".to_vec());
+            old.write(batch).unwrap();
+            old.sync().unwrap();
+        }
+        let mut storage = RedbStorage::open(&path).unwrap();
+        assert_eq!(blob_files(&path).len(), 2);
+        assert_eq!(storage.get(SHARDS_TABLE, b"s1").unwrap(), Some(shard.clone()));
+        assert_eq!(storage.get(SHARDS_TABLE, b"s2").unwrap(), Some(b"tiny".to_vec()));
+        storage.reopen().unwrap();
+        assert_eq!(blob_files(&path).len(), 2, "moved once");
+        assert_eq!(storage.get(SHARDS_TABLE, b"s1").unwrap(), Some(shard));
     }
 }
