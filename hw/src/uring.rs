@@ -3,8 +3,9 @@
 //! - **batched** ([`UringFileIo::new`], the node's choice): a call writing two or more files goes
 //!   through the ring, directly as below; a call writing one file, and every read, goes through
 //!   plain calls, which the `file_io` benchmark measured faster for them (one 64 KiB shard synced:
-//!   146 MB/s plain, 100 MB/s through the ring; reads 0.82–0.97× plain), while eight shards in one
-//!   call went 1.3–1.8× faster through the ring at 64 KiB, 256 KiB and 4 MiB.
+//!   0.45–0.69× plain through the ring over three runs; reads 0.74–0.98×), while eight shards in
+//!   one call went 1.1–2.9× faster through the ring at every size in two runs (one 0.91× at 1 MiB
+//!   in a third).
 //! - **direct** ([`UringFileIo::ring_only`]): every file of a call written straight
 //!   from the caller's bytes, each write linked to its file's `fdatasync`, all in one submission,
 //!   then the directories' syncs in one more; a read goes straight into the returned vector.
