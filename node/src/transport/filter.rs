@@ -65,13 +65,28 @@ impl SocketFilter {
         self.firewall.lock().unwrap_or_else(PoisonError::into_inner).counters()
     }
 
-    /// Decides on `datagrams` datagrams from `source`, now: how many of them pass.
-    fn admit(&self, source: IpAddr, datagrams: usize) -> Vec<bool> {
+    /// Decides on `datagrams` datagrams from `source`, now: bit `i` of the answer is set when
+    /// datagram `i` passes (datagrams past [`SEGMENTS_MAX`] never do).
+    fn admit(&self, source: IpAddr, datagrams: usize) -> SegmentMask {
         let allowed = self.allow.read().unwrap_or_else(PoisonError::into_inner).allows(source);
         let now = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let source = source.to_canonical();
         let mut firewall = self.firewall.lock().unwrap_or_else(PoisonError::into_inner);
-        (0..datagrams).map(|_| firewall.check(&source.to_canonical(), allowed, now) == Verdict::Pass).collect()
+        (0..datagrams.min(SEGMENTS_MAX))
+            .filter(|_| firewall.check(&source, allowed, now) == Verdict::Pass)
+            .fold(0, |mask, index| mask | (1 << index))
     }
+}
+
+/// Most datagrams one receive buffer holds (Linux's `UDP_MAX_SEGMENTS` for GRO).
+pub const SEGMENTS_MAX: usize = 128;
+
+/// Which datagrams of a receive buffer pass: bit `i` for datagram `i`.
+type SegmentMask = u128;
+
+/// A mask passing every one of `datagrams` datagrams.
+fn all_of(datagrams: usize) -> SegmentMask {
+    if datagrams >= SEGMENTS_MAX { SegmentMask::MAX } else { (1 << datagrams) - 1 }
 }
 
 /// A UDP socket whose receive side goes through a [`SocketFilter`].
@@ -90,13 +105,13 @@ impl FilteredSocket {
 
 /// Keeps, of the `meta.len / meta.stride` datagrams (the last may be shorter) in `buf`, those
 /// `keep` says, moved to the front; returns the bytes kept.
-fn compact_segments(buf: &mut [u8], meta: &RecvMeta, keep: &[bool]) -> usize {
+fn compact_segments(buf: &mut [u8], meta: &RecvMeta, keep: SegmentMask) -> usize {
     let stride = meta.stride.max(1);
+    let len = meta.len.min(buf.len());
     let mut kept = 0;
-    for (index, keep) in keep.iter().enumerate() {
-        let start = index * stride;
-        let end = (start + stride).min(meta.len);
-        if *keep {
+    for (index, start) in (0..len).step_by(stride).take(SEGMENTS_MAX).enumerate() {
+        let end = (start + stride).min(len);
+        if keep & (1 << index) != 0 {
             buf.copy_within(start..end, kept);
             kept += end - start;
         }
@@ -128,13 +143,13 @@ impl AsyncUdpSocket for FilteredSocket {
             for index in 0..received {
                 let datagrams = meta[index].len.div_ceil(meta[index].stride.max(1)).max(1);
                 let keep = self.filter.admit(meta[index].addr.ip(), datagrams);
-                if !keep.iter().any(|keep| *keep) {
+                if keep == 0 {
                     continue;
                 }
-                let len = if keep.iter().all(|keep| *keep) {
+                let len = if keep == all_of(datagrams) {
                     meta[index].len
                 } else {
-                    compact_segments(&mut bufs[index], &meta[index], &keep)
+                    compact_segments(&mut bufs[index], &meta[index], keep)
                 };
                 if kept != index {
                     let (front, back) = bufs.split_at_mut(index);
@@ -193,7 +208,9 @@ mod tests {
     fn dropped_segments_leave_the_kept_ones_in_order() {
         let mut buf: Vec<u8> = (0..10).collect();
         let meta = RecvMeta { len: 10, stride: 4, ..RecvMeta::default() };
-        assert_eq!(compact_segments(&mut buf, &meta, &[false, true, true]), 6);
+        assert_eq!(compact_segments(&mut buf, &meta, 0b110), 6);
         assert_eq!(&buf[..6], &[4, 5, 6, 7, 8, 9]);
+        assert_eq!(all_of(3), 0b111);
+        assert_eq!(all_of(SEGMENTS_MAX + 1), SegmentMask::MAX);
     }
 }
